@@ -1,0 +1,58 @@
+/**
+ * What a backend can promise. Drivers declare these as data with `defineCapabilities()`;
+ * core and the conformance kit read them, and test files never toggle them.
+ */
+export interface Capabilities {
+  /**
+   * `lease`: the backend expires a silent holder's key after `ttlMs` (Redis, etcd, SQLite).
+   * `session`: locks live on a server session whose liveness the driver maps onto `ttlMs`
+   * (PostgreSQL, MySQL, ZooKeeper). Default `lease`.
+   */
+  readonly expiry: 'lease' | 'session'
+  /** Smallest TTL step the backend honours, in ms; core rejects smaller TTLs and the kit scales its waits by it. Default 1. */
+  readonly ttlResolutionMs: number
+  /** The driver waits with a push mechanism (pub/sub, watch, server-side block). Without it the kit skips the push-latency check. Default false. */
+  readonly nativeWait: boolean
+  /** Waiters are granted in arrival order across processes. Default false. */
+  readonly fair: boolean
+  /** `durable` if fences stay increasing across a server restart of the documented deployment. Default `volatile`. */
+  readonly fencing: 'durable' | 'volatile'
+  /** The driver aborts `lease.lost` on server evidence of loss (N2); without it core learns of loss only by a failed renewal. Default false. */
+  readonly lossSignal: boolean
+  /** Longest namespaced key in UTF-8 bytes the driver accepts. Default 1024. */
+  readonly maxKeyBytes: number
+  /** The driver implements `inspect()`. Default: whether `inspect` is present. */
+  readonly inspect: boolean
+  /** The backend has native shared (read) locks. Default false. */
+  readonly sharedLocks: boolean
+}
+
+const DEFAULTS: Capabilities = {
+  expiry: 'lease',
+  ttlResolutionMs: 1,
+  nativeWait: false,
+  fair: false,
+  fencing: 'volatile',
+  lossSignal: false,
+  maxKeyBytes: 1024,
+  inspect: false,
+  sharedLocks: false,
+}
+
+/** Fills in the documented defaults, checks the values and freezes the result. */
+export function defineCapabilities(partial: Partial<Capabilities> = {}): Readonly<Capabilities> {
+  const caps = { ...DEFAULTS, ...partial }
+  if (caps.expiry !== 'lease' && caps.expiry !== 'session') {
+    throw new TypeError(`capabilities.expiry must be 'lease' or 'session', got ${String(caps.expiry)}`)
+  }
+  if (caps.fencing !== 'durable' && caps.fencing !== 'volatile') {
+    throw new TypeError(`capabilities.fencing must be 'durable' or 'volatile', got ${String(caps.fencing)}`)
+  }
+  if (!Number.isInteger(caps.ttlResolutionMs) || caps.ttlResolutionMs < 1) {
+    throw new RangeError(`capabilities.ttlResolutionMs must be an integer >= 1, got ${caps.ttlResolutionMs}`)
+  }
+  if (!Number.isInteger(caps.maxKeyBytes) || caps.maxKeyBytes < 1) {
+    throw new RangeError(`capabilities.maxKeyBytes must be an integer >= 1, got ${caps.maxKeyBytes}`)
+  }
+  return Object.freeze(caps)
+}

@@ -1,0 +1,74 @@
+import type { Capabilities } from './capabilities.js'
+
+/** One acquisition attempt as core hands it to a driver, after validation and namespacing. */
+export interface AcquireRequest {
+  /** Namespaced key, 1 to `capabilities.maxKeyBytes` UTF-8 bytes; the driver maps it into its backend's limits. */
+  readonly key: string
+  /** Random 128-bit id of this acquisition (hex); the only identity S2 checks against. */
+  readonly owner: string
+  /** Requested lease length in ms; at least `capabilities.ttlResolutionMs`. */
+  readonly ttlMs: number
+  /** How long the driver may wait for the key, in ms; 0 means one attempt, `Infinity` no limit. */
+  readonly waitMs: number
+  /** Aborted by core on timeout, caller abort or close; the driver stops waiting and leaves nothing held (S4). */
+  readonly signal: AbortSignal
+}
+
+/** A lock the backend granted; core wraps it in a `LockHandle`. */
+export interface DriverLease {
+  /** The namespaced key from the request. */
+  readonly key: string
+  /** The owner id from the request. */
+  readonly owner: string
+  /** Fencing token: strictly greater than every earlier holder's fence for this key (S3). */
+  readonly fence: bigint
+  /** The lease length the backend granted, in ms (etcd rounds to whole seconds). */
+  readonly ttlMs: number
+  /** Monotonic time (`performance.now()`) taken just BEFORE sending the request that confirmed the grant. */
+  readonly sentAtMs: number
+  /** Aborted by the driver, with a reason, on any server evidence that the lock is gone (N2). */
+  readonly lost: AbortSignal
+}
+
+/** Outcome of a renewal: ownership confirmed for `ttlMs` more, or the lock is gone. */
+export type RenewResult = { readonly ok: true; readonly ttlMs: number } | { readonly ok: false }
+
+/** What a backend can tell about a key without owning it. */
+export interface LockInfo {
+  /** True while some owner holds the key. */
+  readonly held: boolean
+  /** The current holder's fence, where the backend can tell. */
+  readonly fence?: bigint
+  /** The current holder's remaining lease in ms, where the backend can tell. */
+  readonly ttlRemainingMs?: number
+  /** The current holder's owner id, where the backend can tell. */
+  readonly owner?: string
+}
+
+/**
+ * The minimal contract a backend implements. Drivers return facts (`null`, `false`,
+ * `{ ok: false }`) or throw raw backend errors; core validates arguments, maps errors to
+ * typed ones and owns all timing (DESIGN section 3).
+ */
+export interface LockDriver {
+  /** Short backend name: "redis", "postgres", "memory", ... */
+  readonly name: string
+  /** What this backend can promise, built with `defineCapabilities()`. */
+  readonly capabilities: Capabilities
+  /** Takes the key for `req.owner`, waiting up to `req.waitMs`; null when not granted in time or aborted. */
+  acquire(req: AcquireRequest): Promise<DriverLease | null>
+  /** Extends the lease to `ttlMs` from now if `lease.owner` still holds it; never touches another owner's lock (S2). */
+  renew(lease: DriverLease, ttlMs: number): Promise<RenewResult>
+  /** Releases the lock if `lease.owner` still holds it; false when it was no longer ours. Wakes waiters. */
+  release(lease: DriverLease): Promise<boolean>
+  /** Renews many leases in one round trip; results in the order of `leases`. */
+  renewMany?(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]>
+  /** Reads the state of a namespaced key; null when the key is free. */
+  inspect?(key: string): Promise<LockInfo | null>
+  /** Lists held keys starting with `prefix` (operations: `baton ls`). */
+  list?(prefix: string): Promise<Array<LockInfo & { readonly key: string }>>
+  /** Frees a key whoever holds it (operations: `baton release --force`); true when something was freed. */
+  forceRelease?(key: string): Promise<boolean>
+  /** Releases what the driver holds and closes what it owns; idempotent. */
+  close(): Promise<void>
+}

@@ -1,0 +1,22 @@
+export type { Capabilities } from './capabilities.js'
+export { defineCapabilities } from './capabilities.js'
+export type { Clock, TimerHandle } from './clock.js'
+export { systemClock } from './clock.js'
+export type { AcquireRequest, DriverLease, LockDriver, LockInfo, RenewResult } from './driver.js'
+export type { LockErrorCode, LockErrorOptions, LockLostReason } from './errors.js'
+export {
+  isLockError,
+  LockAbortedError,
+  LockBackendError,
+  LockClosedError,
+  LockError,
+  LockLostError,
+  LockTimeoutError,
+  LockUnsupportedError,
+} from './errors.js'
+export { redact } from './redact.js'
+export type { BackoffOptions } from './sleep.js'
+export { Backoff, sleep } from './sleep.js'
+export type { LockEvent, LockEventType } from './lock-event.js'
+export type { LockHandle, LockState } from './lock-handle.js'
+export type { AcquireOptions, LockerOptions } from './locker-options.js'

@@ -1,0 +1,34 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+// Tests run against the TypeScript sources of every workspace package, so no build is
+// needed between an edit and a test run. Only the CLI tests spawn the built binary.
+const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+const alias = [
+  { find: /^@baton\/core$/, replacement: src('./packages/core/src/index.ts') },
+  { find: /^@baton\/core\/conformance$/, replacement: src('./packages/core/src/conformance/index.ts') },
+  { find: /^@baton\/(redis|postgres|sqlite)$/, replacement: src('./packages/$1/src/index.ts') },
+  { find: /^@baton\/test-matrix$/, replacement: src('./test-matrix/src/index.ts') },
+  { find: /^baton$/, replacement: src('./packages/baton/src/index.ts') },
+]
+
+const project = (name: string, dir: string, testTimeout = 30_000) => ({
+  extends: true as const,
+  test: { name, root: src(dir), include: ['test/**/*.test.ts'], testTimeout, hookTimeout: 120_000 },
+})
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    reporters: process.env.CI ? ['default'] : ['default'],
+    projects: [
+      project('@baton/core', './packages/core'),
+      project('@baton/sqlite', './packages/sqlite'),
+      project('@baton/redis', './packages/redis', 60_000),
+      project('@baton/postgres', './packages/postgres', 60_000),
+      project('baton', './packages/baton', 60_000),
+      project('@baton/test-matrix', './test-matrix', 120_000),
+      project('@baton/bench', './packages/bench', 120_000),
+    ],
+  },
+})
