@@ -1,0 +1,116 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import type { Writable } from 'node:stream'
+
+// Two layers make sure no server outlives the process that started it:
+// 1. 'exit', SIGINT, SIGTERM and SIGHUP handlers kill every registered process group and
+//    remove every registered directory synchronously (test failures, Ctrl-C, a runner's SIGTERM).
+// 2. A watchdog shell, started once per process, reads registrations on its stdin. When this
+//    process dies in any way (even SIGKILL), the kernel closes the pipe, the watchdog reads EOF
+//    and does the same cleanup. It runs in its own session so Ctrl-C does not reach it first.
+const WATCHDOG_SCRIPT = `
+trap '' INT TERM HUP
+declare -A groups dirs
+while read -r op arg; do
+  case "$op" in
+    +group) groups["$arg"]=1 ;;
+    -group) unset 'groups[$arg]' ;;
+    +dir) dirs["$arg"]=1 ;;
+    -dir) unset 'dirs[$arg]' ;;
+  esac
+done
+for g in "\${!groups[@]}"; do kill -CONT -- "-$g" 2>/dev/null; kill -KILL -- "-$g" 2>/dev/null; done
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  alive=0
+  for g in "\${!groups[@]}"; do kill -0 -- "-$g" 2>/dev/null && alive=1; done
+  [ "$alive" = 0 ] && break
+  sleep 0.1
+done
+for d in "\${!dirs[@]}"; do rm -rf -- "$d"; done
+`
+
+const groups = new Set<number>()
+const dirs = new Set<string>()
+let watchdog: ChildProcess | undefined
+let installed = false
+
+function tell(line: string): void {
+  const stdin = watchdog?.stdin
+  if (stdin && !stdin.destroyed) stdin.write(`${line}\n`)
+}
+
+function ensureWatchdog(): void {
+  if (watchdog) return
+  watchdog = spawn('bash', ['-c', WATCHDOG_SCRIPT], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  })
+  watchdog.on('error', () => {
+    watchdog = undefined
+  })
+  watchdog.unref()
+  // The pipe must not keep this process alive; the kernel still closes it when we die.
+  ;(watchdog.stdin as (Writable & { unref?: () => void }) | null)?.unref?.()
+}
+
+/** Kills every registered process group and removes every registered directory, synchronously. */
+export function cleanupNow(): void {
+  for (const group of groups) {
+    try {
+      process.kill(-group, 'SIGCONT')
+      process.kill(-group, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  groups.clear()
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
+  dirs.clear()
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  cleanupNow()
+  // Keep the default behaviour (terminate) unless someone else handles the signal too.
+  if (process.listenerCount(signal) === 1) {
+    process.removeListener(signal, onSignal)
+    process.kill(process.pid, signal)
+  }
+}
+
+function installHandlers(): void {
+  if (installed) return
+  installed = true
+  process.on('exit', cleanupNow)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal)
+}
+
+/** Registers a server's process group (its leader's PID, spawned with `detached: true`). */
+export function registerGroup(pid: number): void {
+  installHandlers()
+  ensureWatchdog()
+  groups.add(pid)
+  tell(`+group ${pid}`)
+}
+
+export function unregisterGroup(pid: number): void {
+  groups.delete(pid)
+  tell(`-group ${pid}`)
+}
+
+/** Registers a temp directory that is removed at exit if nobody removed it before. */
+export function registerDir(dir: string): void {
+  installHandlers()
+  ensureWatchdog()
+  dirs.add(dir)
+  tell(`+dir ${dir}`)
+}
+
+export function unregisterDir(dir: string): void {
+  dirs.delete(dir)
+  tell(`-dir ${dir}`)
+}
+
+/** PID of the watchdog shell, for tests of the harness. */
+export function watchdogPid(): number | undefined {
+  return watchdog?.pid
+}

@@ -1,0 +1,6 @@
+export type { PostgresOptions } from './postgres.js'
+export { startPostgres } from './postgres.js'
+export type { RedisOptions } from './redis.js'
+export { startRedis, startRedisNodes } from './redis.js'
+export type { ClusterHandle, ServerHandle } from './server-handle.js'
+export { canInjectFaults, ExternalServerError } from './server-handle.js'
