@@ -14,9 +14,14 @@ export {
   LockTimeoutError,
   LockUnsupportedError,
 } from './errors.js'
+export type { LockEvent, LockEventType } from './lock-event.js'
+export type { LockHandle, LockState } from './lock-handle.js'
+export { Locker } from './locker.js'
+export type { AcquireOptions, LockerOptions } from './locker-options.js'
+export type { MemoryDriverOptions } from './memory-driver.js'
+export { MemoryDriver } from './memory-driver.js'
+export type { StoreAcquire } from './memory-store.js'
+export { MemoryStore } from './memory-store.js'
 export { redact } from './redact.js'
 export type { BackoffOptions } from './sleep.js'
 export { Backoff, sleep } from './sleep.js'
-export type { LockEvent, LockEventType } from './lock-event.js'
-export type { LockHandle, LockState } from './lock-handle.js'
-export type { AcquireOptions, LockerOptions } from './locker-options.js'

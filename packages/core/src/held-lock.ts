@@ -1,0 +1,284 @@
+import { toBackendError } from './backend-error.js'
+import type { Clock } from './clock.js'
+import type { DriverLease, LockDriver } from './driver.js'
+import { LockClosedError, LockLostError, type LockLostReason } from './errors.js'
+import type { LockEvent } from './lock-event.js'
+import type { LockHandle, LockState } from './lock-handle.js'
+import { type Renewer, type RenewOutcome, renewOne } from './renewer.js'
+import { checkTtl } from './validate.js'
+
+/** What a handle needs from the Locker that made it. */
+export interface HandleHost {
+  readonly driver: LockDriver
+  readonly clock: Clock
+  readonly renewer: Renewer
+  emit(event: LockEvent): void
+  /** Background work `close()` must wait for. */
+  track(work: Promise<unknown>): void
+  /** The handle is done with the backend: free its in-process key slot. */
+  finish(handle: HeldLock): void
+}
+
+/** Guaranteed validity of a lease confirmed by a request sent at `sentAtMs` (DESIGN section 4). */
+export function validUntilOf(sentAtMs: number, ttlMs: number): number {
+  return sentAtMs + ttlMs * (1 - 0.01) - 2
+}
+
+/**
+ * The `LockHandle` core gives out. Validity moves only on a confirming reply; `lost` and
+ * `released` are final (S6); every validity read checks the clock synchronously (S7).
+ */
+export class HeldLock implements LockHandle {
+  readonly key: string
+  readonly owner: string
+  readonly fence: bigint
+  readonly signal: AbortSignal
+  readonly lease: DriverLease
+  /** False when the Locker has `renew: false`: the lock lapses at `validUntil` unless extended. */
+  readonly renews: boolean
+  readonly #host: HandleHost
+  readonly #controller = new AbortController()
+  readonly #acquiredAtMs: number
+  #state: LockState = 'held'
+  /** TTL asked for on each renewal. */
+  #ttlMs: number
+  #validUntilMs: number
+  /** Renewal due; a batch may take it from `#earliestRenewAtMs` on to share a round trip. */
+  #renewAtMs = 0
+  #earliestRenewAtMs = 0
+  /** A confirmation is overdue from here on (N4). */
+  #suspendAtMs = 0
+  #inFlight: Promise<void> | undefined
+  #lastError: unknown
+  #lostError: LockLostError | undefined
+  #settled: Promise<void> | undefined
+  readonly #onLeaseLost = () => this.lose('driver', this.lease.lost.reason)
+
+  constructor(host: HandleHost, key: string, lease: DriverLease, ttlMs: number, renews: boolean) {
+    this.#host = host
+    this.key = key
+    this.lease = lease
+    this.owner = lease.owner
+    this.fence = lease.fence
+    this.signal = this.#controller.signal
+    this.renews = renews
+    this.#ttlMs = ttlMs
+    this.#acquiredAtMs = host.clock.now()
+    this.#validUntilMs = validUntilOf(lease.sentAtMs, lease.ttlMs)
+    this.#plan(lease.sentAtMs, lease.ttlMs)
+  }
+
+  /** Starts watching the lease: loss signal and the Locker's renewal timer. */
+  start(): void {
+    if (this.lease.lost.aborted) {
+      this.lose('driver', this.lease.lost.reason)
+      return
+    }
+    this.lease.lost.addEventListener('abort', this.#onLeaseLost, { once: true })
+    this.#host.renewer.add(this)
+    this.checkTime(this.#host.clock.now())
+  }
+
+  get state(): LockState {
+    this.checkTime(this.#host.clock.now())
+    return this.#state
+  }
+
+  /** TTL each renewal asks for, in ms. */
+  get ttlMs(): number {
+    return this.#ttlMs
+  }
+
+  validForMs(): number {
+    return this.isValid() ? Math.max(0, this.#validUntilMs - this.#host.clock.now()) : 0
+  }
+
+  isValid(): boolean {
+    this.checkTime(this.#host.clock.now())
+    return this.#state === 'held' || this.#state === 'suspended'
+  }
+
+  assertValid(): void {
+    if (this.isValid()) return
+    throw this.#lostError ?? new LockClosedError(this.key)
+  }
+
+  async extend(ttlMs?: number): Promise<void> {
+    if (ttlMs !== undefined) checkTtl(ttlMs, this.#host.driver.capabilities.ttlResolutionMs)
+    this.assertValid()
+    while (this.#inFlight !== undefined) {
+      await this.#inFlight
+      this.assertValid()
+    }
+    if (ttlMs !== undefined) this.#ttlMs = ttlMs
+    const sentAtMs = this.#host.clock.now()
+    const outcome = renewOne(this.#host.driver, this.lease, this.#ttlMs)
+    const applied = outcome.then((o) => this.applyRenewal(sentAtMs, o))
+    this.#inFlight = applied
+    const result = await outcome
+    await applied
+    this.assertValid()
+    if ('error' in result) throw toBackendError(this.#host.driver.name, result.error, this.key)
+  }
+
+  release(): Promise<void> {
+    if (this.#settled !== undefined) return this.#settled
+    this.#state = 'released'
+    this.#detach()
+    const released = this.#releaseNow()
+    this.#settled = released.then(() => undefined)
+    this.#host.track(this.#settled)
+    return released.then((error) => {
+      if (error !== undefined) throw error
+    })
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release()
+  }
+
+  /** Renewal may be sent now: active, not in flight, and inside its batching window. */
+  isRenewalDue(nowMs: number): boolean {
+    return (
+      this.renews &&
+      this.#inFlight === undefined &&
+      this.#active() &&
+      nowMs >= this.#earliestRenewAtMs
+    )
+  }
+
+  /** The next time the Locker's timer must look at this handle; Infinity when final. */
+  wakeAtMs(): number {
+    if (!this.#active()) return Number.POSITIVE_INFINITY
+    let at = this.#validUntilMs
+    if (this.renews) {
+      if (this.#inFlight === undefined) at = Math.min(at, this.#renewAtMs)
+      if (this.#state === 'held') at = Math.min(at, this.#suspendAtMs)
+    }
+    return at
+  }
+
+  /** Loses the handle at `validUntil` (S7) and suspends it once a confirmation is overdue (N4). */
+  checkTime(nowMs: number): void {
+    if (!this.#active()) return
+    if (nowMs >= this.#validUntilMs) this.lose('expired', this.#lastError)
+    else if (this.renews && this.#state === 'held' && nowMs >= this.#suspendAtMs) this.#suspend()
+  }
+
+  /** Marks a renewal as sent; `done` settles (never rejects) after `applyRenewal`. */
+  renewing(done: Promise<void>): void {
+    this.#inFlight = done
+  }
+
+  /** Applies a renewal sent at `sentAtMs`: validity moves only on `{ ok: true }`. */
+  applyRenewal(sentAtMs: number, outcome: RenewOutcome): void {
+    this.#inFlight = undefined
+    if (!this.#active()) return
+    const nowMs = this.#host.clock.now()
+    this.checkTime(nowMs)
+    if (!this.#active()) return
+    if ('error' in outcome) {
+      this.#lastError = outcome.error
+      const retryMs = Math.max(1, Math.min(this.#ttlMs / 6, 1000))
+      this.#renewAtMs = nowMs + retryMs
+      this.#earliestRenewAtMs = this.#renewAtMs
+      this.#suspend()
+    } else if (!outcome.ok) {
+      this.lose('server')
+      return
+    } else {
+      const validUntilMs = validUntilOf(sentAtMs, outcome.ttlMs)
+      if (validUntilMs <= nowMs) {
+        this.lose('expired')
+        return
+      }
+      this.#validUntilMs = validUntilMs
+      this.#lastError = undefined
+      this.#plan(sentAtMs, outcome.ttlMs)
+      this.#state = 'held'
+      this.#emit('renewed')
+    }
+    this.#host.renewer.reschedule(this)
+  }
+
+  /** Final: aborts `signal` with a `LockLostError`, then frees the key slot in the background. */
+  lose(reason: LockLostReason, cause?: unknown): void {
+    if (!this.#active()) return
+    this.#state = 'lost'
+    const error = new LockLostError(this.key, this.fence, reason, cause)
+    this.#lostError = error
+    this.#detach()
+    this.#settled = this.#cleanUpLost(reason)
+    this.#host.track(this.#settled)
+    this.#controller.abort(error)
+    this.#host.emit({
+      type: 'lost',
+      key: this.key,
+      atMs: this.#host.clock.now(),
+      fence: this.fence,
+      heldMs: this.#heldMs(),
+      error,
+    })
+  }
+
+  async #cleanUpLost(reason: LockLostReason): Promise<void> {
+    try {
+      if (this.#inFlight !== undefined) await this.#inFlight
+      // After silent expiry the backend may still have it for us: free it for the next holder.
+      if (reason === 'expired') await this.#host.driver.release(this.lease)
+    } catch {
+      // The lock is gone or the backend is down; its TTL frees it either way.
+    } finally {
+      this.#host.finish(this)
+    }
+  }
+
+  async #releaseNow(): Promise<Error | undefined> {
+    let error: Error | undefined
+    try {
+      if (this.#inFlight !== undefined) await this.#inFlight
+      await this.#host.driver.release(this.lease)
+    } catch (err) {
+      error = toBackendError(this.#host.driver.name, err, this.key)
+    } finally {
+      this.#host.finish(this)
+    }
+    this.#emit('released')
+    return error
+  }
+
+  #plan(sentAtMs: number, grantedTtlMs: number): void {
+    this.#renewAtMs = sentAtMs + grantedTtlMs / 3
+    this.#earliestRenewAtMs = sentAtMs + grantedTtlMs / 6
+    this.#suspendAtMs = sentAtMs + grantedTtlMs / 2
+  }
+
+  #suspend(): void {
+    if (this.#state !== 'held') return
+    this.#state = 'suspended'
+    this.#emit('suspended')
+  }
+
+  #detach(): void {
+    this.lease.lost.removeEventListener('abort', this.#onLeaseLost)
+    this.#host.renewer.delete(this)
+  }
+
+  #active(): boolean {
+    return this.#state === 'held' || this.#state === 'suspended'
+  }
+
+  #heldMs(): number {
+    return this.#host.clock.now() - this.#acquiredAtMs
+  }
+
+  #emit(type: 'renewed' | 'suspended' | 'released'): void {
+    this.#host.emit({
+      type,
+      key: this.key,
+      atMs: this.#host.clock.now(),
+      fence: this.fence,
+      heldMs: this.#heldMs(),
+    })
+  }
+}

@@ -1,0 +1,133 @@
+import type { Clock, TimerHandle } from './clock.js'
+import type { DriverLease, LockDriver, RenewResult } from './driver.js'
+import type { HeldLock } from './held-lock.js'
+
+/** A renewal's result, or the raw error the driver threw. Never rejects. */
+export type RenewOutcome = RenewResult | { readonly error: unknown }
+
+/** One `driver.renew` call whose failure becomes an outcome instead of a rejection. */
+export async function renewOne(
+  driver: LockDriver,
+  lease: DriverLease,
+  ttlMs: number,
+): Promise<RenewOutcome> {
+  try {
+    return await driver.renew(lease, ttlMs)
+  } catch (error) {
+    return { error }
+  }
+}
+
+async function renewBatch(
+  driver: LockDriver,
+  leases: DriverLease[],
+  ttlMs: number,
+): Promise<RenewOutcome[]> {
+  if (driver.renewMany === undefined) {
+    return Promise.all(leases.map((lease) => renewOne(driver, lease, ttlMs)))
+  }
+  try {
+    const results = await driver.renewMany(leases, ttlMs)
+    if (results.length === leases.length) return results
+    const error = new Error(
+      `renewMany returned ${results.length} results for ${leases.length} leases`,
+    )
+    return leases.map(() => ({ error }))
+  } catch (error) {
+    return leases.map(() => ({ error }))
+  }
+}
+
+/**
+ * The one timer of a Locker. It wakes at the earliest time any handle needs attention,
+ * expires or suspends handles, and renews every due handle in one batch per TTL (one
+ * `renewMany` call when the driver has it), so 10,000 locks cost one timer and a few
+ * round trips per interval, not one per lock.
+ */
+export class Renewer {
+  readonly #clock: Clock
+  readonly #driver: LockDriver
+  readonly #track: (work: Promise<unknown>) => void
+  readonly #handles = new Set<HeldLock>()
+  #timer: TimerHandle | undefined
+  #armedAtMs = Number.POSITIVE_INFINITY
+
+  /** `track` receives each batch so that `close()` can wait for renewals in flight. */
+  constructor(clock: Clock, driver: LockDriver, track: (work: Promise<unknown>) => void) {
+    this.#clock = clock
+    this.#driver = driver
+    this.#track = track
+  }
+
+  /** Number of handles watched (tests, H1). */
+  get size(): number {
+    return this.#handles.size
+  }
+
+  add(handle: HeldLock): void {
+    this.#handles.add(handle)
+    this.reschedule(handle)
+  }
+
+  delete(handle: HeldLock): void {
+    if (this.#handles.delete(handle) && this.#handles.size === 0) this.#disarm()
+  }
+
+  /** Brings the timer forward if `handle` needs attention sooner than planned. */
+  reschedule(handle: HeldLock): void {
+    if (!this.#handles.has(handle)) return
+    const atMs = handle.wakeAtMs()
+    if (atMs < this.#armedAtMs) this.#arm(atMs)
+  }
+
+  /** Stops the timer and forgets every handle. */
+  stop(): void {
+    this.#handles.clear()
+    this.#disarm()
+  }
+
+  #arm(atMs: number): void {
+    this.#disarm()
+    this.#armedAtMs = atMs
+    this.#timer = this.#clock.setTimeout(() => this.#tick(), atMs - this.#clock.now())
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#armedAtMs = Number.POSITIVE_INFINITY
+  }
+
+  #tick(): void {
+    this.#timer = undefined
+    this.#armedAtMs = Number.POSITIVE_INFINITY
+    const nowMs = this.#clock.now()
+    const due = new Map<number, HeldLock[]>()
+    for (const handle of this.#handles) {
+      handle.checkTime(nowMs)
+      if (!handle.isRenewalDue(nowMs)) continue
+      const group = due.get(handle.ttlMs)
+      if (group === undefined) due.set(handle.ttlMs, [handle])
+      else group.push(handle)
+    }
+    for (const [ttlMs, group] of due) this.#renew(group, ttlMs)
+    let nextMs = Number.POSITIVE_INFINITY
+    for (const handle of this.#handles) nextMs = Math.min(nextMs, handle.wakeAtMs())
+    if (nextMs < this.#armedAtMs) this.#arm(nextMs)
+  }
+
+  #renew(group: HeldLock[], ttlMs: number): void {
+    const sentAtMs = this.#clock.now()
+    const done = renewBatch(
+      this.#driver,
+      group.map((h) => h.lease),
+      ttlMs,
+    ).then((outcomes) => {
+      group.forEach((handle, i) => {
+        handle.applyRenewal(sentAtMs, outcomes[i] ?? { error: new Error('missing renewal result') })
+      })
+    })
+    for (const handle of group) handle.renewing(done)
+    this.#track(done)
+  }
+}
