@@ -1,0 +1,5 @@
+export type { LockKeys } from './key-layout.js'
+export { lockKeys } from './key-layout.js'
+export { RedisDriver } from './redis-driver.js'
+export type { RedisDriverOptions } from './redis-driver-options.js'
+export type { ServerFacts } from './server-facts.js'

@@ -1,0 +1,215 @@
+import type { Redis } from 'ioredis'
+
+/** This driver's waiters on one channel, in arrival order. Only the head talks to the server. */
+interface Queue {
+  readonly channel: string
+  readonly tickets: Ticket[]
+  /** A release message (or a resubscription) arrived that the head has not yet acted on. */
+  pending: boolean
+  /** Monotonic time at which the last seen holder's lease runs out (the PTTL backstop). */
+  holderUntilMs: number
+  /** Settles when the SUBSCRIBE is confirmed (or failed: the PTTL backstop still works). */
+  subscribed: Promise<void>
+}
+
+/**
+ * One shared subscriber connection per driver. Waiters on a key queue here in FIFO order;
+ * the head alone retries, on a release message or when the holder's PTTL runs out, so N
+ * local waiters cost one retry per release, not N (no stampede), and this driver's waiters
+ * are served in arrival order. Channels are subscribed on demand and unsubscribed when
+ * their last waiter leaves.
+ */
+export class ReleaseListener {
+  readonly #create: () => Redis
+  readonly #subscribeWaitMs: number
+  readonly #queues = new Map<string, Queue>()
+  #subscriber: Redis | undefined
+  #closed = false
+
+  constructor(create: () => Redis, subscribeWaitMs: number) {
+    this.#create = create
+    this.#subscribeWaitMs = subscribeWaitMs
+  }
+
+  /** Number of channels with waiters (for tests and hygiene checks). */
+  get channelCount(): number {
+    return this.#queues.size
+  }
+
+  /** True while some waiter of this driver queues on `channel`. */
+  hasWaiters(channel: string): boolean {
+    return this.#queues.has(channel)
+  }
+
+  /** The subscriber connection, once created (tests cut it). */
+  get subscriber(): Redis | undefined {
+    return this.#subscriber
+  }
+
+  /** Joins the queue of `channel`, subscribing first if this is its first waiter. */
+  enter(channel: string): Ticket {
+    let queue = this.#queues.get(channel)
+    if (this.#closed) {
+      // Closed: a ticket outside any queue, whose turn never comes.
+      const orphan = {
+        channel,
+        tickets: [],
+        pending: false,
+        holderUntilMs: 0,
+        subscribed: Promise.resolve(),
+      }
+      return new Ticket(orphan, 0, () => undefined)
+    }
+    if (queue === undefined) {
+      const subscriber = this.#connection()
+      const subscribed = subscriber.subscribe(channel).then(
+        () => undefined,
+        () => undefined,
+      )
+      // A new head re-checks the key once subscribed: a release between its failed attempt
+      // and the subscription sent no message it could see.
+      queue = { channel, tickets: [], pending: true, holderUntilMs: 0, subscribed }
+      this.#queues.set(channel, queue)
+    }
+    const ticket = new Ticket(queue, this.#subscribeWaitMs, (t) => this.#leave(t))
+    queue.tickets.push(ticket)
+    return ticket
+  }
+
+  /** Wakes every waiter (they give up) and closes the subscriber connection. */
+  close(): void {
+    this.#closed = true
+    for (const queue of this.#queues.values()) {
+      const tickets = queue.tickets.splice(0)
+      for (const t of tickets) t.wake()
+    }
+    this.#queues.clear()
+    this.#subscriber?.disconnect()
+    this.#subscriber = undefined
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  #connection(): Redis {
+    if (this.#subscriber !== undefined) return this.#subscriber
+    const subscriber = this.#create()
+    let connectedBefore = false
+    subscriber.on('error', () => {}) // reconnects on its own; waiters fall back on the PTTL backstop
+    subscriber.on('message', (channel: string) => this.#onRelease(channel))
+    subscriber.on('ready', () => {
+      if (connectedBefore) this.#resubscribe(subscriber)
+      connectedBefore = true
+    })
+    this.#subscriber = subscriber
+    return subscriber
+  }
+
+  /** After a reconnect: subscribe again, then let every head re-check (messages were missed). */
+  #resubscribe(subscriber: Redis): void {
+    const channels = [...this.#queues.keys()]
+    const done = channels.length === 0 ? Promise.resolve() : subscriber.subscribe(...channels)
+    done
+      .catch(() => undefined)
+      .finally(() => {
+        for (const channel of channels) this.#onRelease(channel)
+      })
+      .catch(() => undefined)
+  }
+
+  #onRelease(channel: string): void {
+    const queue = this.#queues.get(channel)
+    if (queue === undefined) return
+    queue.pending = true
+    queue.tickets[0]?.wake()
+  }
+
+  #leave(ticket: Ticket): void {
+    const queue = ticket.queue
+    const at = queue.tickets.indexOf(ticket)
+    if (at < 0) return
+    queue.tickets.splice(at, 1)
+    if (queue.tickets.length > 0) {
+      if (at === 0) queue.tickets[0]?.wake()
+      return
+    }
+    if (this.#queues.get(queue.channel) === queue) this.#queues.delete(queue.channel)
+    this.#subscriber?.unsubscribe(queue.channel).catch(() => undefined)
+  }
+}
+
+/** One waiter's place in a queue. */
+export class Ticket {
+  readonly queue: Queue
+  readonly #subscribeWaitMs: number
+  readonly #leave: (t: Ticket) => void
+  #wake: (() => void) | undefined
+
+  constructor(queue: Queue, subscribeWaitMs: number, leave: (t: Ticket) => void) {
+    this.queue = queue
+    this.#subscribeWaitMs = subscribeWaitMs
+    this.#leave = leave
+  }
+
+  /**
+   * Resolves true when this waiter should try the key: it is the head and a release message
+   * arrived or the holder's lease ran out. Resolves false at `deadlineMs` or on abort.
+   */
+  async turn(deadlineMs: number, signal: AbortSignal): Promise<boolean> {
+    await this.#sleep(
+      Math.min(deadlineMs, performance.now() + this.#subscribeWaitMs),
+      signal,
+      () => this.queue.subscribed,
+    )
+    for (;;) {
+      if (signal.aborted || performance.now() >= deadlineMs || !this.#inQueue()) return false
+      const head = this.queue.tickets[0] === this
+      if (head && (this.queue.pending || performance.now() >= this.queue.holderUntilMs)) {
+        this.queue.pending = false
+        return true
+      }
+      const untilMs = head ? Math.min(deadlineMs, this.queue.holderUntilMs + 1) : deadlineMs
+      await this.#sleep(untilMs, signal)
+    }
+  }
+
+  /** Records the holder's remaining lease after a failed attempt (`pttlMs` < 0: no expiry seen). */
+  holderFor(pttlMs: number, fallbackMs: number): void {
+    this.queue.holderUntilMs = performance.now() + (pttlMs >= 0 ? pttlMs : fallbackMs)
+  }
+
+  /** Leaves the queue; the next waiter becomes head. Idempotent. */
+  leave(): void {
+    this.#leave(this)
+  }
+
+  /** Ends the current sleep, if any. */
+  wake(): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+
+  #inQueue(): boolean {
+    return this.queue.tickets.includes(this)
+  }
+
+  async #sleep(untilMs: number, signal: AbortSignal, until?: () => Promise<void>): Promise<void> {
+    const ms = untilMs - performance.now()
+    if (ms <= 0 || signal.aborted) return
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        this.#wake = undefined
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      timer.unref()
+      signal.addEventListener('abort', done, { once: true })
+      if (until === undefined) this.#wake = done
+      else until().then(done, done)
+    })
+  }
+}
