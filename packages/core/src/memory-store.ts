@@ -134,14 +134,14 @@ export class MemoryStore {
     return true
   }
 
-  /** Releases every lock `client` holds and ends its waits (a connection closing). */
+  /** Releases every lock `client` holds, aborting their `lost` signals, and ends its waits (a connection closing). */
   disconnect(client: object): void {
     for (const [key, state] of [...this.#keys]) {
       for (const waiter of state.waiters.filter((w) => w.client === client)) {
         state.waiters.splice(state.waiters.indexOf(waiter), 1)
         waiter.settle(null)
       }
-      if (state.holder?.client === client) this.#free(key)
+      if (state.holder?.client === client) this.#drop(key, 'released: its driver closed')
       else this.#forgetIfIdle(key, state)
     }
   }

@@ -43,6 +43,11 @@ export class FakeClock implements Clock {
     return this.#timers.size
   }
 
+  /** Sets the time without running any timer: what a check-at-use sees when no timer ran (S7). */
+  jumpTo(targetMs: number): void {
+    this.#nowMs = Math.max(this.#nowMs, targetMs)
+  }
+
   /** Moves time forward by `ms`, running every timer due on the way. */
   advance(ms: number): Promise<void> {
     return this.advanceTo(this.#nowMs + ms)
@@ -64,5 +69,38 @@ export class FakeClock implements Clock {
     }
     this.#nowMs = Math.max(this.#nowMs, targetMs)
     await settle()
+  }
+}
+
+/** A view of a clock that counts the timers set through it and still pending. */
+export class CountingClock implements Clock {
+  readonly #inner: Clock
+  readonly #pending = new Set<TimerHandle>()
+
+  constructor(inner: Clock) {
+    this.#inner = inner
+  }
+
+  now(): number {
+    return this.#inner.now()
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const handle = this.#inner.setTimeout(() => {
+      this.#pending.delete(handle)
+      fn()
+    }, ms)
+    this.#pending.add(handle)
+    return handle
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.#pending.delete(handle)
+    this.#inner.clearTimeout(handle)
+  }
+
+  /** Timers set through this view and neither run nor cleared. */
+  get pendingTimers(): number {
+    return this.#pending.size
   }
 }
