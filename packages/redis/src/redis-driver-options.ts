@@ -20,6 +20,8 @@ export interface RedisDriverOptions {
   readonly connectTimeoutMs?: number
   /** Extra ioredis options for clients created from `url` (the safety options above always win). */
   readonly clientOptions?: RedisOptions
+  /** How long a key's channel stays subscribed after its last waiter left, in ms. Default 1000. */
+  readonly subscriptionLingerMs?: number
   /** Receives each deployment warning found at connect. Default: `process.emitWarning`. */
   readonly onWarning?: (message: string) => void
 }

@@ -106,7 +106,11 @@ export class RedisDriver implements LockDriver {
     }
     client.on('error', this.#ignoreError)
     this.#client = defineScripts(client)
-    this.#listener = new ReleaseListener(subscriber, commandTimeoutMs)
+    this.#listener = new ReleaseListener(
+      subscriber,
+      commandTimeoutMs,
+      options.subscriptionLingerMs ?? 1_000,
+    )
   }
 
   /** What this server lets the driver promise; `fencing` is final once `ready()` resolved. */
@@ -129,9 +133,14 @@ export class RedisDriver implements LockDriver {
     return this.#client
   }
 
-  /** Number of channels this driver is subscribed to for waiters. */
+  /** Number of channels this driver is subscribed to (with waiters, or lingering after). */
   get subscribedChannels(): number {
     return this.#listener.channelCount
+  }
+
+  /** Number of acquires of this driver waiting for a key. */
+  get waiting(): number {
+    return this.#listener.waiterCount
   }
 
   /** The shared subscriber connection, once a waiter created it. */
@@ -154,11 +163,12 @@ export class RedisDriver implements LockDriver {
     await this.ready()
     const keys = lockKeys(this.#prefix, req.key)
     const deadlineMs = performance.now() + req.waitMs
-    if (req.waitMs <= 0 || !this.#listener.hasWaiters(keys.channel)) {
-      const first = await this.#attempt(req, keys)
-      if (typeof first !== 'number') return first
-      if (req.waitMs <= 0 || req.signal.aborted) return null
+    if (req.waitMs <= 0) {
+      const result = await this.#attempt(req, keys)
+      return typeof result === 'number' ? null : result
     }
+    // Waiting: subscribe first, then try (in the queue, in arrival order), so no release
+    // between a failed try and the subscription goes unseen.
     const ticket = this.#listener.enter(keys.channel)
     try {
       while (await ticket.turn(deadlineMs, req.signal)) {

@@ -10,35 +10,46 @@ interface Queue {
   holderUntilMs: number
   /** Settles when the SUBSCRIBE is confirmed (or failed: the PTTL backstop still works). */
   subscribed: Promise<void>
+  /** Set while the queue is empty but still subscribed (a handoff soon after costs no SUBSCRIBE). */
+  linger: NodeJS.Timeout | undefined
 }
 
 /**
  * One shared subscriber connection per driver. Waiters on a key queue here in FIFO order;
  * the head alone retries, on a release message or when the holder's PTTL runs out, so N
  * local waiters cost one retry per release, not N (no stampede), and this driver's waiters
- * are served in arrival order. Channels are subscribed on demand and unsubscribed when
- * their last waiter leaves.
+ * are served in arrival order. Channels are subscribed on demand and unsubscribed
+ * `lingerMs` after their last waiter left.
  */
 export class ReleaseListener {
   readonly #create: () => Redis
   readonly #subscribeWaitMs: number
+  readonly #lingerMs: number
   readonly #queues = new Map<string, Queue>()
   #subscriber: Redis | undefined
   #closed = false
 
-  constructor(create: () => Redis, subscribeWaitMs: number) {
+  constructor(create: () => Redis, subscribeWaitMs: number, lingerMs: number) {
     this.#create = create
     this.#subscribeWaitMs = subscribeWaitMs
+    this.#lingerMs = lingerMs
   }
 
-  /** Number of channels with waiters (for tests and hygiene checks). */
+  /** Number of channels subscribed (with waiters or lingering). */
   get channelCount(): number {
     return this.#queues.size
   }
 
+  /** Number of waiters across all keys. */
+  get waiterCount(): number {
+    let count = 0
+    for (const queue of this.#queues.values()) count += queue.tickets.length
+    return count
+  }
+
   /** True while some waiter of this driver queues on `channel`. */
   hasWaiters(channel: string): boolean {
-    return this.#queues.has(channel)
+    return (this.#queues.get(channel)?.tickets.length ?? 0) > 0
   }
 
   /** The subscriber connection, once created (tests cut it). */
@@ -57,6 +68,7 @@ export class ReleaseListener {
         pending: false,
         holderUntilMs: 0,
         subscribed: Promise.resolve(),
+        linger: undefined,
       }
       return new Ticket(orphan, 0, () => undefined)
     }
@@ -66,11 +78,21 @@ export class ReleaseListener {
         () => undefined,
         () => undefined,
       )
-      // A new head re-checks the key once subscribed: a release between its failed attempt
-      // and the subscription sent no message it could see.
-      queue = { channel, tickets: [], pending: true, holderUntilMs: 0, subscribed }
+      queue = {
+        channel,
+        tickets: [],
+        pending: false,
+        holderUntilMs: 0,
+        subscribed,
+        linger: undefined,
+      }
       this.#queues.set(channel, queue)
     }
+    clearTimeout(queue.linger)
+    queue.linger = undefined
+    // The first waiter tries the key only once subscribed, so a release that happens after
+    // its attempt always sends a message it will see.
+    if (queue.tickets.length === 0) queue.pending = true
     const ticket = new Ticket(queue, this.#subscribeWaitMs, (t) => this.#leave(t))
     queue.tickets.push(ticket)
     return ticket
@@ -80,6 +102,7 @@ export class ReleaseListener {
   close(): void {
     this.#closed = true
     for (const queue of this.#queues.values()) {
+      clearTimeout(queue.linger)
       const tickets = queue.tickets.splice(0)
       for (const t of tickets) t.wake()
     }
@@ -134,7 +157,15 @@ export class ReleaseListener {
       if (at === 0) queue.tickets[0]?.wake()
       return
     }
-    if (this.#queues.get(queue.channel) === queue) this.#queues.delete(queue.channel)
+    clearTimeout(queue.linger)
+    queue.linger = setTimeout(() => this.#unsubscribe(queue), this.#lingerMs)
+    queue.linger.unref()
+  }
+
+  #unsubscribe(queue: Queue): void {
+    queue.linger = undefined
+    if (queue.tickets.length > 0 || this.#queues.get(queue.channel) !== queue) return
+    this.#queues.delete(queue.channel)
     this.#subscriber?.unsubscribe(queue.channel).catch(() => undefined)
   }
 }

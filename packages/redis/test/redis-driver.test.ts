@@ -107,13 +107,14 @@ describe('RedisDriver protocol', () => {
     const key = uniqueKey('wait')
     const held = (await d1.acquire(req(key, { ttlMs: 30_000 }))) as DriverLease
     const waiting = d2.acquire(req(key, { waitMs: 10_000 }))
-    await expect.poll(() => d2.subscribedChannels).toBe(1)
+    await expect.poll(() => d2.waiting).toBe(1)
     const releasedAt = performance.now()
     await d1.release(held)
     const got = (await waiting) as DriverLease
     expect(got.fence).toBe(held.fence + 1n)
     expect(performance.now() - releasedAt).toBeLessThan(2_000)
-    expect(d2.subscribedChannels).toBe(0)
+    expect(d2.waiting).toBe(0)
+    await expect.poll(() => d2.subscribedChannels, { timeout: 5_000 }).toBe(0)
     await d2.release(got)
   })
 
@@ -136,7 +137,7 @@ describe('RedisDriver protocol', () => {
         return l as DriverLease
       }),
     )
-    await expect.poll(() => d2.subscribedChannels).toBe(1)
+    await expect.poll(() => d2.waiting).toBe(5)
     const before = await scriptCalls()
     await d1.release(held)
     for (let i = 0; i < 5; i++) {
@@ -144,7 +145,7 @@ describe('RedisDriver protocol', () => {
       await d2.release(held)
     }
     expect(order).toEqual([0, 1, 2, 3, 4])
-    // Scripts counted: 6 releases + 5 grants + the head's re-check after subscribing (+2 slack).
+    // Scripts counted: 6 releases + the head's first try + 5 grants (+2 slack).
     // A stampede (every waiter retrying on every release) would need 6 + 15 = 21 or more.
     expect((await scriptCalls()) - before).toBeLessThanOrEqual(14)
   })
@@ -155,12 +156,12 @@ describe('RedisDriver protocol', () => {
     const held = (await d1.acquire(req(key))) as DriverLease
     const ac = new AbortController()
     const waiting = d2.acquire(req(key, { waitMs: 60_000, signal: ac.signal }))
-    await expect.poll(() => d2.subscribedChannels).toBe(1)
+    await expect.poll(() => d2.waiting).toBe(1)
     const abortedAt = performance.now()
     ac.abort(new Error('stop'))
     expect(await waiting).toBeNull()
     expect(performance.now() - abortedAt).toBeLessThan(100)
-    expect(d2.subscribedChannels).toBe(0)
+    expect(d2.waiting).toBe(0)
     expect((await d1.inspect(key))?.owner).toBe(held.owner)
   })
 
@@ -169,7 +170,7 @@ describe('RedisDriver protocol', () => {
     const key = uniqueKey('close')
     await d.acquire(req(key))
     const waiter = d.acquire(req(key, { waitMs: 60_000 }))
-    await expect.poll(() => d.subscribedChannels).toBe(1)
+    await expect.poll(() => d.waiting).toBe(1)
     await d.close()
     expect(await waiter).toBeNull()
     expect(await raw.exists(lockKeys('baton', key).lock)).toBe(0)
