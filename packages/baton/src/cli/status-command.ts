@@ -1,0 +1,74 @@
+import type { LockDriver, LockInfo } from '@baton/core'
+import type { CommandSpec } from './command-args.js'
+import { parseCommandArgs, URL_OPTION } from './command-args.js'
+import { EXIT } from './exit-codes.js'
+import { checkLockName, openDriver, resolveUrl } from './open-backend.js'
+import { print } from './output.js'
+import { UsageError } from './usage-error.js'
+
+const spec: CommandSpec = {
+  name: 'status',
+  options: { ...URL_OPTION, json: { type: 'boolean' } },
+  minPositionals: 1,
+  maxPositionals: 1,
+  help: `Usage: baton status NAME [--url URL] [--json]
+
+Shows whether the lock NAME is held, with its fence, remaining lease and owner where the
+backend can tell. Exit code 0 whether held or free; 1 on a backend error; 2 on a usage
+error or a backend that cannot inspect locks.
+
+Options:
+  --url URL   lock backend (default: $BATON_URL, else sqlite:.baton/locks.db)
+  --json      one JSON object: {"key","held","fence","ttlRemainingMs","owner"}
+  -h, --help  show this help
+`,
+}
+
+/** `baton status NAME`: what the backend knows about one lock. */
+export async function statusCommand(argv: readonly string[]): Promise<number> {
+  const args = parseCommandArgs(spec, argv)
+  if (args === null) return EXIT.OK
+  const name = checkLockName(args.positionals[0])
+  const driver = await openDriver(resolveUrl(args.values.url))
+  try {
+    const info = await inspect(driver, name)
+    if (args.values.json === true) print(JSON.stringify(toJson(name, info)))
+    else print(describe(name, info))
+    return EXIT.OK
+  } finally {
+    await driver.close()
+  }
+}
+
+async function inspect(driver: LockDriver, key: string): Promise<LockInfo | null> {
+  if (driver.inspect === undefined) {
+    throw new UsageError(`the ${driver.name} backend cannot inspect locks`)
+  }
+  return driver.inspect(key)
+}
+
+/** One lock as JSON; fences are strings (they are 64-bit). */
+export function toJson(key: string, info: LockInfo | null): Record<string, unknown> {
+  if (info === null || !info.held) return { key, held: false }
+  return {
+    key,
+    held: true,
+    ...(info.fence === undefined ? {} : { fence: String(info.fence) }),
+    ...(info.ttlRemainingMs === undefined
+      ? {}
+      : { ttlRemainingMs: Math.round(info.ttlRemainingMs) }),
+    ...(info.owner === undefined ? {} : { owner: info.owner }),
+  }
+}
+
+/** One lock as a human-readable line. */
+export function describe(key: string, info: LockInfo | null): string {
+  if (info === null || !info.held) return `${key}: free`
+  const parts = [`${key}: held`]
+  if (info.fence !== undefined) parts.push(`fence ${info.fence}`)
+  if (info.ttlRemainingMs !== undefined) {
+    parts.push(`lease ${(info.ttlRemainingMs / 1000).toFixed(1)}s left`)
+  }
+  if (info.owner !== undefined) parts.push(`owner ${info.owner}`)
+  return parts.join(', ')
+}
