@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import type { Writable } from 'node:stream'
+import { signalTree } from './process-tree.js'
 
 // Two layers make sure no server outlives the process that started it:
 // 1. 'exit', SIGINT, SIGTERM and SIGHUP handlers kill every registered process group and
@@ -19,7 +20,12 @@ while read -r op arg; do
     -dir) unset 'dirs[$arg]' ;;
   esac
 done
-for g in "\${!groups[@]}"; do kill -CONT -- "-$g" 2>/dev/null; kill -KILL -- "-$g" 2>/dev/null; done
+tree() { echo "$1"; local c; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do tree "$c"; done; }
+for g in "\${!groups[@]}"; do
+  pids=$(tree "$g")
+  kill -STOP -- "-$g" $pids 2>/dev/null
+  kill -KILL -- "-$g" $pids 2>/dev/null
+done
 for i in 1 2 3 4 5 6 7 8 9 10; do
   alive=0
   for g in "\${!groups[@]}"; do kill -0 -- "-$g" 2>/dev/null && alive=1; done
@@ -56,12 +62,8 @@ function ensureWatchdog(): void {
 /** Kills every registered process group and removes every registered directory, synchronously. */
 export function cleanupNow(): void {
   for (const group of groups) {
-    try {
-      process.kill(-group, 'SIGCONT')
-      process.kill(-group, 'SIGKILL')
-    } catch {
-      // already gone
-    }
+    signalTree(group, 'SIGCONT')
+    signalTree(group, 'SIGKILL')
   }
   groups.clear()
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 })

@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { registerDir, registerGroup, unregisterDir, unregisterGroup } from './cleanup-registry.js'
 import { LogBuffer } from './log-buffer.js'
+import { processTree, signalTree } from './process-tree.js'
 import type { ServerHandle } from './server-handle.js'
 
 /** How to launch one server process; called again for every (re)start. */
@@ -179,7 +181,7 @@ export class NativeServer implements ServerHandle {
   #signalGroup(signal: NodeJS.Signals): void {
     const pid = this.#child?.pid
     if (!pid || !this.#running()) throw new Error(`${this.name} is not running`)
-    process.kill(-pid, signal)
+    signalTree(pid, signal)
   }
 
   async #stopProcess(): Promise<void> {
@@ -187,7 +189,7 @@ export class NativeServer implements ServerHandle {
     if (!pid || !this.#running()) return this.#killGroup()
     try {
       process.kill(pid, this.#options.stopSignal ?? 'SIGTERM')
-      process.kill(-pid, 'SIGCONT') // a paused server must run to shut down
+      signalTree(pid, 'SIGCONT') // a paused server must run to shut down
     } catch {
       // exited meanwhile
     }
@@ -204,14 +206,20 @@ export class NativeServer implements ServerHandle {
   async #killGroup(): Promise<void> {
     const pid = this.#child?.pid
     if (!pid) return
-    try {
-      process.kill(-pid, 'SIGKILL')
-    } catch {
-      // group already gone
-    }
+    const tree = this.#running() ? processTree(pid) : []
+    signalTree(pid, 'SIGKILL')
     await this.#exited
     // Children of the leader (e.g. PostgreSQL backends) may outlive it by a moment.
-    for (let i = 0; i < 50 && groupAlive(pid); i++) await sleep(20)
+    for (let i = 0; i < 50 && (groupAlive(pid) || tree.some(alive)); i++) await sleep(20)
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')
+  } catch {
+    return false
   }
 }
 

@@ -1,5 +1,5 @@
 import { requireBinary } from './binaries.js'
-import { clusterOf } from './cluster-handle.js'
+import { clusterOf, startAll } from './cluster-handle.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePort } from './free-port.js'
 import { NativeServer, startWithPortRetry } from './native-server.js'
@@ -87,8 +87,8 @@ export async function startRedisNodes(
       urls.join(','),
     )
   }
-  const members = await Promise.all(
-    Array.from({ length: count }, (_, i) => startRedis({ ...options, name: `redis-${i}` })),
+  const members = await startAll(
+    Array.from({ length: count }, (_, i) => () => startRedis({ ...options, name: `redis-${i}` })),
   )
   return clusterOf('redis-nodes', members, members.map((m) => m.url).join(','))
 }

@@ -1,0 +1,46 @@
+// Vitest helpers. A separate entry (`@baton/test-matrix/vitest`), so the core harness stays
+// importable without vitest (the bench uses it from plain Node).
+import { afterAll, beforeAll, beforeEach } from 'vitest'
+import type { ClusterHandle, ServerHandle } from './server-handle.js'
+
+export interface UseServerOptions {
+  /** Lines of the server log printed when a test fails (default 200). */
+  logLines?: number
+}
+
+/**
+ * Starts a server in `beforeAll`, stops it in `afterAll`, and prints its log tail when a test of
+ * the enclosing suite fails. Returns an accessor, valid inside tests and hooks:
+ *
+ *   const redis = useServer(() => startRedis())
+ *   test('...', async () => { const client = new Redis(redis().url) })
+ */
+export function useServer<T extends ServerHandle | ClusterHandle>(
+  start: () => Promise<T>,
+  options: UseServerOptions = {},
+): () => T {
+  let handle: T | undefined
+  beforeAll(async () => {
+    handle = await start()
+  })
+  afterAll(async () => {
+    await handle?.stop()
+    handle = undefined
+  })
+  beforeEach((context) => {
+    context.onTestFailed(() => {
+      if (!handle) return
+      console.error(formatLogs(handle, options.logLines ?? 200))
+    })
+  })
+  return () => {
+    if (!handle) throw new Error('useServer(): the server is only available inside tests and hooks')
+    return handle
+  }
+}
+
+/** The tail of a handle's log under a header naming the server; used when a test fails. */
+export function formatLogs(handle: ServerHandle | ClusterHandle, lines = 200): string {
+  const text = handle.logs().split('\n').slice(-lines).join('\n')
+  return `----- ${handle.name} log (${handle.url}), last ${lines} lines -----\n${text}\n----- end of ${handle.name} log -----`
+}

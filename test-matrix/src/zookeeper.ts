@@ -1,0 +1,156 @@
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { requireBinary } from './binaries.js'
+import { clusterOf } from './cluster-handle.js'
+import { externalServer, externalUrl } from './external-server.js'
+import { freePorts } from './free-port.js'
+import { NativeServer, ServerStartError } from './native-server.js'
+import { zookeeperReady } from './probes.js'
+import { makeServerDir } from './server-dir.js'
+import type { ClusterHandle, ServerHandle } from './server-handle.js'
+
+export interface ZookeeperOptions {
+  /** ZooKeeper's tick; session timeouts are negotiated between 2 and 20 ticks unless set below. */
+  tickTimeMs?: number
+  /** Lowest session timeout the server grants (default 500 ms, so tests can use short TTLs). */
+  minSessionTimeoutMs?: number
+  /** Highest session timeout the server grants (default 60 s). */
+  maxSessionTimeoutMs?: number
+  startTimeoutMs?: number
+}
+
+const host = '127.0.0.1'
+
+// Debian's zookeeper package; BATON_ZOOKEEPER_CLASSPATH overrides (e.g. a tarball's lib/*).
+const DEBIAN_CLASSPATH = [
+  '/usr/share/java/zookeeper.jar',
+  '/usr/share/java/slf4j-log4j12.jar',
+  '/usr/share/java/log4j-1.2.jar',
+]
+
+function classpath(): string {
+  const override = process.env.BATON_ZOOKEEPER_CLASSPATH
+  if (override) return override
+  if (!existsSync(DEBIAN_CLASSPATH[0] ?? '')) {
+    throw new Error(
+      'ZooKeeper not found (/usr/share/java/zookeeper.jar). Install the test servers with ' +
+        '`sudo bash test-matrix/install-servers.sh`, set BATON_ZOOKEEPER_CLASSPATH, or point the ' +
+        'tests at a running server with BATON_ZOOKEEPER_URL.',
+    )
+  }
+  return DEBIAN_CLASSPATH.filter((jar) => existsSync(jar)).join(':')
+}
+
+const LOG4J = `log4j.rootLogger=INFO, CONSOLE
+log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
+log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
+log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %c{1} - %m%n
+`
+
+/** A standalone ZooKeeper server on a free loopback port (or BATON_ZOOKEEPER_URL); url `zk://127.0.0.1:P`. */
+export async function startZookeeper(options: ZookeeperOptions = {}): Promise<ServerHandle> {
+  const url = externalUrl('zookeeper')
+  if (url) return externalServer('zookeeper', url)
+  const ensemble = await startServers(1, options, 'zookeeper')
+  const [member] = ensemble.members
+  if (!member) throw new Error('zookeeper did not start')
+  return member
+}
+
+/** A ZooKeeper ensemble of `size` servers (3 by default); url `zk://127.0.0.1:P1,127.0.0.1:P2,...`. */
+export async function startZookeeperEnsemble(
+  size = 3,
+  options: ZookeeperOptions = {},
+): Promise<ClusterHandle> {
+  const url = externalUrl('zookeeper')
+  if (url) {
+    const hosts = url
+      .replace(/^zk:\/\//, '')
+      .replace(/\/.*$/, '')
+      .split(',')
+    return clusterOf(
+      'zookeeper-ensemble',
+      hosts.map((h) => externalServer('zookeeper', `zk://${h}`)),
+      url,
+    )
+  }
+  return startServers(size, options, 'zookeeper-ensemble')
+}
+
+async function startServers(
+  size: number,
+  options: ZookeeperOptions,
+  name: string,
+): Promise<ClusterHandle> {
+  const java = requireBinary('java', 'zookeeper')
+  const cp = classpath()
+  const tickTimeMs = options.tickTimeMs ?? 250
+  for (let attempt = 1; ; attempt++) {
+    const ports = await freePorts(size * 3)
+    const port = (i: number, which: number) => ports[i * 3 + which] ?? 0
+    const servers = await Promise.all(
+      Array.from({ length: size }, async (_, i) => {
+        const dir = await makeServerDir('zookeeper')
+        const data = join(dir, 'data')
+        await mkdir(data)
+        await writeFile(join(data, 'myid'), `${i + 1}\n`)
+        await writeFile(join(dir, 'log4j.properties'), LOG4J)
+        const config = [
+          `tickTime=${tickTimeMs}`,
+          'initLimit=40',
+          'syncLimit=20',
+          `dataDir=${data}`,
+          `clientPort=${port(i, 0)}`,
+          `clientPortAddress=${host}`,
+          `minSessionTimeout=${options.minSessionTimeoutMs ?? 500}`,
+          `maxSessionTimeout=${options.maxSessionTimeoutMs ?? 60_000}`,
+          'admin.enableServer=false', // its default port is 8080
+          '4lw.commands.whitelist=srvr,ruok,mntr,stat',
+          ...(size === 1
+            ? []
+            : Array.from(
+                { length: size },
+                (_, j) => `server.${j + 1}=${host}:${port(j, 1)}:${port(j, 2)}`,
+              )),
+          '',
+        ].join('\n')
+        await writeFile(join(dir, 'zoo.cfg'), config)
+        const serverName = size === 1 ? 'zookeeper' : `zookeeper-${i + 1}`
+        return new NativeServer({
+          name: serverName,
+          host,
+          port: port(i, 0),
+          url: `zk://${host}:${port(i, 0)}`,
+          dir,
+          startTimeoutMs: options.startTimeoutMs ?? 60_000,
+          probe: () => zookeeperReady(host, port(i, 0)),
+          spec: () => ({
+            command: java,
+            args: [
+              '-Xms32m',
+              '-Xmx192m',
+              '-XX:+UseSerialGC',
+              '-XX:TieredStopAtLevel=1',
+              '-XX:-UsePerfData', // no hsperfdata files left in /tmp
+              '-Djava.net.preferIPv4Stack=true',
+              '-Dzookeeper.jmx.log4j.disable=true',
+              '-cp',
+              `${dir}:${cp}`,
+              'org.apache.zookeeper.server.quorum.QuorumPeerMain',
+              join(dir, 'zoo.cfg'),
+            ],
+          }),
+        })
+      }),
+    )
+    // Ensemble members serve only once a quorum formed: start them together.
+    const results = await Promise.allSettled(servers.map((s) => s.start()))
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (!failed)
+      return clusterOf(name, servers, `zk://${servers.map((s) => `${host}:${s.port}`).join(',')}`)
+    await Promise.allSettled(servers.map((s) => s.stop()))
+    const retry = failed.reason instanceof ServerStartError && failed.reason.portInUse
+    if (!retry || attempt >= 3) throw failed.reason
+  }
+}
