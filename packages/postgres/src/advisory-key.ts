@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * The SQL expression that computes the same advisory-lock key as `advisoryKey()`, with
+ * `$1` standing for the namespaced key as text. An operator can check or take a Baton
+ * lock from psql with it, e.g.
+ * `SELECT pg_try_advisory_lock(('x' || substr(md5(convert_to('jobs:nightly', 'UTF8')), 1, 16))::bit(64)::bigint)`.
+ */
+export const ADVISORY_KEY_SQL =
+  "('x' || substr(md5(convert_to($1, 'UTF8')), 1, 16))::bit(64)::bigint"
+
+/**
+ * Maps a namespaced key onto PostgreSQL's 64-bit advisory-lock key space: the first 8
+ * bytes of the MD5 digest of the key's UTF-8 bytes, read as a big-endian signed integer.
+ * Deterministic across processes, hosts and PostgreSQL versions; MD5 is used only as a
+ * well-spread hash that every PostgreSQL has built in, not for security. Two different
+ * keys collide with probability about n^2 / 2^65 for n keys in use at once; a collision
+ * makes the two keys exclude each other (never the reverse).
+ */
+export function advisoryKey(key: string): bigint {
+  return createHash('md5').update(key, 'utf8').digest().readBigInt64BE(0)
+}
+
+/**
+ * Matches an advisory lock row of `pg_locks` taken with the single-bigint form: PostgreSQL
+ * stores the high 32 bits in `classid`, the low 32 bits in `objid` and sets `objsubid = 1`.
+ * `$1` is the bigint key.
+ */
+export const PG_LOCKS_KEY_MATCH =
+  "locktype = 'advisory' AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1::bigint"

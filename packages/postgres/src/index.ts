@@ -1,0 +1,5 @@
+export { ADVISORY_KEY_SQL, advisoryKey } from './advisory-key.js'
+export { POSTGRES_CAPABILITIES, PostgresDriver } from './postgres-driver.js'
+export type { PostgresDriverOptions } from './postgres-driver-options.js'
+export type { SessionLiveness } from './session-liveness.js'
+export { sessionLiveness } from './session-liveness.js'

@@ -1,0 +1,317 @@
+import type { AcquireRequest, DriverLease, LockDriver, LockInfo, RenewResult } from '@baton/core'
+import { Backoff, defineCapabilities, redact, sleep } from '@baton/core'
+import { ABORTED, untilAborted } from './abortable.js'
+import { advisoryKey } from './advisory-key.js'
+import { ensureFenceSequence } from './fence-sequence.js'
+import { type HeldLock, HeldLocks } from './held-lock.js'
+import type { LockSession } from './lock-session.js'
+import { lockStatements } from './lock-statements.js'
+import { type PostgresDriverOptions, resolvePostgresOptions } from './postgres-driver-options.js'
+import { waitOnServer } from './server-wait.js'
+import { assertSameBackend, SessionHeartbeat } from './session-heartbeat.js'
+import { SessionPool } from './session-pool.js'
+
+/** What PostgreSQL advisory locks can promise (see README "Capabilities"). */
+export const POSTGRES_CAPABILITIES = defineCapabilities({
+  expiry: 'session',
+  ttlResolutionMs: 100,
+  nativeWait: true,
+  fair: false,
+  fencing: 'durable',
+  lossSignal: true,
+  maxKeyBytes: 65_536,
+  inspect: true,
+  sharedLocks: true,
+})
+
+const NOT_OK: RenewResult = Object.freeze({ ok: false })
+
+/**
+ * Session advisory locks on connections the driver owns. Uncontended acquire is one
+ * statement (`pg_try_advisory_lock` and `nextval` of the fence sequence together); a
+ * contended acquire waits server-side in `pg_advisory_lock` under `lock_timeout`; many
+ * locks share few sessions, and one heartbeat per session renews all of its locks.
+ */
+export class PostgresDriver implements LockDriver {
+  readonly name = 'postgres'
+  readonly capabilities = POSTGRES_CAPABILITIES
+  readonly #options
+  readonly #pool: SessionPool
+  readonly #held = new HeldLocks()
+  readonly #heartbeat = new SessionHeartbeat()
+  readonly #background = new Set<Promise<unknown>>()
+  readonly #closing = new AbortController()
+  #sequence: Promise<void> | undefined
+
+  constructor(options: PostgresDriverOptions) {
+    this.#options = resolvePostgresOptions(options)
+    const statements = lockStatements(this.#options.fenceSchema, this.#options.fenceSequence)
+    this.#pool = new SessionPool(this.#options.client, statements, this.#options, (s, cause) =>
+      this.#sessionEnded(s, cause),
+    )
+  }
+
+  /** Open lock sessions (connections) right now. */
+  get sessionCount(): number {
+    return this.#pool.size
+  }
+
+  async acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    const deadlineMs = performance.now() + req.waitMs
+    const signal = AbortSignal.any([req.signal, this.#closing.signal])
+    const key = advisoryKey(req.key)
+    if ((await untilAborted(this.#ensureSequence(), signal)) === ABORTED) return null
+    const lease = await this.#tryOnce(req, key, signal)
+    if (lease !== null || !(req.waitMs > 0) || signal.aborted) return lease
+    const session = await this.#pool.forWait(key, req.ttlMs, signal)
+    if (session === undefined) return null
+    if (session === null) return this.#pollFor(req, key, deadlineMs, signal)
+    return this.#settle(this.#waitOn(session, req, key, deadlineMs, signal), signal)
+  }
+
+  async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
+    const [result] = await this.renewMany([lease], ttlMs)
+    return result ?? NOT_OK
+  }
+
+  async renewMany(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]> {
+    const results: RenewResult[] = leases.map(() => NOT_OK)
+    const bySession = new Map<LockSession, number[]>()
+    leases.forEach((lease, i) => {
+      const lock = this.#held.of(lease)
+      if (lock === undefined || lock.session.ended) return
+      const list = bySession.get(lock.session) ?? []
+      list.push(i)
+      bySession.set(lock.session, list)
+    })
+    const beats = [...bySession].map(async ([session, indexes]) => {
+      const confirmed = await this.#heartbeat.confirm(session)
+      for (const i of indexes) {
+        const lock = this.#held.of(leases[i] as DriverLease)
+        if (lock === undefined) continue
+        if (confirmed(lock.hash)) {
+          // the session outlives a silent holder by its own TTL, never by less
+          results[i] = { ok: true, ttlMs: Math.min(ttlMs, session.ttlMs) }
+        } else {
+          this.#held.lose(
+            lock,
+            new Error(`postgres: backend pid ${session.pid} no longer holds the lock`),
+          )
+        }
+      }
+    })
+    const settled = await Promise.allSettled(beats)
+    for (const s of settled) {
+      if (s.status === 'rejected' && [...bySession.keys()].some((x) => !x.ended)) throw s.reason
+    }
+    return results
+  }
+
+  async release(lease: DriverLease): Promise<boolean> {
+    const lock = this.#held.of(lease)
+    if (lock === undefined) return false
+    this.#held.delete(lock)
+    const { session, hash } = lock
+    session.held.delete(hash)
+    if (session.ended) return false
+    try {
+      const { rows } = await session.query<{ released: boolean }>(
+        session.statements.unlock,
+        [hash.toString()],
+        'baton_unlock',
+      )
+      return rows[0]?.released === true
+    } catch (err) {
+      if (session.ended) return false
+      // we cannot tell whether the lock is still held: drop the session so it is not
+      session.destroy()
+      throw err
+    } finally {
+      session.claimed.delete(hash)
+    }
+  }
+
+  async inspect(key: string): Promise<LockInfo | null> {
+    const pids = await this.#holders(advisoryKey(key))
+    if (pids.length === 0) return null
+    const mine = this.#held.byHash(advisoryKey(key))
+    if (mine !== undefined && pids.includes(mine.session.pid)) {
+      return { held: true, owner: mine.lease.owner, fence: mine.lease.fence }
+    }
+    return { held: true }
+  }
+
+  /**
+   * Terminates the backend that holds `key` (`pg_terminate_backend`). Blast radius: every
+   * other lock on that session is freed too and its holder sees them lost. Needs the same
+   * role as the holder, `pg_signal_backend` membership or superuser.
+   */
+  async forceRelease(key: string): Promise<boolean> {
+    const pids = await this.#holders(advisoryKey(key))
+    let freed = false
+    for (const pid of pids) {
+      const { rows } = await this.#control('SELECT pg_terminate_backend($1) AS done', [pid])
+      freed ||= rows[0]?.done === true
+    }
+    return freed
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing.signal.aborted) return
+    this.#closing.abort(new Error('postgres driver closed'))
+    await Promise.allSettled([...this.#background])
+    await this.#pool.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  /** One `pg_try_advisory_lock` + fence statement on a pipelined session. */
+  async #tryOnce(
+    req: AcquireRequest,
+    key: bigint,
+    signal: AbortSignal,
+  ): Promise<DriverLease | null> {
+    const session = await this.#pool.forKey(key, req.ttlMs, signal)
+    if (session === undefined) return null
+    return this.#settle(this.#attempt(session, req, key), signal)
+  }
+
+  async #attempt(
+    session: LockSession,
+    req: AcquireRequest,
+    key: bigint,
+  ): Promise<DriverLease | null> {
+    let lease: DriverLease | null = null
+    try {
+      await session.configure()
+      const sentAtMs = performance.now()
+      const { rows } = await session.query<{ fence: string | null; pid: number }>(
+        session.statements.tryLock,
+        [key.toString()],
+        'baton_try',
+      )
+      assertSameBackend(session, rows[0]?.pid)
+      const fence = rows[0]?.fence
+      if (fence === null || fence === undefined) return null
+      lease = this.#grant(session, req, key, BigInt(fence), sentAtMs)
+      return lease
+    } finally {
+      if (lease === null) session.claimed.delete(key)
+    }
+  }
+
+  async #waitOn(
+    session: LockSession,
+    req: AcquireRequest,
+    key: bigint,
+    deadlineMs: number,
+    signal: AbortSignal,
+  ): Promise<DriverLease | null> {
+    let lease: DriverLease | null = null
+    try {
+      await session.configure()
+      const sentAtMs = performance.now()
+      const outcome = await waitOnServer(session, this.#pool, key, deadlineMs, signal)
+      if (outcome === null) return null
+      assertSameBackend(session, outcome.pid)
+      lease = this.#grant(session, req, key, outcome.fence, sentAtMs)
+      return lease
+    } finally {
+      session.waiting = false
+      if (lease === null) session.claimed.delete(key)
+    }
+  }
+
+  /** Fallback when every session is busy waiting (`maxSessions`): tries with bounded backoff. */
+  async #pollFor(req: AcquireRequest, key: bigint, deadlineMs: number, signal: AbortSignal) {
+    const backoff = new Backoff({ minMs: 5, maxMs: 250 })
+    while (!signal.aborted && performance.now() < deadlineMs) {
+      if (!(await sleep(backoff.next(deadlineMs - performance.now()), signal))) break
+      const lease = await this.#tryOnce(req, key, signal)
+      if (lease !== null) return lease
+    }
+    return null
+  }
+
+  /** Returns the work's lease, or null at once on abort; a lease granted after that is released (S4). */
+  async #settle(
+    work: Promise<DriverLease | null>,
+    signal: AbortSignal,
+  ): Promise<DriverLease | null> {
+    const outcome = await untilAborted(work, signal)
+    if (outcome !== ABORTED) return outcome
+    this.#track(work.then((lease) => (lease === null ? false : this.release(lease))))
+    return null
+  }
+
+  #grant(session: LockSession, req: AcquireRequest, hash: bigint, fence: bigint, sentAtMs: number) {
+    session.held.add(hash)
+    const controller = new AbortController()
+    const lease: DriverLease = Object.freeze({
+      key: req.key,
+      owner: req.owner,
+      fence,
+      ttlMs: req.ttlMs,
+      sentAtMs,
+      lost: controller.signal,
+    })
+    const lock: HeldLock = { lease, hash, session, controller }
+    this.#held.add(lock)
+    if (session.ended) this.#held.lose(lock, sessionEndedError(session, undefined))
+    return lease
+  }
+
+  #sessionEnded(session: LockSession, cause: unknown): void {
+    const reason = this.#closing.signal.aborted
+      ? new Error('postgres driver closed')
+      : sessionEndedError(session, cause)
+    this.#held.loseSession(session, reason)
+  }
+
+  #ensureSequence(): Promise<void> {
+    if (this.#sequence === undefined) {
+      const ready = this.#pool.forControl(this.#closing.signal).then((session) => {
+        if (session === undefined) throw new Error('postgres driver closed')
+        return ensureFenceSequence(session)
+      })
+      this.#sequence = ready
+      ready.catch(() => {
+        if (this.#sequence === ready) this.#sequence = undefined
+      })
+    }
+    return this.#sequence
+  }
+
+  async #holders(key: bigint): Promise<number[]> {
+    const session = await this.#pool.forControl(this.#closing.signal)
+    if (session === undefined) throw new Error('postgres driver closed')
+    const { rows } = await session.query<{ pid: number }>(session.statements.holders, [
+      key.toString(),
+    ])
+    return rows.map((r) => r.pid)
+  }
+
+  async #control(text: string, values: unknown[] = []) {
+    const session = await this.#pool.forControl(this.#closing.signal)
+    if (session === undefined) throw new Error('postgres driver closed')
+    return session.query<Record<string, unknown>>(text, values)
+  }
+
+  #track(work: Promise<unknown>): void {
+    const tracked: Promise<unknown> = work
+      .catch(() => {})
+      .finally(() => {
+        this.#background.delete(tracked)
+      })
+    this.#background.add(tracked)
+  }
+}
+
+function sessionEndedError(session: LockSession, cause: unknown): Error {
+  const detail = cause instanceof Error ? redact(cause.message) : 'connection closed'
+  return new Error(`postgres: lock session (backend pid ${session.pid}) ended: ${detail}`, {
+    cause,
+  })
+}

@@ -1,0 +1,96 @@
+import type { LockSession } from './lock-session.js'
+import type { SessionPool } from './session-pool.js'
+
+/** lock_timeout is an int of milliseconds on the server. */
+const MAX_LOCK_TIMEOUT_MS = 2_147_483_647
+/** After a cancel, the wait must end within this long, or the session is dropped. */
+const CANCEL_GRACE_MS = 5_000
+
+/** What a finished server-side wait produced. */
+export type WaitOutcome = { readonly fence: bigint; readonly pid: number } | null
+
+/**
+ * Runs `pg_advisory_lock` on `session` (which holds nothing and is marked waiting) under
+ * `lock_timeout` = the time left until `deadlineMs`. When `signal` aborts, the statement
+ * is cancelled server-side with `pg_cancel_backend` from another session (the session is
+ * dropped if that fails). After a timeout or cancel, a grant that won the race is found in
+ * `pg_locks` and released before the session is used again (S4). Resolves null when not
+ * granted; throws raw errors (e.g. 40P01 deadlock, a broken connection).
+ */
+export async function waitOnServer(
+  session: LockSession,
+  pool: SessionPool,
+  key: bigint,
+  deadlineMs: number,
+  signal: AbortSignal,
+): Promise<WaitOutcome> {
+  const remainingMs = deadlineMs - performance.now()
+  if (remainingMs <= 0 || signal.aborted) return null
+  const timeout = Number.isFinite(remainingMs)
+    ? `${Math.min(MAX_LOCK_TIMEOUT_MS, Math.max(1, Math.ceil(remainingMs)))}ms`
+    : '0'
+  let cancel: Promise<void> | undefined
+  let guard: NodeJS.Timeout | undefined
+  const onAbort = () => {
+    cancel = cancelWait(session, pool)
+    guard = setTimeout(() => session.destroy(), CANCEL_GRACE_MS)
+    guard.unref()
+  }
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    const { rows } = await session.query<{ fence: string; pid: number }>(
+      session.statements.waitLock,
+      [key.toString(), timeout],
+      'baton_wait',
+    )
+    const row = rows[0]
+    if (row === undefined) throw new Error('pg_advisory_lock returned no row')
+    return { fence: BigInt(row.fence), pid: row.pid }
+  } catch (err) {
+    if (!isWaitEnded(err)) throw err
+    await cancel
+    await sweepLateGrant(session, key)
+    return null
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+    // a cancel still on its way must not hit the session's next statement
+    await cancel
+    clearTimeout(guard)
+  }
+}
+
+/** True for the errors that end a wait without a grant: lock_timeout (55P03) and cancel (57014). */
+export function isWaitEnded(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === '55P03' || code === '57014'
+}
+
+async function cancelWait(session: LockSession, pool: SessionPool): Promise<void> {
+  try {
+    const control = await pool.forControl(AbortSignal.timeout(CANCEL_GRACE_MS))
+    if (control === undefined) throw new Error('no control session')
+    const { rows } = await control.query<{ cancelled: boolean }>(
+      'SELECT pg_cancel_backend($1) AS cancelled',
+      [session.pid],
+      'baton_cancel',
+    )
+    if (rows[0]?.cancelled !== true) session.destroy()
+  } catch {
+    // no way to reach the server: dropping the connection ends the wait and frees any grant
+    session.destroy()
+  }
+}
+
+/** Releases `key` if a timed-out or cancelled wait was granted after all; drops the session on doubt. */
+async function sweepLateGrant(session: LockSession, key: bigint): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await session.query(session.statements.unlockIfHeld, [key.toString()], 'baton_sweep')
+      return
+    } catch (err) {
+      if (session.ended) return
+      if (!isWaitEnded(err)) break
+    }
+  }
+  session.destroy()
+}

@@ -1,0 +1,59 @@
+import type { LockSession } from './lock-session.js'
+
+/** Which advisory keys a heartbeat confirmed on its session. */
+export type Confirmed = (key: bigint) => boolean
+
+/**
+ * One heartbeat per session for every renewal asked for in the same tick: a statement on
+ * the session itself (so the server sees the holder alive and `idle_session_timeout`
+ * starts over) that counts the advisory locks its backend holds. A session keeps its
+ * locks for as long as it lives, so the count normally equals what the driver granted
+ * before the heartbeat was sent; only when it is lower are the held keys read one by one.
+ * A different backend pid means a transaction-mode pooler is in between.
+ */
+export class SessionHeartbeat {
+  readonly #pending = new Map<LockSession, Promise<Confirmed>>()
+
+  /** Confirms the locks `session` holds; calls in the same tick share one round trip. */
+  confirm(session: LockSession): Promise<Confirmed> {
+    let batch = this.#pending.get(session)
+    if (batch === undefined) {
+      batch = Promise.resolve().then(() => {
+        this.#pending.delete(session)
+        return beat(session)
+      })
+      this.#pending.set(session, batch)
+    }
+    return batch
+  }
+}
+
+async function beat(session: LockSession): Promise<Confirmed> {
+  const expected = new Set(session.held)
+  const { rows } = await session.query<{ pid: number; held: number }>(
+    session.statements.heartbeat,
+    [],
+    'baton_heartbeat',
+  )
+  const row = rows[0]
+  assertSameBackend(session, row?.pid)
+  if ((row?.held ?? 0) >= expected.size) return (key) => expected.has(key)
+  const detail = await session.query<{ key: string }>(session.statements.heldKeys, [], 'baton_held')
+  const present = new Set(detail.rows.map((r) => BigInt(r.key)))
+  return (key) => expected.has(key) && present.has(key)
+}
+
+/**
+ * Throws when a statement was answered by another backend than the one the session
+ * opened on: a pooler in transaction mode (PgBouncer `pool_mode = transaction`) is in
+ * between, and session advisory locks cannot work through it.
+ */
+export function assertSameBackend(session: LockSession, pid: number | undefined): void {
+  if (pid === undefined || pid === session.pid) return
+  session.destroy()
+  throw new Error(
+    `postgres: a statement on the lock session of backend pid ${session.pid} ran on pid ${pid}; ` +
+      'the connection goes through a pooler in transaction mode (e.g. PgBouncer pool_mode=transaction), ' +
+      'which breaks session advisory locks: use session pooling or a direct connection',
+  )
+}

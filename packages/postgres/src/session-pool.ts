@@ -1,0 +1,179 @@
+import { sleep } from '@baton/core'
+import type { ClientConfig } from 'pg'
+import { ABORTED, untilAborted } from './abortable.js'
+import { LockSession, type SessionEndListener } from './lock-session.js'
+import type { LockStatements } from './lock-statements.js'
+import { sessionLiveness } from './session-liveness.js'
+
+/** Sizing of a `SessionPool`. */
+export interface SessionPoolOptions {
+  /** Most sessions open at once (holders, waiters and the pipelined work). */
+  readonly maxSessions: number
+  /** A session that holds nothing and was idle this long is closed (one is kept warm). */
+  readonly idleSessionMs: number
+}
+
+/** Statements pipelined on one session before the pool prefers opening another. */
+const PIPELINE_DEPTH = 128
+
+/**
+ * The driver's own lock sessions, in creation order. Non-blocking statements go to the
+ * oldest session that may take the key, so held locks concentrate on few sessions and
+ * later ones fall idle and are closed; each blocking wait gets a session of its own that
+ * holds nothing. Sessions are claimed synchronously, so two requests never race for one.
+ */
+export class SessionPool {
+  readonly #config: ClientConfig
+  readonly #statements: LockStatements
+  readonly #options: SessionPoolOptions
+  readonly #onEnd: SessionEndListener
+  readonly #sessions: LockSession[] = []
+  readonly #opening = new Set<Promise<LockSession>>()
+  readonly #reaper: NodeJS.Timeout
+  #closed = false
+
+  constructor(
+    config: ClientConfig,
+    statements: LockStatements,
+    options: SessionPoolOptions,
+    onEnd: SessionEndListener,
+  ) {
+    this.#config = config
+    this.#statements = statements
+    this.#options = options
+    this.#onEnd = onEnd
+    this.#reaper = setInterval(() => this.#reap(), Math.max(250, options.idleSessionMs / 2))
+    this.#reaper.unref()
+  }
+
+  /** Live sessions (for tests and metrics). */
+  get size(): number {
+    return this.#sessions.length
+  }
+
+  /**
+   * A session for a non-blocking statement on `key` that is not claiming it yet, with `key`
+   * claimed for the caller; undefined when aborted. `ttlMs` keeps sessions per liveness setting.
+   */
+  async forKey(key: bigint, ttlMs: number, signal: AbortSignal): Promise<LockSession | undefined> {
+    const ttl = sessionLiveness(ttlMs, 0).ttlMs
+    for (;;) {
+      if (signal.aborted) return undefined
+      const best = this.#pick(
+        (s) => !s.claimed.has(key) && (s.claimed.size === 0 || s.ttlMs === ttl),
+      )
+      if (best !== undefined && (best.inFlight < PIPELINE_DEPTH || !this.#hasRoom())) {
+        best.claim(key, ttlMs)
+        return best
+      }
+      if (best === undefined && !this.#hasRoom() && this.#opening.size === 0) {
+        // every session is waiting or holds this key: wait for one to come free
+        await sleep(5, signal)
+        continue
+      }
+      const opened = await this.#openOrJoin(signal)
+      if (opened === undefined) return undefined
+    }
+  }
+
+  /** A session that holds nothing and has nothing in flight, marked waiting; null when at `maxSessions`. */
+  async forWait(
+    key: bigint,
+    ttlMs: number,
+    signal: AbortSignal,
+  ): Promise<LockSession | null | undefined> {
+    const idle = this.#pick((s) => s.claimed.size === 0 && s.inFlight === 0)
+    if (idle !== undefined) return this.#markWaiting(idle, key, ttlMs)
+    if (!this.#hasRoom()) return null
+    const opening = this.#open()
+    const session = await untilAborted(opening, signal)
+    if (session === ABORTED) return undefined
+    if (session.waiting || session.claimed.size > 0 || session.ended) {
+      return this.forWait(key, ttlMs, signal)
+    }
+    return this.#markWaiting(session, key, ttlMs)
+  }
+
+  /** Any live session that is not waiting, for control statements (cancel, inspect). */
+  async forControl(signal: AbortSignal): Promise<LockSession | undefined> {
+    const best = this.#pick(() => true)
+    if (best !== undefined) return best
+    return this.#openOrJoin(signal)
+  }
+
+  /** Closes every session; the server frees their locks. */
+  async close(): Promise<void> {
+    this.#closed = true
+    clearInterval(this.#reaper)
+    await Promise.allSettled([...this.#opening])
+    await Promise.all(this.#sessions.map((s) => s.close()))
+  }
+
+  #pick(fits: (s: LockSession) => boolean): LockSession | undefined {
+    let best: LockSession | undefined
+    for (const s of this.#sessions) {
+      if (s.ended || s.waiting || !fits(s)) continue
+      if (s.inFlight < PIPELINE_DEPTH) return s
+      if (best === undefined || s.inFlight < best.inFlight) best = s
+    }
+    return best
+  }
+
+  #markWaiting(session: LockSession, key: bigint, ttlMs: number): LockSession {
+    session.waiting = true
+    session.claim(key, ttlMs)
+    return session
+  }
+
+  #hasRoom(): boolean {
+    return this.#sessions.length + this.#opening.size < this.#options.maxSessions
+  }
+
+  /** Joins a session being opened (it fits any statement), else opens one. */
+  async #openOrJoin(signal: AbortSignal): Promise<LockSession | undefined> {
+    const pending = this.#opening.values().next()
+    const opening = pending.done === true ? this.#open() : pending.value
+    const result = await untilAborted(opening, signal)
+    return result === ABORTED ? undefined : result
+  }
+
+  #open(): Promise<LockSession> {
+    if (this.#closed) return Promise.reject(new Error('postgres driver is closed'))
+    const session = new LockSession(this.#config, this.#statements, (s, cause) => {
+      const i = this.#sessions.indexOf(s)
+      if (i >= 0) this.#sessions.splice(i, 1)
+      this.#onEnd(s, cause)
+    })
+    const opening = session.open().then(
+      () => {
+        this.#opening.delete(opening)
+        if (this.#closed) {
+          return session.close().then(() => Promise.reject(new Error('postgres driver is closed')))
+        }
+        this.#sessions.push(session)
+        return session
+      },
+      async (err: unknown) => {
+        this.#opening.delete(opening)
+        await session.close()
+        throw err
+      },
+    )
+    this.#opening.add(opening)
+    opening.catch(() => {})
+    return opening
+  }
+
+  #reap(): void {
+    const now = performance.now()
+    let kept = false
+    for (const s of [...this.#sessions]) {
+      const idle = !s.waiting && s.claimed.size === 0 && s.inFlight === 0
+      if (idle && now - s.lastUsedMs >= this.#options.idleSessionMs && kept) {
+        s.close().catch(() => {})
+        continue
+      }
+      if (!s.ended) kept = true
+    }
+  }
+}
