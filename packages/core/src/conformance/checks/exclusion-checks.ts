@@ -1,0 +1,97 @@
+import type { LockHandle } from '../../lock-handle.js'
+import type { ConformanceCheck } from '../check.js'
+import { ensure, expectLockError } from '../conformance-failure.js'
+import { settleTimed } from '../wait-for.js'
+import { expectHeld } from './support.js'
+
+/** S1 across drivers. Every check uses two or more drivers from the factory, never one shared client. */
+export const exclusionChecks: readonly ConformanceCheck[] = [
+  {
+    group: 'exclusion',
+    name: 'S1: a key held through one driver is not granted through another (tryAcquire and a timed acquire)',
+    async run(ctx) {
+      const [a, b] = await ctx.lockers(2)
+      const key = ctx.key()
+      const held = await a.acquire(key, { waitMs: ctx.timing.slackMs })
+      await expectHeld(ctx, b, key, 'while held by the first driver')
+      await expectLockError(
+        b.acquire(key, { waitMs: ctx.timing.timeoutWaitMs }),
+        'LOCK_TIMEOUT',
+        "a second driver's acquire of a held key",
+      )
+      ensure(held.isValid(), 'the holder lost validity while another driver tried the key')
+      await held.release()
+    },
+  },
+  {
+    group: 'exclusion',
+    name: 'S1: of four drivers racing tryAcquire on one free key, exactly one wins',
+    async run(ctx) {
+      const lockers = await ctx.lockers(4)
+      for (let round = 0; round < 5; round++) {
+        const key = ctx.key(`race${round}`)
+        const results = await Promise.all(lockers.map((l) => l.tryAcquire(key)))
+        const winners = results.filter((h): h is LockHandle => h !== null)
+        ensure(
+          winners.length === 1,
+          `round ${round}: ${winners.length} of 4 racing drivers got the key, expected exactly 1`,
+        )
+        await Promise.all(winners.map((h) => h.release()))
+      }
+    },
+  },
+  {
+    group: 'exclusion',
+    name: "S1: of four drivers racing a waiting acquire on one key, each is granted only after the previous holder's release",
+    async run(ctx) {
+      const lockers = await ctx.lockers(4)
+      const key = ctx.key()
+      const spans: Array<{ startMs: number; endMs: number; fence: bigint }> = []
+      const waitMs = 10 * ctx.timing.pollHandoffMs
+      await Promise.all(
+        lockers.map(async (locker) => {
+          const handle = await locker.acquire(key, { waitMs, ttlMs: ctx.timing.longTtlMs })
+          const startMs = performance.now()
+          // Hold across a few event-loop turns so that an overlapping grant would show.
+          await new Promise((resolve) => setTimeout(resolve, 5))
+          const endMs = performance.now()
+          spans.push({ startMs, endMs, fence: handle.fence })
+          await handle.release()
+        }),
+      )
+      spans.sort((x, y) => x.startMs - y.startMs)
+      for (let i = 1; i < spans.length; i++) {
+        const prev = spans[i - 1] as (typeof spans)[number]
+        const cur = spans[i] as (typeof spans)[number]
+        ensure(
+          cur.startMs >= prev.endMs,
+          `holder with fence ${cur.fence} was granted ${Math.round(prev.endMs - cur.startMs)} ms before holder ${prev.fence} released`,
+        )
+      }
+    },
+  },
+  {
+    group: 'exclusion',
+    name: 'S1: a waiter on another driver is granted only after the holder releases',
+    async run(ctx) {
+      const [a, b] = await ctx.lockers(2)
+      const key = ctx.key()
+      const held = await a.acquire(key, { waitMs: ctx.timing.slackMs })
+      const waiting = settleTimed(b.acquire(key, { waitMs: 10 * ctx.timing.pollHandoffMs }))
+      const early = await Promise.race([
+        waiting,
+        new Promise((r) => setTimeout(r, ctx.timing.timeoutWaitMs, null)),
+      ])
+      ensure(early === null, 'the waiter settled while the key was still held')
+      const releasedAtMs = performance.now()
+      await held.release()
+      const outcome = await waiting
+      ensure(
+        outcome.ok,
+        () => `the waiter failed after the release: ${String(!outcome.ok && outcome.error)}`,
+      )
+      ensure(outcome.atMs >= releasedAtMs, 'the waiter was granted before the holder released')
+      await outcome.value.release()
+    },
+  },
+]

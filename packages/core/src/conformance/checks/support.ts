@@ -1,0 +1,92 @@
+import type { LockDriver } from '../../driver.js'
+import type { LockEvent } from '../../lock-event.js'
+import type { LockHandle } from '../../lock-handle.js'
+import type { Locker } from '../../locker.js'
+import type { LockerOptions } from '../../locker-options.js'
+import type { CheckContext } from '../check-context.js'
+import { ensure } from '../conformance-failure.js'
+import type { DroppableLock } from '../options.js'
+import { delay, waitFor } from '../wait-for.js'
+
+/** A Locker on a fresh driver whose events are recorded. */
+export async function recordingLocker(
+  ctx: CheckContext,
+  options: LockerOptions = {},
+  driver?: LockDriver,
+): Promise<{ locker: Locker; events: LockEvent[] }> {
+  const events: LockEvent[] = []
+  const locker = await ctx.locker({ ...options, onEvent: (e) => events.push(e) }, driver)
+  return { locker, events }
+}
+
+/**
+ * Gives a pending acquire time to reach the backend's wait: until its Locker reports
+ * `contended` for `key` (bounded), then a short settle for the driver to set up its push
+ * channel (subscribe, watch). Only latency checks need this; safety checks never rely on it.
+ */
+export async function untilWaiting(
+  ctx: CheckContext,
+  events: LockEvent[],
+  key: string,
+): Promise<void> {
+  await waitFor(() => events.some((e) => e.type === 'contended' && e.key === key), {
+    timeoutMs: ctx.timing.slackMs,
+    message: `a 'contended' event for ${key}`,
+  }).catch(() => undefined)
+  await delay(Math.max(20, Math.round(ctx.timing.resolutionMs / 20)))
+}
+
+/** Fails unless another driver's one attempt on `key` is refused (the key is held). */
+export async function expectHeld(
+  ctx: CheckContext,
+  locker: Locker,
+  key: string,
+  what: string,
+): Promise<void> {
+  const intruder = await locker.tryAcquire(key, { ttlMs: ctx.timing.longTtlMs })
+  if (intruder !== null) await intruder.release()
+  ensure(
+    intruder === null,
+    `${what}: another driver's tryAcquire got the key (fence ${intruder?.fence})`,
+  )
+}
+
+/** Polls another driver's one attempt until it gets `key` (then releases it), within `timeoutMs`. */
+export async function expectFreeWithin(
+  locker: Locker,
+  key: string,
+  timeoutMs: number,
+  what: string,
+): Promise<LockHandle> {
+  return waitFor(() => locker.tryAcquire(key), { timeoutMs, intervalMs: 10, message: what })
+}
+
+/**
+ * Makes the backend lose `lock` (namespaced key) without its owner releasing it: lease backends by letting
+ * it expire (the lease must have a short TTL and no renewal), session backends through
+ * `faults.dropLock`. Skips the check when neither applies.
+ */
+export async function loseLease(ctx: CheckContext, lock: DroppableLock): Promise<void> {
+  if (ctx.caps.expiry === 'lease') return
+  const dropLock = ctx.env.options.faults?.dropLock
+  if (dropLock === undefined) {
+    ctx.skip(
+      "capabilities.expiry is 'session' (live sessions keep their locks) and no faults.dropLock given",
+    )
+  }
+  await dropLock({ key: lock.key, owner: lock.owner, fence: lock.fence })
+}
+
+/** The time a contender may wait for a lease lost through `loseLease` to be free. */
+export function lossWaitMs(ctx: CheckContext): number {
+  return ctx.timing.shortTtlMs + 2 * ctx.timing.slackMs
+}
+
+/** Fails unless `fences` strictly increase. */
+export function expectIncreasing(fences: readonly bigint[], what: string): void {
+  for (let i = 1; i < fences.length; i++) {
+    const prev = fences[i - 1] as bigint
+    const cur = fences[i] as bigint
+    ensure(cur > prev, `${what}: fence ${cur} after ${prev} (sequence ${fences.join(', ')})`)
+  }
+}

@@ -1,0 +1,41 @@
+import type { Capabilities } from '../capabilities.js'
+import type { LockDriver } from '../driver.js'
+import type { KitTiming } from './timing.js'
+
+/** A lock as the driver saw it: `key` is the namespaced key (`${namespace}:${key}`). */
+export interface DroppableLock {
+  readonly key: string
+  readonly owner: string
+  readonly fence: bigint
+}
+
+/** Ways to make the backend misbehave on purpose; each enables the checks that need it. */
+export interface ConformanceFaults {
+  /** Makes the backend drop this lock as a server would (eviction, admin kill, session end). Enables the loss group. */
+  readonly dropLock?: (lock: DroppableLock) => Promise<void>
+}
+
+/** What `runConformance` and `runChecks` take. */
+export interface ConformanceOptions {
+  /** Name shown in the test report, e.g. "redis" or "postgres (pgbouncer session mode)". */
+  readonly name: string
+  /** Returns a fresh, independent driver (its own connection or session) on every call; the kit closes each one. */
+  readonly createDriver: () => LockDriver | Promise<LockDriver>
+  /** Optional fault hooks; checks that need a missing hook are skipped with the reason. */
+  readonly faults?: ConformanceFaults
+}
+
+/** Everything a check knows about the driver under test, fixed for one kit run. */
+export interface KitEnvironment {
+  readonly options: ConformanceOptions
+  /** The capabilities the driver declared, read from one probe driver. */
+  readonly capabilities: Capabilities
+  /** The driver's own `name`. */
+  readonly driverName: string
+  /** Namespace of this run, `kit-<8 hex>`: every key the kit uses lives under it. */
+  readonly namespace: string
+  /** TTLs, waits and slacks derived from `capabilities.ttlResolutionMs`. */
+  readonly timing: KitTiming
+  /** Next number for a unique key in this run. */
+  nextKeyId(): number
+}

@@ -1,0 +1,16 @@
+import { MemoryDriver, MemoryStore } from '@baton/core'
+import { runConformance } from '@baton/core/conformance'
+
+// The whole file a driver author writes (DESIGN section 5). Drivers sharing one store
+// contend like separate connections to one server.
+const store = new MemoryStore()
+
+runConformance({
+  name: 'memory',
+  createDriver: () => new MemoryDriver({ store }),
+  faults: {
+    dropLock: async (lock) => {
+      store.drop(lock.key, { owner: lock.owner })
+    },
+  },
+})
