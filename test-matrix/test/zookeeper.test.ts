@@ -1,0 +1,80 @@
+import { describe, expect, test } from 'vitest'
+import { startZookeeper, startZookeeperEnsemble } from '../src/index.js'
+import { exchange } from '../src/probes.js'
+import { useServer } from '../src/vitest.js'
+import { eventually, withTimeout, zkConnect } from './helpers.js'
+
+const mode = async (port: number) =>
+  /Mode: (\w+)/.exec((await exchange('127.0.0.1', port, 'srvr', () => false)).toString())?.[1]
+
+// One JVM per describe: ZooKeeper starts are the slowest of all backends.
+describe('startZookeeper', () => {
+  const zk = useServer(() => startZookeeper())
+
+  test('serves a real client, goes silent while paused and answers after resume', async () => {
+    expect(zk().port).not.toBe(2181)
+    expect(zk().url).toBe(`zk://127.0.0.1:${zk().port}`)
+    const client = await zkConnect(zk().url)
+    try {
+      await client.create('/baton', 'ok')
+      expect(await client.get('/baton')).toBe('ok')
+      await zk().pause()
+      try {
+        await expect(withTimeout(client.get('/baton'), 1_000)).rejects.toThrow(/timed out/)
+      } finally {
+        await zk().resume()
+      }
+    } finally {
+      client.close()
+    }
+    const after = await zkConnect(zk().url)
+    try {
+      expect(await after.get('/baton')).toBe('ok')
+    } finally {
+      after.close()
+    }
+  })
+
+  test('restart() keeps port and data', async () => {
+    await zk().restart()
+    const client = await zkConnect(zk().url)
+    try {
+      expect(await client.get('/baton')).toBe('ok')
+    } finally {
+      client.close()
+    }
+  })
+})
+
+describe('startZookeeperEnsemble(3)', () => {
+  const ensemble = useServer(() => startZookeeperEnsemble(3))
+
+  test('keeps serving with one server killed, and the server rejoins', async () => {
+    const members = ensemble().members
+    expect(members).toHaveLength(3)
+    const modes = await Promise.all(members.map((m) => mode(m.port)))
+    expect(modes.sort()).toEqual(['follower', 'follower', 'leader'])
+    const leader = members[modes.indexOf('leader')] ?? members[0]
+    if (!leader) throw new Error('no leader')
+    const client = await zkConnect(ensemble().url)
+    try {
+      await client.create('/ensemble', 'before')
+      await leader.kill()
+      // The two survivors elect a new leader; the client reconnects to one of them.
+      await eventually(async () => {
+        await withTimeout(client.set('/ensemble', 'during'), 2_000)
+        return true
+      }, 20_000)
+      expect(await client.get('/ensemble')).toBe('during')
+    } finally {
+      client.close()
+    }
+    await leader.restart()
+    const rejoined = await zkConnect(leader.url)
+    try {
+      expect(await rejoined.get('/ensemble')).toBe('during')
+    } finally {
+      rejoined.close()
+    }
+  })
+})
