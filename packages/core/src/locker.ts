@@ -187,6 +187,7 @@ export class Locker implements AsyncDisposable {
     }
     let holdsSlot = false
     let contended = false
+    const abandoned: Array<Promise<unknown>> = []
     const contend = () => {
       contended = true
       this.#emit({ type: 'contended', key, atMs: this.#clock.now(), owner })
@@ -204,12 +205,17 @@ export class Locker implements AsyncDisposable {
       const request = { key: fullKey, owner, ttlMs, signal: stop.signal }
       let lease: DriverLease | null = null
       if (!contended) {
-        lease = await this.#callDriver({ ...request, waitMs: 0 }, stop.signal, key)
+        lease = await this.#callDriver({ ...request, waitMs: 0 }, stop.signal, key, abandoned)
         if (lease === null) contend()
       }
       const remainingMs = Math.ceil(startedAtMs + waitMs - this.#clock.now())
       if (lease === null && remainingMs > 0) {
-        lease = await this.#callDriver({ ...request, waitMs: remainingMs }, stop.signal, key)
+        lease = await this.#callDriver(
+          { ...request, waitMs: remainingMs },
+          stop.signal,
+          key,
+          abandoned,
+        )
       }
       if (lease === null) return this.#noLock(key, isTry, waitMs)
       const handle = new HeldLock(this.#host, key, lease, ttlMs, this.#renew)
@@ -233,19 +239,23 @@ export class Locker implements AsyncDisposable {
       if (timer !== undefined) this.#clock.clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
       this.#attempts.delete(stop)
-      if (holdsSlot) giveBackKey(this.driver, fullKey)
+      if (holdsSlot && abandoned.length === 0) giveBackKey(this.driver, fullKey)
+      // Keep the key slot until an abandoned call settles and its late grant is released:
+      // on a session backend the next same-key acquire could otherwise re-enter (S5).
+      else if (holdsSlot) void Promise.all(abandoned).then(() => giveBackKey(this.driver, fullKey))
     }
   }
 
   /**
    * One driver call raced against `stop` (timeout, caller abort, close). When `stop` wins,
    * the driver's request signal is already aborted, and a grant that still arrives is
-   * released in the background and never exposed (S4).
+   * released in the background and never exposed (S4); `abandoned` receives that cleanup.
    */
   async #callDriver(
     request: Parameters<LockDriver['acquire']>[0],
     stop: AbortSignal,
     key: string,
+    abandoned: Array<Promise<unknown>>,
   ): Promise<DriverLease | null> {
     if (stop.aborted) throw stop.reason
     let call: Promise<DriverLease | null>
@@ -259,23 +269,22 @@ export class Locker implements AsyncDisposable {
       lease = await raceAbort(call, stop)
     } catch (err) {
       if (!stop.aborted) throw toBackendError(this.driver.name, err, key)
-      this.#releaseLate(call)
+      abandoned.push(this.#releaseLate(call))
       throw stop.reason
     }
     if (stop.aborted) {
       // Granted just as the deadline, the caller's abort or close struck: never expose it.
-      this.#releaseLate(call)
+      abandoned.push(this.#releaseLate(call))
       throw stop.reason
     }
     return lease
   }
 
-  #releaseLate(call: Promise<DriverLease | null>): void {
-    const cleanup = call.then(
-      (lease) => (lease === null ? false : this.driver.release(lease)),
-      () => false,
-    )
-    this.#track(cleanup.catch(() => false))
+  /** Releases whatever an abandoned call grants; never rejects. Not awaited by close(): a hung backend may never answer. */
+  #releaseLate(call: Promise<DriverLease | null>): Promise<unknown> {
+    return call
+      .then((lease) => (lease === null ? false : this.driver.release(lease)))
+      .catch(() => false)
   }
 
   #noLock(key: string, isTry: boolean, waitMs: number): null {
