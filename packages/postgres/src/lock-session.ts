@@ -72,21 +72,37 @@ export class LockSession {
     return this.#ended
   }
 
-  /** Connects and reads the backend pid and server version. */
+  /** Connects; the backend pid and server version arrive in the startup messages, so no query is needed. */
   async open(): Promise<void> {
+    const connection = (this.#client as unknown as { connection: NodeJS.EventEmitter }).connection
+    connection.on('parameterStatus', (msg: { parameterName: string; parameterValue: string }) => {
+      if (msg.parameterName === 'server_version')
+        this.serverVersion = versionNumber(msg.parameterValue)
+    })
     await this.#client.connect()
-    const { rows } = await this.query<{ pid: number; version: number }>(
-      "SELECT pg_backend_pid() AS pid, current_setting('server_version_num')::int AS version",
-    )
-    this.pid = rows[0]?.pid ?? 0
-    this.serverVersion = rows[0]?.version ?? 0
+    this.pid = (this.#client as unknown as { processID: number }).processID
+  }
+
+  /**
+   * Lengthens the session's liveness TTL to `ttlMs` (an `extend` beyond it). Never shortens
+   * it while locks are held: the other locks on the session were promised the longer one.
+   */
+  raiseTtl(ttlMs: number): void {
+    const ttl = sessionLiveness(ttlMs, this.serverVersion).ttlMs
+    if (ttl > this.#ttlMs) this.#ttlMs = ttl
   }
 
   /** Applies the liveness settings of the claimed TTL unless they are already in force. */
   async configure(): Promise<void> {
     if (this.#ttlMs === this.#appliedTtlMs) return
-    this.#appliedTtlMs = this.#ttlMs
-    await this.query(livenessSql(sessionLiveness(this.#ttlMs, this.serverVersion)))
+    const ttl = this.#ttlMs
+    this.#appliedTtlMs = ttl
+    try {
+      await this.query(livenessSql(sessionLiveness(ttl, this.serverVersion)))
+    } catch (err) {
+      if (this.#appliedTtlMs === ttl) this.#appliedTtlMs = 0
+      throw err
+    }
   }
 
   /** Sends a statement (named, so it is parsed once per session) and counts it in flight. */
@@ -143,4 +159,10 @@ export class LockSession {
     this.claimed.clear()
     this.#onEnd(this, this.#cause)
   }
+}
+
+/** `server_version` ("15.4 (Debian 15.4-1)", "9.6.24") as `server_version_num` (150004, 90624). */
+export function versionNumber(version: string): number {
+  const [major = 0, minor = 0, patch = 0] = version.split(/[^0-9]+/).map(Number)
+  return major >= 10 ? major * 10_000 + minor : major * 10_000 + minor * 100 + patch
 }

@@ -60,7 +60,6 @@ export class PostgresDriver implements LockDriver {
     const deadlineMs = performance.now() + req.waitMs
     const signal = AbortSignal.any([req.signal, this.#closing.signal])
     const key = advisoryKey(req.key)
-    if ((await untilAborted(this.#ensureSequence(), signal)) === ABORTED) return null
     const lease = await this.#tryOnce(req, key, signal)
     if (lease !== null || !(req.waitMs > 0) || signal.aborted) return lease
     const session = await this.#pool.forWait(key, req.ttlMs, signal)
@@ -85,6 +84,8 @@ export class PostgresDriver implements LockDriver {
       bySession.set(lock.session, list)
     })
     const beats = [...bySession].map(async ([session, indexes]) => {
+      session.raiseTtl(ttlMs)
+      await session.configure()
       const confirmed = await this.#heartbeat.confirm(session)
       for (const i of indexes) {
         const lock = this.#held.of(leases[i] as DriverLease)
@@ -185,13 +186,24 @@ export class PostgresDriver implements LockDriver {
   ): Promise<DriverLease | null> {
     let lease: DriverLease | null = null
     try {
-      await session.configure()
-      const sentAtMs = performance.now()
-      const { rows } = await session.query<{ fence: string | null; pid: number }>(
-        session.statements.tryLock,
-        [key.toString()],
-        'baton_try',
-      )
+      let sentAtMs = performance.now()
+      const tryLock = () =>
+        session.query<{ fence: string | null; pid: number }>(
+          session.statements.tryLock,
+          [key.toString()],
+          'baton_try',
+        )
+      const attempt = tryLock()
+      // the liveness settings for this TTL queue right behind the grant, not in front of it:
+      // nothing else runs on the session in between, and the grant costs one round trip
+      session.configure().catch(() => {})
+      const { rows } = await attempt.catch(async (err: unknown) => {
+        // 42P01 while parsing nextval('...'): the fence sequence does not exist yet (first use)
+        if ((err as { code?: unknown }).code !== '42P01') throw err
+        await this.#ensureSequence()
+        sentAtMs = performance.now()
+        return tryLock()
+      })
       assertSameBackend(session, rows[0]?.pid)
       const fence = rows[0]?.fence
       if (fence === null || fence === undefined) return null

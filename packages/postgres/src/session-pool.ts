@@ -46,6 +46,11 @@ export class SessionPool {
     this.#reaper.unref()
   }
 
+  /** Starts opening the first session now, so the first acquire does not pay for the connect. */
+  warm(): void {
+    if (this.#sessions.length + this.#opening.size === 0) this.#open().catch(() => {})
+  }
+
   /** Live sessions (for tests and metrics). */
   get size(): number {
     return this.#sessions.length

@@ -1,0 +1,32 @@
+import { runConformance } from '@baton/core/conformance'
+import { startPostgres } from '@baton/test-matrix'
+import pg from 'pg'
+import { afterAll } from 'vitest'
+import { ADVISORY_KEY_SQL, PostgresDriver } from '../src/index.js'
+
+// The kit creates its probe driver while vitest collects, so the server starts here.
+const server = await startPostgres()
+const admin = new pg.Client({ connectionString: server.url })
+admin.on('error', () => {})
+await admin.connect()
+afterAll(async () => {
+  await admin.end()
+  await server.stop()
+})
+
+runConformance({
+  name: 'postgres',
+  createDriver: () => new PostgresDriver({ url: server.url }),
+  faults: {
+    // As an operator or a failover would: end the backend whose session holds the key.
+    async dropLock(lock) {
+      const { rows } = await admin.query<{ pid: number }>(
+        `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+           AND ((classid::bigint << 32) | objid::bigint) = ${ADVISORY_KEY_SQL}`,
+        [lock.key],
+      )
+      if (rows.length === 0) throw new Error(`no backend holds ${lock.key}`)
+      for (const { pid } of rows) await admin.query('SELECT pg_terminate_backend($1)', [pid])
+    },
+  },
+})
