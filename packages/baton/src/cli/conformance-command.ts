@@ -1,3 +1,4 @@
+import type { LockDriver } from '@baton/core'
 import type { CommandSpec } from './command-args.js'
 import { parseCommandArgs, URL_OPTION } from './command-args.js'
 import { EXIT } from './exit-codes.js'
@@ -25,11 +26,19 @@ Exit code 0 when every check passes, 1 when one fails, 2 on a usage error.
 `,
 }
 
-type KitRunner = (options: {
-  name: string
-  createDriver: () => Promise<unknown>
-  log?: (line: string) => void
-}) => Promise<{ passed: number; failed: number; skipped: number }>
+interface CheckResult {
+  readonly group: string
+  readonly name: string
+  readonly status: 'passed' | 'failed' | 'skipped'
+  readonly reason?: string
+  readonly error?: unknown
+  readonly durationMs: number
+}
+
+type RunChecks = (
+  options: { name: string; createDriver: () => Promise<LockDriver> },
+  run: { onResult?: (result: CheckResult) => void },
+) => Promise<CheckResult[]>
 
 /** `baton conformance --url URL`: the kit's test-runner-free runner against a live backend. */
 export async function conformanceCommand(argv: readonly string[]): Promise<number> {
@@ -39,28 +48,43 @@ export async function conformanceCommand(argv: readonly string[]): Promise<numbe
     throw new UsageError('baton conformance needs --url URL (the deployment to check)')
   }
   const url = resolveUrl(args.values.url)
-  const runner = await loadRunner()
-  const result = await runner({
-    name: url.display,
-    createDriver: () => openDriver(url),
-    log: (line) => print(line),
-  })
-  print(`conformance: ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped`)
-  return result.failed === 0 ? EXIT.OK : EXIT.BACKEND
+  if (url.scheme === 'memory') {
+    throw new UsageError(
+      'memory: is in-process; check a deployment (sqlite:, redis://, postgres://)',
+    )
+  }
+  await (await openDriver(url)).close()
+  const runChecks = await loadRunner()
+  print(`conformance kit against ${url.display}`)
+  const results = await runChecks(
+    { name: url.display, createDriver: () => openDriver(url) },
+    { onResult: (result) => print(describeResult(result)) },
+  )
+  const count = (status: CheckResult['status']) => results.filter((r) => r.status === status).length
+  print(
+    `conformance: ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`,
+  )
+  return count('failed') === 0 ? EXIT.OK : EXIT.BACKEND
 }
 
-async function loadRunner(): Promise<KitRunner> {
-  const specifier: string = '@baton/core/conformance'
-  let mod: Record<string, unknown>
-  try {
-    mod = (await import(specifier)) as Record<string, unknown>
-  } catch {
-    mod = {}
+function describeResult(result: CheckResult): string {
+  const title = `${result.group}: ${result.name}`
+  if (result.status === 'passed') return `  ok    ${title} (${Math.round(result.durationMs)} ms)`
+  if (result.status === 'skipped') return `  skip  ${title} (${result.reason ?? 'not applicable'})`
+  const error = result.error instanceof Error ? result.error.message : String(result.error)
+  return `  FAIL  ${title}: ${error.split('\n')[0]}`
+}
+
+/** The kit's runner entry, which never loads vitest; older builds may lack it. */
+async function loadRunner(): Promise<RunChecks> {
+  for (const specifier of ['@baton/core/conformance/runner', '@baton/core/conformance']) {
+    try {
+      const mod = (await import(specifier)) as Record<string, unknown>
+      if (typeof mod.runChecks === 'function') return mod.runChecks as RunChecks
+    } catch {
+      // try the next entry
+    }
   }
-  const runner = mod.runConformanceStandalone
-  if (typeof runner !== 'function') {
-    warn('this build of @baton/core has no test-runner-free conformance runner yet')
-    throw new UsageError('baton conformance is not available in this build')
-  }
-  return runner as KitRunner
+  warn('this build of @baton/core has no test-runner-free conformance runner (runChecks)')
+  throw new UsageError('baton conformance is not available in this build')
 }

@@ -1,0 +1,97 @@
+import type { ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ensureBuilt, repoRoot } from './ensure-built.js'
+
+/** The built binary, run as a user would: `node packages/baton/dist/cli.js`. */
+export const CLI = join(repoRoot, 'packages/baton/dist/cli.js')
+
+/** Builds core, sqlite and baton if their dist is missing or stale (and `extra` packages). */
+export function buildCli(extra: readonly string[] = []): void {
+  ensureBuilt(['packages/core', 'packages/sqlite', ...extra, 'packages/baton'])
+}
+
+/** A fresh temporary directory (the working directory of the spawned CLI). */
+export function tempDir(prefix = 'baton-cli-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/** What a finished CLI run left behind. */
+export interface CliResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly elapsedMs: number
+}
+
+/** A CLI process still running, with its output so far. */
+export interface CliProcess {
+  readonly child: ChildProcess
+  readonly done: Promise<CliResult>
+  stdout(): string
+  stderr(): string
+}
+
+/** Starts `baton ...args` in `cwd`; BATON_URL is cleared unless given in `env`. */
+export function startCli(
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): CliProcess {
+  const startMs = performance.now()
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { ...process.env, BATON_URL: '', BATON_DEBUG: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+  })
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code, signal) =>
+      resolve({ code, signal, stdout, stderr, elapsedMs: performance.now() - startMs }),
+    )
+  })
+  return { child, done, stdout: () => stdout, stderr: () => stderr }
+}
+
+/** Runs `baton ...args` to completion; kills it (and fails) after `timeoutMs`. */
+export async function runCli(
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+): Promise<CliResult> {
+  const proc = startCli(args, cwd, env)
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), timeoutMs)
+  try {
+    return await proc.done
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Polls `condition` every 20 ms until it is truthy or `timeoutMs` passes. */
+export async function waitUntil<T>(
+  condition: () => T | Promise<T>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadlineMs = performance.now() + timeoutMs
+  for (;;) {
+    const value = await condition()
+    if (value) return value
+    if (performance.now() > deadlineMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}

@@ -1,0 +1,28 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runConformance } from '@baton/core/conformance'
+import { SqliteDriver } from '@baton/sqlite'
+import Database from 'better-sqlite3'
+import { afterAll } from 'vitest'
+
+// Every driver is a new connection to ONE shared file, as separate processes would be.
+const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-kit-'))
+const path = join(dir, 'locks.db')
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+runConformance({
+  name: 'sqlite',
+  createDriver: () => new SqliteDriver({ path }),
+  faults: {
+    // What an operator's `baton release --force` or a stray DELETE does: the row vanishes.
+    dropLock: async ({ key, owner }) => {
+      const db = new Database(path, { timeout: 5_000 })
+      try {
+        db.prepare('DELETE FROM baton_leases WHERE key = ? AND owner = ?').run(key, owner)
+      } finally {
+        db.close()
+      }
+    },
+  },
+})
