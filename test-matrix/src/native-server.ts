@@ -138,14 +138,16 @@ export class NativeServer implements ServerHandle {
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
-    await this.#stopProcess()
-    await rm(this.dir, { recursive: true, force: true, maxRetries: 3 })
-    unregisterDir(this.dir)
+    await keepAlive(async () => {
+      await this.#stopProcess()
+      await rm(this.dir, { recursive: true, force: true, maxRetries: 3 })
+      unregisterDir(this.dir)
+    })
   }
 
   async kill(): Promise<void> {
     this.#assertNotStopped('kill')
-    await this.#killGroup()
+    await keepAlive(() => this.#killGroup())
   }
 
   async pause(): Promise<void> {
@@ -160,7 +162,7 @@ export class NativeServer implements ServerHandle {
 
   async restart(): Promise<void> {
     this.#assertNotStopped('restart')
-    await this.#stopProcess()
+    await keepAlive(() => this.#stopProcess())
     this.#log.append(`[harness] restarting ${this.name}\n`)
     await this.start()
   }
@@ -211,6 +213,19 @@ export class NativeServer implements ServerHandle {
     await this.#exited
     // Children of the leader (e.g. PostgreSQL backends) may outlive it by a moment.
     for (let i = 0; i < 50 && (groupAlive(pid) || tree.some(alive)); i++) await sleep(20)
+  }
+}
+
+/**
+ * The server process and its pipes are unref'd (a forgotten server must not keep a test process
+ * alive), so nothing else holds the event loop open while we wait for one to exit.
+ */
+async function keepAlive<T>(fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => {}, 1_000)
+  try {
+    return await fn()
+  } finally {
+    clearInterval(timer)
   }
 }
 

@@ -65,7 +65,7 @@ describe('startEtcdCluster(3)', () => {
     // Survivors re-elect a leader if the killed member led; then writes commit on two of three.
     const survivors = client(`${second.url},127.0.0.1:${third.port}`)
     await eventually(async () => {
-      await withTimeout(survivors.put('baton/cluster').value('during'), 2_000)
+      await withTimeout(survivors.put('baton/cluster').value('during').exec(), 2_000)
       return true
     }, 15_000)
     await first.restart()
