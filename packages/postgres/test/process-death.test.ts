@@ -1,0 +1,62 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { startPostgres } from '@baton/test-matrix'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { PostgresDriver } from '../src/index.js'
+import { holdersInSql, must, rawClient, request } from './driver-helpers.js'
+import { ensureBuilt } from './ensure-built.js'
+
+let server: Awaited<ReturnType<typeof startPostgres>>
+let child: ChildProcess | undefined
+
+beforeAll(async () => {
+  ensureBuilt(['packages/core', 'packages/postgres'])
+  server = await startPostgres()
+}, 240_000)
+afterAll(async () => {
+  if (child?.exitCode === null) child.kill('SIGKILL')
+  await server?.stop()
+})
+
+/** Resolves with the child's first stdout line. */
+function firstLine(proc: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (out.includes('\n')) resolve(out.split('\n')[0] ?? '')
+    })
+    proc.once('exit', (code) => reject(new Error(`holder exited with ${code} before holding`)))
+  })
+}
+
+test('L1: SIGKILL of a holder process frees its lock at once (the server sees the socket close)', async () => {
+  const key = 'sigkill:holder'
+  const fixture = join(import.meta.dirname, 'fixtures/hold-lock.mjs')
+  child = spawn(process.execPath, [fixture, server.url, key], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const line = await firstLine(child)
+  expect(line).toMatch(/^held \d+$/)
+  const heldFence = BigInt(line.split(' ')[1] ?? '0')
+  const client = await rawClient(server.url)
+  const driver = new PostgresDriver({ url: server.url })
+  try {
+    expect((await holdersInSql(client, key)).length).toBe(1)
+    expect(await driver.acquire(request(key))).toBeNull()
+    const exited = new Promise((resolve) => child?.once('exit', resolve))
+    const killedAt = performance.now()
+    child.kill('SIGKILL')
+    await exited
+    // a server-side wait, granted when the dead backend goes away; the holder's TTL was 60 s
+    const lease = must(await driver.acquire(request(key, { waitMs: 10_000 })))
+    const tookMs = performance.now() - killedAt
+    console.info(`postgres: lock free ${Math.round(tookMs)} ms after SIGKILL of its holder`)
+    expect(tookMs).toBeLessThan(5_000)
+    expect(lease.fence > heldFence).toBe(true)
+    await driver.release(lease)
+  } finally {
+    await driver.close()
+    await client.end()
+  }
+})
