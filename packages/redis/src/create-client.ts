@@ -49,8 +49,13 @@ export function clientFromUrl(
  * Resolves once `client` is ready. Rejects with the server's or socket's own error
  * (WRONGPASS, ECONNREFUSED, ENOTFOUND, ...), not ioredis' generic "Connection is closed".
  */
-export async function connectClient(client: Redis, timeoutMs: number): Promise<void> {
+export async function connectClient(
+  client: Redis,
+  timeoutMs: number,
+  owned: boolean,
+): Promise<void> {
   if (client.status === 'ready') return
+  if (client.status === 'end' && !owned) throw new Error('the injected ioredis client is closed')
   let lastError: unknown
   const onError = (err: unknown) => {
     lastError = err
@@ -59,7 +64,7 @@ export async function connectClient(client: Redis, timeoutMs: number): Promise<v
   let timer: NodeJS.Timeout | undefined
   try {
     const ready =
-      client.status === 'wait'
+      client.status === 'wait' || client.status === 'end'
         ? client.connect()
         : new Promise<void>((resolve, reject) => {
             client.once('ready', resolve)

@@ -62,6 +62,8 @@ export class RedisDriver implements LockDriver {
   #runId: string | undefined
   #init: Promise<void> | undefined
   #closing: Promise<void> | undefined
+  /** Acquire scripts sent and not yet answered; close() waits for them so no grant leaks. */
+  readonly #inFlight = new Set<Promise<unknown>>()
 
   /** Creates a driver and connects it, so that `capabilities` are final on return. */
   static async connect(options: RedisDriverOptions): Promise<RedisDriver> {
@@ -297,6 +299,9 @@ export class RedisDriver implements LockDriver {
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
     const sentAtMs = performance.now()
     const sent = this.#client.batonAcquire(keys.lock, keys.fence, req.owner, ttlMs, req.key)
+    this.#inFlight.add(sent)
+    const settled = () => this.#inFlight.delete(sent)
+    sent.then(settled, settled)
     // A reply that comes after an abort, or never (timeout), may still be a grant: free it (S4).
     const cleanUp = () => {
       this.#client.batonRelease(keys.lock, req.owner, keys.channel).catch(() => undefined)
@@ -324,11 +329,12 @@ export class RedisDriver implements LockDriver {
       lost: controller.signal,
     }
     this.#leases.add({ lease, keys, controller, expiresAtMs: sentAtMs + ttlMs })
-    return lease
+    // Granted while closing: close() releases it with the others; the caller gets nothing.
+    return this.#closing === undefined ? lease : null
   }
 
   async #initialize(): Promise<void> {
-    await connectClient(this.#client, this.#connectTimeoutMs)
+    await connectClient(this.#client, this.#connectTimeoutMs, this.#ownsClient)
     const facts = await readServerFacts(this.#client)
     this.#server = facts
     this.#runId = facts.runId
@@ -364,6 +370,7 @@ export class RedisDriver implements LockDriver {
 
   async #shutdown(): Promise<void> {
     this.#listener.close()
+    await Promise.allSettled([...this.#inFlight])
     const held = this.#leases.drain()
     if (held.length > 0 && this.#client.status === 'ready') {
       const pipeline = this.#pipeline()

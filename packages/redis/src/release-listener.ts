@@ -118,18 +118,16 @@ export class ReleaseListener {
   #connection(): Redis {
     if (this.#subscriber !== undefined) return this.#subscriber
     const subscriber = this.#create()
-    let connectedBefore = false
     subscriber.on('error', () => {}) // reconnects on its own; waiters fall back on the PTTL backstop
     subscriber.on('message', (channel: string) => this.#onRelease(channel))
-    subscriber.on('ready', () => {
-      if (connectedBefore) this.#resubscribe(subscriber)
-      connectedBefore = true
-    })
+    // On every (re)connect, including a first one after SUBSCRIBEs failed while the server
+    // was unreachable: subscribe again (idempotent) and let every head re-check once.
+    subscriber.on('ready', () => this.#resubscribe(subscriber))
     this.#subscriber = subscriber
     return subscriber
   }
 
-  /** After a reconnect: subscribe again, then let every head re-check (messages were missed). */
+  /** Subscribes every channel with a queue again, then lets every head re-check (messages may have been missed). */
   #resubscribe(subscriber: Redis): void {
     const channels = [...this.#queues.keys()]
     const done = channels.length === 0 ? Promise.resolve() : subscriber.subscribe(...channels)
@@ -227,7 +225,8 @@ export class Ticket {
   }
 
   async #sleep(untilMs: number, signal: AbortSignal, until?: () => Promise<void>): Promise<void> {
-    const ms = untilMs - performance.now()
+    // setTimeout treats delays above 2^31-1 ms as 1 ms: cap them (waitMs may be Infinity).
+    const ms = Math.min(untilMs - performance.now(), 2 ** 31 - 1)
     if (ms <= 0 || signal.aborted) return
     await new Promise<void>((resolve) => {
       const done = () => {
