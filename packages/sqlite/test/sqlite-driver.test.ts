@@ -110,6 +110,19 @@ describe('SqliteDriver', () => {
     expect(await b.list('')).toEqual([])
   })
 
+  it('loads the native binding named by BATON_SQLITE_NATIVE_BINDING (or the option)', () => {
+    const missing = join(dir, 'no-such-binding.node')
+    expect(() => new SqliteDriver({ path: join(dir, 'nb.db'), nativeBinding: missing })).toThrow()
+    const saved = process.env.BATON_SQLITE_NATIVE_BINDING
+    process.env.BATON_SQLITE_NATIVE_BINDING = missing
+    try {
+      expect(() => new SqliteDriver({ path: join(dir, 'nb.db') })).toThrow()
+    } finally {
+      if (saved === undefined) delete process.env.BATON_SQLITE_NATIVE_BINDING
+      else process.env.BATON_SQLITE_NATIVE_BINDING = saved
+    }
+  })
+
   it('keeps keys case-sensitive and Unicode-exact', async () => {
     const a = open()
     const keys = ['Key', 'key', 'KEY', 'clé', 'cle\u0301', '鍵🔒', 'x'.repeat(1024)]

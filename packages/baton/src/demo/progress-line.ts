@@ -5,7 +5,7 @@
 export class ProgressLine {
   readonly #total: number
   readonly #tty: boolean
-  readonly #startedMs = performance.now()
+  #startedMs = performance.now()
   #lastDrawMs = -Infinity
   #lastQuarter = 0
   #drawn = false
@@ -13,6 +13,11 @@ export class ProgressLine {
   constructor(total: number, stream: NodeJS.WriteStream = process.stdout) {
     this.#total = total
     this.#tty = stream.isTTY === true
+  }
+
+  /** Starts the clock of the rate shown (when the workers start, after they connected). */
+  start(): void {
+    this.#startedMs = performance.now()
   }
 
   /** Reports `done` acquisitions so far and the latest fence. */

@@ -54,6 +54,7 @@ export async function runDemo(plan: DemoPlan): Promise<boolean> {
     children.map((child, i) =>
       collect(child, (message) => {
         if (message.type === 'ready' && ++ready === plan.workers) {
+          progress.start()
           for (const c of children) c.send({ type: 'start' })
         }
         if (message.type === 'progress') {
