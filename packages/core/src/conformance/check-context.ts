@@ -135,7 +135,7 @@ export class CheckContext {
     while (this.#cleanups.length > 0) {
       const { what, fn } = this.#cleanups.pop() as { what: string; fn: () => Promise<unknown> }
       try {
-        await withTimeout(Promise.resolve().then(fn), boundMs, `cleanup: ${what}`)
+        await withTimeout(fn, boundMs, `cleanup: ${what}`)
       } catch (err) {
         failures.push(`${what}: ${describeError(err)}`)
       }

@@ -37,7 +37,7 @@ export async function prepareEnvironment(options: ConformanceOptions): Promise<K
   }
   const capabilities = probe.capabilities
   const driverName = probe.name
-  await withTimeout(probe.close(), 30_000, 'close() of the probe driver')
+  await withTimeout(() => probe.close(), 30_000, 'close() of the probe driver')
   if (typeof capabilities !== 'object' || capabilities === null) {
     throw new TypeError(
       `driver "${driverName}" has no capabilities object (use defineCapabilities())`,

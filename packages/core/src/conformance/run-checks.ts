@@ -51,7 +51,7 @@ export async function runCheck(
   let failure: unknown
   let skipped: string | undefined
   try {
-    await withTimeout(check.run(ctx), budgetMs, `check "${check.name}"`)
+    await withTimeout(() => check.run(ctx), budgetMs, `check "${check.name}"`)
   } catch (err) {
     if (err instanceof CheckSkipped) skipped = err.reason
     else failure = err

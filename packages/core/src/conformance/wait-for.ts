@@ -36,14 +36,17 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
 }
 
-/** Rejects with a message naming `what` unless `promise` settles within `ms`. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/**
+ * Runs `work` and rejects with a message naming `what` unless it settles within `ms`.
+ * The timer starts before `work` runs, so work that measures active resources sees it.
+ */
+export async function withTimeout<T>(work: () => Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)
   })
   try {
-    return await Promise.race([promise, timeout])
+    return await Promise.race([Promise.resolve().then(work), timeout])
   } finally {
     clearTimeout(timer)
   }

@@ -1,0 +1,82 @@
+import type { ConformanceOptions } from '../../src/conformance/index.js'
+import { type LockDriver, MemoryDriver, MemoryStore } from '../../src/index.js'
+import { FenceReusedDriver } from './fence-reused-driver.js'
+import { NoLostSignalDriver } from './no-lost-signal-driver.js'
+import { ReentrantDriver, SharedSession } from './reentrant-driver.js'
+import { ReleaseIgnoresOwnerDriver } from './release-ignores-owner-driver.js'
+import { RenewAlwaysSucceedsDriver } from './renew-always-succeeds-driver.js'
+
+/** A deliberately broken driver and the named kit checks that must catch it. */
+export interface BrokenDriverCase {
+  readonly label: string
+  /** Kit options for a fresh store; every driver from the factory shares it. */
+  options(): ConformanceOptions
+  /** Names of checks that must fail for this driver (and pass for a correct MemoryDriver). */
+  readonly caughtBy: readonly string[]
+}
+
+/** Kit options whose drivers all share one fresh `MemoryStore`. */
+export function memoryOptions(
+  name: string,
+  wrap: (inner: MemoryDriver) => LockDriver = (inner) => inner,
+): ConformanceOptions {
+  const store = new MemoryStore()
+  return {
+    name,
+    createDriver: () => wrap(new MemoryDriver({ store })),
+    faults: {
+      dropLock: async (lock) => {
+        store.drop(lock.key, { owner: lock.owner })
+      },
+    },
+  }
+}
+
+/** The broken drivers of DESIGN section 5, each wrapping a correct MemoryDriver. */
+export const BROKEN_DRIVERS: readonly BrokenDriverCase[] = [
+  {
+    label: 'release ignores owner',
+    options: () =>
+      memoryOptions(
+        'release-ignores-owner',
+        (d) => new ReleaseIgnoresOwnerDriver(d, 'release-ignores-owner'),
+      ),
+    caughtBy: ["S2: stale holder's release does not free the successor's lock"],
+  },
+  {
+    label: 'renew always succeeds',
+    options: () =>
+      memoryOptions(
+        'renew-always-succeeds',
+        (d) => new RenewAlwaysSucceedsDriver(d, 'renew-always-succeeds'),
+      ),
+    caughtBy: ["S2: stale holder's renew does not extend or take the successor's lock"],
+  },
+  {
+    label: 're-entrant grant (one session shared by the drivers, as PostgreSQL/MySQL re-enter)',
+    options: () => {
+      const session = new SharedSession()
+      return memoryOptions('reentrant', (d) => new ReentrantDriver(d, session))
+    },
+    caughtBy: [
+      'S1: a key held through one driver is not granted through another (tryAcquire and a timed acquire)',
+      'S1/S3: 4 drivers x 50 read-modify-write increments: exact count, no overlapping windows, fences increasing in grant order',
+    ],
+  },
+  {
+    label: 'fence reused',
+    options: () => memoryOptions('fence-reused', (d) => new FenceReusedDriver(d, 'fence-reused')),
+    caughtBy: [
+      'S3: fences strictly increase across successive holders on one driver',
+      'S3: fences strictly increase across holders on different drivers',
+    ],
+  },
+  {
+    label: 'no lost signal',
+    options: () =>
+      memoryOptions('no-lost-signal', (d) => new NoLostSignalDriver(d, 'no-lost-signal')),
+    caughtBy: [
+      'N2: a driver declaring lossSignal aborts lease.lost on evidence of loss (at the latest after a renew that finds it gone)',
+    ],
+  },
+]
