@@ -3,6 +3,9 @@ import pg from 'pg'
 import type { LockStatements } from './lock-statements.js'
 import { livenessSql, sessionLiveness } from './session-liveness.js'
 
+/** How long `close()` waits for the server to acknowledge the goodbye before dropping the socket. */
+const CLOSE_TIMEOUT_MS = 2_000
+
 /** Called once when a session's connection ends, with the error that ended it if any. */
 export type SessionEndListener = (session: LockSession, cause: unknown) => void
 
@@ -13,8 +16,13 @@ export type SessionEndListener = (session: LockSession, cause: unknown) => void
  * in flight (a release or heartbeat must never queue behind a wait).
  */
 export class LockSession {
-  /** Backend pid, known after `open()`. */
+  /**
+   * Backend pid: from the startup message after `open()`, then confirmed by the pid the
+   * first statement reports (a pooler in session mode announces a made-up pid).
+   */
   pid = 0
+  /** True once a statement reported the pid; a different pid after that means transaction pooling. */
+  pidConfirmed = false
   /** `server_version_num`, known after `open()`. */
   serverVersion = 0
   /** Keys (advisory bigints) this session holds or has a grant statement in flight for. */
@@ -136,10 +144,14 @@ export class LockSession {
   /** Ends the connection; the server frees every lock the session holds. Idempotent. */
   async close(): Promise<void> {
     if (this.#ended) return
+    // a server that stopped answering must not hold close() up: drop the socket after a while
+    const timer = setTimeout(() => this.destroy(), CLOSE_TIMEOUT_MS)
     try {
       await this.#client.end()
     } catch {
       // already broken: 'end' still fires and marks the session ended
+    } finally {
+      clearTimeout(timer)
     }
     this.#markEnded()
   }

@@ -49,7 +49,13 @@ async function beat(session: LockSession): Promise<Confirmed> {
  * between, and session advisory locks cannot work through it.
  */
 export function assertSameBackend(session: LockSession, pid: number | undefined): void {
-  if (pid === undefined || pid === session.pid) return
+  if (pid === undefined) return
+  if (!session.pidConfirmed) {
+    session.pid = pid
+    session.pidConfirmed = true
+    return
+  }
+  if (pid === session.pid) return
   session.destroy()
   throw new Error(
     `postgres: a statement on the lock session of backend pid ${session.pid} ran on pid ${pid}; ` +
