@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { requireBinary } from './binaries.js'
 import { clusterOf } from './cluster-handle.js'
+import { dockerAvailable, startContainer } from './docker-server.js'
+import { etcdContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePorts } from './free-port.js'
 import { NativeServer, ServerStartError } from './native-server.js'
@@ -29,6 +31,7 @@ const host = '127.0.0.1'
 export async function startEtcd(options: EtcdOptions = {}): Promise<ServerHandle> {
   const url = externalUrl('etcd')
   if (url) return externalServer('etcd', url)
+  if (await dockerAvailable()) return startContainer(etcdContainer())
   const cluster = await startMembers(1, options, 'etcd')
   const [member] = cluster.members
   if (!member) throw new Error('etcd did not start')

@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isRoot, requireBinary, systemUser } from './binaries.js'
+import { dockerAvailable, startContainer } from './docker-server.js'
+import { mariadbContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePort } from './free-port.js'
 import { NativeServer, startWithPortRetry } from './native-server.js'
@@ -30,6 +32,7 @@ const LOG_FILE_SIZE = '--innodb-log-file-size=8M'
 export async function startMariadb(options: MariadbOptions = {}): Promise<ServerHandle> {
   const url = externalUrl('mysql')
   if (url) return externalServer('mysql', url)
+  if (await dockerAvailable()) return startContainer(mariadbContainer(options))
   const mariadbd = requireBinary('mariadbd', 'mysql')
   const account = isRoot() ? systemUser('mysql') : undefined
   const template = await mariadbTemplate(account)

@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isRoot, postgresBinDir, systemUser } from './binaries.js'
+import { dockerAvailable, startContainer } from './docker-server.js'
+import { postgresContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePort } from './free-port.js'
 import { NativeServer, startWithPortRetry } from './native-server.js'
@@ -46,6 +48,7 @@ function serverAccount(): { uid: number; gid: number } | undefined {
 export async function startPostgres(options: PostgresOptions = {}): Promise<ServerHandle> {
   const url = externalUrl('postgres')
   if (url) return externalServer('postgres', url)
+  if (await dockerAvailable()) return startContainer(postgresContainer(options))
   const bin = postgresBinDir()
   const account = serverAccount()
   const template = await postgresTemplate(bin, account)

@@ -1,5 +1,7 @@
 import { requireBinary } from './binaries.js'
 import { clusterOf, startAll } from './cluster-handle.js'
+import { dockerAvailable, startContainer } from './docker-server.js'
+import { redisContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePort } from './free-port.js'
 import { NativeServer, startWithPortRetry } from './native-server.js'
@@ -23,6 +25,7 @@ export interface RedisOptions {
 export async function startRedis(options: RedisOptions = {}): Promise<ServerHandle> {
   const url = externalUrl('redis')
   if (url) return externalServer('redis', url)
+  if (await dockerAvailable()) return startContainer(redisContainer(options))
   const binary = requireBinary('redis-server', 'redis')
   return startWithPortRetry(async () => {
     const host = '127.0.0.1'

@@ -3,6 +3,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { requireBinary } from './binaries.js'
 import { clusterOf } from './cluster-handle.js'
+import { dockerAvailable, startContainer } from './docker-server.js'
+import { zookeeperContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePorts } from './free-port.js'
 import { NativeServer, ServerStartError } from './native-server.js'
@@ -52,6 +54,7 @@ log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %c{1} - %m
 export async function startZookeeper(options: ZookeeperOptions = {}): Promise<ServerHandle> {
   const url = externalUrl('zookeeper')
   if (url) return externalServer('zookeeper', url)
+  if (await dockerAvailable()) return startContainer(zookeeperContainer())
   const ensemble = await startServers(1, options, 'zookeeper')
   const [member] = ensemble.members
   if (!member) throw new Error('zookeeper did not start')

@@ -1,0 +1,70 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, test } from 'vitest'
+import {
+  canInjectFaults,
+  dockerAvailable,
+  ExternalServerError,
+  ServerStartError,
+  startRedis,
+} from '../src/index.js'
+import { useServer } from '../src/vitest.js'
+
+const saved = { ...process.env }
+afterEach(() => {
+  process.env = { ...saved }
+})
+
+describe('BATON_REDIS_URL: an external server', () => {
+  const owned = useServer(() => startRedis())
+
+  test('is used as is: external, faults refused with a clear error, stop() leaves it running', async () => {
+    process.env.BATON_REDIS_URL = owned().url.replace('redis://', 'redis://:hunter2@')
+    const external = await startRedis()
+    expect(external.external).toBe(true)
+    expect(canInjectFaults(external)).toBe(false)
+    expect(external.port).toBe(owned().port)
+    const error = await external.kill().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ExternalServerError)
+    expect(String(error)).toMatch(/BATON_REDIS_URL=redis:\/\/:\*\*\*@127\.0\.0\.1/)
+    expect(String(error)).not.toContain('hunter2')
+    await expect(external.pause()).rejects.toThrow(/external server/)
+    await external.stop()
+    const client = new Redis(owned().url)
+    try {
+      expect(await client.ping()).toBe('PONG')
+    } finally {
+      client.disconnect()
+    }
+  })
+})
+
+describe('provider selection and start failures', () => {
+  test('the Docker check answers fast, and BATON_TEST_MATRIX_PROVIDER=native skips it', async () => {
+    const start = performance.now()
+    expect(typeof (await dockerAvailable())).toBe('boolean')
+    expect(performance.now() - start).toBeLessThan(3_000)
+    process.env.BATON_TEST_MATRIX_PROVIDER = 'native'
+    expect(await dockerAvailable()).toBe(false)
+  })
+
+  test('a server that cannot start fails with its log tail and leaves no directory', async () => {
+    process.env.BATON_TEST_MATRIX_PROVIDER = 'native'
+    const scratch = mkdtempSync(join(tmpdir(), 'baton-tm-provisioning-'))
+    process.env.TMPDIR = scratch // os.tmpdir() follows it: the server directory goes in here
+    try {
+      const error = await startRedis({
+        args: ['--no-such-directive', 'x'],
+        name: 'broken-redis',
+      }).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ServerStartError)
+      expect(String(error)).toMatch(/broken-redis on 127\.0\.0\.1:\d+ exited during start-up/)
+      expect(String(error)).toMatch(/no-such-directive/i)
+      expect(readdirSync(scratch)).toEqual([])
+    } finally {
+      rmSync(scratch, { recursive: true, force: true })
+    }
+  })
+})
