@@ -30,7 +30,7 @@ describe('server restart', () => {
     await volatile.restart()
     await driver.client.ping().catch(() => undefined) // let the client notice the restart
     for (const h of handles) {
-      await expect.poll(() => h.signal.aborted, { timeout: 10_000 }).toBe(true)
+      await expect.poll(() => h.signal.aborted, { timeout: 5_000 }).toBe(true)
       expect(h.signal.reason).toBeInstanceOf(LockLostError)
       expect((h.signal.reason as LockLostError).reason).toBe('driver')
     }
@@ -45,7 +45,7 @@ describe('server restart', () => {
     const first = await locker.acquire(key)
     await durable.restart()
     await driver.client.ping().catch(() => undefined)
-    await expect.poll(() => first.signal.aborted, { timeout: 10_000 }).toBe(true)
+    await expect.poll(() => first.signal.aborted, { timeout: 5_000 }).toBe(true)
     await first.release()
     // The restored key is still there until its TTL; take it over with forceRelease.
     await driver.forceRelease(key)
