@@ -173,15 +173,20 @@ export class RedisDriver implements LockDriver {
     // between a failed try and the subscription goes unseen.
     const ticket = this.#listener.enter(keys.channel)
     try {
-      while (await ticket.turn(deadlineMs, req.signal)) {
+      let tried = false
+      for (;;) {
+        const myTurn = await ticket.turn(deadlineMs, req.signal)
+        // A wait shorter than the subscription still gets its one try (unless aborted or closed).
+        if (!myTurn && (tried || req.signal.aborted || this.#closing !== undefined)) return null
+        tried = true
         const result = await this.#attempt(req, keys)
         if (typeof result !== 'number') {
           ticket.holderFor(result?.ttlMs ?? 0, 0)
           return result
         }
+        if (!myTurn) return null
         ticket.holderFor(result, req.ttlMs)
       }
-      return null
     } finally {
       ticket.leave()
     }

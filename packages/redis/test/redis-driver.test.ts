@@ -150,6 +150,15 @@ describe('RedisDriver protocol', () => {
     expect((await scriptCalls()) - before).toBeLessThanOrEqual(14)
   })
 
+  it('a wait shorter than the subscription still tries once', async () => {
+    const d = await driver()
+    const key = uniqueKey('short')
+    const lease = await d.acquire(req(key, { waitMs: 1 }))
+    expect(lease?.fence).toBe(1n)
+    expect(await d.acquire(req(key, { waitMs: 1 }))).toBeNull()
+    await d.release(lease as DriverLease)
+  })
+
   it('honours abort while waiting and leaves nothing held', async () => {
     const [d1, d2] = [await driver(), await driver()]
     const key = uniqueKey('abort')
