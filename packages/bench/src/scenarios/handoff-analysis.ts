@@ -1,0 +1,71 @@
+import { quantile } from '../stats.js'
+import type { HandoffCycle } from './handoff-protocol.js'
+
+/** What one handoff run showed, all times in ms. */
+export interface HandoffFigures {
+  readonly cyclesPerS: number
+  /** Lock idle between a release and the next grant, over handoffs where someone was already waiting. */
+  readonly idleP50Ms: number
+  readonly idleP99Ms: number
+  readonly acquireP50Ms: number
+  readonly acquireP99Ms: number
+  readonly acquireMaxMs: number
+  /** Share (%) of consecutive acquisitions by the same worker. */
+  readonly selfReacquirePct: number
+  /** Smallest and largest share (%) of acquisitions one worker got; 0 means a starved worker. */
+  readonly minSharePct: number
+  readonly maxSharePct: number
+  /** Grants that came before the previous holder started releasing: must be 0 (exclusion). */
+  readonly overlaps: number
+  readonly timeouts: number
+}
+
+type Tagged = HandoffCycle & { readonly worker: number }
+
+/**
+ * Folds the cycles of every worker (timestamps on one shared clock) into the handoff
+ * figures, counting only acquisitions granted inside [startAtMs, endAtMs).
+ *
+ * Idle time of a handoff = next grant seen by its worker - previous holder's timestamp
+ * just before sending its release. It therefore includes the release's trip to the server,
+ * the wake-up of the waiter (push, server-side wait or next poll) and the grant's reply:
+ * the time the protected resource sits unused although someone wants it. Handoffs the next
+ * worker had not asked for yet (its request came after that release began) are left out:
+ * that idle time is the workload's, not the lock's.
+ */
+export function analyseHandoff(
+  perWorker: ReadonlyArray<{ readonly cycles: readonly HandoffCycle[]; readonly timeouts: number }>,
+  startAtMs: number,
+  endAtMs: number,
+): HandoffFigures {
+  const all: Tagged[] = perWorker
+    .flatMap((w, worker) => w.cycles.map((c) => ({ ...c, worker })))
+    .filter((c) => c.acquiredAtMs >= startAtMs && c.acquiredAtMs < endAtMs)
+    .sort((a, b) => a.acquiredAtMs - b.acquiredAtMs)
+  const idle: number[] = []
+  let self = 0
+  let overlaps = 0
+  for (let i = 1; i < all.length; i++) {
+    const prev = all[i - 1] as Tagged
+    const next = all[i] as Tagged
+    if (next.acquiredAtMs < prev.releasingAtMs) overlaps += 1
+    if (next.worker === prev.worker) self += 1
+    if (next.requestedAtMs < prev.releasingAtMs) idle.push(next.acquiredAtMs - prev.releasingAtMs)
+  }
+  const acquire = all.map((c) => c.acquiredAtMs - c.requestedAtMs)
+  const counts = perWorker.map((_, worker) => all.filter((c) => c.worker === worker).length)
+  const share = (n: number) => (all.length === 0 ? 0 : (100 * n) / all.length)
+  return {
+    cyclesPerS: all.length / ((endAtMs - startAtMs) / 1000),
+    idleP50Ms: quantile(idle, 0.5),
+    idleP99Ms: quantile(idle, 0.99),
+    acquireP50Ms: quantile(acquire, 0.5),
+    acquireP99Ms: quantile(acquire, 0.99),
+    acquireMaxMs: acquire.length === 0 ? Number.NaN : Math.max(...acquire),
+    selfReacquirePct: all.length < 2 ? Number.NaN : (100 * self) / (all.length - 1),
+    minSharePct: share(Math.min(...counts)),
+    maxSharePct: share(Math.max(...counts)),
+    overlaps,
+    timeouts: perWorker.reduce((sum, w) => sum + w.timeouts, 0),
+  }
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto'
+import type { BackendTarget, ContenderSpec } from '../lock-client.js'
+import type { Sample } from '../results.js'
+import { clockSlackMs, monotonicNs, msSince } from '../shared-clock.js'
+import { endWorker, forkWorker, isHello, nextMessage } from '../worker-process.js'
+import { analyseHandoff } from './handoff-analysis.js'
+import { type HandoffStart, isDone, isReady } from './handoff-protocol.js'
+
+/** Shape of the contention. */
+export interface HandoffOptions {
+  readonly workers: number
+  readonly holdMs: number
+  readonly pauseMs: number
+  readonly durationMs: number
+}
+
+/** Largest tolerated disagreement of the workers' clocks with the parent's, in ms. */
+const CLOCK_SLACK_LIMIT_MS = 0.001
+
+/**
+ * `workers` processes (child_process.fork) contend for one key for `durationMs`, each
+ * holding about `holdMs` and pausing `pauseMs` between attempts. Returns the figures of
+ * `analyseHandoff` as samples; throws if the shared-clock check fails or a worker dies.
+ */
+export async function runHandoff(
+  backend: string,
+  contender: ContenderSpec,
+  target: BackendTarget,
+  options: HandoffOptions,
+): Promise<Sample[]> {
+  const originNs = monotonicNs()
+  const children = Array.from({ length: options.workers }, () =>
+    forkWorker('scenarios/handoff-worker'),
+  )
+  try {
+    await Promise.all(children.map((c) => nextMessage(c, isHello, 60_000)))
+    const start: HandoffStart = {
+      type: 'start',
+      backend,
+      contender: contender.name,
+      url: target.url,
+      key: `bench:handoff:${randomBytes(6).toString('hex')}`,
+      originNs,
+      holdMs: options.holdMs,
+      pauseMs: options.pauseMs,
+    }
+    const slacks = await Promise.all(
+      children.map(async (child) => {
+        const ready = nextMessage(child, isReady, 60_000)
+        const sentNs = monotonicNs()
+        child.send(start)
+        const { nowNs } = await ready
+        return clockSlackMs(sentNs, nowNs, monotonicNs())
+      }),
+    )
+    const worst = Math.max(...slacks)
+    if (worst > CLOCK_SLACK_LIMIT_MS) {
+      throw new Error(`shared-clock check failed: a worker's monotonic clock is off by ${worst} ms`)
+    }
+    const startAtMs = msSince(originNs) + 50
+    const endAtMs = startAtMs + options.durationMs
+    const done = Promise.all(
+      children.map((c) => nextMessage(c, isDone, options.durationMs + 60_000)),
+    )
+    for (const child of children) child.send({ type: 'go', startAtMs, endAtMs })
+    const f = analyseHandoff(await done, startAtMs, endAtMs)
+    const base = {
+      scenario: 'handoff',
+      backend,
+      contender: contender.name,
+      role: contender.role,
+      group: 'handoff',
+    }
+    const figures: Array<[string, string, number]> = [
+      ['cycles/s', '1/s', f.cyclesPerS],
+      ['idle per handoff p50', 'ms', f.idleP50Ms],
+      ['idle per handoff p99', 'ms', f.idleP99Ms],
+      ['acquire p50', 'ms', f.acquireP50Ms],
+      ['acquire p99', 'ms', f.acquireP99Ms],
+      ['acquire max', 'ms', f.acquireMaxMs],
+      ['self re-acquire', '%', f.selfReacquirePct],
+      ['min worker share', '%', f.minSharePct],
+      ['max worker share', '%', f.maxSharePct],
+      ['overlapping holds', 'count', f.overlaps],
+      ['timed-out waits', 'count', f.timeouts],
+    ]
+    return figures.map(([metric, unit, value]) => ({ ...base, metric, unit, value }))
+  } finally {
+    await Promise.all(children.map((c) => endWorker(c)))
+  }
+}

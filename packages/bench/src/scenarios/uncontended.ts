@@ -1,0 +1,62 @@
+import type { BackendTarget, ContenderSpec } from '../lock-client.js'
+import type { Sample } from '../results.js'
+import { quantile } from '../stats.js'
+
+/** How long one uncontended measurement runs. */
+export interface UncontendedOptions {
+  readonly warmupMs: number
+  readonly durationMs: number
+  /** Upper bound on measured cycles, whatever the duration. */
+  readonly maxCycles: number
+}
+
+/**
+ * Uncontended acquire+release cycles on one key by one client, back to back: cycles/s and
+ * the latency of a whole cycle. Waiting contenders are asked with a 5 s wait (the call an
+ * application makes), attempt-only floors with none; on a free key both are one attempt.
+ */
+export async function runUncontended(
+  backend: string,
+  contender: ContenderSpec,
+  target: BackendTarget,
+  options: UncontendedOptions,
+): Promise<Sample[]> {
+  const client = await contender.open(target)
+  const key = `bench:uncontended:${contender.role}:${process.pid}`
+  const waitMs = contender.waits ? 5_000 : 0
+  const cycle = async () => {
+    const release = await client.acquire(key, waitMs)
+    if (release === null)
+      throw new Error(`${contender.name}: uncontended key ${key} was not granted`)
+    await release()
+  }
+  try {
+    const warmupEnd = performance.now() + options.warmupMs
+    while (performance.now() < warmupEnd) await cycle()
+    const latenciesMs: number[] = []
+    const start = performance.now()
+    const end = start + options.durationMs
+    let now = start
+    while (now < end && latenciesMs.length < options.maxCycles) {
+      await cycle()
+      const after = performance.now()
+      latenciesMs.push(after - now)
+      now = after
+    }
+    const elapsedS = (now - start) / 1000
+    const base = {
+      scenario: backend === 'memory' ? 'core overhead' : 'uncontended',
+      backend,
+      contender: contender.name,
+      role: contender.role,
+      group: `uncontended/${backend}`,
+    }
+    return [
+      { ...base, metric: 'cycles/s', unit: '1/s', value: latenciesMs.length / elapsedS },
+      { ...base, metric: 'cycle p50', unit: 'µs', value: quantile(latenciesMs, 0.5) * 1000 },
+      { ...base, metric: 'cycle p99', unit: 'µs', value: quantile(latenciesMs, 0.99) * 1000 },
+    ]
+  } finally {
+    await client.close()
+  }
+}
