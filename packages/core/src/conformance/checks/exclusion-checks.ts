@@ -8,6 +8,23 @@ import { expectHeld } from './support.js'
 export const exclusionChecks: readonly ConformanceCheck[] = [
   {
     group: 'exclusion',
+    name: 'createDriver() returns a fresh driver on every call (the kit needs independent connections)',
+    async run(ctx) {
+      const [a, b] = await ctx.drivers(2)
+      ensure(
+        a !== b,
+        'createDriver() returned the same driver twice: exclusion checks would test one session against itself',
+      )
+      ensure(typeof a.name === 'string' && a.name !== '', 'driver.name is not a non-empty string')
+      ensure(
+        a.capabilities === b.capabilities ||
+          JSON.stringify(a.capabilities) === JSON.stringify(b.capabilities),
+        'two drivers from the factory declare different capabilities',
+      )
+    },
+  },
+  {
+    group: 'exclusion',
     name: 'S1: a key held through one driver is not granted through another (tryAcquire and a timed acquire)',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)

@@ -66,8 +66,8 @@ export const hygieneChecks: readonly ConformanceCheck[] = [
       const key = ctx.key()
       // closeDriver defaults to true: each Locker closes its own driver, as applications do.
       const a = new Locker(await ctx.env.options.createDriver(), { namespace: ctx.env.namespace })
-      const b = new Locker(await ctx.env.options.createDriver(), { namespace: ctx.env.namespace })
       ctx.defer('close Locker a', () => a.close())
+      const b = new Locker(await ctx.env.options.createDriver(), { namespace: ctx.env.namespace })
       ctx.defer('close Locker b', () => b.close())
       const held = await a.acquire(key, { ttlMs: ctx.timing.renewTtlMs, waitMs: 0 })
       const waiting = settleTimed(b.acquire(key, { waitMs: 10 * ctx.timing.pollHandoffMs }))
