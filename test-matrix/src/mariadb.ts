@@ -105,14 +105,18 @@ async function mariadbTemplate(account?: { uid: number; gid: number }): Promise<
   const key = `mariadb-${release}-uid${account?.uid ?? process.getuid?.()}`
   return preparedTemplate(key, async (dir) => {
     if (account) execFileSync('chown', [`${account.uid}:${account.gid}`, dir])
-    await runCommand(requireBinary('mariadb-install-db', 'mysql'), [
-      '--no-defaults',
-      `--datadir=${join(dir, 'data')}`,
-      ...(account ? ['--user=mysql'] : []),
-      '--auth-root-authentication-method=normal',
-      '--skip-test-db',
-      '--skip-name-resolve',
-      LOG_FILE_SIZE,
-    ])
+    await runCommand(
+      requireBinary('mariadb-install-db', 'mysql'),
+      [
+        '--no-defaults',
+        `--datadir=${join(dir, 'data')}`,
+        ...(account ? ['--user=mysql'] : []),
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+        '--skip-name-resolve',
+        LOG_FILE_SIZE,
+      ],
+      { env: { TMPDIR: dir } },
+    ) // mariadbd writes temp files to TMPDIR, which `mysql` may not own
   })
 }

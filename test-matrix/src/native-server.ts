@@ -86,7 +86,7 @@ export class NativeServer implements ServerHandle {
     const spec = this.#options.spec()
     const child = spawn(spec.command, spec.args, {
       cwd: spec.cwd ?? this.dir,
-      env: { ...process.env, ...spec.env },
+      env: { ...process.env, TMPDIR: this.dir, ...spec.env },
       uid: spec.uid,
       gid: spec.gid,
       detached: true,

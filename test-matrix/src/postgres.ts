@@ -33,6 +33,9 @@ const TEST_SETTINGS: Record<string, string | number> = {
   max_connections: 300,
   shared_buffers: '32MB',
   log_min_messages: 'warning',
+  // POSIX segments would live in /dev/shm and outlive a SIGKILLed server; mmap keeps them
+  // in the data directory, which teardown removes.
+  dynamic_shared_memory_type: 'mmap',
 }
 
 /** The account PostgreSQL runs as: it refuses to run as root, so root runs it as `postgres`. */

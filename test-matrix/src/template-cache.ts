@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs'
 import { mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { harnessTmpdir } from './server-dir.js'
 
 /** Where prepared data directories live between runs: one per backend version and owner. */
-export const TEMPLATE_ROOT = join(tmpdir(), 'baton-test-matrix-templates')
+export function templateRoot(): string {
+  return join(harnessTmpdir(), 'baton-test-matrix-templates')
+}
 const COMPLETE = '.complete'
 
 /**
@@ -19,9 +21,9 @@ export async function preparedTemplate(
   build: (dir: string) => Promise<void>,
   timeoutMs = 180_000,
 ): Promise<string> {
-  const dir = join(TEMPLATE_ROOT, key)
+  const dir = join(templateRoot(), key)
   if (existsSync(join(dir, COMPLETE))) return dir
-  await mkdir(TEMPLATE_ROOT, { recursive: true })
+  await mkdir(templateRoot(), { recursive: true })
   const lock = `${dir}.lock`
   const deadline = performance.now() + timeoutMs
   while (performance.now() < deadline) {

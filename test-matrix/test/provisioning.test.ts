@@ -53,7 +53,7 @@ describe('provider selection and start failures', () => {
   test('a server that cannot start fails with its log tail and leaves no directory', async () => {
     process.env.BATON_TEST_MATRIX_PROVIDER = 'native'
     const scratch = mkdtempSync(join(tmpdir(), 'baton-tm-provisioning-'))
-    process.env.TMPDIR = scratch // os.tmpdir() follows it: the server directory goes in here
+    process.env.BATON_TEST_MATRIX_TMPDIR = scratch // the server directory goes in here
     try {
       const error = await startRedis({
         args: ['--no-such-directive', 'x'],
