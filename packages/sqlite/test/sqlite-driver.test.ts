@@ -52,6 +52,20 @@ describe('SqliteDriver', () => {
     expect(next.fence).toBe(2n)
   })
 
+  it('wakes a waiter in the same process at once on release, without waiting for its next poll', async () => {
+    const a = open()
+    const b = new SqliteDriver({ path: a.file, pollMaxMs: 60_000 })
+    drivers.push(b)
+    const lease = (await a.acquire(request('k'))) as DriverLease
+    const waiting = b.acquire(request('k', 120_000))
+    // Let the waiter's backoff grow well past what the check below allows.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const releasedAtMs = performance.now()
+    await a.release(lease)
+    expect(await waiting).not.toBeNull()
+    expect(performance.now() - releasedAtMs).toBeLessThan(1_000)
+  })
+
   it('keeps fences increasing across release, expiry and reopening the file', async () => {
     const a = open()
     const first = (await a.acquire(request('k'))) as DriverLease

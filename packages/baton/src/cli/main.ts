@@ -69,7 +69,8 @@ function report(err: unknown): number {
   if (process.env.BATON_DEBUG === '1' && err instanceof Error && err.stack !== undefined) {
     process.stderr.write(`${safe(err.stack)}\n`)
   }
-  if (err instanceof UsageError) return EXIT.USAGE
+  // RangeError: core rejected an argument (e.g. a --ttl below the backend's resolution).
+  if (err instanceof UsageError || err instanceof RangeError) return EXIT.USAGE
   if (isLockError(err, 'LOCK_TIMEOUT')) return EXIT.TIMEOUT
   if (isLockError(err, 'LOCK_LOST')) return EXIT.LOST
   if (isLockError(err, 'LOCK_UNSUPPORTED')) return EXIT.USAGE
