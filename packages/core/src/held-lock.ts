@@ -12,9 +12,9 @@ export interface HandleHost {
   readonly driver: LockDriver
   readonly clock: Clock
   readonly renewer: Renewer
+  /** Whether anyone listens to events; when not, handles skip building them. */
+  readonly listening: boolean
   emit(event: LockEvent): void
-  /** Background work `close()` must wait for. */
-  track(work: Promise<unknown>): void
   /** The handle is done with the backend: free its in-process key slot. */
   finish(handle: HeldLock): void
 }
@@ -32,12 +32,12 @@ export class HeldLock implements LockHandle {
   readonly key: string
   readonly owner: string
   readonly fence: bigint
-  readonly signal: AbortSignal
   readonly lease: DriverLease
   /** False when the Locker has `renew: false`: the lock lapses at `validUntil` unless extended. */
   readonly renews: boolean
   readonly #host: HandleHost
-  readonly #controller = new AbortController()
+  /** Made on first read of `signal`: most handles are released without anyone listening. */
+  #controller: AbortController | undefined
   readonly #acquiredAtMs: number
   #state: LockState = 'held'
   /** TTL asked for on each renewal. */
@@ -60,10 +60,9 @@ export class HeldLock implements LockHandle {
     this.lease = lease
     this.owner = lease.owner
     this.fence = lease.fence
-    this.signal = this.#controller.signal
     this.renews = renews
     this.#ttlMs = ttlMs
-    this.#acquiredAtMs = host.clock.now()
+    this.#acquiredAtMs = host.listening ? host.clock.now() : 0
     this.#validUntilMs = validUntilOf(lease.sentAtMs, lease.ttlMs)
     this.#plan(lease.sentAtMs, lease.ttlMs)
   }
@@ -77,6 +76,14 @@ export class HeldLock implements LockHandle {
     this.lease.lost.addEventListener('abort', this.#onLeaseLost, { once: true })
     this.#host.renewer.add(this)
     this.checkTime(this.#host.clock.now())
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#lostError !== undefined) this.#controller.abort(this.#lostError)
+    }
+    return this.#controller.signal
   }
 
   get state(): LockState {
@@ -127,7 +134,6 @@ export class HeldLock implements LockHandle {
     this.#detach()
     const released = this.#releaseNow()
     this.#settled = released.then(() => undefined)
-    this.#host.track(this.#settled)
     return released.then((error) => {
       if (error !== undefined) throw error
     })
@@ -209,8 +215,8 @@ export class HeldLock implements LockHandle {
     this.#lostError = error
     this.#detach()
     this.#settled = this.#cleanUpLost(reason)
-    this.#host.track(this.#settled)
-    this.#controller.abort(error)
+    this.#controller?.abort(error)
+    if (!this.#host.listening) return
     this.#host.emit({
       type: 'lost',
       key: this.key,
@@ -273,6 +279,7 @@ export class HeldLock implements LockHandle {
   }
 
   #emit(type: 'renewed' | 'suspended' | 'released'): void {
+    if (!this.#host.listening) return
     this.#host.emit({
       type,
       key: this.key,

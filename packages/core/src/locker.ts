@@ -1,6 +1,7 @@
+import { Attempt } from './attempt.js'
 import { toBackendError } from './backend-error.js'
 import { type Clock, systemClock, type TimerHandle } from './clock.js'
-import type { DriverLease, LockDriver, LockInfo } from './driver.js'
+import type { AcquireRequest, DriverLease, LockDriver, LockInfo } from './driver.js'
 import {
   LockAbortedError,
   LockClosedError,
@@ -40,9 +41,11 @@ export class Locker implements AsyncDisposable {
   readonly #onEvent: ((event: LockEvent) => void) | undefined
   readonly #host: HandleHost
   readonly #handles = new Set<HeldLock>()
-  /** Aborts every acquire in progress, in process or in the driver, at close. */
-  readonly #attempts = new Set<AbortController>()
-  readonly #background = new Set<Promise<unknown>>()
+  /** Every acquire in progress, in process or in the driver; close() stops them. */
+  readonly #attempts = new Set<Attempt>()
+  #attemptsDrained: (() => void) | undefined
+  /** Renewal batches in flight; close() waits for them. */
+  readonly #renewals = new Set<Promise<unknown>>()
   #closing: Promise<void> | undefined
 
   constructor(driver: LockDriver, options: LockerOptions = {}) {
@@ -63,13 +66,12 @@ export class Locker implements AsyncDisposable {
     this.#renew = options.renew ?? true
     this.#closeDriver = options.closeDriver ?? true
     this.#onEvent = options.onEvent
-    const track = (work: Promise<unknown>) => this.#track(work)
     this.#host = {
       driver,
       clock: this.#clock,
-      renewer: new Renewer(this.#clock, driver, track),
+      listening: options.onEvent !== undefined,
+      renewer: new Renewer(this.#clock, driver, (batch) => this.#trackRenewal(batch)),
       emit: (event) => this.#emit(event),
-      track,
       finish: (handle) => {
         this.#handles.delete(handle)
         giveBackKey(driver, handle.lease.key)
@@ -78,8 +80,12 @@ export class Locker implements AsyncDisposable {
   }
 
   /** Waits up to `waitMs` for the key; throws `LockTimeoutError`, `LockAbortedError` or `LockClosedError`. */
-  async acquire(key: string, options: AcquireOptions = {}): Promise<LockHandle> {
-    return (await this.#acquire(key, options, false)) as LockHandle
+  acquire(key: string, options: AcquireOptions = {}): Promise<LockHandle> {
+    try {
+      return this.#acquire(key, options, false) as Promise<LockHandle>
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /** One attempt: the handle, or null when someone else holds the key. */
@@ -87,7 +93,11 @@ export class Locker implements AsyncDisposable {
     key: string,
     options: Omit<AcquireOptions, 'waitMs'> = {},
   ): Promise<LockHandle | null> {
-    return this.#acquire(key, { ...options, waitMs: 0 }, true)
+    try {
+      return this.#acquire(key, { ...options, waitMs: 0 }, true)
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /** Acquires, runs `fn` with the handle (renewed meanwhile), and releases even when `fn` throws. */
@@ -136,9 +146,16 @@ export class Locker implements AsyncDisposable {
   }
 
   async #closeNow(): Promise<void> {
-    for (const attempt of this.#attempts) attempt.abort(new LockClosedError())
+    for (const attempt of this.#attempts) attempt.stop(new LockClosedError(attempt.key))
+    if (this.#attempts.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.#attemptsDrained = resolve
+      })
+    }
+    // A handle being released or cleaned up after loss stays in #handles until it is done,
+    // and release() returns that work, so this waits for it too.
     await Promise.allSettled([...this.#handles].map((handle) => handle.release()))
-    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
+    while (this.#renewals.size > 0) await Promise.allSettled([...this.#renewals])
     this.#host.renewer.stop()
     if (!this.#closeDriver) return
     try {
@@ -148,7 +165,7 @@ export class Locker implements AsyncDisposable {
     }
   }
 
-  async #acquire(key: string, options: AcquireOptions, isTry: boolean): Promise<LockHandle | null> {
+  #acquire(key: string, options: AcquireOptions, isTry: boolean): Promise<LockHandle | null> {
     this.#assertOpen(key)
     checkKey(key)
     const waitMs = options.waitMs ?? this.#waitMs
@@ -158,106 +175,108 @@ export class Locker implements AsyncDisposable {
     const fullKey = this.#fullKey(key)
     const signal = options.signal
     if (signal?.aborted) throw new LockAbortedError(key, signal.reason)
-    const work = this.#attempt(key, fullKey, ttlMs, waitMs, isTry, signal)
-    this.#track(work)
-    return work
+    return this.#attempt(new Attempt(key, waitMs, this.#clock), fullKey, ttlMs, isTry, signal)
   }
 
   async #attempt(
-    key: string,
+    attempt: Attempt,
     fullKey: string,
     ttlMs: number,
-    waitMs: number,
     isTry: boolean,
     signal: AbortSignal | undefined,
   ): Promise<LockHandle | null> {
+    const { key, waitMs } = attempt
     const startedAtMs = this.#clock.now()
     const owner = newOwnerId()
-    const stop = new AbortController()
-    const onAbort = () => stop.abort(new LockAbortedError(key, signal?.reason))
-    signal?.addEventListener('abort', onAbort, { once: true })
-    this.#attempts.add(stop)
-    let timer: TimerHandle | undefined
-    const armDeadline = (atMs: number) => {
-      if (timer !== undefined) this.#clock.clearTimeout(timer)
-      if (Number.isFinite(atMs)) {
-        const timeout = () => stop.abort(new LockTimeoutError(key, waitMs))
-        timer = this.#clock.setTimeout(timeout, atMs - this.#clock.now())
-      }
-    }
+    const onAbort =
+      signal === undefined
+        ? undefined
+        : () => attempt.stop(new LockAbortedError(key, signal.reason))
+    if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
+    this.#attempts.add(attempt)
     let holdsSlot = false
     let contended = false
-    const abandoned: Array<Promise<unknown>> = []
-    const contend = () => {
-      contended = true
-      this.#emit({ type: 'contended', key, atMs: this.#clock.now(), owner })
-    }
     try {
       holdsSlot = tryTakeKey(this.driver, fullKey)
       if (!holdsSlot) {
-        contend()
+        contended = true
+        this.#emitContended(key, owner)
         if (waitMs === 0) return this.#noLock(key, isTry, waitMs)
-        armDeadline(startedAtMs + waitMs)
-        await waitForKey(this.driver, fullKey, stop.signal)
+        attempt.setDeadline(startedAtMs + waitMs)
+        await waitForKey(this.driver, fullKey, attempt.signal)
         holdsSlot = true
       }
-      armDeadline(startedAtMs + waitMs + HARD_DEADLINE_GRACE_MS)
-      const request = { key: fullKey, owner, ttlMs, signal: stop.signal }
+      attempt.setDeadline(startedAtMs + waitMs + HARD_DEADLINE_GRACE_MS)
       let lease: DriverLease | null = null
       if (!contended) {
-        lease = await this.#callDriver({ ...request, waitMs: 0 }, stop.signal, key, abandoned)
-        if (lease === null) contend()
+        lease = await this.#callDriver(attempt, fullKey, owner, ttlMs, 0)
+        if (lease === null) this.#emitContended(key, owner)
       }
       const remainingMs = Math.ceil(startedAtMs + waitMs - this.#clock.now())
       if (lease === null && remainingMs > 0) {
-        lease = await this.#callDriver(
-          { ...request, waitMs: remainingMs },
-          stop.signal,
-          key,
-          abandoned,
-        )
+        lease = await this.#callDriver(attempt, fullKey, owner, ttlMs, remainingMs)
       }
       if (lease === null) return this.#noLock(key, isTry, waitMs)
       const handle = new HeldLock(this.#host, key, lease, ttlMs, this.#renew)
       holdsSlot = false
       this.#handles.add(handle)
-      const waitedMs = this.#clock.now() - startedAtMs
-      this.#emit({
-        type: 'acquired',
-        key,
-        atMs: this.#clock.now(),
-        fence: lease.fence,
-        owner,
-        waitedMs,
-      })
+      if (this.#onEvent !== undefined) {
+        const atMs = this.#clock.now()
+        const waitedMs = atMs - startedAtMs
+        this.#emit({ type: 'acquired', key, atMs, fence: lease.fence, owner, waitedMs })
+      }
       handle.start()
       return handle
     } catch (err) {
       if (err instanceof LockTimeoutError) this.#emitTimeout(key, startedAtMs)
       throw err
     } finally {
-      if (timer !== undefined) this.#clock.clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      this.#attempts.delete(stop)
-      if (holdsSlot && abandoned.length === 0) giveBackKey(this.driver, fullKey)
-      // Keep the key slot until an abandoned call settles and its late grant is released:
-      // on a session backend the next same-key acquire could otherwise re-enter (S5).
-      else if (holdsSlot) void Promise.all(abandoned).then(() => giveBackKey(this.driver, fullKey))
+      attempt.clearDeadline()
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+      this.#attempts.delete(attempt)
+      if (this.#attempts.size === 0) this.#attemptsDrained?.()
+      if (holdsSlot) this.#giveBackSlot(fullKey, attempt.abandoned)
     }
   }
 
   /**
-   * One driver call raced against `stop` (timeout, caller abort, close). When `stop` wins,
-   * the driver's request signal is already aborted, and a grant that still arrives is
-   * released in the background and never exposed (S4); `abandoned` receives that cleanup.
+   * Frees the in-process key slot, but only once every abandoned driver call has settled
+   * and its late grant is released: on a session backend the next same-key acquire could
+   * otherwise re-enter (S5).
+   */
+  #giveBackSlot(fullKey: string, abandoned: Array<Promise<unknown>> | undefined): void {
+    if (abandoned === undefined) giveBackKey(this.driver, fullKey)
+    else void Promise.all(abandoned).then(() => giveBackKey(this.driver, fullKey))
+  }
+
+  #emitContended(key: string, owner: string): void {
+    if (this.#onEvent !== undefined)
+      this.#emit({ type: 'contended', key, atMs: this.#clock.now(), owner })
+  }
+
+  /**
+   * One driver call raced against the attempt's stop (timeout, caller abort, close). When
+   * the attempt stops first, the driver's request signal is aborted, and a grant that still
+   * arrives is released in the background and never exposed (S4); the attempt keeps that
+   * cleanup in `abandoned`.
    */
   async #callDriver(
-    request: Parameters<LockDriver['acquire']>[0],
-    stop: AbortSignal,
+    attempt: Attempt,
     key: string,
-    abandoned: Array<Promise<unknown>>,
+    owner: string,
+    ttlMs: number,
+    waitMs: number,
   ): Promise<DriverLease | null> {
-    if (stop.aborted) throw stop.reason
+    if (attempt.reason !== undefined) throw attempt.reason
+    const request: AcquireRequest = {
+      key,
+      owner,
+      ttlMs,
+      waitMs,
+      get signal() {
+        return attempt.signal
+      },
+    }
     let call: Promise<DriverLease | null>
     try {
       call = this.driver.acquire(request)
@@ -266,25 +285,30 @@ export class Locker implements AsyncDisposable {
     }
     let lease: DriverLease | null
     try {
-      lease = await raceAbort(call, stop)
+      lease = await attempt.race(call)
     } catch (err) {
-      if (!stop.aborted) throw toBackendError(this.driver.name, err, key)
-      abandoned.push(this.#releaseLate(call))
-      throw stop.reason
+      if (attempt.reason === undefined) throw toBackendError(this.driver.name, err, attempt.key)
+      this.#abandon(attempt, call)
+      throw attempt.reason
     }
-    if (stop.aborted) {
+    if (attempt.reason !== undefined) {
       // Granted just as the deadline, the caller's abort or close struck: never expose it.
-      abandoned.push(this.#releaseLate(call))
-      throw stop.reason
+      this.#abandon(attempt, call)
+      throw attempt.reason
     }
     return lease
   }
 
-  /** Releases whatever an abandoned call grants; never rejects. Not awaited by close(): a hung backend may never answer. */
-  #releaseLate(call: Promise<DriverLease | null>): Promise<unknown> {
-    return call
+  /**
+   * Releases whatever an abandoned call grants; never rejects. Not awaited by close(): a
+   * hung backend may never answer.
+   */
+  #abandon(attempt: Attempt, call: Promise<DriverLease | null>): void {
+    const cleanup = call
       .then((lease) => (lease === null ? false : this.driver.release(lease)))
       .catch(() => false)
+    attempt.abandoned ??= []
+    attempt.abandoned.push(cleanup)
   }
 
   #noLock(key: string, isTry: boolean, waitMs: number): null {
@@ -316,31 +340,12 @@ export class Locker implements AsyncDisposable {
     }
   }
 
-  #track(work: Promise<unknown>): void {
-    const settled = work.then(
+  #trackRenewal(batch: Promise<unknown>): void {
+    const settled = batch.then(
       () => undefined,
       () => undefined,
     )
-    this.#background.add(settled)
-    void settled.then(() => this.#background.delete(settled))
+    this.#renewals.add(settled)
+    void settled.then(() => this.#renewals.delete(settled))
   }
-}
-
-/** Settles like `promise`, or rejects with `signal.reason` as soon as `signal` aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (err) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(err)
-      },
-    )
-  })
 }

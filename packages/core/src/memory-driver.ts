@@ -44,7 +44,9 @@ export class MemoryDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#assertOpen()
-    return this.store.acquire({ ...req, client: this })
+    // Fields one by one: reading `req.signal` before it is needed would make core create it.
+    const { key, owner, ttlMs, waitMs } = req
+    return this.store.acquire({ client: this, key, owner, ttlMs, waitMs, request: req })
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {

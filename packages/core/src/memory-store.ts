@@ -31,7 +31,8 @@ export interface StoreAcquire {
   readonly owner: string
   readonly ttlMs: number
   readonly waitMs: number
-  readonly signal: AbortSignal
+  /** Carries the abort signal; read only when the request has to wait. */
+  readonly request: { readonly signal: AbortSignal }
 }
 
 /**
@@ -52,12 +53,13 @@ export class MemoryStore {
 
   /** Grants at once when the key is free and no one queues; else queues up to `waitMs`. */
   acquire(req: StoreAcquire): Promise<DriverLease | null> {
-    if (req.signal.aborted) return Promise.resolve(null)
     const state = this.#stateOf(req.key)
     if (state.holder === undefined && state.waiters.length === 0) {
+      // A free key is granted at once, like a single SET NX; core never sends an aborted request.
       return Promise.resolve(this.#grant(req.key, state, req.owner, req.ttlMs, req.client))
     }
-    if (req.waitMs <= 0) {
+    const signal = req.request.signal
+    if (req.waitMs <= 0 || signal.aborted) {
       this.#forgetIfIdle(req.key, state)
       return Promise.resolve(null)
     }
@@ -76,12 +78,12 @@ export class MemoryStore {
         client: req.client,
         settle: (lease) => {
           if (timer !== undefined) this.clock.clearTimeout(timer)
-          req.signal.removeEventListener('abort', giveUp)
+          signal.removeEventListener('abort', giveUp)
           resolve(lease)
         },
       }
       state.waiters.push(waiter)
-      req.signal.addEventListener('abort', giveUp, { once: true })
+      signal.addEventListener('abort', giveUp, { once: true })
       if (Number.isFinite(req.waitMs)) timer = this.clock.setTimeout(giveUp, req.waitMs)
     })
   }

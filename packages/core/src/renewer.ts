@@ -69,8 +69,13 @@ export class Renewer {
     this.reschedule(handle)
   }
 
+  /**
+   * Forgets `handle`. The timer stays armed even when no handle is left: it fires once,
+   * finds nothing and stops, which is cheaper than a clear and a re-arm per acquire-release
+   * cycle. It never keeps the process alive, and `stop()` clears it.
+   */
   delete(handle: HeldLock): void {
-    if (this.#handles.delete(handle) && this.#handles.size === 0) this.#disarm()
+    this.#handles.delete(handle)
   }
 
   /** Brings the timer forward if `handle` needs attention sooner than planned. */
