@@ -1,4 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
+import type { RedisDriverOptions } from './redis-driver-options.js'
+import { clientOptionWarnings } from './server-facts.js'
 
 /**
  * Options that keep a partitioned holder from sending stale lock commands: nothing is
@@ -79,5 +81,46 @@ export async function connectClient(
   } finally {
     clearTimeout(timer)
     client.off('error', onError)
+  }
+}
+
+/** The command client a driver uses, whether it owns it, and how to make its subscriber. */
+export interface DriverConnections {
+  readonly client: Redis
+  readonly ownsClient: boolean
+  /** Creates the shared subscriber connection (same server and credentials). */
+  readonly createSubscriber: () => Redis
+  /** Warnings about an injected client's options. */
+  readonly warnings: string[]
+}
+
+/** Resolves the `url` / `client` options into connections; throws TypeError on misuse. */
+export function driverConnections(options: RedisDriverOptions): DriverConnections {
+  if ((options.url === undefined) === (options.client === undefined)) {
+    throw new TypeError('RedisDriver needs exactly one of `url` and `client`')
+  }
+  let client: Redis
+  const warnings: string[] = []
+  if (options.url !== undefined) {
+    const timeouts = [options.commandTimeoutMs ?? 2_000, options.connectTimeoutMs ?? 5_000] as const
+    client = clientFromUrl(options.url, options.clientOptions ?? {}, ...timeouts)
+  } else {
+    client = options.client as Redis
+    if (client.options.keyPrefix) {
+      throw new TypeError(
+        'RedisDriver: the client must not use keyPrefix (use the `prefix` option)',
+      )
+    }
+    warnings.push(...clientOptionWarnings(client))
+  }
+  // The subscriber queues its SUBSCRIBEs until connected and resubscribes itself (the
+  // listener does, then re-checks); it never sends lock commands.
+  const createSubscriber = () =>
+    client.duplicate({ enableOfflineQueue: true, autoResubscribe: false, lazyConnect: false })
+  return {
+    client,
+    ownsClient: options.ownsClient ?? options.url !== undefined,
+    createSubscriber,
+    warnings,
   }
 }

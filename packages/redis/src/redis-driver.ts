@@ -1,43 +1,23 @@
-import {
-  type AcquireRequest,
-  type Capabilities,
-  type DriverLease,
-  defineCapabilities,
-  type LockDriver,
-  type LockInfo,
-  type RenewResult,
+import type {
+  AcquireRequest,
+  Capabilities,
+  DriverLease,
+  LockDriver,
+  LockInfo,
+  RenewResult,
 } from '@baton/core'
 import type { Redis } from 'ioredis'
-import { clientFromUrl, connectClient } from './create-client.js'
-import { fenceKeyOf, type LockKeys, lockKeyPattern, lockKeys } from './key-layout.js'
+import { abortable } from './abortable.js'
+import { connectClient, driverConnections } from './create-client.js'
+import { type LockKeys, lockKeys } from './key-layout.js'
 import { LeaseRegistry } from './lease-registry.js'
+import { LockCommands } from './lock-commands.js'
+import { redisCapabilities } from './redis-capabilities.js'
 import type { RedisDriverOptions } from './redis-driver-options.js'
 import { ReleaseListener } from './release-listener.js'
-import { defineScripts, type ScriptedClient, type ScriptedPipeline } from './scripts.js'
-import {
-  clientOptionWarnings,
-  evictionWarning,
-  readRunId,
-  readServerFacts,
-  type ServerFacts,
-} from './server-facts.js'
-
-/** Leases per renewMany script call; a pipeline carries all chunks in one round trip. */
-const RENEW_CHUNK = 500
-
-const BASE_CAPABILITIES = {
-  expiry: 'lease',
-  ttlResolutionMs: 1,
-  nativeWait: true,
-  // SET NX has no queue: after a release, whichever process's retry reaches the server first
-  // wins. Only one driver's own waiters are served in arrival order.
-  fair: false,
-  lossSignal: true,
-  // Keys are hashed into the hash tag, so their length costs only the fence hash's `key` field.
-  maxKeyBytes: 4096,
-  inspect: true,
-  sharedLocks: false,
-} as const
+import { defineScripts } from './scripts.js'
+import { evictionWarning, type ServerFacts } from './server-facts.js'
+import { ServerWatch } from './server-watch.js'
 
 /**
  * Baton driver for a standalone Redis server (ioredis). Capabilities are conservative
@@ -46,24 +26,22 @@ const BASE_CAPABILITIES = {
  */
 export class RedisDriver implements LockDriver {
   readonly name = 'redis'
-  readonly #client: ScriptedClient
+  readonly #client: Redis
+  readonly #commands: LockCommands
   readonly #ownsClient: boolean
   readonly #prefix: string
   readonly #connectTimeoutMs: number
   readonly #onWarning: (message: string) => void
   readonly #leases = new LeaseRegistry()
   readonly #listener: ReleaseListener
+  readonly #watch: ServerWatch
   readonly #warnings: string[] = []
-  #capabilities: Readonly<Capabilities> = defineCapabilities({
-    ...BASE_CAPABILITIES,
-    fencing: 'volatile',
-  })
-  #server: ServerFacts | undefined
-  #runId: string | undefined
-  #init: Promise<void> | undefined
-  #closing: Promise<void> | undefined
   /** Acquire scripts sent and not yet answered; close() waits for them so no grant leaks. */
   readonly #inFlight = new Set<Promise<unknown>>()
+  #capabilities = redisCapabilities('volatile')
+  #server: ServerFacts | undefined
+  #init: Promise<void> | undefined
+  #closing: Promise<void> | undefined
 
   /** Creates a driver and connects it, so that `capabilities` are final on return. */
   static async connect(options: RedisDriverOptions): Promise<RedisDriver> {
@@ -78,41 +56,21 @@ export class RedisDriver implements LockDriver {
   }
 
   constructor(options: RedisDriverOptions) {
-    if ((options.url === undefined) === (options.client === undefined)) {
-      throw new TypeError('RedisDriver needs exactly one of `url` and `client`')
-    }
-    const commandTimeoutMs = options.commandTimeoutMs ?? 2_000
+    const connections = driverConnections(options)
+    this.#client = connections.client
+    this.#ownsClient = connections.ownsClient
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000
     this.#prefix = options.prefix ?? 'baton'
     this.#onWarning = options.onWarning ?? ((m) => process.emitWarning(m, { code: 'BATON_REDIS' }))
-    let client: Redis
-    let subscriber: () => Redis
-    if (options.url !== undefined) {
-      const { url } = options
-      const extra = options.clientOptions ?? {}
-      client = clientFromUrl(url, extra, commandTimeoutMs, this.#connectTimeoutMs)
-      subscriber = () =>
-        client.duplicate({ enableOfflineQueue: true, autoResubscribe: false, lazyConnect: false })
-      this.#ownsClient = options.ownsClient ?? true
-    } else {
-      client = options.client as Redis
-      if (client.options.keyPrefix) {
-        throw new TypeError(
-          'RedisDriver: the client must not use keyPrefix (use the `prefix` option)',
-        )
-      }
-      for (const w of clientOptionWarnings(client)) this.#warn(w)
-      subscriber = () =>
-        client.duplicate({ enableOfflineQueue: true, autoResubscribe: false, lazyConnect: false })
-      this.#ownsClient = options.ownsClient ?? false
-    }
-    client.on('error', this.#ignoreError)
-    this.#client = defineScripts(client)
-    this.#listener = new ReleaseListener(
-      subscriber,
-      commandTimeoutMs,
-      options.subscriptionLingerMs ?? 1_000,
-    )
+    for (const warning of connections.warnings) this.#warn(warning)
+    this.#client.on('error', this.#ignoreError)
+    this.#commands = new LockCommands(defineScripts(this.#client))
+    this.#watch = new ServerWatch(this.#client, () => {
+      this.#leases.loseAll(new Error('redis: the server restarted or failed over (run_id changed)'))
+    })
+    const lingerMs = options.subscriptionLingerMs ?? 1_000
+    const subscribeWaitMs = options.commandTimeoutMs ?? 2_000
+    this.#listener = new ReleaseListener(connections.createSubscriber, subscribeWaitMs, lingerMs)
   }
 
   /** What this server lets the driver promise; `fencing` is final once `ready()` resolved. */
@@ -201,92 +159,40 @@ export class RedisDriver implements LockDriver {
     await this.ready()
     const ttl = Math.max(1, Math.floor(ttlMs))
     const sentAtMs = performance.now()
-    const replies: Array<0 | 1> = []
-    const chunks: Array<Array<string | number>> = []
-    for (let i = 0; i < leases.length; i += RENEW_CHUNK) {
-      const chunk = leases.slice(i, i + RENEW_CHUNK)
-      chunks.push([
-        chunk.length,
-        ...chunk.map((l) => this.#keysOf(l).lock),
-        ttl,
-        ...chunk.map((l) => l.owner),
-      ])
-    }
-    if (chunks.length === 1) {
-      replies.push(...(await this.#client.batonRenewMany(...(chunks[0] as [number, ...string[]]))))
-    } else if (chunks.length > 1) {
-      const pipeline = this.#pipeline()
-      for (const args of chunks) pipeline.batonRenewMany(...(args as [number, ...string[]]))
-      for (const [err, reply] of (await pipeline.exec()) ?? []) {
-        if (err) throw err
-        replies.push(...(reply as Array<0 | 1>))
-      }
-    }
+    const owned = leases.map((lease) => ({ keys: this.#keysOf(lease), owner: lease.owner }))
+    const stillOwned = await this.#commands.renewMany(owned, ttl)
     return leases.map((lease, i) => {
-      if (replies[i] === 1) {
+      if (stillOwned[i]) {
         const tracked = this.#leases.get(lease)
         if (tracked !== undefined) tracked.expiresAtMs = sentAtMs + ttl
         return { ok: true, ttlMs: ttl }
       }
-      this.#leases.lose(
-        lease,
-        new Error(`redis: lock key of "${lease.key}" is gone or has another owner`),
-      )
+      const reason = new Error(`redis: lock key of "${lease.key}" is gone or has another owner`)
+      this.#leases.lose(lease, reason)
       return { ok: false }
     })
   }
 
   async release(lease: DriverLease): Promise<boolean> {
     await this.ready()
-    const keys = this.#keysOf(lease)
-    const released = await this.#client.batonRelease(keys.lock, lease.owner, keys.channel)
+    const released = await this.#commands.release(this.#keysOf(lease), lease.owner)
     this.#leases.delete(lease)
-    return released === 1
+    return released
   }
 
   async inspect(key: string): Promise<LockInfo | null> {
     await this.ready()
-    const keys = lockKeys(this.#prefix, key)
-    const [owner, pttlMs, fence] = await this.#client.batonInspect(keys.lock, keys.fence)
-    return owner === null ? null : toInfo(owner, pttlMs, fence)
+    return this.#commands.inspect(lockKeys(this.#prefix, key))
   }
 
   async list(prefix: string): Promise<Array<LockInfo & { readonly key: string }>> {
     await this.ready()
-    const found: Array<LockInfo & { readonly key: string }> = []
-    let cursor = '0'
-    do {
-      const [next, lockKeysFound] = await this.#client.scan(
-        cursor,
-        'MATCH',
-        lockKeyPattern(this.#prefix),
-        'COUNT',
-        1000,
-      )
-      cursor = next
-      if (lockKeysFound.length === 0) continue
-      const pipeline = this.#pipeline()
-      for (const lock of lockKeysFound) pipeline.batonInspect(lock, fenceKeyOf(lock))
-      for (const [err, reply] of (await pipeline.exec()) ?? []) {
-        if (err) throw err
-        const [owner, pttlMs, fence, name] = reply as [
-          string | null,
-          number,
-          string | null,
-          string | null,
-        ]
-        if (owner && name?.startsWith(prefix)) {
-          found.push({ key: name, ...toInfo(owner, pttlMs, fence) })
-        }
-      }
-    } while (cursor !== '0')
-    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    return this.#commands.list(this.#prefix, prefix)
   }
 
   async forceRelease(key: string): Promise<boolean> {
     await this.ready()
-    const keys = lockKeys(this.#prefix, key)
-    return (await this.#client.batonForceRelease(keys.lock, keys.channel)) === 1
+    return this.#commands.forceRelease(lockKeys(this.#prefix, key))
   }
 
   close(): Promise<void> {
@@ -303,13 +209,14 @@ export class RedisDriver implements LockDriver {
     if (req.signal.aborted) return null
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
     const sentAtMs = performance.now()
-    const sent = this.#client.batonAcquire(keys.lock, keys.fence, req.owner, ttlMs, req.key)
+    const sent = this.#commands.acquire(keys, req.owner, ttlMs, req.key)
     this.#inFlight.add(sent)
     const settled = () => this.#inFlight.delete(sent)
     sent.then(settled, settled)
     // A reply that comes after an abort, or never (timeout), may still be a grant: free it (S4).
+    // It goes out on the same connection, so the server runs it after the acquire.
     const cleanUp = () => {
-      this.#client.batonRelease(keys.lock, req.owner, keys.channel).catch(() => undefined)
+      this.#commands.release(keys, req.owner).catch(() => undefined)
     }
     const reply = await abortable(sent, req.signal).catch((err: unknown) => {
       cleanUp()
@@ -325,10 +232,11 @@ export class RedisDriver implements LockDriver {
       return null
     }
     const controller = new AbortController()
+    const fence = BigInt(reply[1])
     const lease: DriverLease = {
       key: req.key,
       owner: req.owner,
-      fence: BigInt(reply[1]),
+      fence,
       ttlMs,
       sentAtMs,
       lost: controller.signal,
@@ -340,33 +248,14 @@ export class RedisDriver implements LockDriver {
 
   async #initialize(): Promise<void> {
     await connectClient(this.#client, this.#connectTimeoutMs, this.#ownsClient)
-    const facts = await readServerFacts(this.#client)
+    const facts = await this.#watch.start()
     this.#server = facts
-    this.#runId = facts.runId
-    this.#capabilities = defineCapabilities({
-      ...BASE_CAPABILITIES,
-      fencing: facts.aof ? 'durable' : 'volatile',
-    })
+    this.#capabilities = redisCapabilities(facts.aof ? 'durable' : 'volatile')
     const eviction = evictionWarning(facts)
     if (eviction !== undefined) this.#warn(eviction)
-    if (facts.runId === undefined)
+    if (facts.runId === undefined) {
       this.#warn('redis INFO has no run_id: server restarts cannot be detected')
-    this.#client.off('ready', this.#onReconnect)
-    this.#client.on('ready', this.#onReconnect)
-  }
-
-  /** After any reconnect: a new run_id means a restart or failover, and every lease is suspect. */
-  readonly #onReconnect = (): void => {
-    readRunId(this.#client)
-      .then((runId) => {
-        if (runId !== undefined && this.#runId !== undefined && runId !== this.#runId) {
-          this.#leases.loseAll(
-            new Error('redis: the server restarted or failed over (run_id changed)'),
-          )
-        }
-        if (runId !== undefined) this.#runId = runId
-      })
-      .catch(() => undefined)
+    }
   }
 
   readonly #ignoreError = (): void => {
@@ -376,23 +265,15 @@ export class RedisDriver implements LockDriver {
   async #shutdown(): Promise<void> {
     this.#listener.close()
     await Promise.allSettled([...this.#inFlight])
-    const held = this.#leases.drain()
-    if (held.length > 0 && this.#client.status === 'ready') {
-      const pipeline = this.#pipeline()
-      for (const { lease, keys } of held)
-        pipeline.batonRelease(keys.lock, lease.owner, keys.channel)
-      await pipeline.exec().catch(() => undefined)
-    }
-    this.#client.off('ready', this.#onReconnect)
+    const held = this.#leases.drain().map(({ lease, keys }) => ({ keys, owner: lease.owner }))
+    if (this.#client.status === 'ready')
+      await this.#commands.releaseAll(held).catch(() => undefined)
+    this.#watch.stop()
     if (this.#ownsClient) {
       if (this.#client.status === 'ready') await this.#client.quit().catch(() => undefined)
       this.#client.disconnect()
     }
     this.#client.off('error', this.#ignoreError)
-  }
-
-  #pipeline(): ScriptedPipeline {
-    return this.#client.pipeline() as unknown as ScriptedPipeline
   }
 
   #keysOf(lease: DriverLease): LockKeys {
@@ -407,32 +288,4 @@ export class RedisDriver implements LockDriver {
       // a throwing warning listener must not break the driver
     }
   }
-}
-
-function toInfo(owner: string, pttlMs: number, fence: string | null): LockInfo {
-  return {
-    held: true,
-    owner,
-    ...(fence === null ? {} : { fence: BigInt(fence) }),
-    ...(pttlMs >= 0 ? { ttlRemainingMs: pttlMs } : {}),
-  }
-}
-
-/** Resolves with the value, or undefined as soon as `signal` aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined)
-  return new Promise<T | undefined>((resolve, reject) => {
-    const onAbort = () => resolve(undefined)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(err)
-      },
-    )
-  })
 }
