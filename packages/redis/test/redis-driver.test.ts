@@ -184,6 +184,9 @@ describe('RedisDriver protocol', () => {
     expect(await waiter).toBeNull()
     expect(await raw.exists(lockKeys('baton', key).lock)).toBe(0)
     await expect.poll(() => d.client.status).toBe('end')
+    expect(d.subscribedChannels).toBe(0)
+    // H1: the command connection and the subscriber are gone server-side too (only `raw` is left).
+    await expect.poll(async () => String(await raw.client('LIST')).trim().split('\n').length).toBe(1)
   })
 })
 
