@@ -68,6 +68,8 @@ describe('baton usage errors', () => {
       /@baton\/etcd.*not available yet/,
     )
     await expectUsageError(['demo', '--url', 'memory:'], /memory: locks live in one process/)
+    await expectUsageError(['conformance'], /needs --url URL/)
+    await expectUsageError(['conformance', '--url', 'memory:'], /memory: is in-process/)
   })
 
   it('takes the URL from BATON_URL', async () => {
