@@ -134,4 +134,30 @@ describe('baton run', () => {
     expect(readFileSync(marker, 'utf8')).toBe('term')
     expect(result.stderr).toMatch(/lost.*stopping the command/)
   })
+
+  it('sends SIGKILL after --grace when the command ignores SIGTERM, and still exits 5', async () => {
+    const marker = join(dir, 'stubborn.marker')
+    const holder = startCli(
+      [
+        'run',
+        'stubborn',
+        '--url',
+        url,
+        '--ttl',
+        '1500ms',
+        '--grace',
+        '500ms',
+        '--',
+        node,
+        fixture('ignore-term.mjs'),
+        marker,
+      ],
+      dir,
+    )
+    await waitUntil(() => existsSync(marker), 20_000, 'the holder to start its command')
+    await runCli(['release', '--force', '--yes', 'stubborn', '--url', url], dir)
+    const result = await holder.done
+    expect(result.code, result.stderr).toBe(5)
+    expect(readFileSync(marker, 'utf8')).toBe('ignored SIGTERM')
+  })
 })
