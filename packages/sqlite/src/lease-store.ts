@@ -61,8 +61,6 @@ export class LeaseStore {
   readonly #selectAll: Statement<[number]>
   readonly #purgeExpired: Statement<[number]>
   readonly #grantTx: (key: string, owner: string, ttlMs: number) => GrantResult
-  readonly #releaseTx: (key: string, owner: string) => boolean
-  readonly #forceTx: (key: string) => boolean
   readonly #extendManyTx: (leases: readonly LeaseKey[], ttlMs: number) => boolean[]
 
   constructor(db: Database) {
@@ -108,18 +106,10 @@ export class LeaseStore {
     // BEGIN IMMEDIATE takes the write lock before the read, so two processes can never
     // both see the key free (a deferred read-then-write would fail with SQLITE_BUSY_SNAPSHOT).
     this.#grantTx = grantTx.immediate
-    this.#releaseTx = (key, owner) => {
-      const row = this.#deleteOwned.get(key, owner) as { expires_at: number } | undefined
-      return row !== undefined && row.expires_at > Date.now()
-    }
     // One transaction (one write lock, one commit) renews every lease of a batch.
     this.#extendManyTx = db.transaction((leases: readonly LeaseKey[], ttlMs: number) =>
       leases.map((l) => this.extend(l.key, l.owner, ttlMs)),
     ).immediate
-    this.#forceTx = (key) => {
-      const row = this.#deleteAny.get(key) as { expires_at: number } | undefined
-      return row !== undefined && row.expires_at > Date.now()
-    }
   }
 
   /** Current holder of `key`, or how long it still has; grants with the next fence if free or expired. */
@@ -149,12 +139,14 @@ export class LeaseStore {
 
   /** Deletes the owner's row (expired or not); true when it was still unexpired. */
   release(key: string, owner: string): boolean {
-    return this.#releaseTx(key, owner)
+    const row = this.#deleteOwned.get(key, owner) as { expires_at: number } | undefined
+    return row !== undefined && row.expires_at > Date.now()
   }
 
   /** Deletes whatever row the key has; true when a live lease was freed. */
   forceRelease(key: string): boolean {
-    return this.#forceTx(key)
+    const row = this.#deleteAny.get(key) as { expires_at: number } | undefined
+    return row !== undefined && row.expires_at > Date.now()
   }
 
   /** The live lease on `key`, if any. */
