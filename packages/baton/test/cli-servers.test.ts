@@ -74,6 +74,9 @@ for (const [name, start] of BACKENDS) {
       expect(r.stdout).toMatch(/strictly increasing: yes/)
       expect(r.stdout).toMatch(/final counter\s+90 \(expected 90\)\s+ok/)
       expect(r.stdout).toMatch(/lost updates: 0\n/)
+      const status = await runCli(['status', 'baton:demo', '--url', server.url, '--json'], dir)
+      expect(status.code, status.stderr).toBe(0)
+      expect(JSON.parse(status.stdout)).toEqual({ key: 'baton:demo', held: false })
     })
   })
 }
