@@ -53,6 +53,8 @@ export class HeldLock implements LockHandle {
   #lostError: LockLostError | undefined
   #settled: Promise<void> | undefined
   readonly #onLeaseLost = () => this.lose('driver', this.lease.lost.reason)
+  /** Listening to `lease.lost`; see `watchLoss()`. */
+  #watching = false
 
   constructor(host: HandleHost, key: string, lease: DriverLease, ttlMs: number, renews: boolean) {
     this.#host = host
@@ -67,21 +69,35 @@ export class HeldLock implements LockHandle {
     this.#plan(lease.sentAtMs, lease.ttlMs)
   }
 
-  /** Starts watching the lease: loss signal and the Locker's renewal timer. */
+  /** Starts the handle's life: the Locker's timer, and the loss signal if events are listened to. */
   start(): void {
+    this.#host.renewer.add(this)
+    if (this.#host.listening) this.watchLoss()
+    this.checkTime(this.#host.clock.now())
+  }
+
+  /**
+   * Listens to the driver's `lease.lost` so that loss is acted on at once (N2). Done only
+   * when someone can observe it at once: a reader of `signal`, an event listener, or an
+   * acquire queued behind this handle in process. Adding and removing an AbortSignal
+   * listener is the largest single cost of a short lock; without one, every synchronous
+   * check (`isValid`, `state`, ...) and the Locker's timer still read `lease.lost.aborted`.
+   */
+  watchLoss(): void {
+    if (this.#watching || !this.#active()) return
     if (this.lease.lost.aborted) {
       this.lose('driver', this.lease.lost.reason)
       return
     }
+    this.#watching = true
     this.lease.lost.addEventListener('abort', this.#onLeaseLost, { once: true })
-    this.#host.renewer.add(this)
-    this.checkTime(this.#host.clock.now())
   }
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
       if (this.#lostError !== undefined) this.#controller.abort(this.#lostError)
+      else this.watchLoss()
     }
     return this.#controller.signal
   }
@@ -164,10 +180,11 @@ export class HeldLock implements LockHandle {
     return at
   }
 
-  /** Loses the handle at `validUntil` (S7) and suspends it once a confirmation is overdue (N4). */
+  /** Loses the handle on a lost lease or at `validUntil` (S7), and suspends it once a confirmation is overdue (N4). */
   checkTime(nowMs: number): void {
     if (!this.#active()) return
-    if (nowMs >= this.#validUntilMs) this.lose('expired', this.#lastError)
+    if (this.lease.lost.aborted) this.lose('driver', this.lease.lost.reason)
+    else if (nowMs >= this.#validUntilMs) this.lose('expired', this.#lastError)
     else if (this.renews && this.#state === 'held' && nowMs >= this.#suspendAtMs) this.#suspend()
   }
 
@@ -266,7 +283,8 @@ export class HeldLock implements LockHandle {
   }
 
   #detach(): void {
-    this.lease.lost.removeEventListener('abort', this.#onLeaseLost)
+    if (this.#watching) this.lease.lost.removeEventListener('abort', this.#onLeaseLost)
+    this.#watching = false
     this.#host.renewer.delete(this)
   }
 

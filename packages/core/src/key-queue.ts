@@ -5,6 +5,12 @@ interface Turn {
   grant(): void
 }
 
+/** A taken key: who waits for it in this process, and how to tell its holder that someone does. */
+interface Slot {
+  readonly turns: Turn[]
+  onWaiter: (() => void) | undefined
+}
+
 /**
  * The in-process FIFO queue of every (driver, namespaced key) pair. A key is "taken" from
  * the moment an acquire starts talking to the driver until its handle is released or its
@@ -12,22 +18,22 @@ interface Turn {
  * or is already asking for (S5). PostgreSQL and MySQL locks re-enter within a session, so
  * without this a second acquire on the same session would silently succeed.
  */
-const queues = new WeakMap<LockDriver, Map<string, Turn[]>>()
+const queues = new WeakMap<LockDriver, Map<string, Slot>>()
 
-function keysOf(driver: LockDriver): Map<string, Turn[]> {
-  let keys = queues.get(driver)
-  if (keys === undefined) {
-    keys = new Map()
-    queues.set(driver, keys)
+function slotsOf(driver: LockDriver): Map<string, Slot> {
+  let slots = queues.get(driver)
+  if (slots === undefined) {
+    slots = new Map()
+    queues.set(driver, slots)
   }
-  return keys
+  return slots
 }
 
 /** Takes the key at once when no one in this process has it; true on success. */
 export function tryTakeKey(driver: LockDriver, key: string): boolean {
-  const keys = keysOf(driver)
-  if (keys.has(key)) return false
-  keys.set(key, [])
+  const slots = slotsOf(driver)
+  if (slots.has(key)) return false
+  slots.set(key, { turns: [], onWaiter: undefined })
   return true
 }
 
@@ -38,11 +44,11 @@ export function tryTakeKey(driver: LockDriver, key: string): boolean {
 export function waitForKey(driver: LockDriver, key: string, signal: AbortSignal): Promise<void> {
   if (tryTakeKey(driver, key)) return Promise.resolve()
   if (signal.aborted) return Promise.reject(signal.reason)
-  const turns = keysOf(driver).get(key) as Turn[]
+  const slot = slotsOf(driver).get(key) as Slot
   return new Promise<void>((resolve, reject) => {
     const onAbort = () => {
-      const at = turns.indexOf(turn)
-      if (at >= 0) turns.splice(at, 1)
+      const at = slot.turns.indexOf(turn)
+      if (at >= 0) slot.turns.splice(at, 1)
       reject(signal.reason)
     }
     const turn: Turn = {
@@ -51,18 +57,31 @@ export function waitForKey(driver: LockDriver, key: string, signal: AbortSignal)
         resolve()
       },
     }
-    turns.push(turn)
+    slot.turns.push(turn)
     signal.addEventListener('abort', onAbort, { once: true })
+    slot.onWaiter?.()
   })
+}
+
+/**
+ * Calls `onWaiter` (now, if someone already waits) whenever an acquire in this process
+ * queues behind the key's current holder, until the key changes hands.
+ */
+export function watchKeyWaiters(driver: LockDriver, key: string, onWaiter: () => void): void {
+  const slot = queues.get(driver)?.get(key)
+  if (slot === undefined) return
+  slot.onWaiter = onWaiter
+  if (slot.turns.length > 0) onWaiter()
 }
 
 /** Gives the key to the next waiter in this process, or frees it. */
 export function giveBackKey(driver: LockDriver, key: string): void {
-  const keys = queues.get(driver)
-  const turns = keys?.get(key)
-  if (keys === undefined || turns === undefined) return
-  const next = turns.shift()
-  if (next === undefined) keys.delete(key)
+  const slots = queues.get(driver)
+  const slot = slots?.get(key)
+  if (slots === undefined || slot === undefined) return
+  slot.onWaiter = undefined
+  const next = slot.turns.shift()
+  if (next === undefined) slots.delete(key)
   else next.grant()
 }
 

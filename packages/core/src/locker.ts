@@ -9,7 +9,7 @@ import {
   LockUnsupportedError,
 } from './errors.js'
 import { type HandleHost, HeldLock } from './held-lock.js'
-import { giveBackKey, tryTakeKey, waitForKey } from './key-queue.js'
+import { giveBackKey, tryTakeKey, waitForKey, watchKeyWaiters } from './key-queue.js'
 import type { LockEvent } from './lock-event.js'
 import type { LockHandle } from './lock-handle.js'
 import type { AcquireOptions, LockerOptions } from './locker-options.js'
@@ -226,6 +226,7 @@ export class Locker implements AsyncDisposable {
         this.#emit({ type: 'acquired', key, atMs, fence: lease.fence, owner, waitedMs })
       }
       handle.start()
+      watchKeyWaiters(this.driver, fullKey, () => handle.watchLoss())
       return handle
     } catch (err) {
       if (err instanceof LockTimeoutError) this.#emitTimeout(key, startedAtMs)
