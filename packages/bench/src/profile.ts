@@ -24,8 +24,8 @@ export const FULL: Profile = {
 export const QUICK: Profile = {
   name: 'quick',
   uncontended: { warmupMs: 100, durationMs: 400, maxCycles: 50_000 },
-  handoff: { ...HANDOFF_SHAPE, durationMs: 2_500 },
-  scale: { keys: 2_000, ttlMs: 1_500, intervals: 3, concurrency: 100 },
+  handoff: { ...HANDOFF_SHAPE, durationMs: 2_000 },
+  scale: { keys: 2_000, ttlMs: 3_000, intervals: 2, concurrency: 100 },
 }
 
 /** The smoke test's: proves each scenario runs, not how fast. */

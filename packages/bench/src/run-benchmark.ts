@@ -1,12 +1,19 @@
 import type { ScenarioName } from './args.js'
 import type { BackendSpec, RunningBackend } from './backend-spec.js'
-import { BACKENDS, backendNamed, handoffContenders, uncontendedContenders } from './backends.js'
-import type { ContenderSpec } from './lock-client.js'
+import {
+  BACKENDS,
+  backendNamed,
+  batonOf,
+  handoffContenders,
+  uncontendedContenders,
+} from './backends.js'
+import type { BackendTarget, ContenderSpec } from './lock-client.js'
 import type { Profile } from './profile.js'
 import { Results, type Sample } from './results.js'
 import { runHandoff } from './scenarios/handoff.js'
 import { runScale } from './scenarios/scale.js'
 import { runUncontended } from './scenarios/uncontended.js'
+import { WorkerPool } from './scenarios/worker-pool.js'
 
 /** What to run. */
 export interface BenchmarkPlan {
@@ -42,6 +49,7 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkReport
   const specs = plan.backends === undefined ? [...BACKENDS] : plan.backends.map(backendNamed)
   const outcomes: BackendOutcome[] = []
   const results = new Results()
+  const pool = new WorkerPool(plan.profile.handoff.workers)
   try {
     for (const spec of specs) {
       log(`starting ${spec.name}`)
@@ -59,40 +67,49 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkReport
     for (let run = 1; run <= plan.runs; run++) {
       for (const scenario of plan.scenarios) {
         for (const { spec, running } of live) {
-          await runScenario(scenario, spec, running, plan.profile, results, (line) =>
-            log(`run ${run}/${plan.runs} ${line}`),
-          )
+          const context = {
+            profile: plan.profile,
+            results,
+            pool,
+            log: (line: string) => log(`run ${run}/${plan.runs} ${line}`),
+          }
+          await runScenario(scenario, spec, running.target, context)
         }
       }
     }
     return { results, backends: outcomes, plan }
   } finally {
+    await pool.close()
     for (const o of outcomes) await o.running?.stop().catch(() => {})
   }
 }
 
+interface ScenarioContext {
+  readonly profile: Profile
+  readonly results: Results
+  readonly pool: WorkerPool
+  readonly log: (line: string) => void
+}
+
+/** Runs one scenario for every contender of one backend; a failure is recorded, not thrown. */
 async function runScenario(
   scenario: ScenarioName,
   spec: BackendSpec,
-  running: RunningBackend,
-  profile: Profile,
-  results: Results,
-  log: (line: string) => void,
+  target: BackendTarget,
+  context: ScenarioContext,
 ): Promise<void> {
-  const attempt = async (
-    contender: ContenderSpec,
-    scenarioLabel: string,
-    work: () => Promise<void>,
-  ) => {
-    log(`${scenarioLabel} ${spec.name}: ${contender.name}`)
+  const { profile, results, pool, log } = context
+  const label = scenario === 'uncontended' && spec.name === 'memory' ? 'core overhead' : scenario
+  const group = scenario === 'handoff' ? 'handoff' : `${scenario}/${spec.name}`
+  const attempt = async (contender: ContenderSpec, work: () => Promise<readonly Sample[]>) => {
+    log(`${label} ${spec.name}: ${contender.name}`)
     try {
-      await work()
+      for (const sample of await work()) results.add(sample)
     } catch (err) {
       log(`  failed: ${err instanceof Error ? err.message : String(err)}`)
-      const group = scenario === 'handoff' ? 'handoff' : `${scenario}/${spec.name}`
       results.fail(
         {
-          scenario: scenarioLabel,
+          scenario: label,
           backend: spec.name,
           contender: contender.name,
           role: contender.role,
@@ -102,25 +119,19 @@ async function runScenario(
       )
     }
   }
-  const add = (samples: readonly Sample[]) => {
-    for (const s of samples) results.add(s)
-  }
-  const target = running.target
   if (scenario === 'uncontended') {
-    const label = spec.name === 'memory' ? 'core overhead' : 'uncontended'
     for (const contender of uncontendedContenders(spec)) {
-      await attempt(contender, label, async () =>
-        add(await runUncontended(spec.name, contender, target, profile.uncontended)),
+      await attempt(contender, () =>
+        runUncontended(spec.name, contender, target, profile.uncontended),
       )
     }
   } else if (scenario === 'handoff') {
     for (const contender of handoffContenders(spec)) {
-      await attempt(contender, 'handoff', async () =>
-        add(await runHandoff(spec.name, contender, target, profile.handoff)),
+      await attempt(contender, () =>
+        runHandoff(spec.name, contender, target, profile.handoff, pool),
       )
     }
   } else {
-    const baton = uncontendedContenders(spec).find((c) => c.role === 'baton') as ContenderSpec
-    await attempt(baton, 'scale', async () => add(await runScale(spec.name, target, profile.scale)))
+    await attempt(batonOf(spec), () => runScale(spec.name, target, profile.scale))
   }
 }

@@ -13,15 +13,24 @@ const send = (message: unknown) =>
     process.send?.(message, undefined, {}, (e) => (e ? reject(e) : resolve())),
   )
 
-function nextMessage<T>(type: string): Promise<T> {
-  return new Promise((resolve) => {
-    const onMessage = (m: { type?: string }) => {
-      if (m?.type !== type) return
-      process.off('message', onMessage)
-      resolve(m as T)
-    }
-    process.on('message', onMessage)
-  })
+// Messages in arrival order; `take` waits for the next one of a type (the parent sends
+// one instruction at a time, so nothing of another type is pending meanwhile).
+const mailbox: Array<{ type?: string }> = []
+let waiter: (() => void) | undefined
+process.on('message', (m: { type?: string }) => {
+  mailbox.push(m)
+  waiter?.()
+})
+
+async function take<T>(...types: string[]): Promise<T> {
+  for (;;) {
+    const i = mailbox.findIndex((m) => types.includes(m?.type ?? ''))
+    if (i >= 0) return mailbox.splice(i, 1)[0] as T
+    await new Promise<void>((resolve) => {
+      waiter = resolve
+    })
+    waiter = undefined
+  }
 }
 
 async function contend(client: LockClient, start: HandoffStart, go: HandoffGo) {
@@ -51,28 +60,43 @@ async function contend(client: LockClient, start: HandoffStart, go: HandoffGo) {
   return { cycles, timeouts }
 }
 
-async function main(): Promise<void> {
-  const startMessage = nextMessage<HandoffStart>('start')
-  await send({ type: 'hello' })
-  const start = await startMessage
+/** One round: open the contender, report ready, contend on `go`, report, close. */
+async function round(start: HandoffStart): Promise<void> {
   const client = await contenderNamed(start.backend, start.contender).open({ url: start.url })
   try {
-    const goMessage = nextMessage<HandoffGo>('go')
     await send({ type: 'ready', nowNs: monotonicNs() })
-    const result = await contend(client, start, await goMessage)
-    await send({ type: 'done', ...result })
+    const go = await take<HandoffGo>('go')
+    await send({ type: 'done', ...(await contend(client, start, go)) })
   } finally {
     await client.close()
   }
 }
 
+// The worker serves rounds (one contender each) until the parent says `exit` or goes away,
+// so a run pays for process start-up once, not once per contender.
+async function main(): Promise<void> {
+  process.once('disconnect', () => process.exit(0))
+  await send({ type: 'hello' })
+  for (;;) {
+    const message = await take<HandoffStart | { type: 'exit' }>('start', 'exit')
+    if (message.type === 'exit') return
+    // A `go` left over from a round that failed here must not start the next one early.
+    for (let i = mailbox.length - 1; i >= 0; i--)
+      if (mailbox[i]?.type === 'go') mailbox.splice(i, 1)
+    try {
+      await round(message)
+    } catch (err) {
+      await send({
+        type: 'failed',
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      })
+    }
+  }
+}
+
 main().then(
   () => process.disconnect?.(),
-  async (err: unknown) => {
-    await send({
-      type: 'failed',
-      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-    }).catch(() => {})
+  () => {
     process.exitCode = 1
     process.disconnect?.()
   },

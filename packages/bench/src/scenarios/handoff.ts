@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto'
 import type { BackendTarget, ContenderSpec } from '../lock-client.js'
 import type { Sample } from '../results.js'
 import { clockSlackMs, monotonicNs, msSince } from '../shared-clock.js'
-import { endWorker, forkWorker, isHello, nextMessage } from '../worker-process.js'
+import { nextMessage } from '../worker-process.js'
 import { analyseHandoff } from './handoff-analysis.js'
 import { type HandoffStart, isDone, isReady } from './handoff-protocol.js'
+import type { WorkerPool } from './worker-pool.js'
 
 /** Shape of the contention. */
 export interface HandoffOptions {
@@ -18,7 +19,7 @@ export interface HandoffOptions {
 const CLOCK_SLACK_LIMIT_MS = 0.001
 
 /**
- * `workers` processes (child_process.fork) contend for one key for `durationMs`, each
+ * `options.workers` processes (child_process.fork, from `pool`) contend for one key for `durationMs`, each
  * holding about `holdMs` and pausing `pauseMs` between attempts. Returns the figures of
  * `analyseHandoff` as samples; throws if the shared-clock check fails or a worker dies.
  */
@@ -27,13 +28,11 @@ export async function runHandoff(
   contender: ContenderSpec,
   target: BackendTarget,
   options: HandoffOptions,
+  pool: WorkerPool,
 ): Promise<Sample[]> {
   const originNs = monotonicNs()
-  const children = Array.from({ length: options.workers }, () =>
-    forkWorker('scenarios/handoff-worker'),
-  )
+  const children = await pool.workers()
   try {
-    await Promise.all(children.map((c) => nextMessage(c, isHello, 60_000)))
     const start: HandoffStart = {
       type: 'start',
       backend,
@@ -85,7 +84,8 @@ export async function runHandoff(
       ['timed-out waits', 'count', f.timeouts],
     ]
     return figures.map(([metric, unit, value]) => ({ ...base, metric, unit, value }))
-  } finally {
-    await Promise.all(children.map((c) => endWorker(c)))
+  } catch (err) {
+    await pool.discard()
+    throw err
   }
 }
