@@ -1,6 +1,6 @@
 import { Attempt } from './attempt.js'
 import { toBackendError } from './backend-error.js'
-import { type Clock, systemClock, type TimerHandle } from './clock.js'
+import { type Clock, systemClock } from './clock.js'
 import type { AcquireRequest, DriverLease, LockDriver, LockInfo } from './driver.js'
 import {
   LockAbortedError,

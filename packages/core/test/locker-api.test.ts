@@ -58,7 +58,7 @@ describe('argument validation, before any backend call', () => {
   })
 
   it('accepts the bounds: 1024-byte keys, 24 h TTL, waitMs Infinity', async () => {
-    const a = await locker.acquire('€'.repeat(341) + 'x', {
+    const a = await locker.acquire(`${'€'.repeat(341)}x`, {
       ttlMs: 86_400_000,
       waitMs: Number.POSITIVE_INFINITY,
     })
