@@ -18,8 +18,18 @@ export const ADVISORY_KEY_SQL =
  * makes the two keys exclude each other (never the reverse).
  */
 export function advisoryKey(key: string): bigint {
-  return createHash('md5').update(key, 'utf8').digest().readBigInt64BE(0)
+  let hash = recent.get(key)
+  if (hash === undefined) {
+    hash = createHash('md5').update(key, 'utf8').digest().readBigInt64BE(0)
+    if (recent.size >= RECENT_KEYS) recent.clear()
+    recent.set(key, hash)
+  }
+  return hash
 }
+
+/** Keys hashed lately: the same lock is usually taken again and again. */
+const recent = new Map<string, bigint>()
+const RECENT_KEYS = 1_024
 
 /**
  * Matches an advisory lock row of `pg_locks` taken with the single-bigint form: PostgreSQL

@@ -1,7 +1,7 @@
 import type { ClientConfig, QueryResultRow } from 'pg'
 import pg from 'pg'
 import type { LockStatements } from './lock-statements.js'
-import { livenessSql, sessionLiveness } from './session-liveness.js'
+import { livenessSql, livenessTtlMs, sessionLiveness } from './session-liveness.js'
 
 /** How long `close()` waits for the server to acknowledge the goodbye before dropping the socket. */
 const CLOSE_TIMEOUT_MS = 2_000
@@ -39,7 +39,7 @@ export class LockSession {
   #inFlight = 0
   #ttlMs = 0
   #appliedTtlMs = 0
-  #tail: Promise<void> = Promise.resolve()
+  readonly #queue: Array<() => void> = []
   #ended = false
   #cause: unknown
   readonly #onEnd: SessionEndListener
@@ -71,7 +71,7 @@ export class LockSession {
    * picks its liveness TTL; `configure()` applies it.
    */
   claim(key: bigint, ttlMs: number): void {
-    if (this.claimed.size === 0) this.#ttlMs = sessionLiveness(ttlMs, this.serverVersion).ttlMs
+    if (this.claimed.size === 0) this.#ttlMs = livenessTtlMs(ttlMs)
     this.claimed.add(key)
   }
 
@@ -96,8 +96,13 @@ export class LockSession {
    * it while locks are held: the other locks on the session were promised the longer one.
    */
   raiseTtl(ttlMs: number): void {
-    const ttl = sessionLiveness(ttlMs, this.serverVersion).ttlMs
+    const ttl = livenessTtlMs(ttlMs)
     if (ttl > this.#ttlMs) this.#ttlMs = ttl
+  }
+
+  /** True when the claimed TTL's liveness settings are not applied yet. */
+  get needsConfigure(): boolean {
+    return this.#ttlMs !== this.#appliedTtlMs
   }
 
   /** Applies the liveness settings of the claimed TTL unless they are already in force. */
@@ -119,20 +124,17 @@ export class LockSession {
     values?: unknown[],
     name?: string,
   ): Promise<pg.QueryResult<R>> {
-    this.#inFlight++
-    this.lastUsedMs = performance.now()
     // our own FIFO, one statement at a time on the connection (pg 9 drops its implicit queue)
-    const config = name === undefined ? { text, values } : { name, text, values }
-    const run = this.#tail.then(() => this.#client.query<R>(config))
-    this.#tail = run.then(
-      () => {},
-      () => {},
-    )
+    if (++this.#inFlight > 1) await new Promise<void>((resolve) => this.#queue.push(resolve))
+    this.lastUsedMs = performance.now()
     try {
-      return await run
+      return await this.#client.query<R>(
+        name === undefined ? { text, values } : { name, text, values },
+      )
     } finally {
       this.#inFlight--
       this.lastUsedMs = performance.now()
+      this.#queue.shift()?.()
     }
   }
 

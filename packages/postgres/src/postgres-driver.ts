@@ -58,10 +58,10 @@ export class PostgresDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     const deadlineMs = performance.now() + req.waitMs
-    const signal = AbortSignal.any([req.signal, this.#closing.signal])
     const key = advisoryKey(req.key)
-    const lease = await this.#tryOnce(req, key, signal)
-    if (lease !== null || !(req.waitMs > 0) || signal.aborted) return lease
+    const lease = await this.#tryOnce(req, key, req.signal)
+    if (lease !== null || !(req.waitMs > 0) || req.signal.aborted) return lease
+    const signal = AbortSignal.any([req.signal, this.#closing.signal])
     const session = await this.#pool.forWait(key, req.ttlMs, signal)
     if (session === undefined) return null
     if (session === null) return this.#pollFor(req, key, deadlineMs, signal)
@@ -84,27 +84,29 @@ export class PostgresDriver implements LockDriver {
       bySession.set(lock.session, list)
     })
     const beats = [...bySession].map(async ([session, indexes]) => {
-      session.raiseTtl(ttlMs)
-      await session.configure()
-      const confirmed = await this.#heartbeat.confirm(session)
-      for (const i of indexes) {
-        const lock = this.#held.of(leases[i] as DriverLease)
-        if (lock === undefined) continue
-        if (confirmed(lock.hash)) {
-          // the session outlives a silent holder by its own TTL, never by less
-          results[i] = { ok: true, ttlMs: Math.min(ttlMs, session.ttlMs) }
-        } else {
-          this.#held.lose(
-            lock,
-            new Error(`postgres: backend pid ${session.pid} no longer holds the lock`),
-          )
+      try {
+        session.raiseTtl(ttlMs)
+        await session.configure()
+        const confirmed = await this.#heartbeat.confirm(session)
+        for (const i of indexes) {
+          const lock = this.#held.of(leases[i] as DriverLease)
+          if (lock === undefined) continue
+          if (confirmed(lock.hash)) {
+            // the session outlives a silent holder by its own TTL, never by less
+            results[i] = { ok: true, ttlMs: Math.min(ttlMs, session.ttlMs) }
+          } else {
+            const reason = `postgres: backend pid ${session.pid} no longer holds the lock`
+            this.#held.lose(lock, new Error(reason))
+          }
         }
+      } catch (err) {
+        if (!session.ended && !endsSession(err)) throw err
+        // the connection is gone, and with it the session's locks: a fact, not a failure
+        session.destroy()
+        this.#held.loseSession(session, sessionEndedError(session, err))
       }
     })
-    const settled = await Promise.allSettled(beats)
-    for (const s of settled) {
-      if (s.status === 'rejected' && [...bySession.keys()].some((x) => !x.ended)) throw s.reason
-    }
+    await Promise.all(beats)
     return results
   }
 
@@ -123,9 +125,10 @@ export class PostgresDriver implements LockDriver {
       )
       return rows[0]?.released === true
     } catch (err) {
-      if (session.ended) return false
-      // we cannot tell whether the lock is still held: drop the session so it is not
+      // a broken connection takes the lock with it; after any other failure we cannot
+      // tell whether the lock is still held, so the session is dropped to make sure
       session.destroy()
+      if (session.ended || endsSession(err)) return false
       throw err
     } finally {
       session.claimed.delete(hash)
@@ -174,9 +177,12 @@ export class PostgresDriver implements LockDriver {
     key: bigint,
     signal: AbortSignal,
   ): Promise<DriverLease | null> {
-    const session = await this.#pool.forKey(key, req.ttlMs, signal)
+    // core races every driver call against its deadline and releases a late grant, so the
+    // fast path does not race again; only finding a session may wait
+    const session =
+      this.#pool.pickForKey(key, req.ttlMs) ?? (await this.#pool.forKey(key, req.ttlMs, signal))
     if (session === undefined) return null
-    return this.#settle(this.#attempt(session, req, key), signal)
+    return this.#attempt(session, req, key)
   }
 
   async #attempt(
@@ -196,7 +202,7 @@ export class PostgresDriver implements LockDriver {
       const attempt = tryLock()
       // the liveness settings for this TTL queue right behind the grant, not in front of it:
       // nothing else runs on the session in between, and the grant costs one round trip
-      session.configure().catch(() => {})
+      if (session.needsConfigure) session.configure().catch(() => {})
       const { rows } = await attempt.catch(async (err: unknown) => {
         // 42P01 while parsing nextval('...'): the fence sequence does not exist yet (first use)
         if ((err as { code?: unknown }).code !== '42P01') throw err
@@ -319,6 +325,17 @@ export class PostgresDriver implements LockDriver {
       })
     this.#background.add(tracked)
   }
+}
+
+/**
+ * True when `err` means the connection, and so the session with its locks, is gone: a
+ * socket error, or a FATAL/PANIC from the server (terminated, shutdown, idle timeout).
+ * A plain SQL ERROR leaves the session alive.
+ */
+function endsSession(err: unknown): boolean {
+  const severity = (err as { severity?: unknown } | null)?.severity
+  if (typeof severity === 'string') return severity === 'FATAL' || severity === 'PANIC'
+  return err instanceof Error
 }
 
 function sessionEndedError(session: LockSession, cause: unknown): Error {

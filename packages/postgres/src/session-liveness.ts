@@ -24,7 +24,7 @@ const PG14 = 140_000
  * TCP settings are ignored on Unix-domain sockets.
  */
 export function sessionLiveness(ttlMs: number, serverVersion: number): SessionLiveness {
-  const ttl = Math.max(1, Math.ceil(ttlMs))
+  const ttl = livenessTtlMs(ttlMs)
   const ttlSeconds = Math.max(2, Math.floor(ttl / 1000))
   const idleSeconds = Math.max(1, Math.floor(ttlSeconds / 2))
   const count = Math.max(1, Math.min(3, ttlSeconds - idleSeconds))
@@ -43,6 +43,11 @@ export function sessionLiveness(ttlMs: number, serverVersion: number): SessionLi
     ])
   }
   return Object.freeze({ ttlMs: ttl, settings: Object.freeze(settings) })
+}
+
+/** The TTL a session's settings implement for a requested `ttlMs`: whole ms, at least 1. */
+export function livenessTtlMs(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs))
 }
 
 /** One statement applying `liveness`, with literals only (all values are integers we built). */

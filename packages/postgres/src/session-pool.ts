@@ -3,7 +3,7 @@ import type { ClientConfig } from 'pg'
 import { ABORTED, untilAborted } from './abortable.js'
 import { LockSession, type SessionEndListener } from './lock-session.js'
 import type { LockStatements } from './lock-statements.js'
-import { sessionLiveness } from './session-liveness.js'
+import { livenessTtlMs } from './session-liveness.js'
 
 /** Sizing of a `SessionPool`. */
 export interface SessionPoolOptions {
@@ -57,21 +57,34 @@ export class SessionPool {
   }
 
   /**
-   * A session for a non-blocking statement on `key` that is not claiming it yet, with `key`
-   * claimed for the caller; undefined when aborted. `ttlMs` keeps sessions per liveness setting.
+   * The oldest session that may take `key` now (not waiting, not claiming `key`, same
+   * liveness TTL or nothing claimed), with `key` claimed for the caller; undefined when
+   * none fits or the best one is deep in pipelined work while more sessions may open.
    */
+  pickForKey(key: bigint, ttlMs: number): LockSession | undefined {
+    const ttl = livenessTtlMs(ttlMs)
+    let best: LockSession | undefined
+    for (const s of this.#sessions) {
+      if (s.ended || s.waiting || s.claimed.has(key)) continue
+      if (s.claimed.size > 0 && s.ttlMs !== ttl) continue
+      if (s.inFlight < PIPELINE_DEPTH) {
+        best = s
+        break
+      }
+      if (best === undefined || s.inFlight < best.inFlight) best = s
+    }
+    if (best === undefined || (best.inFlight >= PIPELINE_DEPTH && this.#hasRoom())) return undefined
+    best.claim(key, ttlMs)
+    return best
+  }
+
+  /** Like `pickForKey`, opening or waiting for a session when none fits; undefined when aborted. */
   async forKey(key: bigint, ttlMs: number, signal: AbortSignal): Promise<LockSession | undefined> {
-    const ttl = sessionLiveness(ttlMs, 0).ttlMs
     for (;;) {
       if (signal.aborted) return undefined
-      const best = this.#pick(
-        (s) => !s.claimed.has(key) && (s.claimed.size === 0 || s.ttlMs === ttl),
-      )
-      if (best !== undefined && (best.inFlight < PIPELINE_DEPTH || !this.#hasRoom())) {
-        best.claim(key, ttlMs)
-        return best
-      }
-      if (best === undefined && !this.#hasRoom() && this.#opening.size === 0) {
+      const session = this.pickForKey(key, ttlMs)
+      if (session !== undefined) return session
+      if (!this.#hasRoom() && this.#opening.size === 0) {
         // every session is waiting or holds this key: wait for one to come free
         await sleep(5, signal)
         continue
