@@ -1,6 +1,8 @@
 import { startPostgres } from '@baton/test-matrix'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { ADVISORY_KEY_SQL, advisoryKey, PostgresDriver } from '../src/index.js'
+import { ADVISORY_KEY_SQL, advisoryKey, PostgresDriver, sessionLiveness } from '../src/index.js'
+import { versionNumber } from '../src/lock-session.js'
+import { lockStatements, quoteIdent } from '../src/lock-statements.js'
 import { holdersInSql, must, rawClient, request, until } from './driver-helpers.js'
 
 let server: Awaited<ReturnType<typeof startPostgres>>
@@ -140,5 +142,73 @@ describe('PostgresDriver', () => {
     } finally {
       await client.end()
     }
+  })
+
+  test('inspect reads pg_locks; forceRelease terminates the holder session (and its other locks)', async () => {
+    const a = driver()
+    const b = driver()
+    expect(await b.inspect('ops:one')).toBeNull()
+    const one = must(await a.acquire(request('ops:one')))
+    const two = must(await a.acquire(request('ops:two')))
+    expect(await b.inspect('ops:one')).toEqual({ held: true })
+    expect(await a.inspect('ops:one')).toEqual({ held: true, owner: one.owner, fence: one.fence })
+    expect(await b.forceRelease('ops:one')).toBe(true)
+    await until(() => one.lost.aborted && two.lost.aborted)
+    await until(async () => (await b.inspect('ops:one')) === null)
+    expect(await b.forceRelease('ops:one')).toBe(false)
+    expect(await a.release(one)).toBe(false)
+  })
+})
+
+test('concurrent waiters open sessions; idle ones are closed after idleSessionMs, one stays', async () => {
+  const holder = driver()
+  const waiters = new PostgresDriver({ url: server.url, idleSessionMs: 300 })
+  drivers.push(waiters)
+  const keys = ['pool:a', 'pool:b', 'pool:c']
+  const held = await Promise.all(keys.map((k) => holder.acquire(request(k))))
+  const waiting = keys.map((k) => waiters.acquire(request(k, { waitMs: 10_000 })))
+  await until(() => waiters.sessionCount >= keys.length)
+  for (const lease of held) await holder.release(must(lease))
+  const granted = await Promise.all(waiting)
+  for (const lease of granted) await waiters.release(must(lease))
+  await until(() => waiters.sessionCount === 1, 10_000)
+  const again = must(await waiters.acquire(request('pool:a')))
+  await waiters.release(again)
+})
+
+describe('session liveness mapping', () => {
+  test('maps ttlMs onto idle_session_timeout, tcp_user_timeout and keepalives (PG 14+)', () => {
+    const settings = Object.fromEntries(sessionLiveness(30_000, 150_004).settings)
+    expect(settings).toMatchObject({
+      idle_session_timeout: '30000',
+      tcp_user_timeout: '30000',
+      tcp_keepalives_idle: '15',
+      tcp_keepalives_interval: '5',
+      tcp_keepalives_count: '3',
+      client_connection_check_interval: '1000',
+    })
+    const keepaliveSeconds =
+      Number(settings.tcp_keepalives_idle) +
+      Number(settings.tcp_keepalives_interval) * Number(settings.tcp_keepalives_count)
+    expect(keepaliveSeconds).toBeLessThanOrEqual(30)
+  })
+
+  test('leaves out settings an older server does not know, and floors keepalives at whole seconds', () => {
+    const settings = Object.fromEntries(sessionLiveness(300, 130_010).settings)
+    expect(settings.idle_session_timeout).toBeUndefined()
+    expect(settings.client_connection_check_interval).toBeUndefined()
+    expect(settings.tcp_user_timeout).toBe('300')
+    expect(Number(settings.tcp_keepalives_idle)).toBeGreaterThanOrEqual(1)
+  })
+
+  test('server_version strings become server_version_num', () => {
+    expect(versionNumber('15.4 (Debian 15.4-1.pgdg120+1)')).toBe(150_004)
+    expect(versionNumber('17beta1')).toBe(170_001)
+    expect(versionNumber('9.6.24')).toBe(90_624)
+  })
+
+  test('the fence sequence name is quoted, so any identifier is safe', () => {
+    expect(quoteIdent('a"b')).toBe('"a""b"')
+    expect(lockStatements('my schema', "x'y").tryLock).toContain(`nextval('"my schema"."x''y"')`)
   })
 })

@@ -8,6 +8,7 @@ import { ensureBuilt } from './ensure-built.js'
 
 let server: Awaited<ReturnType<typeof startPostgres>>
 let child: ChildProcess | undefined
+const fixture = join(import.meta.dirname, 'fixtures/hold-lock.mjs')
 
 beforeAll(async () => {
   ensureBuilt(['packages/core', 'packages/postgres'])
@@ -32,8 +33,7 @@ function firstLine(proc: ChildProcess): Promise<string> {
 
 test('L1: SIGKILL of a holder process frees its lock at once (the server sees the socket close)', async () => {
   const key = 'sigkill:holder'
-  const fixture = join(import.meta.dirname, 'fixtures/hold-lock.mjs')
-  child = spawn(process.execPath, [fixture, server.url, key], {
+  child = spawn(process.execPath, [fixture, server.url, key, '60000'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const line = await firstLine(child)
@@ -58,5 +58,37 @@ test('L1: SIGKILL of a holder process frees its lock at once (the server sees th
   } finally {
     await driver.close()
     await client.end()
+  }
+})
+
+test('L1: a paused holder (SIGSTOP) loses its lock within ttlMs: idle_session_timeout ends its session', async () => {
+  const key = 'sigstop:holder'
+  const ttlMs = 2_000
+  child = spawn(process.execPath, [fixture, server.url, key, String(ttlMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const line = await firstLine(child)
+  expect(line).toMatch(/^held \d+$/)
+  const driver = new PostgresDriver({ url: server.url })
+  try {
+    // while it renews, the holder keeps the key across several TTLs
+    const until = performance.now() + 2.5 * ttlMs
+    while (performance.now() < until) {
+      expect(await driver.acquire(request(key))).toBeNull()
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    const pausedAt = performance.now()
+    child.kill('SIGSTOP')
+    const lease = must(await driver.acquire(request(key, { waitMs: 20_000 })))
+    const tookMs = performance.now() - pausedAt
+    console.info(
+      `postgres: lock free ${Math.round(tookMs)} ms after SIGSTOP of its holder (ttlMs ${ttlMs})`,
+    )
+    expect(tookMs).toBeGreaterThan(ttlMs / 3)
+    expect(tookMs).toBeLessThan(ttlMs + 3_000)
+    await driver.release(lease)
+  } finally {
+    child.kill('SIGKILL')
+    await driver.close()
   }
 })
