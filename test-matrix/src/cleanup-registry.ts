@@ -6,6 +6,7 @@ import { signalTree } from './process-tree.js'
 // Two layers make sure no server outlives the process that started it:
 // 1. 'exit', SIGINT, SIGTERM and SIGHUP handlers kill every registered process group and
 //    remove every registered directory synchronously (test failures, Ctrl-C, a runner's SIGTERM).
+//    Inside vitest, a worker whose parent (the vitest main process) died does the same.
 // 2. A watchdog shell, started once per process, reads registrations on its stdin. When this
 //    process dies in any way (even SIGKILL), the kernel closes the pipe, the watchdog reads EOF
 //    and does the same cleanup. It runs in its own session so Ctrl-C does not reach it first.
@@ -35,39 +36,50 @@ done
 for d in "\${!dirs[@]}"; do rm -rf -- "$d"; done
 `
 
-const groups = new Set<number>()
-const dirs = new Set<string>()
-let watchdog: ChildProcess | undefined
-let installed = false
+interface Registry {
+  groups: Set<number>
+  dirs: Set<string>
+  watchdog: ChildProcess | undefined
+  installed: boolean
+}
+
+// One registry per process, not per module instance: vitest re-imports modules for every test
+// file in a worker, and a second set of signal handlers would keep the process from dying.
+const KEY = Symbol.for('baton.test-matrix.cleanup-registry')
+const shared = globalThis as { [KEY]?: Registry }
+shared[KEY] ??= { groups: new Set(), dirs: new Set(), watchdog: undefined, installed: false }
+const registry: Registry = shared[KEY]
 
 function tell(line: string): void {
-  const stdin = watchdog?.stdin
+  const stdin = registry.watchdog?.stdin
   if (stdin && !stdin.destroyed) stdin.write(`${line}\n`)
 }
 
 function ensureWatchdog(): void {
-  if (watchdog) return
-  watchdog = spawn('bash', ['-c', WATCHDOG_SCRIPT], {
+  if (registry.watchdog) return
+  const watchdog = spawn('bash', ['-c', WATCHDOG_SCRIPT], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   })
+  registry.watchdog = watchdog
   watchdog.on('error', () => {
-    watchdog = undefined
+    registry.watchdog = undefined
   })
+  watchdog.stdin?.on('error', () => {}) // EPIPE if the watchdog died; the handlers still run
   watchdog.unref()
   // The pipe must not keep this process alive; the kernel still closes it when we die.
   ;(watchdog.stdin as (Writable & { unref?: () => void }) | null)?.unref?.()
 }
 
-/** Kills every registered process group and removes every registered directory, synchronously. */
+/** Kills every registered process tree and removes every registered directory, synchronously. */
 export function cleanupNow(): void {
-  for (const group of groups) {
+  for (const group of registry.groups) {
     signalTree(group, 'SIGCONT')
     signalTree(group, 'SIGKILL')
   }
-  groups.clear()
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
-  dirs.clear()
+  registry.groups.clear()
+  for (const dir of registry.dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
+  registry.dirs.clear()
 }
 
 function onSignal(signal: NodeJS.Signals): void {
@@ -80,22 +92,44 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 function installHandlers(): void {
-  if (installed) return
-  installed = true
+  if (registry.installed) return
+  registry.installed = true
   process.on('exit', cleanupNow)
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal)
+  watchParent()
+}
+
+/**
+ * A vitest worker outlives a killed `vitest` main process (it is re-parented and runs its test
+ * to the end), and so would its servers. Inside vitest (or with BATON_TEST_MATRIX_WATCH_PARENT=1)
+ * the servers go as soon as the parent does. Not by default elsewhere: a benchmark whose shell
+ * exits must keep its servers.
+ */
+function watchParent(): void {
+  const enabled = process.env.BATON_TEST_MATRIX_WATCH_PARENT ?? (process.env.VITEST ? '1' : '0')
+  if (enabled !== '1') return
+  const parent = process.ppid
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return
+    clearInterval(timer)
+    process.stderr.write(
+      `@baton/test-matrix: parent process ${parent} is gone; stopping every server\n`,
+    )
+    cleanupNow()
+  }, 250)
+  timer.unref()
 }
 
 /** Registers a server's process group (its leader's PID, spawned with `detached: true`). */
 export function registerGroup(pid: number): void {
   installHandlers()
   ensureWatchdog()
-  groups.add(pid)
+  registry.groups.add(pid)
   tell(`+group ${pid}`)
 }
 
 export function unregisterGroup(pid: number): void {
-  groups.delete(pid)
+  registry.groups.delete(pid)
   tell(`-group ${pid}`)
 }
 
@@ -103,16 +137,16 @@ export function unregisterGroup(pid: number): void {
 export function registerDir(dir: string): void {
   installHandlers()
   ensureWatchdog()
-  dirs.add(dir)
+  registry.dirs.add(dir)
   tell(`+dir ${dir}`)
 }
 
 export function unregisterDir(dir: string): void {
-  dirs.delete(dir)
+  registry.dirs.delete(dir)
   tell(`-dir ${dir}`)
 }
 
 /** PID of the watchdog shell, for tests of the harness. */
 export function watchdogPid(): number | undefined {
-  return watchdog?.pid
+  return registry.watchdog?.pid
 }

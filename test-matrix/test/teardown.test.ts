@@ -28,7 +28,12 @@ beforeAll(async () => {
     `import { startRedis, startPostgres } from './index.js'
 import { processTree } from './process-tree.js'
 const servers = [await startRedis(), await startPostgres()]
-const report = { pids: servers.flatMap((s) => processTree(s.pid)), dirs: servers.map((s) => s.dir) }
+const report = {
+  node: process.pid,
+  leaders: servers.map((s) => s.pid),
+  pids: servers.flatMap((s) => processTree(s.pid)),
+  dirs: servers.map((s) => s.dir),
+}
 console.log(JSON.stringify(report))
 if (process.argv[2] === 'exit') process.exit(0)
 setInterval(() => {}, 1000)
@@ -48,9 +53,18 @@ function alive(pid: number): boolean {
 }
 
 async function startChild(mode: string) {
-  const child = spawn(process.execPath, [join(outDir, 'child.js'), mode], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  // 'orphaned': the harness runs in a grandchild whose parent (a shell) is SIGKILLed, as a vitest
+  // worker is when the vitest main process dies.
+  const node = `${JSON.stringify(process.execPath)} ${JSON.stringify(join(outDir, 'child.js'))} ${mode}`
+  const child =
+    mode === 'orphaned'
+      ? spawn('bash', ['-c', `${node}; true`], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, BATON_TEST_MATRIX_WATCH_PARENT: '1' },
+        })
+      : spawn(process.execPath, [join(outDir, 'child.js'), mode], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        })
   const line = await new Promise<string>((resolve, reject) => {
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
@@ -59,26 +73,37 @@ async function startChild(mode: string) {
     })
     child.once('exit', (code) => reject(new Error(`child exited early (${code}): ${out}`)))
   })
-  const report = JSON.parse(line) as { pids: number[]; dirs: string[] }
+  const report = JSON.parse(line) as {
+    node: number
+    leaders: number[]
+    pids: number[]
+    dirs: string[]
+  }
   return { child, ...report }
 }
 
 describe('teardown', () => {
-  test.each(['SIGKILL', 'SIGTERM', 'SIGINT', 'exit'] as const)(
+  test.each(['SIGKILL', 'SIGTERM', 'SIGINT', 'exit', 'orphaned'] as const)(
     'servers and temp dirs are gone after the parent ends by %s',
     async (mode) => {
-      const { child, pids, dirs } = await startChild(mode)
-      // redis-server, the postmaster and its auxiliary processes (each in its own session)
-      expect(pids.length).toBeGreaterThan(3)
-      if (mode !== 'exit') {
-        expect(pids.every(alive)).toBe(true)
-        expect(dirs.every((dir) => existsSync(dir))).toBe(true)
-        child.kill(mode)
+      const { child, node, leaders, pids, dirs } = await startChild(mode)
+      try {
+        // redis-server, the postmaster and its auxiliary processes (each in its own session)
+        expect(pids.length).toBeGreaterThan(3)
+        if (mode !== 'exit') {
+          expect(leaders.every(alive)).toBe(true)
+          expect(dirs.every((dir) => existsSync(dir))).toBe(true)
+          child.kill(mode === 'orphaned' ? 'SIGKILL' : mode)
+        }
+        await eventually(
+          async () => !pids.some(alive) && !dirs.some((dir) => existsSync(dir)),
+          10_000,
+        )
+      } finally {
+        // the orphaned child lives on by design; any other only if an assertion failed
+        for (const pid of [node, child.pid ?? 0])
+          if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL')
       }
-      await eventually(
-        async () => !pids.some(alive) && !dirs.some((dir) => existsSync(dir)),
-        10_000,
-      )
     },
   )
 })
