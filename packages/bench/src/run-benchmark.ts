@@ -122,7 +122,7 @@ async function runScenario(
   if (scenario === 'uncontended') {
     for (const contender of uncontendedContenders(spec)) {
       await attempt(contender, () =>
-        runUncontended(spec.name, contender, target, profile.uncontended),
+        runUncontended(spec.name, contender, target, profile.uncontended, spec.probe),
       )
     }
   } else if (scenario === 'handoff') {

@@ -88,6 +88,7 @@ export class CountingProxy {
   readonly #counters = new Set<RoundTripCounter>()
   #closedRoundTrips = 0
   #sessions = 0
+  #opened = 0
   port = 0
 
   private constructor(
@@ -100,6 +101,7 @@ export class CountingProxy {
       const counter = makeCounter()
       this.#counters.add(counter)
       this.#sessions += 1
+      this.#opened += 1
       this.#sockets.add(client).add(upstream)
       client.on('data', (chunk: Buffer) => counter.fromClient(chunk))
       upstream.on('data', (chunk: Buffer) => counter.fromServer(chunk))
@@ -139,6 +141,11 @@ export class CountingProxy {
     let total = this.#closedRoundTrips
     for (const counter of this.#counters) total += counter.roundTrips
     return total
+  }
+
+  /** Sessions ever opened through the proxy. */
+  sessionsOpened(): number {
+    return this.#opened
   }
 
   /** Sessions open through the proxy right now. */

@@ -14,6 +14,8 @@ export interface RoundTripProbe {
   readonly target: BackendTarget
   roundTrips(): Promise<number>
   sessions(): Promise<number>
+  /** Sessions (connections) ever opened through the probe. */
+  sessionsOpened(): Promise<number>
   close(): Promise<void>
 }
 
@@ -35,6 +37,7 @@ async function proxiedProbe(
     target: { url: proxied.href },
     roundTrips: async () => proxy.roundTrips(),
     sessions: async () => proxy.sessions(),
+    sessionsOpened: async () => proxy.sessionsOpened(),
     close: () => proxy.close(),
   }
 }

@@ -1,4 +1,5 @@
 import type { BackendTarget, ContenderSpec } from '../lock-client.js'
+import type { RoundTripProbe } from '../probes/round-trip-probe.js'
 import type { Sample } from '../results.js'
 import { quantile } from '../stats.js'
 
@@ -16,6 +17,63 @@ export interface UncontendedOptions {
  * application makes), attempt-only floors with none; on a free key both are one attempt.
  */
 export async function runUncontended(
+  backend: string,
+  contender: ContenderSpec,
+  target: BackendTarget,
+  options: UncontendedOptions,
+  probe?: (target: BackendTarget) => Promise<RoundTripProbe>,
+): Promise<Sample[]> {
+  const timed = await timeCycles(backend, contender, target, options)
+  if (probe === undefined) return timed
+  const base = timed[0] as Sample
+  const counted = await countRoundTrips(contender, target, probe)
+  return [
+    ...timed,
+    { ...base, metric: 'round trips per cycle', unit: 'count', value: counted.roundTrips },
+    { ...base, metric: 'connections opened per cycle', unit: 'count', value: counted.connections },
+  ]
+}
+
+/**
+ * Round trips of one cycle, counted on the wire through the backend's counting proxy in a
+ * separate, untimed pass (the proxy would slow the timed one): explains a ratio.
+ */
+async function countRoundTrips(
+  contender: ContenderSpec,
+  target: BackendTarget,
+  makeProbe: (target: BackendTarget) => Promise<RoundTripProbe>,
+): Promise<{ roundTrips: number; connections: number }> {
+  const probe = await makeProbe(target)
+  try {
+    const client = await contender.open(probe.target)
+    try {
+      const key = `bench:round-trips:${contender.role}:${process.pid}`
+      const waitMs = contender.waits ? 5_000 : 0
+      const cycle = async () => {
+        const release = await client.acquire(key, waitMs)
+        if (release === null)
+          throw new Error(`${contender.name}: uncontended key ${key} was not granted`)
+        await release()
+      }
+      for (let i = 0; i < 5; i++) await cycle()
+      const trips = await probe.roundTrips()
+      const opened = await probe.sessionsOpened()
+      for (let i = 0; i < COUNTED_CYCLES; i++) await cycle()
+      return {
+        roundTrips: ((await probe.roundTrips()) - trips) / COUNTED_CYCLES,
+        connections: ((await probe.sessionsOpened()) - opened) / COUNTED_CYCLES,
+      }
+    } finally {
+      await client.close()
+    }
+  } finally {
+    await probe.close()
+  }
+}
+
+const COUNTED_CYCLES = 50
+
+async function timeCycles(
   backend: string,
   contender: ContenderSpec,
   target: BackendTarget,
