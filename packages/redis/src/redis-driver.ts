@@ -254,7 +254,12 @@ export class RedisDriver implements LockDriver {
     const eviction = evictionWarning(facts)
     if (eviction !== undefined) this.#warn(eviction)
     if (facts.runId === undefined) {
-      this.#warn('redis INFO has no run_id: server restarts cannot be detected')
+      this.#warn(
+        'redis INFO is not readable (ACL?): server restarts and failovers cannot be detected',
+      )
+    }
+    if (facts.maxmemoryPolicy === undefined) {
+      this.#warn('redis maxmemory-policy is not readable (ACL?): make sure it is "noeviction"')
     }
   }
 

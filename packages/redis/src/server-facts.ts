@@ -2,13 +2,13 @@ import type { Redis } from 'ioredis'
 
 /** What the driver learned about the server at connect. */
 export interface ServerFacts {
-  /** INFO `run_id`: changes on every server restart (and on failover to another node). */
+  /** INFO `run_id`: changes on every server restart (and on failover to another node); undefined without INFO. */
   readonly runId: string | undefined
   /** Redis version, e.g. "7.0.15". */
   readonly version: string | undefined
-  /** True when the append-only file is on: lock and fence keys survive a restart. */
+  /** True when the append-only file is on: lock and fence keys survive a restart (false when unreadable). */
   readonly aof: boolean
-  /** `maxmemory-policy`, e.g. "noeviction". */
+  /** `maxmemory-policy`, e.g. "noeviction"; undefined when neither INFO nor CONFIG may be read. */
   readonly maxmemoryPolicy: string | undefined
   /** `maxmemory` in bytes; 0 means no limit. */
   readonly maxmemoryBytes: number | undefined
@@ -35,7 +35,12 @@ export async function readRunId(client: Redis): Promise<string | undefined> {
  * CONFIG GET is the fallback where INFO lacks a field.
  */
 export async function readServerFacts(client: Redis): Promise<ServerFacts> {
-  const info = parseInfo(await client.info())
+  // An ACL user may lack INFO (NOPERM): fall back on CONFIG, else on conservative defaults.
+  const text = await client.info().catch((err: unknown) => {
+    if (err instanceof Error && err.message.startsWith('NOPERM')) return ''
+    throw err
+  })
+  const info = parseInfo(text)
   let aof = info.get('aof_enabled')
   let policy = info.get('maxmemory_policy')
   if (aof === undefined) aof = (await configGet(client, 'appendonly')) === 'yes' ? '1' : '0'

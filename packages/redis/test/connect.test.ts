@@ -4,6 +4,7 @@ import { RedisDriver } from '@baton/redis'
 import { type ServerHandle, startRedis } from '@baton/test-matrix'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { request, uniqueKey } from './helpers.js'
 
 const PASSWORD = 'pa55-w0rd-s3cret'
 const WRONG = 'wr0ng-pa55-s3cret'
@@ -111,6 +112,24 @@ describe('deployment checks at connect', () => {
     await driver.ready()
     expect(driver.capabilities.fencing).toBe('volatile') // appendonly no
     await driver.close()
+  })
+
+  it('an ACL user without INFO and CONFIG: connects with conservative capabilities and says what it cannot check', async () => {
+    const restricted = await startRedis({
+      args: ['--user', 'locker', 'on', '>locker-pw', '~*', '&*', '+@all', '-info', '-config'],
+    })
+    try {
+      const url = `redis://locker:locker-pw@127.0.0.1:${restricted.port}`
+      const driver = await RedisDriver.connect({ url, onWarning: () => {} })
+      expect(driver.capabilities.fencing).toBe('volatile')
+      expect(driver.warnings.join('\n')).toMatch(/restarts and failovers cannot be detected/)
+      expect(driver.warnings.join('\n')).toMatch(/maxmemory-policy is not readable/)
+      const lease = await driver.acquire(request(uniqueKey('acl')))
+      expect(lease?.fence).toBe(1n)
+      await driver.close()
+    } finally {
+      await restricted.stop()
+    }
   })
 
   it('an injected client: unsafe options are warned about, keyPrefix is refused, it stays open', async () => {

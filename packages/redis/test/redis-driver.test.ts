@@ -186,7 +186,14 @@ describe('RedisDriver protocol', () => {
     await expect.poll(() => d.client.status).toBe('end')
     expect(d.subscribedChannels).toBe(0)
     // H1: the command connection and the subscriber are gone server-side too (only `raw` is left).
-    await expect.poll(async () => String(await raw.client('LIST')).trim().split('\n').length).toBe(1)
+    await expect
+      .poll(
+        async () =>
+          String(await raw.client('LIST'))
+            .trim()
+            .split('\n').length,
+      )
+      .toBe(1)
   })
 })
 
