@@ -1,9 +1,21 @@
+import { toBackendError } from './backend-error.js'
 import type { Clock, TimerHandle } from './clock.js'
+import type { AcquireRequest, DriverLease, LockDriver } from './driver.js'
 import { type LockError, LockTimeoutError } from './errors.js'
+import { giveBackKey } from './key-queue.js'
+
+/** What one acquire asks for: the user's key, the namespaced key and the acquisition's owner id. */
+export interface AttemptTarget {
+  readonly key: string
+  readonly fullKey: string
+  readonly owner: string
+  readonly ttlMs: number
+  readonly waitMs: number
+}
 
 /**
- * One acquire in progress: its deadline, and the reason it stopped early (timeout, caller
- * abort, close). The AbortSignal a driver receives is made on first use: creating and
+ * One acquire in progress: its driver calls, its deadline, and the reason it stopped
+ * early (timeout, caller abort, close). The AbortSignal a driver receives is made on first use: creating and
  * listening to AbortSignals is the main cost of an uncontended acquire on a fast driver,
  * and a driver rarely needs one when the key is free. Core listens through a plain callback.
  */
@@ -11,17 +23,21 @@ export class Attempt {
   /** The user's key, for errors and events. */
   readonly key: string
   readonly waitMs: number
+  readonly #target: AttemptTarget
+  readonly #driver: LockDriver
   readonly #clock: Clock
   #reason: LockError | undefined
   #controller: AbortController | undefined
   #listener: ((reason: LockError) => void) | undefined
   #timer: TimerHandle | undefined
   /** Cleanups of driver calls given up on; the key slot is kept until they settle. */
-  abandoned: Array<Promise<unknown>> | undefined
+  #abandoned: Array<Promise<unknown>> | undefined
 
-  constructor(key: string, waitMs: number, clock: Clock) {
-    this.key = key
-    this.waitMs = waitMs
+  constructor(target: AttemptTarget, driver: LockDriver, clock: Clock) {
+    this.key = target.key
+    this.waitMs = target.waitMs
+    this.#target = target
+    this.#driver = driver
     this.#clock = clock
   }
 
@@ -79,5 +95,65 @@ export class Attempt {
         },
       )
     })
+  }
+
+  /**
+   * One `driver.acquire` raced against the attempt's stop (timeout, caller abort, close).
+   * When the attempt stops first, the request's signal is aborted, and a grant that still
+   * arrives is released in the background and never exposed (S4).
+   */
+  async callDriver(waitMs: number): Promise<DriverLease | null> {
+    if (this.#reason !== undefined) throw this.#reason
+    const { fullKey, owner, ttlMs } = this.#target
+    const attempt = this
+    const request: AcquireRequest = {
+      key: fullKey,
+      owner,
+      ttlMs,
+      waitMs,
+      get signal() {
+        return attempt.signal
+      },
+    }
+    let call: Promise<DriverLease | null>
+    try {
+      call = this.#driver.acquire(request)
+    } catch (err) {
+      call = Promise.reject(err)
+    }
+    let lease: DriverLease | null
+    try {
+      lease = await this.race(call)
+    } catch (err) {
+      if (this.#reason === undefined) throw toBackendError(this.#driver.name, err, this.key)
+      this.#abandon(call)
+      throw this.#reason
+    }
+    if (this.#reason !== undefined) {
+      // Granted just as the deadline, the caller's abort or close struck: never expose it.
+      this.#abandon(call)
+      throw this.#reason
+    }
+    return lease
+  }
+
+  /**
+   * Frees the in-process key slot, but only once every abandoned driver call has settled
+   * and its late grant is released: on a session backend the next same-key acquire could
+   * otherwise re-enter (S5). Not awaited by close(): a hung backend may never answer.
+   */
+  giveBackSlot(): void {
+    const { fullKey } = this.#target
+    if (this.#abandoned === undefined) giveBackKey(this.#driver, fullKey)
+    else void Promise.all(this.#abandoned).then(() => giveBackKey(this.#driver, fullKey))
+  }
+
+  /** Releases whatever an abandoned call grants; never rejects. */
+  #abandon(call: Promise<DriverLease | null>): void {
+    const cleanup = call
+      .then((lease) => (lease === null ? false : this.#driver.release(lease)))
+      .catch(() => false)
+    this.#abandoned ??= []
+    this.#abandoned.push(cleanup)
   }
 }

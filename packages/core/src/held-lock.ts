@@ -2,6 +2,7 @@ import { toBackendError } from './backend-error.js'
 import type { Clock } from './clock.js'
 import type { DriverLease, LockDriver } from './driver.js'
 import { LockClosedError, LockLostError, type LockLostReason } from './errors.js'
+import { LeaseTiming, validUntilOf } from './lease-timing.js'
 import type { LockEvent } from './lock-event.js'
 import type { LockHandle, LockState } from './lock-handle.js'
 import { type Renewer, type RenewOutcome, renewOne } from './renewer.js'
@@ -17,11 +18,6 @@ export interface HandleHost {
   emit(event: LockEvent): void
   /** The handle is done with the backend: free its in-process key slot. */
   finish(handle: HeldLock): void
-}
-
-/** Guaranteed validity of a lease confirmed by a request sent at `sentAtMs` (DESIGN section 4). */
-export function validUntilOf(sentAtMs: number, ttlMs: number): number {
-  return sentAtMs + ttlMs * (1 - 0.01) - 2
 }
 
 /**
@@ -42,12 +38,7 @@ export class HeldLock implements LockHandle {
   #state: LockState = 'held'
   /** TTL asked for on each renewal. */
   #ttlMs: number
-  #validUntilMs: number
-  /** Renewal due; a batch may take it from `#earliestRenewAtMs` on to share a round trip. */
-  #renewAtMs = 0
-  #earliestRenewAtMs = 0
-  /** A confirmation is overdue from here on (N4). */
-  #suspendAtMs = 0
+  readonly #timing: LeaseTiming
   #inFlight: Promise<void> | undefined
   #lastError: unknown
   #lostError: LockLostError | undefined
@@ -65,8 +56,7 @@ export class HeldLock implements LockHandle {
     this.renews = renews
     this.#ttlMs = ttlMs
     this.#acquiredAtMs = host.listening ? host.clock.now() : 0
-    this.#validUntilMs = validUntilOf(lease.sentAtMs, lease.ttlMs)
-    this.#plan(lease.sentAtMs, lease.ttlMs)
+    this.#timing = new LeaseTiming(lease.sentAtMs, lease.ttlMs)
   }
 
   /** Starts the handle's life: the Locker's timer, and the loss signal if events are listened to. */
@@ -113,7 +103,7 @@ export class HeldLock implements LockHandle {
   }
 
   validForMs(): number {
-    return this.isValid() ? Math.max(0, this.#validUntilMs - this.#host.clock.now()) : 0
+    return this.isValid() ? Math.max(0, this.#timing.validUntilMs - this.#host.clock.now()) : 0
   }
 
   isValid(): boolean {
@@ -165,27 +155,24 @@ export class HeldLock implements LockHandle {
       this.renews &&
       this.#inFlight === undefined &&
       this.#active() &&
-      nowMs >= this.#earliestRenewAtMs
+      nowMs >= this.#timing.earliestRenewAtMs
     )
   }
 
   /** The next time the Locker's timer must look at this handle; Infinity when final. */
   wakeAtMs(): number {
     if (!this.#active()) return Number.POSITIVE_INFINITY
-    let at = this.#validUntilMs
-    if (this.renews) {
-      if (this.#inFlight === undefined) at = Math.min(at, this.#renewAtMs)
-      if (this.#state === 'held') at = Math.min(at, this.#suspendAtMs)
-    }
-    return at
+    return this.#timing.wakeAtMs(this.renews, this.#inFlight !== undefined, this.#state === 'held')
   }
 
   /** Loses the handle on a lost lease or at `validUntil` (S7), and suspends it once a confirmation is overdue (N4). */
   checkTime(nowMs: number): void {
     if (!this.#active()) return
     if (this.lease.lost.aborted) this.lose('driver', this.lease.lost.reason)
-    else if (nowMs >= this.#validUntilMs) this.lose('expired', this.#lastError)
-    else if (this.renews && this.#state === 'held' && nowMs >= this.#suspendAtMs) this.#suspend()
+    else if (nowMs >= this.#timing.validUntilMs) this.lose('expired', this.#lastError)
+    else if (this.renews && this.#state === 'held' && nowMs >= this.#timing.suspendAtMs) {
+      this.#suspend()
+    }
   }
 
   /** Marks a renewal as sent; `done` settles (never rejects) after `applyRenewal`. */
@@ -202,9 +189,7 @@ export class HeldLock implements LockHandle {
     if (!this.#active()) return
     if ('error' in outcome) {
       this.#lastError = outcome.error
-      const retryMs = Math.max(1, Math.min(this.#ttlMs / 6, 1000))
-      this.#renewAtMs = nowMs + retryMs
-      this.#earliestRenewAtMs = this.#renewAtMs
+      this.#timing.retry(nowMs, this.#ttlMs)
       this.#suspend()
     } else if (!outcome.ok) {
       this.lose('server')
@@ -215,9 +200,8 @@ export class HeldLock implements LockHandle {
         this.lose('expired')
         return
       }
-      this.#validUntilMs = validUntilMs
       this.#lastError = undefined
-      this.#plan(sentAtMs, outcome.ttlMs)
+      this.#timing.confirm(sentAtMs, outcome.ttlMs)
       this.#state = 'held'
       this.#emit('renewed')
     }
@@ -268,12 +252,6 @@ export class HeldLock implements LockHandle {
     }
     this.#emit('released')
     return error
-  }
-
-  #plan(sentAtMs: number, grantedTtlMs: number): void {
-    this.#renewAtMs = sentAtMs + grantedTtlMs / 3
-    this.#earliestRenewAtMs = sentAtMs + grantedTtlMs / 6
-    this.#suspendAtMs = sentAtMs + grantedTtlMs / 2
   }
 
   #suspend(): void {

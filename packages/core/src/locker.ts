@@ -1,7 +1,7 @@
-import { Attempt } from './attempt.js'
+import { Attempt, type AttemptTarget } from './attempt.js'
 import { toBackendError } from './backend-error.js'
 import { type Clock, systemClock } from './clock.js'
-import type { AcquireRequest, DriverLease, LockDriver, LockInfo } from './driver.js'
+import type { DriverLease, LockDriver, LockInfo } from './driver.js'
 import {
   LockAbortedError,
   LockClosedError,
@@ -175,19 +175,17 @@ export class Locker implements AsyncDisposable {
     const fullKey = this.#fullKey(key)
     const signal = options.signal
     if (signal?.aborted) throw new LockAbortedError(key, signal.reason)
-    return this.#attempt(new Attempt(key, waitMs, this.#clock), fullKey, ttlMs, isTry, signal)
+    const target = { key, fullKey, owner: newOwnerId(), ttlMs, waitMs }
+    return this.#attempt(new Attempt(target, this.driver, this.#clock), target, isTry, signal)
   }
 
   async #attempt(
     attempt: Attempt,
-    fullKey: string,
-    ttlMs: number,
+    { key, fullKey, owner, ttlMs, waitMs }: AttemptTarget,
     isTry: boolean,
     signal: AbortSignal | undefined,
   ): Promise<LockHandle | null> {
-    const { key, waitMs } = attempt
     const startedAtMs = this.#clock.now()
-    const owner = newOwnerId()
     const onAbort =
       signal === undefined
         ? undefined
@@ -209,13 +207,11 @@ export class Locker implements AsyncDisposable {
       attempt.setDeadline(startedAtMs + waitMs + HARD_DEADLINE_GRACE_MS)
       let lease: DriverLease | null = null
       if (!contended) {
-        lease = await this.#callDriver(attempt, fullKey, owner, ttlMs, 0)
+        lease = await attempt.callDriver(0)
         if (lease === null) this.#emitContended(key, owner)
       }
       const remainingMs = Math.ceil(startedAtMs + waitMs - this.#clock.now())
-      if (lease === null && remainingMs > 0) {
-        lease = await this.#callDriver(attempt, fullKey, owner, ttlMs, remainingMs)
-      }
+      if (lease === null && remainingMs > 0) lease = await attempt.callDriver(remainingMs)
       if (lease === null) return this.#noLock(key, isTry, waitMs)
       const handle = new HeldLock(this.#host, key, lease, ttlMs, this.#renew)
       holdsSlot = false
@@ -236,80 +232,13 @@ export class Locker implements AsyncDisposable {
       if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
       this.#attempts.delete(attempt)
       if (this.#attempts.size === 0) this.#attemptsDrained?.()
-      if (holdsSlot) this.#giveBackSlot(fullKey, attempt.abandoned)
+      if (holdsSlot) attempt.giveBackSlot()
     }
-  }
-
-  /**
-   * Frees the in-process key slot, but only once every abandoned driver call has settled
-   * and its late grant is released: on a session backend the next same-key acquire could
-   * otherwise re-enter (S5).
-   */
-  #giveBackSlot(fullKey: string, abandoned: Array<Promise<unknown>> | undefined): void {
-    if (abandoned === undefined) giveBackKey(this.driver, fullKey)
-    else void Promise.all(abandoned).then(() => giveBackKey(this.driver, fullKey))
   }
 
   #emitContended(key: string, owner: string): void {
     if (this.#onEvent !== undefined)
       this.#emit({ type: 'contended', key, atMs: this.#clock.now(), owner })
-  }
-
-  /**
-   * One driver call raced against the attempt's stop (timeout, caller abort, close). When
-   * the attempt stops first, the driver's request signal is aborted, and a grant that still
-   * arrives is released in the background and never exposed (S4); the attempt keeps that
-   * cleanup in `abandoned`.
-   */
-  async #callDriver(
-    attempt: Attempt,
-    key: string,
-    owner: string,
-    ttlMs: number,
-    waitMs: number,
-  ): Promise<DriverLease | null> {
-    if (attempt.reason !== undefined) throw attempt.reason
-    const request: AcquireRequest = {
-      key,
-      owner,
-      ttlMs,
-      waitMs,
-      get signal() {
-        return attempt.signal
-      },
-    }
-    let call: Promise<DriverLease | null>
-    try {
-      call = this.driver.acquire(request)
-    } catch (err) {
-      call = Promise.reject(err)
-    }
-    let lease: DriverLease | null
-    try {
-      lease = await attempt.race(call)
-    } catch (err) {
-      if (attempt.reason === undefined) throw toBackendError(this.driver.name, err, attempt.key)
-      this.#abandon(attempt, call)
-      throw attempt.reason
-    }
-    if (attempt.reason !== undefined) {
-      // Granted just as the deadline, the caller's abort or close struck: never expose it.
-      this.#abandon(attempt, call)
-      throw attempt.reason
-    }
-    return lease
-  }
-
-  /**
-   * Releases whatever an abandoned call grants; never rejects. Not awaited by close(): a
-   * hung backend may never answer.
-   */
-  #abandon(attempt: Attempt, call: Promise<DriverLease | null>): void {
-    const cleanup = call
-      .then((lease) => (lease === null ? false : this.driver.release(lease)))
-      .catch(() => false)
-    attempt.abandoned ??= []
-    attempt.abandoned.push(cleanup)
   }
 
   #noLock(key: string, isTry: boolean, waitMs: number): null {
