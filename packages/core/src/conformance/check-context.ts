@@ -61,10 +61,22 @@ export class CheckContext {
     return randomBytes(16).toString('hex')
   }
 
-  /** A fresh driver from the factory; closed at cleanup. */
+  /**
+   * A fresh driver from the factory, closed at cleanup. It is warmed up with one raw
+   * acquire and release of a scratch key, so that a lazy connect does not count against
+   * the one-attempt deadlines (core's L3 bound) of the check that uses it.
+   */
   async driver(): Promise<LockDriver> {
     const driver = await this.env.options.createDriver()
     this.defer('close a driver', () => driver.close())
+    const lease = await driver.acquire({
+      key: this.nsKey(`kit-warmup-${this.env.nextKeyId()}`),
+      owner: this.owner(),
+      ttlMs: this.timing.longTtlMs,
+      waitMs: 0,
+      signal: new AbortController().signal,
+    })
+    if (lease !== null) await driver.release(lease)
     return driver
   }
 

@@ -37,6 +37,7 @@ export async function prepareEnvironment(options: ConformanceOptions): Promise<K
   }
   const capabilities = probe.capabilities
   const driverName = probe.name
+  const driverHasRenewMany = typeof probe.renewMany === 'function'
   await withTimeout(() => probe.close(), 30_000, 'close() of the probe driver')
   if (typeof capabilities !== 'object' || capabilities === null) {
     throw new TypeError(
@@ -48,6 +49,7 @@ export async function prepareEnvironment(options: ConformanceOptions): Promise<K
     options,
     capabilities,
     driverName,
+    driverHasRenewMany,
     namespace: `kit-${randomBytes(4).toString('hex')}`,
     timing: kitTiming(capabilities),
     nextKeyId: () => ++keyId,

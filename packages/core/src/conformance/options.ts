@@ -32,6 +32,8 @@ export interface KitEnvironment {
   readonly capabilities: Capabilities
   /** The driver's own `name`. */
   readonly driverName: string
+  /** The driver implements `renewMany`. */
+  readonly driverHasRenewMany: boolean
   /** Namespace of this run, `kit-<8 hex>`: every key the kit uses lives under it. */
   readonly namespace: string
   /** TTLs, waits and slacks derived from `capabilities.ttlResolutionMs`. */

@@ -1,7 +1,7 @@
 import type { ConformanceCheck } from '../check.js'
 import { ensure, expectLockError } from '../conformance-failure.js'
 import { settleTimed } from '../wait-for.js'
-import { expectFreeWithin, recordingLocker, untilWaiting } from './support.js'
+import { expectFreeWithin, recordingLocker, tryOnce, untilWaiting } from './support.js'
 
 /** Caller aborts: before the call and while waiting (L3); nothing held afterwards (S4). */
 export const abortChecks: readonly ConformanceCheck[] = [
@@ -20,7 +20,7 @@ export const abortChecks: readonly ConformanceCheck[] = [
         'acquire with an already-aborted signal',
       )
       ensure((err as Error).cause === reason, "LockAbortedError's cause is not the signal's reason")
-      const other = await b.tryAcquire(key)
+      const other = await tryOnce(b, key)
       ensure(
         other !== null,
         'the key is held after an acquire that was aborted before the call (phantom lock)',

@@ -1,3 +1,4 @@
+import { isLockError } from '../../errors.js'
 import type { LockHandle } from '../../lock-handle.js'
 import type { ConformanceCheck } from '../check.js'
 import { ensure, expectLockError } from '../conformance-failure.js'
@@ -45,15 +46,32 @@ export const exclusionChecks: readonly ConformanceCheck[] = [
     name: 'S1: of four drivers racing tryAcquire on one free key, exactly one wins',
     async run(ctx) {
       const lockers = await ctx.lockers(4)
+      let timedOutRounds = 0
       for (let round = 0; round < 5; round++) {
         const key = ctx.key(`race${round}`)
-        const results = await Promise.all(lockers.map((l) => l.tryAcquire(key)))
-        const winners = results.filter((h): h is LockHandle => h !== null)
-        ensure(
-          winners.length === 1,
-          `round ${round}: ${winners.length} of 4 racing drivers got the key, expected exactly 1`,
-        )
+        const results = await Promise.allSettled(lockers.map((l) => l.tryAcquire(key)))
+        const winners: LockHandle[] = []
+        let timedOut = 0
+        for (const r of results) {
+          if (r.status === 'fulfilled') {
+            if (r.value !== null) winners.push(r.value)
+          } else if (isLockError(r.reason, 'LOCK_TIMEOUT')) timedOut++
+          else throw r.reason
+        }
         await Promise.all(winners.map((h) => h.release()))
+        ensure(
+          winners.length <= 1,
+          `round ${round}: ${winners.length} of 4 racing drivers got the key at once`,
+        )
+        // None won: only acceptable when an attempt ran out of time (core's one-attempt deadline); ask again.
+        if (winners.length === 0) {
+          ensure(timedOut > 0, `round ${round}: none of 4 racing drivers got a free key`)
+          ensure(
+            ++timedOutRounds <= 3,
+            'racing tryAcquires kept timing out (round trips over the one-attempt deadline)',
+          )
+          round--
+        }
       }
     },
   },

@@ -22,7 +22,7 @@ export const expiryChecks: readonly ConformanceCheck[] = [
       const key = ctx.key()
       const ttlMs = ctx.timing.shortTtlMs
       const startMs = performance.now()
-      const stale = await a.acquire(key, { ttlMs, waitMs: 0 })
+      const stale = await a.acquire(key, { ttlMs, waitMs: ctx.timing.slackMs })
       const bound = ttlMs + ctx.timing.slackMs
       const outcome = await settleTimed(
         b.acquire(key, { waitMs: bound + ctx.timing.slackMs, ttlMs: ctx.timing.longTtlMs }),
@@ -57,7 +57,7 @@ export const expiryChecks: readonly ConformanceCheck[] = [
       const key = ctx.key()
       const ttlMs = ctx.timing.shortTtlMs
       const startMs = performance.now()
-      const handle = await a.acquire(key, { ttlMs, waitMs: 0 })
+      const handle = await a.acquire(key, { ttlMs, waitMs: ctx.timing.slackMs })
       let abortedAtMs = 0
       handle.signal.addEventListener('abort', () => {
         abortedAtMs = performance.now()
@@ -97,7 +97,7 @@ export const expiryChecks: readonly ConformanceCheck[] = [
       const a = await ctx.locker({ renew: false })
       const key = ctx.key()
       const ttlMs = ctx.timing.shortTtlMs
-      const handle = await a.acquire(key, { ttlMs, waitMs: 0 })
+      const handle = await a.acquire(key, { ttlMs, waitMs: ctx.timing.slackMs })
       const grantedAtMs = performance.now()
       ensure(handle.isValid(), 'a fresh handle is not valid')
       // Block the event loop past the lease so that no timer can run, then ask synchronously.

@@ -33,7 +33,7 @@ export const hygieneChecks: readonly ConformanceCheck[] = [
       const ttlMs = ctx.timing.longTtlMs
       const before = await b.inspect(key)
       ensure(before.held === false, 'inspect says a never-used key is held')
-      const handle = await a.acquire(key, { ttlMs, waitMs: 0 })
+      const handle = await a.acquire(key, { ttlMs, waitMs: ctx.timing.slackMs })
       const info = await b.inspect(key)
       ensure(info.held === true, 'inspect from another driver says a held key is free')
       if (info.fence !== undefined)
@@ -69,15 +69,18 @@ export const hygieneChecks: readonly ConformanceCheck[] = [
       ctx.defer('close Locker a', () => a.close())
       const b = new Locker(await ctx.env.options.createDriver(), { namespace: ctx.env.namespace })
       ctx.defer('close Locker b', () => b.close())
-      const held = await a.acquire(key, { ttlMs: ctx.timing.renewTtlMs, waitMs: 0 })
+      const held = await a.acquire(key, {
+        ttlMs: ctx.timing.renewTtlMs,
+        waitMs: ctx.timing.slackMs,
+      })
       const waiting = settleTimed(b.acquire(key, { waitMs: 10 * ctx.timing.pollHandoffMs }))
       await held.extend()
       await held.release()
       const outcome = await waiting
       ensure(outcome.ok, 'the waiter did not get the key after the release')
-      const again = await a.tryAcquire(ctx.key('second'))
+      const again = await a.acquire(ctx.key('second'), { waitMs: ctx.timing.slackMs })
       await outcome.value.release()
-      await again?.release()
+      await again.release()
       await Promise.all([a.close(), b.close()])
       if (ctx.caps.inspect) {
         const probe = new Locker(await ctx.env.options.createDriver(), {

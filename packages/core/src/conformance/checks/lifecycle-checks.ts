@@ -1,7 +1,7 @@
 import type { ConformanceCheck } from '../check.js'
 import { ensure, expectLockError } from '../conformance-failure.js'
 import { settleTimed } from '../wait-for.js'
-import { expectFreeWithin, recordingLocker, untilWaiting } from './support.js'
+import { expectFreeWithin, recordingLocker, tryOnce, untilWaiting } from './support.js'
 
 /** close(): releases, rejects waiters, is idempotent; every call after it throws LockClosedError. */
 export const lifecycleChecks: readonly ConformanceCheck[] = [
@@ -23,7 +23,7 @@ export const lifecycleChecks: readonly ConformanceCheck[] = [
         )
       }
       for (const k of keys) {
-        const got = await b.tryAcquire(k)
+        const got = await tryOnce(b, k)
         ensure(got !== null, `key ${k} is still held after the holder's Locker closed`)
         await got.release()
       }
@@ -98,6 +98,27 @@ export const lifecycleChecks: readonly ConformanceCheck[] = [
         'tryAcquire after [Symbol.asyncDispose]()',
       )
       ensure(!other.isValid(), 'a handle is still valid after its Locker was disposed')
+    },
+  },
+  {
+    group: 'lifecycle',
+    name: "H1: driver.close() gives back the driver's locks at once and is idempotent",
+    async run(ctx) {
+      const [a, b] = await ctx.drivers(2)
+      const key = ctx.nsKey(ctx.key())
+      const lease = await ctx.rawAcquire(a, key, { ttlMs: ctx.timing.longTtlMs, waitMs: 0 })
+      ensure(lease !== null, 'driver.acquire of a free key returned null')
+      await a.close()
+      await a.close()
+      const next = await ctx.rawAcquire(b, key, {
+        ttlMs: ctx.timing.longTtlMs,
+        waitMs: ctx.timing.pollHandoffMs + ctx.timing.slackMs,
+      })
+      ensure(
+        next !== null,
+        `another driver did not get the key within ${ctx.timing.pollHandoffMs + ctx.timing.slackMs} ms of the holder's driver.close() (its TTL is ${ctx.timing.longTtlMs} ms)`,
+      )
+      ensure(next.fence > lease.fence, `fence ${next.fence} is not above ${lease.fence}`)
     },
   },
 ]

@@ -9,6 +9,7 @@ import {
 } from '../conformance-failure.js'
 import type { DroppableLock } from '../options.js'
 import { waitFor } from '../wait-for.js'
+import { tryOnce } from './support.js'
 
 function dropLockOf(ctx: CheckContext): (lock: DroppableLock) => Promise<void> {
   const dropLock = ctx.env.options.faults?.dropLock
@@ -31,7 +32,10 @@ export const lossChecks: readonly ConformanceCheck[] = [
       const dropLock = dropLockOf(ctx)
       const [a, b] = await ctx.lockers(2)
       const key = ctx.key()
-      const handle = await a.acquire(key, { ttlMs: ctx.timing.lossTtlMs, waitMs: 0 })
+      const handle = await a.acquire(key, {
+        ttlMs: ctx.timing.lossTtlMs,
+        waitMs: ctx.timing.slackMs,
+      })
       const droppedAtMs = performance.now()
       await dropLock({ key: ctx.nsKey(key), owner: handle.owner, fence: handle.fence })
       const bound = lossBoundMs(ctx)
@@ -49,7 +53,7 @@ export const lossChecks: readonly ConformanceCheck[] = [
         tookMs <= bound,
         `the signal aborted ${Math.round(tookMs)} ms after the drop (bound ${Math.round(bound)} ms)`,
       )
-      const next = await b.tryAcquire(key)
+      const next = await tryOnce(b, key)
       ensure(next !== null, 'another driver could not get the dropped key')
       ensure(
         next.fence > handle.fence,
@@ -66,14 +70,17 @@ export const lossChecks: readonly ConformanceCheck[] = [
       const dropLock = dropLockOf(ctx)
       const [a, b] = await ctx.lockers(2)
       const key = ctx.key()
-      const handle = await a.acquire(key, { ttlMs: ctx.timing.lossTtlMs, waitMs: 0 })
+      const handle = await a.acquire(key, {
+        ttlMs: ctx.timing.lossTtlMs,
+        waitMs: ctx.timing.slackMs,
+      })
       await dropLock({ key: ctx.nsKey(key), owner: handle.owner, fence: handle.fence })
       await waitFor(() => !handle.isValid(), {
         timeoutMs: lossBoundMs(ctx),
         message: 'isValid() to turn false after dropLock',
       })
       // Someone else takes the key; the lost handle must not come back across a renewal tick.
-      const next = await waitFor(() => b.tryAcquire(key), {
+      const next = await waitFor(() => tryOnce(b, key), {
         timeoutMs: ctx.timing.slackMs,
         message: 'another driver to get the dropped key',
       })
@@ -91,7 +98,7 @@ export const lossChecks: readonly ConformanceCheck[] = [
         next.isValid() && !next.signal.aborted,
         "the lost handle's extend()/release() broke the new holder",
       )
-      const intruder = await a.tryAcquire(key)
+      const intruder = await tryOnce(a, key)
       ensure(
         intruder === null,
         "the new holder's key was granted again after the lost handle's release()",

@@ -4,7 +4,7 @@ import type { ConformanceCheck } from '../check.js'
 import type { CheckContext } from '../check-context.js'
 import { describeError, ensure, expectLockError } from '../conformance-failure.js'
 import type { KitEnvironment } from '../options.js'
-import { expectFreeWithin, expectHeld, loseLease, lossWaitMs } from './support.js'
+import { expectFreeWithin, expectHeld, loseLease, lossWaitMs, tryOnce } from './support.js'
 
 function needsLoss(env: KitEnvironment): string | undefined {
   if (env.capabilities.expiry === 'lease' || env.options.faults?.dropLock) return undefined
@@ -79,7 +79,7 @@ export const ownershipChecks: readonly ConformanceCheck[] = [
       const key = ctx.key()
       const held = await a.acquire(key, { waitMs: ctx.timing.slackMs })
       await held.release()
-      const other = await b.tryAcquire(key)
+      const other = await tryOnce(b, key)
       ensure(other !== null, 'another driver could not get the key right after release() resolved')
       await held.release()
       await expectHeld(ctx, a, key, "after the first holder's second release()")
@@ -131,7 +131,10 @@ export const ownershipChecks: readonly ConformanceCheck[] = [
       const a = await ctx.locker({ renew: false })
       const [b, c] = await ctx.lockers(2)
       const key = ctx.key()
-      const stale = await a.acquire(key, { ttlMs: ctx.timing.shortTtlMs, waitMs: 0 })
+      const stale = await a.acquire(key, {
+        ttlMs: ctx.timing.shortTtlMs,
+        waitMs: ctx.timing.slackMs,
+      })
       await loseLease(ctx, { key: ctx.nsKey(key), owner: stale.owner, fence: stale.fence })
       const successor = await b.acquire(key, {
         ttlMs: ctx.timing.longTtlMs,

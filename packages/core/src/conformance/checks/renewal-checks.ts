@@ -1,6 +1,8 @@
+import type { DriverLease } from '../../driver.js'
 import type { ConformanceCheck } from '../check.js'
 import { ensure, expectLockError } from '../conformance-failure.js'
 import { waitFor } from '../wait-for.js'
+import { tryOnce } from './support.js'
 
 /** Background renewal and extend(): a renewed lock outlives its TTL and nobody else gets it. */
 export const renewalChecks: readonly ConformanceCheck[] = [
@@ -12,7 +14,7 @@ export const renewalChecks: readonly ConformanceCheck[] = [
       const [a, b] = await ctx.lockers(2)
       const key = ctx.key()
       const ttlMs = ctx.timing.renewTtlMs
-      const handle = await a.acquire(key, { ttlMs, waitMs: 0 })
+      const handle = await a.acquire(key, { ttlMs, waitMs: ctx.timing.slackMs })
       const lapses: string[] = []
       const sampler = setInterval(() => {
         if (!handle.isValid() || handle.signal.aborted)
@@ -36,7 +38,7 @@ export const renewalChecks: readonly ConformanceCheck[] = [
         `after 3x the TTL the holder is ${handle.state}`,
       )
       await handle.release()
-      const next = await b.tryAcquire(key)
+      const next = await tryOnce(b, key)
       ensure(next !== null, 'the key is still held after the renewing holder released')
       ensure(next.fence > handle.fence, `fence ${next.fence} is not above ${handle.fence}`)
       await next.release()
@@ -50,7 +52,7 @@ export const renewalChecks: readonly ConformanceCheck[] = [
       const b = await ctx.locker()
       const key = ctx.key()
       const ttlMs = ctx.timing.renewTtlMs
-      const handle = await a.acquire(key, { ttlMs, waitMs: 0 })
+      const handle = await a.acquire(key, { ttlMs, waitMs: ctx.timing.slackMs })
       await waitFor(() => handle.validForMs() < ttlMs / 2, {
         timeoutMs: ttlMs,
         message: 'validity to fall under half the TTL',
@@ -72,9 +74,39 @@ export const renewalChecks: readonly ConformanceCheck[] = [
         `validForMs() is ${Math.round(longer)} after extend(${2 * ttlMs})`,
       )
       ensure(handle.isValid(), 'the handle is not valid after extend()')
-      const intruder = await b.tryAcquire(key)
+      const intruder = await tryOnce(b, key)
       ensure(intruder === null, 'another driver got the key after extend()')
       await handle.release()
+    },
+  },
+  {
+    group: 'renewal',
+    name: 'S2: renewMany returns one result per lease, in order: a lease released in the middle says { ok: false }',
+    skip: (env) =>
+      env.driverHasRenewMany ? undefined : 'the driver has no renewMany (core renews one by one)',
+    async run(ctx) {
+      const driver = await ctx.driver()
+      if (driver.renewMany === undefined) return ctx.skip('the driver has no renewMany')
+      const ttlMs = ctx.timing.longTtlMs
+      const leases = []
+      for (const label of ['one', 'two', 'three']) {
+        const lease = await ctx.rawAcquire(driver, ctx.nsKey(ctx.key(label)), { ttlMs, waitMs: 0 })
+        ensure(lease !== null, 'driver.acquire of a free key returned null')
+        leases.push(lease)
+      }
+      const [one, two, three] = leases as [DriverLease, DriverLease, DriverLease]
+      ensure(await driver.release(two), 'driver.release of a held lease returned false')
+      const results = await driver.renewMany([one, two, three], ttlMs)
+      const shown = JSON.stringify(results)
+      ensure(
+        results.length === 3,
+        `renewMany of 3 leases returned ${results.length} results: ${shown}`,
+      )
+      ensure(
+        results[0]?.ok === true && results[2]?.ok === true,
+        `renewMany did not confirm the held leases: ${shown}`,
+      )
+      ensure(results[1]?.ok === false, `renewMany confirmed a released lease: ${shown}`)
     },
   },
 ]

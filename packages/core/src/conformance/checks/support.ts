@@ -1,4 +1,5 @@
 import type { LockDriver } from '../../driver.js'
+import { isLockError } from '../../errors.js'
 import type { LockEvent } from '../../lock-event.js'
 import type { LockHandle } from '../../lock-handle.js'
 import type { Locker } from '../../locker.js'
@@ -36,6 +37,27 @@ export async function untilWaiting(
   await delay(Math.max(20, Math.round(ctx.timing.resolutionMs / 20)))
 }
 
+/**
+ * One `tryAcquire` that gets an answer. A `LOCK_TIMEOUT` means core's one-attempt deadline
+ * (L3) struck before the backend replied, as a slow round trip on a loaded machine can:
+ * that is no answer, so it is asked again (3 times at most), then counts as not granted.
+ * Core gives back a grant that arrives after its deadline (S4).
+ */
+export async function tryOnce(
+  locker: Locker,
+  key: string,
+  options: { ttlMs?: number } = {},
+): Promise<LockHandle | null> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await locker.tryAcquire(key, options)
+    } catch (err) {
+      if (!isLockError(err, 'LOCK_TIMEOUT')) throw err
+      if (attempt >= 3) return null
+    }
+  }
+}
+
 /** Fails unless another driver's one attempt on `key` is refused (the key is held). */
 export async function expectHeld(
   ctx: CheckContext,
@@ -43,7 +65,7 @@ export async function expectHeld(
   key: string,
   what: string,
 ): Promise<void> {
-  const intruder = await locker.tryAcquire(key, { ttlMs: ctx.timing.longTtlMs })
+  const intruder = await tryOnce(locker, key, { ttlMs: ctx.timing.longTtlMs })
   if (intruder !== null) await intruder.release()
   ensure(
     intruder === null,
@@ -58,7 +80,7 @@ export async function expectFreeWithin(
   timeoutMs: number,
   what: string,
 ): Promise<LockHandle> {
-  return waitFor(() => locker.tryAcquire(key), { timeoutMs, intervalMs: 10, message: what })
+  return waitFor(() => tryOnce(locker, key), { timeoutMs, intervalMs: 10, message: what })
 }
 
 /**
