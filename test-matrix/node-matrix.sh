@@ -52,7 +52,7 @@ build_sqlite() {
       log "no headers in $nodedir/include/node: cannot build better-sqlite3 for ABI $abi" >&2
       return 1
     }
-    log "building better-sqlite3 $sqlite_version for ABI $abi (node-gyp, about a minute)" >&2
+    log "building better-sqlite3 $sqlite_version for ABI $abi (node-gyp: about a minute on an idle 2-core machine, several under load)" >&2
     rm -rf "$copy" "$copy.tmp"
     mkdir -p "$copy.tmp"
     (cd "$sqlite_src" && tar --exclude=./build --exclude=./node_modules -cf - .) | tar -xf - -C "$copy.tmp"

@@ -138,6 +138,8 @@ export interface FaultProxy extends FaultControls {
   urlFor(url: string): string
   /** New connections are accepted and reset at once (existing ones are untouched). */
   refuse(): void
+  /** The same as `cut()`, under the name DESIGN.md section 7 uses. */
+  reset(): void
   /** Connections currently open through the proxy, oldest first. */
   connections(): ProxyConnection[]
   /** Closes the listener and every connection. */
@@ -181,6 +183,7 @@ export async function startProxy(target: ProxyTarget): Promise<FaultProxy> {
       apply(faults, direction, { held: true })
     },
     cut: () => each((c) => c.cut()),
+    reset: () => each((c) => c.cut()),
     halfClose: () => each((c) => c.halfClose()),
     refuse() {
       refusing = true

@@ -87,6 +87,15 @@ describe('fault proxy through ioredis', () => {
     expect(await redisVia(proxy.urlFor(redis().url)).ping()).toBe('PONG')
   })
 
+  test('reset() is cut() under the name DESIGN.md uses', async () => {
+    const proxy = await proxyFor(redis())
+    const client = redisVia(proxy.urlFor(redis().url))
+    await client.ping()
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()))
+    proxy.reset()
+    await withTimeout(closed, 2_000)
+  })
+
   test('refuse() resets new connections only; heal() accepts again', async () => {
     const proxy = await proxyFor(redis())
     const existing = redisVia(proxy.urlFor(redis().url))
