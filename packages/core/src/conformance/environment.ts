@@ -15,6 +15,15 @@ export function checkOptions(options: ConformanceOptions): void {
   if (typeof options.createDriver !== 'function') {
     throw new TypeError('options.createDriver must be a function returning a fresh LockDriver')
   }
+  const prefix = options.namespacePrefix
+  if (
+    prefix !== undefined &&
+    (typeof prefix !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix))
+  ) {
+    throw new TypeError(
+      `options.namespacePrefix must be 1-64 letters, digits, '_', '.' or '-', got ${String(prefix)}`,
+    )
+  }
   const dropLock = options.faults?.dropLock
   if (dropLock !== undefined && typeof dropLock !== 'function') {
     throw new TypeError('options.faults.dropLock must be a function when given')
@@ -50,7 +59,7 @@ export async function prepareEnvironment(options: ConformanceOptions): Promise<K
     capabilities,
     driverName,
     driverHasRenewMany,
-    namespace: `kit-${randomBytes(4).toString('hex')}`,
+    namespace: `${options.namespacePrefix ?? 'kit'}-${randomBytes(4).toString('hex')}`,
     timing: kitTiming(capabilities),
     nextKeyId: () => ++keyId,
   })

@@ -23,6 +23,8 @@ export interface ConformanceOptions {
   readonly createDriver: () => LockDriver | Promise<LockDriver>
   /** Optional fault hooks; checks that need a missing hook are skipped with the reason. */
   readonly faults?: ConformanceFaults
+  /** First part of the run's namespace, `<prefix>-<8 hex>`, so an operator can tell the kit's keys. Default `kit`. */
+  readonly namespacePrefix?: string
 }
 
 /** Everything a check knows about the driver under test, fixed for one kit run. */
@@ -34,7 +36,7 @@ export interface KitEnvironment {
   readonly driverName: string
   /** The driver implements `renewMany`. */
   readonly driverHasRenewMany: boolean
-  /** Namespace of this run, `kit-<8 hex>`: every key the kit uses lives under it. */
+  /** Namespace of this run, `kit-<8 hex>` (see `namespacePrefix`): every key the kit uses lives under it. */
   readonly namespace: string
   /** TTLs, waits and slacks derived from `capabilities.ttlResolutionMs`. */
   readonly timing: KitTiming

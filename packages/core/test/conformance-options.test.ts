@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest'
+import type { ConformanceOptions } from '../src/conformance/index.js'
+import { runChecks } from '../src/conformance/index.js'
+import { type AcquireRequest, type LockDriver, MemoryDriver, MemoryStore } from '../src/index.js'
+
+/** MemoryDriver factory that records every key a driver is asked for. */
+function recording(): { options: ConformanceOptions; keys: string[]; created: () => number } {
+  const store = new MemoryStore()
+  const keys: string[] = []
+  let created = 0
+  const createDriver = (): LockDriver => {
+    created++
+    const driver = new MemoryDriver({ store })
+    const acquire = driver.acquire.bind(driver)
+    driver.acquire = (req: AcquireRequest) => {
+      keys.push(req.key)
+      return acquire(req)
+    }
+    return driver
+  }
+  return { options: { name: 'memory', createDriver }, keys, created: () => created }
+}
+
+const ONE_CHECK =
+  'S1: a key held through one driver is not granted through another (tryAcquire and a timed acquire)'
+
+describe('runChecks options', () => {
+  it('namespaces every key under `<prefix>-<8 hex>:` (default prefix kit)', async () => {
+    const plain = recording()
+    await runChecks(plain.options, { filter: (c) => c.name === ONE_CHECK })
+    expect(plain.keys.length).toBeGreaterThan(0)
+    for (const key of plain.keys) expect(key).toMatch(/^kit-[0-9a-f]{8}:/)
+
+    const named = recording()
+    const results = await runChecks(
+      { ...named.options, namespacePrefix: 'baton-conformance' },
+      { filter: (c) => c.name === ONE_CHECK },
+    )
+    expect(results.map((r) => r.status)).toEqual(['passed'])
+    for (const key of named.keys) expect(key).toMatch(/^baton-conformance-[0-9a-f]{8}:/)
+  })
+
+  it('calls createDriver for a probe and for every driver a check uses', async () => {
+    const r = recording()
+    await runChecks(r.options, { filter: (c) => c.name === ONE_CHECK })
+    expect(r.created()).toBe(1 + 2)
+  })
+
+  it('rejects bad options with a TypeError naming the field', async () => {
+    const good = recording().options
+    const bad: Array<[string, unknown]> = [
+      ['options.name', { ...good, name: '' }],
+      ['options.createDriver', { ...good, createDriver: 'redis://' }],
+      ['options.faults.dropLock', { ...good, faults: { dropLock: true } }],
+      ['options.namespacePrefix', { ...good, namespacePrefix: 'has space' }],
+    ]
+    for (const [field, options] of bad) {
+      await expect(runChecks(options as ConformanceOptions)).rejects.toThrow(
+        expect.objectContaining({ name: 'TypeError', message: expect.stringContaining(field) }),
+      )
+    }
+  })
+})
