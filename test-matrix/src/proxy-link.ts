@@ -81,7 +81,7 @@ export class ProxyLink {
 
   #write(chunk: Buffer): void {
     if (this.discard || this.#to.destroyed) return
-    if (!this.#to.write(chunk)) {
+    if (!this.#to.write(chunk) && !this.#from.isPaused()) {
       this.#from.pause()
       this.#to.once('drain', () => this.#from.resume())
     }

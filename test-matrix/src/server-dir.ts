@@ -8,7 +8,8 @@ let shmUsable: boolean | undefined
 /**
  * Where server directories and templates go: BATON_TEST_MATRIX_TMPDIR if set; else /dev/shm
  * when it is a writable tmpfs with at least 1 GiB free (copying a data directory there takes
- * tens of milliseconds, on a busy disk seconds); else os.tmpdir().
+ * tens of milliseconds, on a busy disk seconds); else os.tmpdir(). When the harness runs as
+ * root, the `postgres` and `mysql` accounts must be able to traverse that directory.
  */
 export function harnessTmpdir(): string {
   const override = process.env.BATON_TEST_MATRIX_TMPDIR

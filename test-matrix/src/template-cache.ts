@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { registerDir, unregisterDir } from './cleanup-registry.js'
 import { harnessTmpdir } from './server-dir.js'
 
 /** Where prepared data directories live between runs: one per backend version and owner. */
@@ -35,6 +36,7 @@ export async function preparedTemplate(
         await rm(scratch, { recursive: true, force: true })
         await rm(dir, { recursive: true, force: true })
         await mkdir(scratch, { recursive: true })
+        registerDir(scratch) // removed at exit if this process dies mid-build
         try {
           await build(scratch)
           await writeFile(join(scratch, COMPLETE), `${new Date().toISOString()}\n`)
@@ -42,6 +44,8 @@ export async function preparedTemplate(
         } catch (error) {
           await rm(scratch, { recursive: true, force: true })
           throw error
+        } finally {
+          unregisterDir(scratch)
         }
         return dir
       } finally {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -8,7 +8,9 @@ import {
   dockerAvailable,
   ExternalServerError,
   ServerStartError,
+  startPostgres,
   startRedis,
+  templateRoot,
 } from '../src/index.js'
 import { useServer } from '../src/vitest.js'
 
@@ -63,6 +65,26 @@ describe('provider selection and start failures', () => {
       expect(String(error)).toMatch(/broken-redis on 127\.0\.0\.1:\d+ exited during start-up/)
       expect(String(error)).toMatch(/no-such-directive/i)
       expect(readdirSync(scratch)).toEqual([])
+    } finally {
+      rmSync(scratch, { recursive: true, force: true })
+    }
+  })
+
+  test('concurrent PostgreSQL starts build one template under the lock and copy it', async () => {
+    process.env.BATON_TEST_MATRIX_PROVIDER = 'native'
+    const scratch = mkdtempSync(join(tmpdir(), 'baton-tm-provisioning-'))
+    chmodSync(scratch, 0o755) // the postgres account must reach its directories
+    process.env.BATON_TEST_MATRIX_TMPDIR = scratch
+    try {
+      const servers = await Promise.all([startPostgres(), startPostgres()])
+      try {
+        expect(servers[0]?.port).not.toBe(servers[1]?.port)
+        expect(readdirSync(templateRoot()).filter((d) => d.startsWith('postgres-'))).toHaveLength(1)
+        expect(readdirSync(templateRoot()).some((d) => /\.lock$|\.building-/.test(d))).toBe(false)
+      } finally {
+        await Promise.all(servers.map((s) => s.stop()))
+      }
+      expect(readdirSync(scratch)).toEqual(['baton-test-matrix-templates'])
     } finally {
       rmSync(scratch, { recursive: true, force: true })
     }
