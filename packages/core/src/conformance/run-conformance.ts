@@ -14,8 +14,9 @@ import { runCheck, testTimeoutMs } from './run-checks.js'
  */
 export function runConformance(options: ConformanceOptions): void {
   // Capabilities decide which groups run, so one probe driver is created while vitest
-  // collects (an async describe is awaited during collection).
-  describe(`conformance: ${String(options?.name)}`, async () => {
+  // collects (an async describe is awaited during collection). Sequential even under
+  // `sequence.concurrent`: latency and hygiene checks measure the whole process.
+  describe.sequential(`conformance: ${String(options?.name)}`, async () => {
     let env: KitEnvironment
     try {
       env = await prepareEnvironment(options)
