@@ -18,3 +18,28 @@ export async function ensureFenceSequence(session: LockSession): Promise<void> {
     if (!ALREADY_CREATED.has(String((err as { code?: unknown }).code))) throw err
   }
 }
+
+/** Creates the fence sequence once per driver, on the first grant that finds it missing. */
+export class FenceSequence {
+  readonly #session: () => Promise<LockSession | undefined>
+  #ready: Promise<void> | undefined
+
+  constructor(session: () => Promise<LockSession | undefined>) {
+    this.#session = session
+  }
+
+  /** Resolves once the sequence exists; a failure is retried by the next call. */
+  ensure(): Promise<void> {
+    if (this.#ready === undefined) {
+      const ready = this.#session().then((session) => {
+        if (session === undefined) throw new Error('postgres driver closed')
+        return ensureFenceSequence(session)
+      })
+      this.#ready = ready
+      ready.catch(() => {
+        if (this.#ready === ready) this.#ready = undefined
+      })
+    }
+    return this.#ready
+  }
+}

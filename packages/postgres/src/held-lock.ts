@@ -1,5 +1,6 @@
-import type { DriverLease } from '@baton/core'
+import type { AcquireRequest, DriverLease } from '@baton/core'
 import type { LockSession } from './lock-session.js'
+import { sessionEndedError } from './session-errors.js'
 
 /** A lease this driver handed out, with what it needs to release, confirm or lose it. */
 export interface HeldLock {
@@ -32,6 +33,30 @@ export class HeldLocks {
       this.#bySession.set(lock.session, set)
     }
     set.add(lock)
+  }
+
+  /** Records a grant on `session` and returns its lease; lost at once if the session already ended. */
+  grant(
+    session: LockSession,
+    req: AcquireRequest,
+    hash: bigint,
+    fence: bigint,
+    sentAtMs: number,
+  ): DriverLease {
+    session.held.add(hash)
+    const controller = new AbortController()
+    const lease: DriverLease = Object.freeze({
+      key: req.key,
+      owner: req.owner,
+      fence,
+      ttlMs: req.ttlMs,
+      sentAtMs,
+      lost: controller.signal,
+    })
+    const lock: HeldLock = { lease, hash, session, controller }
+    this.add(lock)
+    if (session.ended) this.lose(lock, sessionEndedError(session, undefined))
+    return lease
   }
 
   /** The live lock of `lease`, matched by owner and key. */

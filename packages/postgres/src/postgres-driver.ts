@@ -1,13 +1,14 @@
 import type { AcquireRequest, DriverLease, LockDriver, LockInfo, RenewResult } from '@baton/core'
-import { Backoff, defineCapabilities, redact, sleep } from '@baton/core'
+import { Backoff, defineCapabilities, sleep } from '@baton/core'
 import { ABORTED, untilAborted } from './abortable.js'
 import { advisoryKey } from './advisory-key.js'
-import { ensureFenceSequence } from './fence-sequence.js'
-import { type HeldLock, HeldLocks } from './held-lock.js'
+import { FenceSequence } from './fence-sequence.js'
+import { HeldLocks } from './held-lock.js'
 import type { LockSession } from './lock-session.js'
 import { lockStatements } from './lock-statements.js'
 import { type PostgresDriverOptions, resolvePostgresOptions } from './postgres-driver-options.js'
 import { waitOnServer } from './server-wait.js'
+import { endsSession, sessionEndedError } from './session-errors.js'
 import { assertSameBackend, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
 
@@ -24,8 +25,6 @@ export const POSTGRES_CAPABILITIES = defineCapabilities({
   sharedLocks: true,
 })
 
-const NOT_OK: RenewResult = Object.freeze({ ok: false })
-
 /**
  * Session advisory locks on connections the driver owns. Uncontended acquire is one
  * statement (`pg_try_advisory_lock` and `nextval` of the fence sequence together); a
@@ -38,17 +37,20 @@ export class PostgresDriver implements LockDriver {
   readonly #options
   readonly #pool: SessionPool
   readonly #held = new HeldLocks()
-  readonly #heartbeat = new SessionHeartbeat()
+  readonly #heartbeat = new SessionHeartbeat(this.#held)
   readonly #background = new Set<Promise<unknown>>()
   readonly #closing = new AbortController()
-  #sequence: Promise<void> | undefined
+  readonly #sequence: FenceSequence
 
   constructor(options: PostgresDriverOptions) {
     this.#options = resolvePostgresOptions(options)
     const statements = lockStatements(this.#options.fenceSchema, this.#options.fenceSequence)
+    this.#sequence = new FenceSequence(() => this.#pool.forControl(this.#closing.signal))
     this.#pool = new SessionPool(this.#options.client, statements, this.#options, (s, cause) =>
       this.#sessionEnded(s, cause),
     )
+    // connect now, so the first acquire does not pay for it (a failure shows at that acquire)
+    this.#pool.warm()
   }
 
   /** Open lock sessions (connections) right now. */
@@ -69,45 +71,12 @@ export class PostgresDriver implements LockDriver {
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
-    const [result] = await this.renewMany([lease], ttlMs)
-    return result ?? NOT_OK
+    const [result] = await this.#heartbeat.renew([lease], ttlMs)
+    return result ?? { ok: false }
   }
 
   async renewMany(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]> {
-    const results: RenewResult[] = leases.map(() => NOT_OK)
-    const bySession = new Map<LockSession, number[]>()
-    leases.forEach((lease, i) => {
-      const lock = this.#held.of(lease)
-      if (lock === undefined || lock.session.ended) return
-      const list = bySession.get(lock.session) ?? []
-      list.push(i)
-      bySession.set(lock.session, list)
-    })
-    const beats = [...bySession].map(async ([session, indexes]) => {
-      try {
-        session.raiseTtl(ttlMs)
-        await session.configure()
-        const confirmed = await this.#heartbeat.confirm(session)
-        for (const i of indexes) {
-          const lock = this.#held.of(leases[i] as DriverLease)
-          if (lock === undefined) continue
-          if (confirmed(lock.hash)) {
-            // the session outlives a silent holder by its own TTL, never by less
-            results[i] = { ok: true, ttlMs: Math.min(ttlMs, session.ttlMs) }
-          } else {
-            const reason = `postgres: backend pid ${session.pid} no longer holds the lock`
-            this.#held.lose(lock, new Error(reason))
-          }
-        }
-      } catch (err) {
-        if (!session.ended && !endsSession(err)) throw err
-        // the connection is gone, and with it the session's locks: a fact, not a failure
-        session.destroy()
-        this.#held.loseSession(session, sessionEndedError(session, err))
-      }
-    })
-    await Promise.all(beats)
-    return results
+    return this.#heartbeat.renew(leases, ttlMs)
   }
 
   async release(lease: DriverLease): Promise<boolean> {
@@ -179,10 +148,19 @@ export class PostgresDriver implements LockDriver {
   ): Promise<DriverLease | null> {
     // core races every driver call against its deadline and releases a late grant, so the
     // fast path does not race again; only finding a session may wait
-    const session =
-      this.#pool.pickForKey(key, req.ttlMs) ?? (await this.#pool.forKey(key, req.ttlMs, signal))
-    if (session === undefined) return null
-    return this.#attempt(session, req, key)
+    for (let attempt = 1; ; attempt++) {
+      const session =
+        this.#pool.pickForKey(key, req.ttlMs) ?? (await this.#pool.forKey(key, req.ttlMs, signal))
+      if (session === undefined) return null
+      try {
+        return await this.#attempt(session, req, key)
+      } catch (err) {
+        // a session the server ended while idle (restart, idle timeout) whose end we had
+        // not seen yet: nothing was granted on it, so one more try on a fresh session
+        if (attempt > 1 || !endsSession(err) || signal.aborted) throw err
+        session.destroy()
+      }
+    }
   }
 
   async #attempt(
@@ -206,14 +184,14 @@ export class PostgresDriver implements LockDriver {
       const { rows } = await attempt.catch(async (err: unknown) => {
         // 42P01 while parsing nextval('...'): the fence sequence does not exist yet (first use)
         if ((err as { code?: unknown }).code !== '42P01') throw err
-        await this.#ensureSequence()
+        await this.#sequence.ensure()
         sentAtMs = performance.now()
         return tryLock()
       })
       assertSameBackend(session, rows[0]?.pid)
       const fence = rows[0]?.fence
       if (fence === null || fence === undefined) return null
-      lease = this.#grant(session, req, key, BigInt(fence), sentAtMs)
+      lease = this.#held.grant(session, req, key, BigInt(fence), sentAtMs)
       return lease
     } finally {
       if (lease === null) session.claimed.delete(key)
@@ -234,7 +212,7 @@ export class PostgresDriver implements LockDriver {
       const outcome = await waitOnServer(session, this.#pool, key, deadlineMs, signal)
       if (outcome === null) return null
       assertSameBackend(session, outcome.pid)
-      lease = this.#grant(session, req, key, outcome.fence, sentAtMs)
+      lease = this.#held.grant(session, req, key, outcome.fence, sentAtMs)
       return lease
     } finally {
       session.waiting = false
@@ -264,42 +242,11 @@ export class PostgresDriver implements LockDriver {
     return null
   }
 
-  #grant(session: LockSession, req: AcquireRequest, hash: bigint, fence: bigint, sentAtMs: number) {
-    session.held.add(hash)
-    const controller = new AbortController()
-    const lease: DriverLease = Object.freeze({
-      key: req.key,
-      owner: req.owner,
-      fence,
-      ttlMs: req.ttlMs,
-      sentAtMs,
-      lost: controller.signal,
-    })
-    const lock: HeldLock = { lease, hash, session, controller }
-    this.#held.add(lock)
-    if (session.ended) this.#held.lose(lock, sessionEndedError(session, undefined))
-    return lease
-  }
-
   #sessionEnded(session: LockSession, cause: unknown): void {
     const reason = this.#closing.signal.aborted
       ? new Error('postgres driver closed')
       : sessionEndedError(session, cause)
     this.#held.loseSession(session, reason)
-  }
-
-  #ensureSequence(): Promise<void> {
-    if (this.#sequence === undefined) {
-      const ready = this.#pool.forControl(this.#closing.signal).then((session) => {
-        if (session === undefined) throw new Error('postgres driver closed')
-        return ensureFenceSequence(session)
-      })
-      this.#sequence = ready
-      ready.catch(() => {
-        if (this.#sequence === ready) this.#sequence = undefined
-      })
-    }
-    return this.#sequence
   }
 
   async #holders(key: bigint): Promise<number[]> {
@@ -325,22 +272,4 @@ export class PostgresDriver implements LockDriver {
       })
     this.#background.add(tracked)
   }
-}
-
-/**
- * True when `err` means the connection, and so the session with its locks, is gone: a
- * socket error, or a FATAL/PANIC from the server (terminated, shutdown, idle timeout).
- * A plain SQL ERROR leaves the session alive.
- */
-function endsSession(err: unknown): boolean {
-  const severity = (err as { severity?: unknown } | null)?.severity
-  if (typeof severity === 'string') return severity === 'FATAL' || severity === 'PANIC'
-  return err instanceof Error
-}
-
-function sessionEndedError(session: LockSession, cause: unknown): Error {
-  const detail = cause instanceof Error ? redact(cause.message) : 'connection closed'
-  return new Error(`postgres: lock session (backend pid ${session.pid}) ended: ${detail}`, {
-    cause,
-  })
 }

@@ -1,4 +1,7 @@
+import type { DriverLease, RenewResult } from '@baton/core'
+import type { HeldLock, HeldLocks } from './held-lock.js'
 import type { LockSession } from './lock-session.js'
+import { endsSession, sessionEndedError } from './session-errors.js'
 
 /** Which advisory keys a heartbeat confirmed on its session. */
 export type Confirmed = (key: bigint) => boolean
@@ -12,7 +15,52 @@ export type Confirmed = (key: bigint) => boolean
  * A different backend pid means a transaction-mode pooler is in between.
  */
 export class SessionHeartbeat {
+  readonly #held: HeldLocks
   readonly #pending = new Map<LockSession, Promise<Confirmed>>()
+
+  constructor(held: HeldLocks) {
+    this.#held = held
+  }
+
+  /**
+   * Renews `leases` with one heartbeat per session they live on; results in their order.
+   * A lease that is unknown, released, or on a session that ended is `{ ok: false }`.
+   */
+  async renew(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]> {
+    const results: RenewResult[] = leases.map(() => NOT_OK)
+    const bySession = new Map<LockSession, Array<[index: number, lock: HeldLock]>>()
+    leases.forEach((lease, i) => {
+      const lock = this.#held.of(lease)
+      if (lock === undefined || lock.session.ended) return
+      const list = bySession.get(lock.session) ?? []
+      list.push([i, lock])
+      bySession.set(lock.session, list)
+    })
+    const beats = [...bySession].map(async ([session, locks]) => {
+      try {
+        session.raiseTtl(ttlMs)
+        await session.configure()
+        const confirmed = await this.confirm(session)
+        for (const [i, lock] of locks) {
+          if (this.#held.of(lock.lease) !== lock) continue
+          if (confirmed(lock.hash)) {
+            // the session outlives a silent holder by its own TTL, never by less
+            results[i] = { ok: true, ttlMs: Math.min(ttlMs, session.ttlMs) }
+          } else {
+            const reason = `postgres: backend pid ${session.pid} no longer holds the lock`
+            this.#held.lose(lock, new Error(reason))
+          }
+        }
+      } catch (err) {
+        if (!session.ended && !endsSession(err)) throw err
+        // the connection is gone, and with it the session's locks: a fact, not a failure
+        session.destroy()
+        this.#held.loseSession(session, sessionEndedError(session, err))
+      }
+    })
+    await Promise.all(beats)
+    return results
+  }
 
   /** Confirms the locks `session` holds; calls in the same tick share one round trip. */
   confirm(session: LockSession): Promise<Confirmed> {
@@ -27,6 +75,8 @@ export class SessionHeartbeat {
     return batch
   }
 }
+
+const NOT_OK: RenewResult = Object.freeze({ ok: false })
 
 async function beat(session: LockSession): Promise<Confirmed> {
   const expected = new Set(session.held)
