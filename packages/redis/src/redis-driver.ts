@@ -1,10 +1,11 @@
-import type {
-  AcquireRequest,
-  Capabilities,
-  DriverLease,
-  LockDriver,
-  LockInfo,
-  RenewResult,
+import {
+  type AcquireRequest,
+  Backoff,
+  type Capabilities,
+  type DriverLease,
+  type LockDriver,
+  type LockInfo,
+  type RenewResult,
 } from '@baton/core'
 import type { Redis } from 'ioredis'
 import { abortable } from './abortable.js'
@@ -130,14 +131,32 @@ export class RedisDriver implements LockDriver {
     // Waiting: subscribe first, then try (in the queue, in arrival order), so no release
     // between a failed try and the subscription goes unseen.
     const ticket = this.#listener.enter(keys.channel)
+    // Errors after the first try (a reconnect, a restarting server) do not end the wait:
+    // the head retries with backoff; the last one is thrown if the wait ends on it.
+    const backoff = new Backoff({ minMs: 20, maxMs: 1_000 })
+    let lastError: unknown
     try {
       let tried = false
       for (;;) {
         const myTurn = await ticket.turn(deadlineMs, req.signal)
         // A wait shorter than the subscription still gets its one try (unless aborted or closed).
-        if (!myTurn && (tried || req.signal.aborted || this.#closing !== undefined)) return null
+        if (!myTurn && (tried || req.signal.aborted || this.#closing !== undefined)) {
+          if (lastError !== undefined && !req.signal.aborted) throw lastError
+          return null
+        }
+        const firstTry = !tried
         tried = true
-        const result = await this.#attempt(req, keys)
+        let result: DriverLease | null | number
+        try {
+          result = await this.#attempt(req, keys)
+        } catch (err) {
+          if (firstTry || !myTurn) throw err
+          lastError = err
+          ticket.holderFor(backoff.next(deadlineMs - performance.now()), 0)
+          continue
+        }
+        lastError = undefined
+        backoff.reset()
         if (typeof result !== 'number') {
           ticket.holderFor(result?.ttlMs ?? 0, 0)
           return result

@@ -37,6 +37,27 @@ describe('server restart', () => {
     await locker.close()
   })
 
+  it('volatile server: a waiter rides out the restart and gets the lock the restart freed', async () => {
+    const holder = new Locker(await pool.connect(volatile.url), {
+      ttlMs: 30_000,
+      closeDriver: false,
+    })
+    const waiterDriver = await pool.connect(volatile.url)
+    const waiter = new Locker(waiterDriver, { ttlMs: 30_000, closeDriver: false })
+    const key = uniqueKey('ride')
+    const held = await holder.acquire(key)
+    const waiting = waiter.acquire(key, { waitMs: 20_000 })
+    await expect.poll(() => waiterDriver.waiting).toBe(1)
+    const restartedAt = performance.now()
+    await volatile.restart()
+    const got = await waiting
+    expect(performance.now() - restartedAt).toBeLessThan(10_000) // not the holder's 30 s TTL
+    expect(got.fence).toBe(1n) // volatile: the counters went with the restart
+    await expect.poll(() => held.signal.aborted, { timeout: 5_000 }).toBe(true)
+    await got.release()
+    await Promise.all([holder.close(), waiter.close()])
+  })
+
   it('AOF server: fencing is durable, fences keep increasing across a restart, holders still abort', async () => {
     const driver = await pool.connect(durable.url)
     expect(driver.capabilities.fencing).toBe('durable')
