@@ -6,7 +6,14 @@ import { defineConfig } from 'vitest/config'
 const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 const alias = [
   { find: /^@baton\/core$/, replacement: src('./packages/core/src/index.ts') },
-  { find: /^@baton\/core\/conformance$/, replacement: src('./packages/core/src/conformance/index.ts') },
+  {
+    find: /^@baton\/core\/conformance$/,
+    replacement: src('./packages/core/src/conformance/index.ts'),
+  },
+  {
+    find: /^@baton\/core\/conformance\/runner$/,
+    replacement: src('./packages/core/src/conformance/runner.ts'),
+  },
   { find: /^@baton\/(redis|postgres|sqlite)$/, replacement: src('./packages/$1/src/index.ts') },
   { find: /^@baton\/test-matrix$/, replacement: src('./test-matrix/src/index.ts') },
   { find: /^baton$/, replacement: src('./packages/baton/src/index.ts') },

@@ -59,7 +59,10 @@ export class LockLostError extends LockError {
   readonly fence: bigint
   readonly reason: LockLostReason
   constructor(key: string, fence: bigint, reason: LockLostReason, cause?: unknown) {
-    super('LOCK_LOST', `lock "${key}" (fence ${fence}) lost: ${describeReason(reason)}`, { key, cause })
+    super('LOCK_LOST', `lock "${key}" (fence ${fence}) lost: ${describeReason(reason)}`, {
+      key,
+      cause,
+    })
     this.name = 'LockLostError'
     this.fence = fence
     this.reason = reason
@@ -80,8 +83,9 @@ export class LockBackendError extends LockError {
 export class LockUnsupportedError extends LockError {
   readonly driver: string
   readonly feature: string
-  constructor(driver: string, feature: string) {
-    super('LOCK_UNSUPPORTED', `the ${driver} driver does not support ${feature}`)
+  /** `message` replaces the default "the DRIVER driver does not support FEATURE". */
+  constructor(driver: string, feature: string, message?: string) {
+    super('LOCK_UNSUPPORTED', message ?? `the ${driver} driver does not support ${feature}`)
     this.name = 'LockUnsupportedError'
     this.driver = driver
     this.feature = feature
@@ -91,9 +95,13 @@ export class LockUnsupportedError extends LockError {
 /** The Locker was closed; every call after `close()` and every waiter at close gets this. */
 export class LockClosedError extends LockError {
   constructor(key?: string) {
-    super('LOCK_CLOSED', key === undefined ? 'locker is closed' : `locker is closed (lock "${key}")`, {
-      ...(key === undefined ? {} : { key }),
-    })
+    super(
+      'LOCK_CLOSED',
+      key === undefined ? 'locker is closed' : `locker is closed (lock "${key}")`,
+      {
+        ...(key === undefined ? {} : { key }),
+      },
+    )
     this.name = 'LockClosedError'
   }
 }
