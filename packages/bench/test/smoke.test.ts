@@ -51,7 +51,7 @@ describe.each(['memory', 'sqlite', 'redis', 'postgres'])(
       expect(
         figure(rows, 'scale', 'Baton: Locker.acquire', 'acquire 50 locks')?.spread.median,
       ).toBeGreaterThan(0)
-      expect(figure(rows, 'scale', 'Baton: Locker.acquire', 'locks not held')?.spread.max).toBe(0)
+      expect(figure(rows, 'scale', 'Baton: Locker.acquire', 'locks lost')?.spread.max).toBe(0)
     })
   },
 )

@@ -19,7 +19,7 @@ export interface RoundTripProbe {
   close(): Promise<void>
 }
 
-async function proxiedProbe(
+export async function proxiedProbe(
   target: BackendTarget,
   defaultPort: number,
   makeCounter: () => RoundTripCounter,

@@ -21,8 +21,14 @@ export interface ScaleDone {
   readonly driverCallsPerInterval: number
   readonly leasesRenewedPerInterval: number
   readonly sessions: number
-  /** Handles not `held` at the end of the hold (lost or suspended): must be 0. */
-  readonly notHeld: number
+  /** Handles `lost` at the end of the hold: must be 0. */
+  readonly lost: number
+  /** Longest event-loop stall during acquisition and hold, in ms (delays renewal timers). */
+  readonly maxLoopDelayMs: number
+  /** Lost handles by `LockLostError.reason` (expired, server, driver). */
+  readonly lostBy: Readonly<Record<string, number>>
+  /** Handles `suspended` (a renewal confirmation overdue) at the end of the hold. */
+  readonly suspended: number
 }
 
 export function isScaleDone(m: unknown): m is ScaleDone {

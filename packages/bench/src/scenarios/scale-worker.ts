@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { LockHandle } from '@baton/core'
 import { backendNamed } from '../backends.js'
@@ -44,9 +45,22 @@ async function run(start: ScaleStart): Promise<ScaleDone> {
   const { driver, counts } = countingDriver(
     await spec.createDriver(probe?.target ?? { url: start.url }),
   )
-  const locker = new Locker(driver, { ttlMs: start.ttlMs, namespace: 'bench-scale' })
+  const lostBy: Record<string, number> = {}
+  const locker = new Locker(driver, {
+    ttlMs: start.ttlMs,
+    namespace: 'bench-scale',
+    onEvent: (event) => {
+      if (event.type !== 'lost') return
+      const reason = String((event.error as { reason?: unknown }).reason ?? 'unknown')
+      lostBy[reason] = (lostBy[reason] ?? 0) + 1
+    },
+  })
   try {
     const heapBefore = heapAfterGc()
+    // Renewal timers only run when the event loop gets a turn: a driver that completes
+    // synchronously can starve them while thousands of acquisitions chain as microtasks.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+    loopDelay.enable()
     const t0 = performance.now()
     const handles: LockHandle[] = await inBatches(start.keys, start.concurrency, (i) =>
       locker.acquire(`key-${i}`, { waitMs: 30_000 }),
@@ -62,7 +76,9 @@ async function run(start: ScaleStart): Promise<ScaleDone> {
     const sessions = probe === undefined ? Number.NaN : await probe.sessions()
     const calls1 = counts.renewCalls + counts.renewManyCalls
     const leases1 = counts.leasesRenewed
-    const notHeld = handles.filter((h) => h.state !== 'held').length
+    loopDelay.disable()
+    const lost = handles.filter((h) => h.state === 'lost').length
+    const suspended = handles.filter((h) => h.state === 'suspended').length
 
     const t1 = performance.now()
     await inBatches(handles.length, start.concurrency, (i) => (handles[i] as LockHandle).release())
@@ -76,7 +92,10 @@ async function run(start: ScaleStart): Promise<ScaleDone> {
       driverCallsPerInterval: (calls1 - calls0) / start.intervals,
       leasesRenewedPerInterval: (leases1 - leases0) / start.intervals,
       sessions,
-      notHeld,
+      lost,
+      suspended,
+      maxLoopDelayMs: loopDelay.max / 1e6,
+      lostBy,
     }
   } finally {
     await locker.close()

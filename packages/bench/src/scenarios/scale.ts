@@ -45,8 +45,12 @@ export async function runScale(
       ['driver renew calls per interval', 'count', d.driverCallsPerInterval],
       ['leases renewed per interval', 'count', d.leasesRenewedPerInterval],
       ['server sessions while holding', 'count', d.sessions],
-      ['locks not held at end of hold', 'count', d.notHeld],
+      ['locks lost during hold', 'count', d.lost],
+      ['locks suspended at end of hold', 'count', d.suspended],
+      ['longest event-loop stall', 'ms', d.maxLoopDelayMs],
     ]
+    for (const [reason, count] of Object.entries(d.lostBy))
+      figures.push([`locks lost, reason ${reason}`, 'count', count])
     return figures
       .filter(([, , v]) => !Number.isNaN(v))
       .map(([metric, unit, value]) => ({ ...base, metric, unit, value }))
