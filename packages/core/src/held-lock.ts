@@ -20,12 +20,24 @@ export interface HandleHost {
   finish(handle: HeldLock): void
 }
 
+/** What a handle is made from: the user's and the namespaced key, the driver's lease, the TTL asked for. */
+export interface HeldLockGrant {
+  readonly key: string
+  readonly fullKey: string
+  readonly lease: DriverLease
+  readonly ttlMs: number
+  /** False when the Locker has `renew: false`. */
+  readonly renews: boolean
+}
+
 /**
  * The `LockHandle` core gives out. Validity moves only on a confirming reply; `lost` and
  * `released` are final (S6); every validity read checks the clock synchronously (S7).
  */
 export class HeldLock implements LockHandle {
   readonly key: string
+  /** The namespaced key whose in-process slot this handle holds. */
+  readonly slotKey: string
   readonly owner: string
   readonly fence: bigint
   readonly lease: DriverLease
@@ -47,9 +59,11 @@ export class HeldLock implements LockHandle {
   /** Listening to `lease.lost`; see `watchLoss()`. */
   #watching = false
 
-  constructor(host: HandleHost, key: string, lease: DriverLease, ttlMs: number, renews: boolean) {
+  constructor(host: HandleHost, grant: HeldLockGrant) {
+    const { key, fullKey, lease, ttlMs, renews } = grant
     this.#host = host
     this.key = key
+    this.slotKey = fullKey
     this.lease = lease
     this.owner = lease.owner
     this.fence = lease.fence

@@ -74,7 +74,7 @@ export class Locker implements AsyncDisposable {
       emit: (event) => this.#emit(event),
       finish: (handle) => {
         this.#handles.delete(handle)
-        giveBackKey(driver, handle.lease.key)
+        giveBackKey(driver, handle.slotKey)
       },
     }
   }
@@ -106,6 +106,7 @@ export class Locker implements AsyncDisposable {
     fn: (lock: LockHandle) => T | Promise<T>,
     options: AcquireOptions = {},
   ): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError(`withLock needs a function, got ${typeof fn}`)
     const lock = await this.acquire(key, options)
     let result: T
     try {
@@ -213,7 +214,7 @@ export class Locker implements AsyncDisposable {
       const remainingMs = Math.ceil(startedAtMs + waitMs - this.#clock.now())
       if (lease === null && remainingMs > 0) lease = await attempt.callDriver(remainingMs)
       if (lease === null) return this.#noLock(key, isTry, waitMs)
-      const handle = new HeldLock(this.#host, key, lease, ttlMs, this.#renew)
+      const handle = new HeldLock(this.#host, { key, fullKey, lease, ttlMs, renews: this.#renew })
       holdsSlot = false
       this.#handles.add(handle)
       if (this.#onEvent !== undefined) {
