@@ -1,5 +1,5 @@
 import type { LockDriver } from '@baton/core'
-import { LockError } from '@baton/core'
+import { LockError, LockUnsupportedError } from '@baton/core'
 import type { LockScheme, LockUrl } from './lock-url.js'
 import { parseLockUrl, scrub } from './lock-url.js'
 
@@ -77,10 +77,8 @@ function isMissing(err: unknown, pkg: string): boolean {
   )
 }
 
-function unsupported(text: string): LockError {
-  const err = new LockError('LOCK_UNSUPPORTED', text)
-  err.name = 'LockUnsupportedError'
-  return err
+function unsupported(text: string): LockUnsupportedError {
+  return new LockUnsupportedError('baton', 'this URL', text)
 }
 
 function message(err: unknown): string {
