@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import type { ConformanceOptions } from '../src/conformance/index.js'
 import { runChecks } from '../src/conformance/index.js'
-import { type AcquireRequest, type LockDriver, MemoryDriver, MemoryStore } from '../src/index.js'
+import {
+  type AcquireRequest,
+  defineCapabilities,
+  type LockDriver,
+  MemoryDriver,
+  MemoryStore,
+} from '../src/index.js'
 
 /** MemoryDriver factory that records every key a driver is asked for. */
 function recording(): { options: ConformanceOptions; keys: string[]; created: () => number } {
@@ -59,5 +65,42 @@ describe('runChecks options', () => {
         expect.objectContaining({ name: 'TypeError', message: expect.stringContaining(field) }),
       )
     }
+  })
+})
+
+describe('capabilities decide what runs', () => {
+  it("expiry 'session' skips L1 always and the S2 stale-holder checks without dropLock, with reasons", async () => {
+    const store = new MemoryStore()
+    const sessionLike = (): LockDriver => {
+      const driver = new MemoryDriver({ store })
+      Object.defineProperty(driver, 'capabilities', {
+        value: defineCapabilities({ ...driver.capabilities, expiry: 'session' }),
+      })
+      return driver
+    }
+    const groups = new Set(['release and ownership', 'expiry'])
+    const results = await runChecks(
+      { name: 'session-like', createDriver: sessionLike },
+      { filter: (c) => groups.has(c.group) },
+    )
+    const byName = (prefix: string) => results.filter((r) => r.name.startsWith(prefix))
+    for (const r of byName('L1:')) expect(r.reason).toMatch(/expiry is 'session'/)
+    const stale = byName('S2:')
+    expect(stale).toHaveLength(3)
+    for (const r of stale) {
+      expect(r.status).toBe('skipped')
+      expect(r.reason).toMatch(/no faults.dropLock/)
+    }
+    for (const r of byName('N1:').concat(byName('S7:'))) expect(r.status).toBe('passed')
+
+    const withDrop = await runChecks(
+      {
+        name: 'session-like',
+        createDriver: sessionLike,
+        faults: { dropLock: async (lock) => void store.drop(lock.key, { owner: lock.owner }) },
+      },
+      { filter: (c) => c.group === 'release and ownership' && c.name.startsWith('S2:') },
+    )
+    expect(withDrop.map((r) => r.status)).toEqual(['passed', 'passed', 'passed'])
   })
 })
