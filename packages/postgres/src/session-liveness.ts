@@ -25,7 +25,8 @@ const PG14 = 140_000
  */
 export function sessionLiveness(ttlMs: number, serverVersion: number): SessionLiveness {
   const ttl = livenessTtlMs(ttlMs)
-  const ttlSeconds = Math.max(2, Math.floor(ttl / 1000))
+  // Linux takes at most 32767 s for TCP_KEEPIDLE and TCP_KEEPINTVL
+  const ttlSeconds = Math.min(65_534, Math.max(2, Math.floor(ttl / 1000)))
   const idleSeconds = Math.max(1, Math.floor(ttlSeconds / 2))
   const count = Math.max(1, Math.min(3, ttlSeconds - idleSeconds))
   const intervalSeconds = Math.max(1, Math.floor((ttlSeconds - idleSeconds) / count))
@@ -47,8 +48,11 @@ export function sessionLiveness(ttlMs: number, serverVersion: number): SessionLi
 
 /** The TTL a session's settings implement for a requested `ttlMs`: whole ms, at least 1. */
 export function livenessTtlMs(ttlMs: number): number {
-  return Math.max(1, Math.ceil(ttlMs))
+  // the server's millisecond settings are 32-bit ints (about 24.8 days)
+  return Math.min(MAX_SETTING_MS, Math.max(1, Math.ceil(ttlMs)))
 }
+
+const MAX_SETTING_MS = 2_147_483_647
 
 /** One statement applying `liveness`, with literals only (all values are integers we built). */
 export function livenessSql(liveness: SessionLiveness): string {

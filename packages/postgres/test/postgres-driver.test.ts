@@ -109,6 +109,13 @@ describe('PostgresDriver', () => {
     }
   })
 
+  test('a very long TTL is applied to the session without errors', async () => {
+    const a = driver()
+    const lease = must(await a.acquire(request('long-ttl', { ttlMs: 1e12 })))
+    expect((await a.renew(lease, 1e12)).ok).toBe(true)
+    expect(await a.release(lease)).toBe(true)
+  })
+
   test('renewMany confirms every lock with one heartbeat per session', async () => {
     const a = driver()
     const leases = await Promise.all(
@@ -199,6 +206,14 @@ describe('session liveness mapping', () => {
     expect(settings.client_connection_check_interval).toBeUndefined()
     expect(settings.tcp_user_timeout).toBe('300')
     expect(Number(settings.tcp_keepalives_idle)).toBeGreaterThanOrEqual(1)
+  })
+
+  test('a TTL beyond the server range is clamped to the longest the settings take', () => {
+    const settings = Object.fromEntries(sessionLiveness(1e12, 150_000).settings)
+    expect(settings.idle_session_timeout).toBe('2147483647')
+    expect(settings.tcp_user_timeout).toBe('2147483647')
+    expect(Number(settings.tcp_keepalives_idle)).toBeLessThanOrEqual(32_767)
+    expect(Number(settings.tcp_keepalives_interval)).toBeLessThanOrEqual(32_767)
   })
 
   test('server_version strings become server_version_num', () => {
