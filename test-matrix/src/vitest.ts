@@ -1,7 +1,7 @@
 // Vitest helpers. A separate entry (`@baton/test-matrix/vitest`), so the core harness stays
 // importable without vitest (the bench uses it from plain Node).
-import { afterAll, beforeAll, beforeEach } from 'vitest'
-import type { ClusterHandle, ServerHandle } from './server-handle.js'
+import { afterAll, beforeAll, beforeEach, type TestContext } from 'vitest'
+import { type ClusterHandle, canInjectFaults, type ServerHandle } from './server-handle.js'
 
 export interface UseServerOptions {
   /** Lines of the server log printed when a test fails (default 200). */
@@ -43,4 +43,15 @@ export function useServer<T extends ServerHandle | ClusterHandle>(
 export function formatLogs(handle: ServerHandle | ClusterHandle, lines = 200): string {
   const text = handle.logs().split('\n').slice(-lines).join('\n')
   return `----- ${handle.name} log (${handle.url}), last ${lines} lines -----\n${text}\n----- end of ${handle.name} log -----`
+}
+
+/**
+ * Skips the running test, visibly and with the reason, when `handle` is an external server
+ * (BATON_<BACKEND>_URL): kill, pause, resume and restart need a server the harness owns.
+ */
+export function skipIfExternal(context: TestContext, handle: ServerHandle | ClusterHandle): void {
+  context.skip(
+    !canInjectFaults(handle),
+    `${handle.name} is an external server (BATON_*_URL): fault injection needs a server the harness started`,
+  )
 }

@@ -1,7 +1,7 @@
 import { Etcd3 } from 'etcd3'
 import { afterEach, describe, expect, test } from 'vitest'
 import { startEtcd, startEtcdCluster } from '../src/index.js'
-import { useServer } from '../src/vitest.js'
+import { skipIfExternal, useServer } from '../src/vitest.js'
 import { eventually, withTimeout } from './helpers.js'
 
 const clients: Etcd3[] = []
@@ -22,14 +22,16 @@ afterEach(() => {
 describe('startEtcd', () => {
   const etcd = useServer(() => startEtcd())
 
-  test('serves a real client', async () => {
+  test('serves a real client', async (ctx) => {
+    skipIfExternal(ctx, etcd())
     expect(etcd().port).not.toBe(2379)
     expect(etcd().url).toBe(`etcd://127.0.0.1:${etcd().port}`)
     await client(etcd().url).put('baton/smoke').value('ok')
     expect(await client(etcd().url).get('baton/smoke').string()).toBe('ok')
   })
 
-  test('is unreachable while paused and answers again after resume', async () => {
+  test('is unreachable while paused and answers again after resume', async (ctx) => {
+    skipIfExternal(ctx, etcd())
     const etcd3 = client(etcd().url)
     await etcd3.get('x').string()
     await etcd().pause()
@@ -41,7 +43,8 @@ describe('startEtcd', () => {
     expect(await withTimeout(client(etcd().url).get('baton/smoke').string(), 5_000)).toBe('ok')
   })
 
-  test('restart() keeps port and data, after a graceful stop and after kill()', async () => {
+  test('restart() keeps port and data, after a graceful stop and after kill()', async (ctx) => {
+    skipIfExternal(ctx, etcd())
     await client(etcd().url).put('baton/durable').value('1')
     await etcd().restart()
     expect(await client(etcd().url).get('baton/durable').string()).toBe('1')
@@ -54,7 +57,8 @@ describe('startEtcd', () => {
 describe('startEtcdCluster(3)', () => {
   const cluster = useServer(() => startEtcdCluster(3))
 
-  test('keeps serving with one member killed, and the member rejoins', async () => {
+  test('keeps serving with one member killed, and the member rejoins', async (ctx) => {
+    skipIfExternal(ctx, cluster())
     const [first, second, third] = cluster().members
     if (!first || !second || !third) throw new Error('expected three members')
     expect(cluster().url).toBe(

@@ -1,7 +1,7 @@
 import mysql from 'mysql2/promise'
 import { afterEach, describe, expect, test } from 'vitest'
 import { startMariadb } from '../src/index.js'
-import { useServer } from '../src/vitest.js'
+import { skipIfExternal, useServer } from '../src/vitest.js'
 
 const connections: mysql.Connection[] = []
 async function connect(url: string): Promise<mysql.Connection> {
@@ -17,7 +17,8 @@ afterEach(() => {
 describe('startMariadb', () => {
   const mariadb = useServer(() => startMariadb())
 
-  test('serves a real client: root over TCP, database `test`, GET_LOCK works', async () => {
+  test('serves a real client: root over TCP, database `test`, GET_LOCK works', async (ctx) => {
+    skipIfExternal(ctx, mariadb())
     expect(mariadb().port).not.toBe(3306)
     expect(mariadb().url).toBe(`mysql://root@127.0.0.1:${mariadb().port}/test`)
     const connection = await connect(mariadb().url)
@@ -27,7 +28,8 @@ describe('startMariadb', () => {
     expect(rows).toEqual([{ db: 'test', granted: 1 }])
   })
 
-  test('is unreachable while paused and answers again after resume', async () => {
+  test('is unreachable while paused and answers again after resume', async (ctx) => {
+    skipIfExternal(ctx, mariadb())
     const connection = await connect(mariadb().url)
     await connection.query('select 1')
     await mariadb().pause()
@@ -42,7 +44,8 @@ describe('startMariadb', () => {
     expect(rows).toEqual([{ one: 1 }])
   })
 
-  test('restart() keeps port and data', async () => {
+  test('restart() keeps port and data', async (ctx) => {
+    skipIfExternal(ctx, mariadb())
     const connection = await connect(mariadb().url)
     await connection.query('create table if not exists survives (v int) engine=innodb')
     await connection.query('insert into survives values (7)')
@@ -55,7 +58,8 @@ describe('startMariadb', () => {
 describe('startMariadb({ password })', () => {
   const mariadb = useServer(() => startMariadb({ password: 'pa:ss' }))
 
-  test('requires the password', async () => {
+  test('requires the password', async (ctx) => {
+    skipIfExternal(ctx, mariadb())
     expect(mariadb().url).toBe(`mysql://root:pa%3Ass@127.0.0.1:${mariadb().port}/test`)
     const [rows] = await (await connect(mariadb().url)).query('select 1 as one')
     expect(rows).toEqual([{ one: 1 }])

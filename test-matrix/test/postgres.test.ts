@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { afterEach, describe, expect, test } from 'vitest'
 import { startPostgres } from '../src/index.js'
-import { useServer } from '../src/vitest.js'
+import { skipIfExternal, useServer } from '../src/vitest.js'
 
 const clients: pg.Client[] = []
 async function connect(url: string, queryTimeoutMs = 2_000): Promise<pg.Client> {
@@ -22,7 +22,8 @@ afterEach(async () => {
 describe('startPostgres', () => {
   const postgres = useServer(() => startPostgres())
 
-  test('serves a real client on a loopback port that is not 5432', async () => {
+  test('serves a real client on a loopback port that is not 5432', async (ctx) => {
+    skipIfExternal(ctx, postgres())
     expect(postgres().port).not.toBe(5432)
     expect(postgres().url).toBe(`postgres://postgres@127.0.0.1:${postgres().port}/postgres`)
     const client = await connect(postgres().url)
@@ -33,7 +34,8 @@ describe('startPostgres', () => {
     expect(rows[0]).toEqual({ granted: true, port: String(postgres().port) })
   })
 
-  test('is unreachable while paused and answers again after resume', async () => {
+  test('is unreachable while paused and answers again after resume', async (ctx) => {
+    skipIfExternal(ctx, postgres())
     const client = await connect(postgres().url, 1_000)
     await client.query('select 1')
     await postgres().pause()
@@ -46,7 +48,8 @@ describe('startPostgres', () => {
     expect((await after.query('select 1 as one')).rows[0]).toEqual({ one: 1 })
   })
 
-  test('restart() keeps port and data; kill() ends every session', async () => {
+  test('restart() keeps port and data; kill() ends every session', async (ctx) => {
+    skipIfExternal(ctx, postgres())
     const client = await connect(postgres().url)
     await client.query('create table if not exists survives (v int)')
     await client.query('insert into survives values (7)')
@@ -66,7 +69,8 @@ describe('startPostgres', () => {
 describe('startPostgres({ password })', () => {
   const postgres = useServer(() => startPostgres({ password: "s3cret'pw" }))
 
-  test('requires the password over TCP (scram)', async () => {
+  test('requires the password over TCP (scram)', async (ctx) => {
+    skipIfExternal(ctx, postgres())
     expect(postgres().url).toBe(
       `postgres://postgres:s3cret'pw@127.0.0.1:${postgres().port}/postgres`,
     )

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, test } from 'vitest'
 import { type ServerHandle, startRedis, startRedisNodes } from '../src/index.js'
-import { useServer } from '../src/vitest.js'
+import { skipIfExternal, useServer } from '../src/vitest.js'
 
 const clients: Redis[] = []
 function client(url: string): Redis {
@@ -26,7 +26,8 @@ const runId = async (handle: ServerHandle) => {
 describe('startRedis', () => {
   const redis = useServer(() => startRedis())
 
-  test('serves a real client on a loopback port that is not 6379', async () => {
+  test('serves a real client on a loopback port that is not 6379', async (ctx) => {
+    skipIfExternal(ctx, redis())
     expect(redis().host).toBe('127.0.0.1')
     expect(redis().port).not.toBe(6379)
     expect(redis().url).toBe(`redis://127.0.0.1:${redis().port}`)
@@ -34,7 +35,8 @@ describe('startRedis', () => {
     expect(await client(redis().url).get('baton:smoke')).toBe('ok')
   })
 
-  test('is unreachable while paused and answers again after resume', async () => {
+  test('is unreachable while paused and answers again after resume', async (ctx) => {
+    skipIfExternal(ctx, redis())
     const before = client(redis().url)
     await before.ping()
     await redis().pause()
@@ -46,13 +48,15 @@ describe('startRedis', () => {
     expect(await client(redis().url).ping()).toBe('PONG')
   })
 
-  test('restart() keeps the port and comes back as a new server process', async () => {
+  test('restart() keeps the port and comes back as a new server process', async (ctx) => {
+    skipIfExternal(ctx, redis())
     const first = await runId(redis())
     await redis().restart()
     expect(await runId(redis())).not.toBe(first)
   })
 
-  test('kill() then restart() brings the server back on the same port', async () => {
+  test('kill() then restart() brings the server back on the same port', async (ctx) => {
+    skipIfExternal(ctx, redis())
     await redis().kill()
     await expect(client(redis().url).ping()).rejects.toThrow()
     await redis().restart()
@@ -61,9 +65,10 @@ describe('startRedis', () => {
 })
 
 describe('startRedis options', () => {
-  test('password and appendonly: data survives kill -9 and restart', async () => {
+  test('password and appendonly: data survives kill -9 and restart', async (ctx) => {
     const redis = await startRedis({ password: 'p@ss word', appendonly: true })
     try {
+      skipIfExternal(ctx, redis)
       expect(redis.url).toBe(`redis://:p%40ss%20word@127.0.0.1:${redis.port}`)
       await expect(client(`redis://127.0.0.1:${redis.port}`).get('k')).rejects.toThrow(/NOAUTH/)
       await client(redis.url).incr('fence')
@@ -75,9 +80,10 @@ describe('startRedis options', () => {
     }
   })
 
-  test('startRedisNodes(3) gives three independent servers', async () => {
+  test('startRedisNodes(3) gives three independent servers', async (ctx) => {
     const nodes = await startRedisNodes(3)
     try {
+      skipIfExternal(ctx, nodes)
       expect(nodes.members).toHaveLength(3)
       expect(new Set(nodes.members.map((m) => m.port)).size).toBe(3)
       await client(nodes.members[0]?.url ?? '').set('only-on-0', '1')

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { startZookeeper, startZookeeperEnsemble } from '../src/index.js'
 import { exchange } from '../src/probes.js'
-import { useServer } from '../src/vitest.js'
+import { skipIfExternal, useServer } from '../src/vitest.js'
 import { eventually, withTimeout, zkConnect } from './helpers.js'
 
 const mode = async (port: number) =>
@@ -11,7 +11,8 @@ const mode = async (port: number) =>
 describe('startZookeeper', () => {
   const zk = useServer(() => startZookeeper())
 
-  test('serves a real client, goes silent while paused and answers after resume', async () => {
+  test('serves a real client, goes silent while paused and answers after resume', async (ctx) => {
+    skipIfExternal(ctx, zk())
     expect(zk().port).not.toBe(2181)
     expect(zk().url).toBe(`zk://127.0.0.1:${zk().port}`)
     const client = await zkConnect(zk().url)
@@ -35,7 +36,8 @@ describe('startZookeeper', () => {
     }
   })
 
-  test('restart() keeps port and data', async () => {
+  test('restart() keeps port and data', async (ctx) => {
+    skipIfExternal(ctx, zk())
     await zk().restart()
     const client = await zkConnect(zk().url)
     try {
@@ -49,7 +51,8 @@ describe('startZookeeper', () => {
 describe('startZookeeperEnsemble(3)', () => {
   const ensemble = useServer(() => startZookeeperEnsemble(3))
 
-  test('keeps serving with one server killed, and the server rejoins', async () => {
+  test('keeps serving with one server killed, and the server rejoins', async (ctx) => {
+    skipIfExternal(ctx, ensemble())
     const members = ensemble().members
     expect(members).toHaveLength(3)
     const modes = await Promise.all(members.map((m) => mode(m.port)))
