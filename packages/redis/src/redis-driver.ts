@@ -121,7 +121,7 @@ export class RedisDriver implements LockDriver {
   }
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
-    await this.ready()
+    if (this.#server === undefined) await this.ready()
     const keys = lockKeys(this.#prefix, req.key)
     const deadlineMs = performance.now() + req.waitMs
     if (req.waitMs <= 0) {
@@ -175,7 +175,7 @@ export class RedisDriver implements LockDriver {
   }
 
   async renewMany(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]> {
-    await this.ready()
+    if (this.#server === undefined) await this.ready()
     const ttl = Math.max(1, Math.floor(ttlMs))
     const sentAtMs = performance.now()
     const owned = leases.map((lease) => ({ keys: this.#keysOf(lease), owner: lease.owner }))
@@ -193,24 +193,24 @@ export class RedisDriver implements LockDriver {
   }
 
   async release(lease: DriverLease): Promise<boolean> {
-    await this.ready()
+    if (this.#server === undefined) await this.ready()
     const released = await this.#commands.release(this.#keysOf(lease), lease.owner)
     this.#leases.delete(lease)
     return released
   }
 
   async inspect(key: string): Promise<LockInfo | null> {
-    await this.ready()
+    if (this.#server === undefined) await this.ready()
     return this.#commands.inspect(lockKeys(this.#prefix, key))
   }
 
   async list(prefix: string): Promise<Array<LockInfo & { readonly key: string }>> {
-    await this.ready()
+    if (this.#server === undefined) await this.ready()
     return this.#commands.list(this.#prefix, prefix)
   }
 
   async forceRelease(key: string): Promise<boolean> {
-    await this.ready()
+    if (this.#server === undefined) await this.ready()
     return this.#commands.forceRelease(lockKeys(this.#prefix, key))
   }
 
