@@ -6,7 +6,7 @@ export interface Verdict {
   readonly target: string
   readonly backend: string
   readonly measured: string
-  readonly verdict: 'meets' | 'misses' | 'no data'
+  readonly verdict: 'meets' | 'misses' | 'no data' | 'info'
 }
 
 function find(
@@ -34,8 +34,11 @@ export function checkTargets(rows: readonly Row[], scaleKeys: number): Verdict[]
   const backends = [...new Set(rows.filter((r) => r.role === 'baton').map((r) => r.backend))]
   const out: Verdict[] = []
   for (const backend of backends) {
-    const scenario = backend === 'memory' ? 'core overhead' : 'uncontended'
-    const cycles = find(rows, scenario, backend, 'cycles/s')
+    if (backend === 'memory') {
+      out.push(coreOverhead(rows))
+      continue
+    }
+    const cycles = find(rows, 'uncontended', backend, 'cycles/s')
     if (cycles) {
       out.push({
         target: 'uncontended cycles/s >= 0.9x floor',
@@ -45,11 +48,14 @@ export function checkTargets(rows: readonly Row[], scaleKeys: number): Verdict[]
       })
     }
     const idle = find(rows, 'handoff', backend, 'idle per handoff p50')
+    const idle99 = find(rows, 'handoff', backend, 'idle per handoff p99')
     if (idle) {
       out.push({
         target: "handoff idle <= 1.5x PostgreSQL's server-side wait",
         backend,
-        measured: `${formatNumber(idle.spread.median)} ms p50 = ${idle.ratio?.toFixed(2) ?? '?'}x`,
+        measured:
+          `p50 ${formatNumber(idle.spread.median)} ms = ${idle.ratio?.toFixed(2) ?? '?'}x; ` +
+          `p99 ${formatNumber(idle99?.spread.median ?? Number.NaN)} ms = ${idle99?.ratio?.toFixed(2) ?? '?'}x`,
         verdict: judge(idle.ratio === undefined ? undefined : idle.ratio <= 1.5),
       })
     }
@@ -62,7 +68,7 @@ export function checkTargets(rows: readonly Row[], scaleKeys: number): Verdict[]
         verdict: judge(p99.spread.median < 20),
       })
     }
-    const minShare = find(rows, 'handoff', backend, 'min worker share')
+    const minShare = find(rows, 'handoff', backend, 'share of worker least busy')
     const self = find(rows, 'handoff', backend, 'self re-acquire')
     if (minShare) {
       // Fair would be 25% each for 4 workers; "no starvation" here means every worker got at least 10%.
@@ -95,6 +101,33 @@ export function checkTargets(rows: readonly Row[], scaleKeys: number): Verdict[]
     }
   }
   return out
+}
+
+/** Core's cost per cycle: Locker over MemoryDriver minus the bare driver calls (no target of its own). */
+function coreOverhead(rows: readonly Row[]): Verdict {
+  const cycles = (contender: string) =>
+    rows.find(
+      (r) => r.scenario === 'core overhead' && r.contender === contender && r.metric === 'cycles/s',
+    )
+  const locker = cycles('Baton: Locker.acquire')
+  const bare = rows.find(
+    (r) => r.scenario === 'core overhead' && r.role === 'floor' && r.metric === 'cycles/s',
+  )
+  if (locker === undefined || bare === undefined) {
+    return {
+      target: 'core overhead per cycle',
+      backend: 'memory',
+      measured: '-',
+      verdict: 'no data',
+    }
+  }
+  const overheadUs = 1e6 / locker.spread.median - 1e6 / bare.spread.median
+  return {
+    target: 'core overhead per cycle (Locker vs bare MemoryDriver)',
+    backend: 'memory',
+    measured: `${formatNumber(overheadUs)} µs per acquire+release (${formatNumber(1e6 / locker.spread.median)} vs ${formatNumber(1e6 / bare.spread.median)} µs)`,
+    verdict: 'info',
+  }
 }
 
 /** The verdicts as a markdown table. */

@@ -22,7 +22,8 @@ describe('analyseHandoff', () => {
     expect(f.idleP50Ms).toBeCloseTo(0.5)
     expect(f.cyclesPerS).toBeCloseTo(300)
     expect(f.selfReacquirePct).toBe(0)
-    expect(f.minSharePct).toBeCloseTo(100 / 3)
+    expect(f.sharesPct[0]).toBeCloseTo(200 / 3)
+    expect(f.sharesPct[1]).toBeCloseTo(100 / 3)
     expect(f.acquireMaxMs).toBeCloseTo(2)
     expect(f.overlaps).toBe(0)
     expect(f.timeouts).toBe(1)
@@ -50,6 +51,6 @@ describe('analyseHandoff', () => {
       10,
     )
     expect(f.cyclesPerS).toBeCloseTo(100)
-    expect(f.minSharePct).toBe(0)
+    expect(f.sharesPct).toEqual([100, 0])
   })
 })

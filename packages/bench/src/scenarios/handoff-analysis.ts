@@ -12,9 +12,8 @@ export interface HandoffFigures {
   readonly acquireMaxMs: number
   /** Share (%) of consecutive acquisitions by the same worker. */
   readonly selfReacquirePct: number
-  /** Smallest and largest share (%) of acquisitions one worker got; 0 means a starved worker. */
-  readonly minSharePct: number
-  readonly maxSharePct: number
+  /** Each worker's share (%) of the acquisitions, largest first; a 0 is a starved worker. */
+  readonly sharesPct: readonly number[]
   /** Grants that came before the previous holder started releasing: must be 0 (exclusion). */
   readonly overlaps: number
   readonly timeouts: number
@@ -63,8 +62,7 @@ export function analyseHandoff(
     acquireP99Ms: quantile(acquire, 0.99),
     acquireMaxMs: acquire.length === 0 ? Number.NaN : Math.max(...acquire),
     selfReacquirePct: all.length < 2 ? Number.NaN : (100 * self) / (all.length - 1),
-    minSharePct: share(Math.min(...counts)),
-    maxSharePct: share(Math.max(...counts)),
+    sharesPct: counts.map(share).sort((a, b) => b - a),
     overlaps,
     timeouts: perWorker.reduce((sum, w) => sum + w.timeouts, 0),
   }

@@ -15,6 +15,12 @@ export interface HandoffOptions {
   readonly durationMs: number
 }
 
+/** Name of the share row of the worker ranked `index` (0 = busiest) of `count`. */
+export function shareMetric(index: number, count: number): string {
+  const rank = index === 0 ? 'busiest' : index === count - 1 ? 'least busy' : `#${index + 1}`
+  return `share of worker ${rank}`
+}
+
 /** Largest tolerated disagreement of the workers' clocks with the parent's, in ms. */
 const CLOCK_SLACK_LIMIT_MS = 0.001
 
@@ -78,8 +84,11 @@ export async function runHandoff(
       ['acquire p99', 'ms', f.acquireP99Ms],
       ['acquire max', 'ms', f.acquireMaxMs],
       ['self re-acquire', '%', f.selfReacquirePct],
-      ['min worker share', '%', f.minSharePct],
-      ['max worker share', '%', f.maxSharePct],
+      ...f.sharesPct.map((pct, i): [string, string, number] => [
+        shareMetric(i, f.sharesPct.length),
+        '%',
+        pct,
+      ]),
       ['overlapping holds', 'count', f.overlaps],
       ['timed-out waits', 'count', f.timeouts],
     ]
