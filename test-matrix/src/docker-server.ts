@@ -64,7 +64,13 @@ export async function startContainer(spec: ContainerSpec): Promise<ServerHandle>
     .withExposedPorts({ container: spec.containerPort, host: hostPort })
     .withEnvironment(spec.env ?? {})
   if (spec.command) builder = builder.withCommand(spec.command)
-  const started = await builder.start()
+  const started = await builder.start().catch((error: unknown) => {
+    throw new Error(
+      `${spec.name}: starting ${spec.image} through Docker (testcontainers) failed: ${String(error)}. ` +
+        'Set BATON_TEST_MATRIX_PROVIDER=native to use native binaries instead.',
+      { cause: error },
+    )
+  })
   const runtime = await getContainerRuntimeClient()
   const container = runtime.container.getById(started.getId())
   const host = started.getHost()

@@ -52,6 +52,15 @@ describe('provider selection and start failures', () => {
     expect(await dockerAvailable()).toBe(false)
   })
 
+  test('BATON_TEST_MATRIX_PROVIDER=docker without an engine fails clearly', async (ctx) => {
+    delete process.env.BATON_TEST_MATRIX_PROVIDER
+    ctx.skip(await dockerAvailable(), 'a Docker engine answers on this machine')
+    process.env.BATON_TEST_MATRIX_PROVIDER = 'docker'
+    await expect(startRedis()).rejects.toThrow(
+      /redis: starting redis:7\.0 through Docker \(testcontainers\) failed: .*BATON_TEST_MATRIX_PROVIDER=native/s,
+    )
+  })
+
   test('a server that cannot start fails with its log tail and leaves no directory', async () => {
     process.env.BATON_TEST_MATRIX_PROVIDER = 'native'
     const scratch = mkdtempSync(join(tmpdir(), 'baton-tm-provisioning-'))
