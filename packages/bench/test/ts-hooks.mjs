@@ -5,7 +5,7 @@
 // processes after the first do not even load the compiler. Used only by tests and local
 // runs from sources, never by `pnpm bench`.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const root = new URL('../../../', import.meta.url)
@@ -54,6 +54,9 @@ export async function load(url, context, next) {
     return { format: 'module', source: readFileSync(cached, 'utf8'), shortCircuit: true }
   const source = await transpile(file, readFileSync(file, 'utf8'))
   mkdirSync(cacheDir, { recursive: true })
-  writeFileSync(cached, source)
+  // Write then rename: another process must never read a half-written file.
+  const partial = `${cached}.${process.pid}.tmp`
+  writeFileSync(partial, source)
+  renameSync(partial, cached)
   return { format: 'module', source, shortCircuit: true }
 }
