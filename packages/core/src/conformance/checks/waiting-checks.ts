@@ -140,4 +140,34 @@ export const waitingChecks: readonly ConformanceCheck[] = [
       )
     },
   },
+  {
+    group: 'waiting',
+    name: 'fair: waiters on three drivers are granted in arrival order',
+    skip: (env) =>
+      env.capabilities.fair ? undefined : 'capabilities.fair is false (no arrival-order promise)',
+    async run(ctx) {
+      const a = await ctx.locker()
+      const key = ctx.key()
+      const held = await a.acquire(key, { waitMs: ctx.timing.slackMs })
+      const order: number[] = []
+      const pending: Array<Promise<void>> = []
+      for (let i = 0; i < 3; i++) {
+        const { locker, events } = await recordingLocker(ctx)
+        const turn = locker
+          .acquire(key, { waitMs: 10 * ctx.timing.pollHandoffMs })
+          .then(async (h) => {
+            order.push(i)
+            await h.release()
+          })
+        pending.push(turn)
+        await untilWaiting(ctx, events, key)
+      }
+      await held.release()
+      await Promise.all(pending)
+      ensure(
+        order.join(',') === '0,1,2',
+        `waiters that arrived as 0,1,2 were granted as ${order.join(',')}`,
+      )
+    },
+  },
 ]
