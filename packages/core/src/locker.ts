@@ -8,7 +8,8 @@ import {
   LockTimeoutError,
   LockUnsupportedError,
 } from './errors.js'
-import { type HandleHost, HeldLock } from './held-lock.js'
+import type { HandleHost } from './handle-host.js'
+import { HeldLock } from './held-lock.js'
 import { giveBackKey, tryTakeKey, waitForKey, watchKeyWaiters } from './key-queue.js'
 import type { LockEvent } from './lock-event.js'
 import type { LockHandle } from './lock-handle.js'
