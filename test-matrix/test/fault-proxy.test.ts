@@ -44,12 +44,12 @@ describe('fault proxy through ioredis', () => {
     const proxy = await proxyFor(redis())
     const client = redisVia(proxy.urlFor(redis().url))
     await client.ping()
-    proxy.delay(300, 0, 'toServer')
-    expect(await timed(() => client.ping())).toBeGreaterThanOrEqual(290)
-    proxy.delay(300, 0, 'both')
-    expect(await timed(() => client.ping())).toBeGreaterThanOrEqual(590)
+    proxy.delay(500, 0, 'toServer')
+    expect(await timed(() => client.ping())).toBeGreaterThanOrEqual(490)
+    proxy.delay(500, 0, 'both')
+    expect(await timed(() => client.ping())).toBeGreaterThanOrEqual(990)
     proxy.heal()
-    expect(await timed(() => client.ping())).toBeLessThan(290)
+    expect(await timed(() => client.ping())).toBeLessThan(450) // generous: the machine is shared
   })
 
   test('hold() stalls traffic without loss; heal() delivers it in order', async () => {
