@@ -35,6 +35,8 @@ export function sessionLiveness(ttlMs: number, serverVersion: number): SessionLi
     ['tcp_keepalives_interval', String(intervalSeconds)],
     ['tcp_keepalives_count', String(count)],
     ['tcp_user_timeout', String(ttl)],
+    // lock_timeout bounds each wait; a role's statement_timeout must not cut it short
+    ['statement_timeout', '0'],
   ]
   if (serverVersion >= PG14) {
     settings.push(['idle_session_timeout', String(ttl)])
