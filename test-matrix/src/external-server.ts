@@ -11,8 +11,8 @@ export function externalUrl(backend: string): string | undefined {
   return value ? value : undefined
 }
 
-/** Replaces a password in a URL, so it can appear in messages. */
-function redactUrl(url: string): string {
+/** Replaces a password in a URL, so it can appear in messages and logs. */
+export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
 }
 

@@ -1,6 +1,7 @@
 // Vitest helpers. A separate entry (`@baton/test-matrix/vitest`), so the core harness stays
 // importable without vitest (the bench uses it from plain Node).
 import { afterAll, beforeAll, beforeEach, type TestContext } from 'vitest'
+import { redactUrl } from './external-server.js'
 import { type ClusterHandle, canInjectFaults, type ServerHandle } from './server-handle.js'
 
 export interface UseServerOptions {
@@ -42,7 +43,7 @@ export function useServer<T extends ServerHandle | ClusterHandle>(
 /** The tail of a handle's log under a header naming the server; used when a test fails. */
 export function formatLogs(handle: ServerHandle | ClusterHandle, lines = 200): string {
   const text = handle.logs().split('\n').slice(-lines).join('\n')
-  return `----- ${handle.name} log (${handle.url}), last ${lines} lines -----\n${text}\n----- end of ${handle.name} log -----`
+  return `----- ${handle.name} log (${redactUrl(handle.url)}), last ${lines} lines -----\n${text}\n----- end of ${handle.name} log -----`
 }
 
 /**
