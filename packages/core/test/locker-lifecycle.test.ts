@@ -151,6 +151,47 @@ describe('lifecycle edges', () => {
   })
 })
 
+describe('driver answers at the edges (fake clock)', () => {
+  it('abandons a hung driver call exactly 50 ms after waitMs, and a tryAcquire 50 ms after the call', async () => {
+    const clock = new FakeClock(0)
+    const driver = new ScriptedDriver(new MemoryDriver({ clock }))
+    driver.acquireImpl = () => new Promise(() => {})
+    await using locker = new Locker(driver, { clock })
+    let waited: unknown
+    let tried: unknown
+    void locker.acquire('a', { waitMs: 1_000 }).catch((e: unknown) => {
+      waited = e
+    })
+    void locker.tryAcquire('b').catch((e: unknown) => {
+      tried = e
+    })
+    await clock.advanceTo(49)
+    expect(tried).toBeUndefined()
+    await clock.advanceTo(50)
+    expect(isLockError(tried, 'LOCK_TIMEOUT')).toBe(true)
+    await clock.advanceTo(1_049)
+    expect(waited).toBeUndefined()
+    await clock.advanceTo(1_050)
+    expect(isLockError(waited, 'LOCK_TIMEOUT')).toBe(true)
+  })
+
+  it('a grant whose validity already ended on arrival is handed out lost, never valid', async () => {
+    const clock = new FakeClock(0)
+    const driver = new ScriptedDriver(new MemoryDriver({ clock }))
+    await using locker = new Locker(driver, { clock })
+    driver.acquireImpl = async (req) => {
+      const lease = await driver.inner.acquire(req)
+      await clock.advance(0)
+      clock.jumpTo(2_000) // the reply took longer than the TTL
+      return lease
+    }
+    const lock = await locker.acquire('slow', { ttlMs: 1_000 })
+    expect(lock.isValid()).toBe(false)
+    expect(lock.state).toBe('lost')
+    expect((lock.signal.reason as LockLostError).reason).toBe('expired')
+  })
+})
+
 describe('safety under contention (real time)', () => {
   it('never lets two holders overlap, and fences rise in grant order', async () => {
     const store = new MemoryStore()
