@@ -1,5 +1,5 @@
 import type { LockerOptions } from '@baton/core'
-import { Locker } from '@baton/core'
+import { Locker, toBackendError } from '@baton/core'
 import { createDriver } from './create-driver.js'
 import { DEFAULT_URL } from './lock-url.js'
 
@@ -8,10 +8,20 @@ import { DEFAULT_URL } from './lock-url.js'
  * `memory:`, `sqlite:PATH`, `redis://`, `rediss://`, `postgres://`, `postgresql://`.
  * The driver package is imported on first use; a missing one fails with the
  * `npm install` line to run. `options` go to the Locker unchanged (namespace, ttlMs,
- * onEvent, ...). Without a URL: `BATON_URL`, else `sqlite:.baton/locks.db`.
+ * onEvent, ...). It awaits the driver's `ready()`, so an unreachable server fails here
+ * with a redacted `LockBackendError`. Without a URL: `BATON_URL`, else `sqlite:.baton/locks.db`.
  */
 export async function connect(url?: string, options: LockerOptions = {}): Promise<Locker> {
   const driver = await createDriver(url ?? defaultUrl())
+  if (driver.ready !== undefined) {
+    // Settle server-dependent capabilities (e.g. Redis persistence) before the first lock.
+    try {
+      await driver.ready()
+    } catch (err) {
+      await driver.close().catch(() => undefined)
+      throw toBackendError(driver.name, err)
+    }
+  }
   return new Locker(driver, options)
 }
 

@@ -69,6 +69,11 @@ export interface LockDriver {
   list?(prefix: string): Promise<Array<LockInfo & { readonly key: string }>>
   /** Frees a key whoever holds it (operations: `baton release --force`); true when something was freed. */
   forceRelease?(key: string): Promise<boolean>
+  /**
+   * Connects and reads what the capabilities depend on (e.g. Redis persistence), so that
+   * `capabilities` is final before the first acquire; `connect(url)` awaits it. Idempotent.
+   */
+  ready?(): Promise<void>
   /** Releases what the driver holds and closes what it owns; idempotent. */
   close(): Promise<void>
 }

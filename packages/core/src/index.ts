@@ -1,3 +1,4 @@
+export { toBackendError } from './backend-error.js'
 export type { Capabilities } from './capabilities.js'
 export { defineCapabilities } from './capabilities.js'
 export type { Clock, TimerHandle } from './clock.js'
