@@ -20,12 +20,12 @@ export const FULL: Profile = {
   scale: { keys: 10_000, ttlMs: 3_000, intervals: 3, concurrency: 100 },
 }
 
-/** `--quick`: everything runs, with short windows and 2,000 keys (under 3 minutes). */
+/** `--quick`: everything runs, with short windows and 1,000 keys (under 3 minutes). */
 export const QUICK: Profile = {
   name: 'quick',
   uncontended: { warmupMs: 100, durationMs: 400, maxCycles: 50_000 },
   handoff: { ...HANDOFF_SHAPE, durationMs: 2_000 },
-  scale: { keys: 2_000, ttlMs: 3_000, intervals: 2, concurrency: 100 },
+  scale: { keys: 1_000, ttlMs: 3_000, intervals: 2, concurrency: 100 },
 }
 
 /** The smoke test's: proves each scenario runs, not how fast. */

@@ -24,9 +24,9 @@ export function renderMachine(machine: Machine, report: BenchmarkReport): string
 const METHOD = `## Method
 
 - Every scenario runs once per round, rounds are repeated (the outer loop), and each row
-  shows the median over the rounds with the smallest and largest round. "vs floor" is this
-  row's median over the floor's median in the same run: for cycles/s higher is better, for
-  times lower is better. Timings on a shared machine are noisy; compare ratios, not
+  shows the median over the rounds with the smallest and largest round. "vs floor" is the
+  median over rounds of (this row / the floor's row of the same round): for cycles/s higher
+  is better, for times lower is better. Timings on a shared machine are noisy; compare ratios, not
   absolute figures.
 - **Floors** are the minimal correct protocol written by hand with the raw client: Redis
   \`SET key owner NX PX\` + compare-and-delete (EVALSHA) on one ioredis connection;

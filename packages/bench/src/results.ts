@@ -23,7 +23,10 @@ export interface Row {
   readonly metric: string
   readonly unit: string
   readonly spread: Spread
-  /** This row's median over the floor's median; undefined without a floor in the group. */
+  /**
+   * Median over runs of (this row's value / the floor's value in the same run); undefined
+   * without a floor in the group. Per-run ratios cancel the drift of a shared machine.
+   */
   readonly ratio: number | undefined
   readonly notes: readonly string[]
 }
@@ -32,14 +35,22 @@ const RATIO_UNITS = new Set(['1/s', 'ms', 'µs'])
 
 type Who = Omit<Sample, 'metric' | 'unit' | 'value'>
 
+type Stored = Sample & { readonly run: number }
+
 /** Collects samples and failures across runs and folds them into table rows. */
 export class Results {
-  readonly #samples: Sample[] = []
+  readonly #samples: Stored[] = []
+  #run = 1
+
+  /** Tags the samples added from now on with run number `run`. */
+  beginRun(run: number): void {
+    this.#run = run
+  }
   /** Contenders in first-seen order, with their failure messages. */
   readonly #contenders = new Map<string, { who: Who; failures: string[] }>()
 
   add(sample: Sample): void {
-    this.#samples.push(sample)
+    this.#samples.push({ ...sample, run: this.#run })
     this.#entry(sample)
   }
 
@@ -73,24 +84,27 @@ export class Results {
       }
       for (const metric of metrics) {
         const values = mine.filter((s) => s.metric === metric)
-        const first = values[0] as Sample
+        const { run: _run, value: _value, ...first } = values[0] as Stored
         const s = spread(values.map((v) => v.value))
-        rows.push({ ...first, spread: s, ratio: this.#ratio(first, s.median), notes: failures })
+        rows.push({ ...first, spread: s, ratio: this.#ratio(values), notes: failures })
       }
     }
     return rows
   }
 
-  #ratio(sample: Sample, median: number): number | undefined {
+  #ratio(values: readonly Stored[]): number | undefined {
+    const sample = values[0]
     // Ratios compare rates and times; shares and counts are read as they are.
-    if (!RATIO_UNITS.has(sample.unit)) return undefined
+    if (sample === undefined || !RATIO_UNITS.has(sample.unit)) return undefined
     if (sample.role === 'floor') return 1
-    const floor = this.#samples.filter(
-      (f) => f.role === 'floor' && f.group === sample.group && f.metric === sample.metric,
-    )
-    if (floor.length === 0) return undefined
-    const floorMedian = spread(floor.map((f) => f.value)).median
-    return floorMedian > 0 ? median / floorMedian : undefined
+    const perRun = values.flatMap((v) => {
+      const floor = this.#samples.find(
+        (f) =>
+          f.role === 'floor' && f.group === v.group && f.metric === v.metric && f.run === v.run,
+      )
+      return floor !== undefined && floor.value > 0 ? [v.value / floor.value] : []
+    })
+    return perRun.length === 0 ? undefined : spread(perRun).median
   }
 
   #entry(who: Who): { who: Who; failures: string[] } {

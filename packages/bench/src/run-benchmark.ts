@@ -65,6 +65,7 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkReport
       return o.running === undefined ? [] : [{ spec, running: o.running }]
     })
     for (let run = 1; run <= plan.runs; run++) {
+      results.beginRun(run)
       for (const scenario of plan.scenarios) {
         for (const { spec, running } of live) {
           const context = {
