@@ -25,6 +25,9 @@ export const POSTGRES_CAPABILITIES = defineCapabilities({
   sharedLocks: true,
 })
 
+/** How long `close()` waits for late-grant cleanups before it closes the sessions anyway. */
+const CLOSE_GRACE_MS = 2_000
+
 /**
  * Session advisory locks on connections the driver owns. Uncontended acquire is one
  * statement (`pg_try_advisory_lock` and `nextval` of the fence sequence together); a
@@ -132,7 +135,13 @@ export class PostgresDriver implements LockDriver {
   async close(): Promise<void> {
     if (this.#closing.signal.aborted) return
     this.#closing.abort(new Error('postgres driver closed'))
-    await Promise.allSettled([...this.#background])
+    // late-grant cleanups finish first, but an unreachable server must not hold close() up
+    const grace = new AbortController()
+    await Promise.race([
+      Promise.allSettled([...this.#background]),
+      sleep(CLOSE_GRACE_MS, grace.signal),
+    ])
+    grace.abort()
     await this.#pool.close()
   }
 

@@ -1,3 +1,4 @@
+import { sleep } from '@baton/core'
 import type { LockSession } from './lock-session.js'
 import type { SessionPool } from './session-pool.js'
 
@@ -66,18 +67,27 @@ export function isWaitEnded(err: unknown): boolean {
 }
 
 async function cancelWait(session: LockSession, pool: SessionPool): Promise<void> {
+  const giveUp = new AbortController()
   try {
-    const control = await pool.forControl(AbortSignal.timeout(CANCEL_GRACE_MS))
-    if (control === undefined) throw new Error('no control session')
-    const { rows } = await control.query<{ cancelled: boolean }>(
-      'SELECT pg_cancel_backend($1) AS cancelled',
-      [session.pid],
-      'baton_cancel',
+    const control = await pool.forControl(
+      AbortSignal.any([giveUp.signal, AbortSignal.timeout(CANCEL_GRACE_MS)]),
     )
-    if (rows[0]?.cancelled !== true) session.destroy()
+    if (control === undefined) throw new Error('no control session')
+    const cancel = control
+      .query<{ cancelled: boolean }>(
+        'SELECT pg_cancel_backend($1) AS cancelled',
+        [session.pid],
+        'baton_cancel',
+      )
+      .then((r) => r.rows[0]?.cancelled === true)
+    // an unreachable server must not hold the cleanup (and close()) up for ever
+    const timedOut = sleep(CANCEL_GRACE_MS, giveUp.signal).then(() => false)
+    if (!(await Promise.race([cancel, timedOut]))) session.destroy()
   } catch {
     // no way to reach the server: dropping the connection ends the wait and frees any grant
     session.destroy()
+  } finally {
+    giveUp.abort()
   }
 }
 

@@ -55,3 +55,35 @@ test('L1/S1: a holder cut off by a silent partition loses the key within ttlMs, 
     await contender.close()
   }
 })
+
+test('L3/H1: with the server unreachable, an aborted wait returns at once and close() still finishes', async () => {
+  const through = new PostgresDriver({ url: proxy.urlFor(server.url) })
+  const direct = new PostgresDriver({ url: server.url })
+  try {
+    const held = must(await direct.acquire(request('unreachable:key')))
+    const abort = new AbortController()
+    const waiting = through.acquire(
+      request('unreachable:key', { waitMs: 60_000, signal: abort.signal }),
+    )
+    await until(async () => {
+      const info = await direct.inspect('unreachable:key')
+      return info !== null && through.sessionCount >= 1
+    })
+    await new Promise((r) => setTimeout(r, 200)) // let the wait reach the server
+    proxy.hold('both')
+    const abortedAt = performance.now()
+    abort.abort()
+    expect(await waiting).toBeNull()
+    expect(performance.now() - abortedAt).toBeLessThan(100)
+    const closeStart = performance.now()
+    await through.close()
+    const closeMs = performance.now() - closeStart
+    console.info(`postgres: close() with the server unreachable took ${Math.round(closeMs)} ms`)
+    expect(closeMs).toBeLessThan(15_000)
+    proxy.heal()
+    await direct.release(held)
+  } finally {
+    proxy.heal()
+    await Promise.all([through.close(), direct.close()])
+  }
+})
