@@ -6,10 +6,11 @@ import { dockerAvailable, startContainer } from './docker-server.js'
 import { etcdContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePorts } from './free-port.js'
-import { NativeServer, ServerStartError } from './native-server.js'
+import { NativeServer } from './native-server.js'
 import { etcdReady } from './probes.js'
 import { makeServerDir } from './server-dir.js'
 import type { ClusterHandle, ServerHandle } from './server-handle.js'
+import { ServerStartError } from './server-start-error.js'
 
 export interface EtcdOptions {
   /** Raft heartbeat; etcd's default is 100 ms. */

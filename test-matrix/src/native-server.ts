@@ -6,6 +6,7 @@ import { registerDir, registerGroup, unregisterDir, unregisterGroup } from './cl
 import { LogBuffer } from './log-buffer.js'
 import { processTree, signalTree } from './process-tree.js'
 import type { ServerHandle } from './server-handle.js'
+import { PORT_IN_USE, ServerStartError } from './server-start-error.js'
 
 /** How to launch one server process; called again for every (re)start. */
 export interface ProcessSpec {
@@ -33,19 +34,6 @@ export interface NativeServerOptions {
   startTimeoutMs: number
   stopTimeoutMs?: number
 }
-
-/** Raised when a server does not become ready; `portInUse` tells the caller to retry elsewhere. */
-export class ServerStartError extends Error {
-  override readonly name = 'ServerStartError'
-  constructor(
-    message: string,
-    readonly portInUse: boolean,
-  ) {
-    super(message)
-  }
-}
-
-const PORT_IN_USE = /address already in use|EADDRINUSE|bind.*in use|Can't start server: Bind/i
 
 /** A server process the harness spawned in its own process group, stopped by PID. */
 export class NativeServer implements ServerHandle {
@@ -244,16 +232,5 @@ function groupAlive(pid: number): boolean {
     return true
   } catch {
     return false
-  }
-}
-
-/** Starts a server, retrying on a fresh port when another process grabbed the chosen one. */
-export async function startWithPortRetry<T>(attempt: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await attempt()
-    } catch (error) {
-      if (!(error instanceof ServerStartError && error.portInUse) || i >= attempts) throw error
-    }
   }
 }

@@ -6,11 +6,12 @@ import { dockerAvailable, startContainer } from './docker-server.js'
 import { postgresContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePort } from './free-port.js'
-import { NativeServer, startWithPortRetry } from './native-server.js'
+import { NativeServer } from './native-server.js'
 import { postgresReady } from './probes.js'
 import { runCommand } from './run-command.js'
 import { makeServerDir } from './server-dir.js'
 import type { ServerHandle } from './server-handle.js'
+import { startWithPortRetry } from './server-start-error.js'
 import { preparedTemplate } from './template-cache.js'
 
 export interface PostgresOptions {

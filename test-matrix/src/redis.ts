@@ -4,10 +4,11 @@ import { dockerAvailable, startContainer } from './docker-server.js'
 import { redisContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePort } from './free-port.js'
-import { NativeServer, startWithPortRetry } from './native-server.js'
+import { NativeServer } from './native-server.js'
 import { redisReady } from './probes.js'
 import { makeServerDir } from './server-dir.js'
 import type { ClusterHandle, ServerHandle } from './server-handle.js'
+import { startWithPortRetry } from './server-start-error.js'
 
 export interface RedisOptions {
   /** Sets `requirepass`; the URL then carries it: redis://:PASSWORD@127.0.0.1:P. */

@@ -7,10 +7,11 @@ import { dockerAvailable, startContainer } from './docker-server.js'
 import { zookeeperContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePorts } from './free-port.js'
-import { NativeServer, ServerStartError } from './native-server.js'
+import { NativeServer } from './native-server.js'
 import { zookeeperReady } from './probes.js'
 import { makeServerDir } from './server-dir.js'
 import type { ClusterHandle, ServerHandle } from './server-handle.js'
+import { ServerStartError } from './server-start-error.js'
 
 export interface ZookeeperOptions {
   /** ZooKeeper's tick; session timeouts are negotiated between 2 and 20 ticks unless set below. */
