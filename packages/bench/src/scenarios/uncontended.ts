@@ -92,6 +92,7 @@ async function timeCycles(
     const warmupEnd = performance.now() + options.warmupMs
     while (performance.now() < warmupEnd) await cycle()
     const latenciesMs: number[] = []
+    const cpuBefore = process.cpuUsage()
     const start = performance.now()
     const end = start + options.durationMs
     let now = start
@@ -102,6 +103,9 @@ async function timeCycles(
       now = after
     }
     const elapsedS = (now - start) / 1000
+    // Client CPU (user + system) spent per cycle: on a crowded machine, CPU is latency.
+    const cpu = process.cpuUsage(cpuBefore)
+    const cpuUsPerCycle = (cpu.user + cpu.system) / latenciesMs.length
     const base = {
       scenario: backend === 'memory' ? 'core overhead' : 'uncontended',
       backend,
@@ -113,6 +117,7 @@ async function timeCycles(
       { ...base, metric: 'cycles/s', unit: '1/s', value: latenciesMs.length / elapsedS },
       { ...base, metric: 'cycle p50', unit: 'µs', value: quantile(latenciesMs, 0.5) * 1000 },
       { ...base, metric: 'cycle p99', unit: 'µs', value: quantile(latenciesMs, 0.99) * 1000 },
+      { ...base, metric: 'client CPU per cycle', unit: 'µs', value: cpuUsPerCycle },
     ]
   } finally {
     await client.close()
