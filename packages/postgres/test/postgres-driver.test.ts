@@ -1,8 +1,9 @@
 import { startPostgres } from '@baton/test-matrix'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ADVISORY_KEY_SQL, advisoryKey, PostgresDriver, sessionLiveness } from '../src/index.js'
-import { versionNumber } from '../src/lock-session.js'
+import { LockSession, versionNumber } from '../src/lock-session.js'
 import { lockStatements, quoteIdent } from '../src/lock-statements.js'
+import { assertSameBackend } from '../src/session-heartbeat.js'
 import { holdersInSql, must, rawClient, request, until } from './driver-helpers.js'
 
 let server: Awaited<ReturnType<typeof startPostgres>>
@@ -181,6 +182,30 @@ test('concurrent waiters open sessions; idle ones are closed after idleSessionMs
   await until(() => waiters.sessionCount === 1, 10_000)
   const again = must(await waiters.acquire(request('pool:a')))
   await waiters.release(again)
+})
+
+test('at maxSessions, further waiters fall back to bounded polling and still get their keys', async () => {
+  const holder = driver()
+  const waiters = new PostgresDriver({ url: server.url, maxSessions: 2 })
+  drivers.push(waiters)
+  const keys = ['cap:a', 'cap:b', 'cap:c', 'cap:d']
+  const held = await Promise.all(keys.map((k) => holder.acquire(request(k))))
+  const waiting = keys.map((k) => waiters.acquire(request(k, { waitMs: 15_000 })))
+  await new Promise((r) => setTimeout(r, 300))
+  expect(waiters.sessionCount).toBeLessThanOrEqual(2)
+  for (const lease of held) await holder.release(must(lease))
+  const granted = await Promise.all(waiting)
+  expect(granted.every((l) => l !== null)).toBe(true)
+  expect(waiters.sessionCount).toBeLessThanOrEqual(2)
+  for (const lease of granted) await waiters.release(must(lease))
+})
+
+test('a statement answered by another backend pid is reported as transaction pooling', () => {
+  const session = new LockSession({}, lockStatements('public', 'baton_fence'), () => {})
+  session.pid = 4242
+  assertSameBackend(session, 4242)
+  expect(session.pidConfirmed).toBe(true)
+  expect(() => assertSameBackend(session, 4343)).toThrow(/pooler in transaction mode/)
 })
 
 describe('session liveness mapping', () => {
