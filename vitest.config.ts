@@ -36,6 +36,7 @@ export default defineConfig({
       project('baton', './packages/baton', 60_000),
       project('@baton/test-matrix', './test-matrix', 120_000),
       project('@baton/bench', './packages/bench', 120_000),
+      project('example-third-party-driver', './examples/third-party-driver'),
     ],
   },
 })

@@ -15,7 +15,7 @@ const spec: CommandSpec = {
 
 Runs Baton's conformance kit against a live deployment: many independent drivers on
 URL, checking exclusion, fencing, expiry, renewal, waiting, keys and hygiene. Uses
-keys under the namespace "baton-conformance:"; run it against a deployment where a
+keys under a fresh namespace "baton-conformance-<8 hex>:" per run; run it against a deployment where a
 short burst of lock traffic is harmless.
 
 Options:
@@ -36,7 +36,7 @@ interface CheckResult {
 }
 
 type RunChecks = (
-  options: { name: string; createDriver: () => Promise<LockDriver> },
+  options: { name: string; createDriver: () => Promise<LockDriver>; namespacePrefix?: string },
   run: { onResult?: (result: CheckResult) => void },
 ) => Promise<CheckResult[]>
 
@@ -57,7 +57,11 @@ export async function conformanceCommand(argv: readonly string[]): Promise<numbe
   const runChecks = await loadRunner()
   print(`conformance kit against ${url.display}`)
   const results = await runChecks(
-    { name: url.display, createDriver: () => openDriver(url) },
+    {
+      name: url.display,
+      createDriver: () => openDriver(url),
+      namespacePrefix: 'baton-conformance',
+    },
     { onResult: (result) => print(describeResult(result)) },
   )
   const count = (status: CheckResult['status']) => results.filter((r) => r.status === status).length
