@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { registerDir, registerGroup, unregisterDir, unregisterGroup } from './cleanup-registry.js'
 import { LogBuffer } from './log-buffer.js'
-import { processTree, signalTree } from './process-tree.js'
+import { ownsListener, processTree, signalTree } from './process-tree.js'
 import type { ServerHandle } from './server-handle.js'
 import { PORT_IN_USE, ServerStartError } from './server-start-error.js'
 
@@ -106,7 +106,16 @@ export class NativeServer implements ServerHandle {
     const deadline = performance.now() + this.#options.startTimeoutMs
     let pauseMs = 20
     while (exitCode === undefined) {
-      if (await this.#options.probe().catch(() => false)) return
+      if (await this.#options.probe().catch(() => false)) {
+        // The answer must come from this server, not from one another worker started on the
+        // same port in the moment between picking the port and binding it.
+        if (child.pid === undefined || ownsListener(child.pid, this.port) !== false) return
+        exitCode = 'port taken by another process'
+        this.#log.append(
+          `[harness] ${this.host}:${this.port} answers, but not from ${this.name}: address already in use\n`,
+        )
+        break
+      }
       if (performance.now() > deadline) break
       await sleep(pauseMs)
       pauseMs = Math.min(pauseMs * 1.5, 200)

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 
 /**
  * `pid` and all its descendants, parents first, read from /proc. Signalling the process group is
@@ -52,4 +52,50 @@ export function signalTree(pid: number, signal: NodeJS.Signals): void {
       // exited meanwhile
     }
   }
+}
+
+/**
+ * Whether the process tree of `pid` holds the socket listening on TCP `port`: true, false, or
+ * undefined where /proc cannot tell. Guards against a readiness probe that reached another
+ * process's server on a port this one failed to bind.
+ */
+export function ownsListener(pid: number, port: number): boolean | undefined {
+  const inodes = new Set<string>()
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0')
+  try {
+    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      let text: string
+      try {
+        text = readFileSync(table, 'utf8')
+      } catch {
+        continue
+      }
+      for (const line of text.split('\n').slice(1)) {
+        const fields = line.trim().split(/\s+/)
+        // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+        if (fields[1]?.endsWith(`:${portHex}`) && fields[3] === '0A' && fields[9])
+          inodes.add(fields[9])
+      }
+    }
+  } catch {
+    return undefined
+  }
+  if (inodes.size === 0) return false
+  for (const member of processTree(pid)) {
+    let fds: string[]
+    try {
+      fds = readdirSync(`/proc/${member}/fd`)
+    } catch {
+      continue
+    }
+    for (const fd of fds) {
+      try {
+        const target = readlinkSync(`/proc/${member}/fd/${fd}`)
+        if (inodes.has(/^socket:\[(\d+)\]$/.exec(target)?.[1] ?? '')) return true
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return false
 }

@@ -1,4 +1,5 @@
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -7,12 +8,14 @@ import {
   canInjectFaults,
   dockerAvailable,
   ExternalServerError,
+  type ServerHandle,
   ServerStartError,
   startPostgres,
   startRedis,
   templateRoot,
 } from '../src/index.js'
-import { useServer } from '../src/vitest.js'
+import { ownsListener } from '../src/process-tree.js'
+import { skipIfExternal, useServer } from '../src/vitest.js'
 
 const saved = { ...process.env }
 afterEach(() => {
@@ -39,6 +42,26 @@ describe('BATON_REDIS_URL: an external server', () => {
       expect(await client.ping()).toBe('PONG')
     } finally {
       client.disconnect()
+    }
+  })
+})
+
+describe('listener ownership (a probe must not accept another process on the same port)', () => {
+  const redis = useServer(() => startRedis())
+
+  test("ownsListener() tells the server's own port from a port another process listens on", async (ctx) => {
+    skipIfExternal(ctx, redis())
+    const native = redis() as ServerHandle & { pid: number }
+    expect(ownsListener(native.pid, native.port)).toBe(true)
+    const other = createServer()
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+    try {
+      const address = other.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      expect(ownsListener(native.pid, port)).toBe(false)
+      expect(ownsListener(process.pid, port)).toBe(true)
+    } finally {
+      other.close()
     }
   })
 })
