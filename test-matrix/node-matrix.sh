@@ -21,6 +21,14 @@ projects=(--project @baton/core --project @baton/sqlite)
 
 log() { printf 'node-matrix: %s\n' "$*"; }
 
+# node-gyp compiles better-sqlite3: it needs a C++ toolchain and Python.
+for tool in make g++ python3 tar; do
+  command -v "$tool" >/dev/null || {
+    log "missing $tool: install it first (Debian: sudo apt-get install -y build-essential python3)"
+    exit 1
+  }
+done
+
 # The better-sqlite3 sources the workspace uses (pnpm keeps them under node_modules/.pnpm).
 sqlite_src=$(cd "$root/packages/sqlite" && node -p "require('path').dirname(require.resolve('better-sqlite3/package.json'))")
 sqlite_version=$(node -p "require('$sqlite_src/package.json').version")

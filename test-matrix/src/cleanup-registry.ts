@@ -21,7 +21,17 @@ while read -r op arg; do
     -dir) unset 'dirs[$arg]' ;;
   esac
 done
-tree() { echo "$1"; local c; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do tree "$c"; done; }
+# A process and its descendants from /proc (no ps on minimal images). PostgreSQL backends
+# leave the postmaster's process group, so the group alone is not enough.
+tree() {
+  local target=$1 f s pid
+  echo "$target"
+  for f in /proc/[0-9]*/stat; do
+    read -r s < "$f" 2>/dev/null || continue
+    set -- \${s##*) }
+    if [ "$2" = "$target" ]; then pid=\${f#/proc/}; tree "\${pid%/stat}"; fi
+  done
+}
 for g in "\${!groups[@]}"; do
   pids=$(tree "$g")
   kill -STOP -- "-$g" $pids 2>/dev/null
