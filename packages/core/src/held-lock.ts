@@ -54,7 +54,8 @@ export class HeldLock implements LockHandle {
   start(): void {
     this.#host.renewer.add(this)
     if (this.#host.listening) this.watchLoss()
-    this.checkTime(this.#host.clock.now())
+    // Only the clock here: reading `lease.lost` may make the driver build a signal nobody needs.
+    if (this.#host.clock.now() >= this.#timing.validUntilMs) this.lose('expired')
   }
 
   /**

@@ -1,12 +1,35 @@
 import { type Clock, systemClock, type TimerHandle } from './clock.js'
 import type { DriverLease, LockInfo, RenewResult } from './driver.js'
 
+/**
+ * The `lost` signal of one grant, made on first read: most leases are released without
+ * anyone listening, and an AbortSignal is the costliest part of a grant.
+ */
+class LossNotice {
+  #controller: AbortController | undefined
+  #reason: Error | undefined
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  abort(reason: Error): void {
+    if (this.#reason !== undefined) return
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
+}
+
 /** The lock a key currently has. */
 interface Holder {
   readonly owner: string
   readonly fence: bigint
   readonly client: object
-  readonly lost: AbortController
+  readonly loss: LossNotice
   expiresAtMs: number
   timer: TimerHandle
 }
@@ -157,17 +180,26 @@ export class MemoryStore {
     const fence = (this.#fences.get(key) ?? 0n) + 1n
     this.#fences.set(key, fence)
     const sentAtMs = this.clock.now()
-    const lost = new AbortController()
+    const loss = new LossNotice()
     const timer = this.clock.setTimeout(() => this.#drop(key, 'expired'), ttlMs)
-    state.holder = { owner, fence, client, lost, expiresAtMs: sentAtMs + ttlMs, timer }
-    return { key, owner, fence, ttlMs, sentAtMs, lost: lost.signal }
+    state.holder = { owner, fence, client, loss, expiresAtMs: sentAtMs + ttlMs, timer }
+    return {
+      key,
+      owner,
+      fence,
+      ttlMs,
+      sentAtMs,
+      get lost() {
+        return loss.signal
+      },
+    }
   }
 
   #drop(key: string, reason: string, notify = true): void {
     const holder = this.#keys.get(key)?.holder
     if (holder === undefined) return
     this.#free(key)
-    if (notify) holder.lost.abort(new Error(`memory lock "${key}" ${reason}`))
+    if (notify) holder.loss.abort(new Error(`memory lock "${key}" ${reason}`))
   }
 
   /** Removes the holder and grants the key to the next waiter directly. */

@@ -87,41 +87,57 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed
 }
 
-async function heldLocks(): Promise<void> {
+interface HeldCost {
+  readonly bareBytes: number
+  readonly coreBytes: number
+  readonly coreTimers: number
+  readonly driverTimers: number
+  readonly coreTimersAfterClose: number
+}
+
+/** Heap per held lease on a bare MemoryDriver, then per Locker handle (with its lease), and timers. */
+async function holdMany(): Promise<HeldCost> {
   const clock = new CountingClock()
   const driverClock = new CountingClock()
-  const driver = new MemoryDriver({ clock: driverClock })
-  const locker = new Locker(driver, { clock })
-  const signal = new AbortController().signal
+  const locker = new Locker(new MemoryDriver({ clock: driverClock }), { clock })
   const bareDriver = new MemoryDriver()
+  const signal = new AbortController().signal
 
   const heapStart = heapUsed()
   const bare = []
   for (let i = 0; i < HELD; i++) {
-    bare.push(
-      await bareDriver.acquire({ key: `k${i}`, owner: `o${i}`, ttlMs: 30_000, waitMs: 0, signal }),
-    )
+    const req = { key: `k${i}`, owner: `o${i}`, ttlMs: 30_000, waitMs: 0, signal }
+    bare.push(await bareDriver.acquire(req))
   }
   const heapBare = heapUsed()
   const handles = []
   for (let i = 0; i < HELD; i++) handles.push(await locker.acquire(`k${i}`))
   const heapCore = heapUsed()
-
-  const perLockBare = (heapBare - heapStart) / HELD
-  const perLockCore = (heapCore - heapBare) / HELD
-  console.log(`\n${HELD.toLocaleString('en')} held locks`)
-  console.log(`  heap per lock, bare MemoryDriver lease:        ${perLockBare.toFixed(0)} B`)
-  console.log(`  heap per lock, Locker handle + its lease:      ${perLockCore.toFixed(0)} B`)
-  console.log(
-    `  of which core adds (handle, signal, queue):    ${(perLockCore - perLockBare).toFixed(0)} B`,
-  )
-  console.log(`  core timers pending (renewal):                 ${clock.pending.size}`)
-  console.log(`  MemoryDriver's own lease-expiry timers:        ${driverClock.pending.size}`)
+  const cost = {
+    bareBytes: (heapBare - heapStart) / HELD,
+    coreBytes: (heapCore - heapBare) / HELD,
+    coreTimers: clock.pending.size,
+    driverTimers: driverClock.pending.size,
+  }
   await locker.close()
   await bareDriver.close()
-  console.log(
-    `  after close: core timers ${clock.pending.size}, held ${handles.filter((h) => h.isValid()).length}`,
-  )
+  if (handles.some((h) => h.isValid()) || bare.length !== HELD) throw new Error('not all released')
+  return { ...cost, coreTimersAfterClose: clock.pending.size }
+}
+
+async function heldLocks(): Promise<void> {
+  const runs: HeldCost[] = []
+  for (let run = 0; run < 3; run++) runs.push(await holdMany())
+  const bareBytes = median(runs.map((r) => r.bareBytes))
+  const coreBytes = median(runs.map((r) => r.coreBytes))
+  const kb = (bytes: number) => `${bytes.toFixed(0)} B`
+  console.log(`\n${HELD.toLocaleString('en')} held locks, median of ${runs.length} runs`)
+  console.log(`  heap per lock, bare MemoryDriver lease:      ${kb(bareBytes)}`)
+  console.log(`  heap per lock, Locker handle + its lease:    ${kb(coreBytes)}`)
+  console.log(`  core adds per lock:                          ${kb(coreBytes - bareBytes)}`)
+  console.log(`  core timers while held:                      ${runs[0]?.coreTimers}`)
+  console.log(`  MemoryDriver's own lease-expiry timers:      ${runs[0]?.driverTimers}`)
+  console.log(`  core timers after close:                     ${runs[0]?.coreTimersAfterClose}`)
 }
 
 async function main(): Promise<void> {
