@@ -95,4 +95,3 @@ export async function writeReport(file: string, text: string): Promise<void> {
   await writeFile(file, text)
 }
 
-export { renderTable }
