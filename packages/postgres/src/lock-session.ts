@@ -41,6 +41,7 @@ export class LockSession {
   #appliedTtlMs = 0
   readonly #queue: Array<() => void> = []
   #ended = false
+  #closing = false
   #cause: unknown
   readonly #onEnd: SessionEndListener
 
@@ -73,6 +74,11 @@ export class LockSession {
   claim(key: bigint, ttlMs: number): void {
     if (this.claimed.size === 0) this.#ttlMs = livenessTtlMs(ttlMs)
     this.claimed.add(key)
+  }
+
+  /** False from `close()` or the connection's end on: no new statement may be sent. */
+  get usable(): boolean {
+    return !this.#ended && !this.#closing
   }
 
   /** True once the connection is gone; a dead session holds nothing. */
@@ -146,6 +152,7 @@ export class LockSession {
   /** Ends the connection; the server frees every lock the session holds. Idempotent. */
   async close(): Promise<void> {
     if (this.#ended) return
+    this.#closing = true
     // a server that stopped answering must not hold close() up: drop the socket after a while
     const timer = setTimeout(() => this.destroy(), CLOSE_TIMEOUT_MS)
     try {

@@ -65,7 +65,7 @@ export class SessionPool {
     const ttl = livenessTtlMs(ttlMs)
     let best: LockSession | undefined
     for (const s of this.#sessions) {
-      if (s.ended || s.waiting || s.claimed.has(key)) continue
+      if (!s.usable || s.waiting || s.claimed.has(key)) continue
       if (s.claimed.size > 0 && s.ttlMs !== ttl) continue
       if (s.inFlight < PIPELINE_DEPTH) {
         best = s
@@ -106,7 +106,7 @@ export class SessionPool {
     const opening = this.#open()
     const session = await untilAborted(opening, signal)
     if (session === ABORTED) return undefined
-    if (session.waiting || session.claimed.size > 0 || session.ended) {
+    if (session.waiting || session.claimed.size > 0 || !session.usable) {
       return this.forWait(key, ttlMs, signal)
     }
     return this.#markWaiting(session, key, ttlMs)
@@ -130,7 +130,7 @@ export class SessionPool {
   #pick(fits: (s: LockSession) => boolean): LockSession | undefined {
     let best: LockSession | undefined
     for (const s of this.#sessions) {
-      if (s.ended || s.waiting || !fits(s)) continue
+      if (!s.usable || s.waiting || !fits(s)) continue
       if (s.inFlight < PIPELINE_DEPTH) return s
       if (best === undefined || s.inFlight < best.inFlight) best = s
     }
@@ -191,7 +191,7 @@ export class SessionPool {
         s.close().catch(() => {})
         continue
       }
-      if (!s.ended) kept = true
+      if (s.usable) kept = true
     }
   }
 }
