@@ -85,7 +85,7 @@ export class HeldLock implements LockHandle {
   }
 
   get state(): LockState {
-    this.checkTime(this.#host.clock.now())
+    this.#look()
     return this.#state
   }
 
@@ -99,7 +99,7 @@ export class HeldLock implements LockHandle {
   }
 
   isValid(): boolean {
-    this.checkTime(this.#host.clock.now())
+    this.#look()
     return this.#state === 'held' || this.#state === 'suspended'
   }
 
@@ -157,11 +157,14 @@ export class HeldLock implements LockHandle {
     return this.#timing.wakeAtMs(this.renews, this.#inFlight !== undefined, this.#state === 'held')
   }
 
-  /** Loses the handle on a lost lease or at `validUntil` (S7), and suspends it once a confirmation is overdue (N4). */
+  /**
+   * Loses the handle at `validUntil` (S7) and suspends it once a confirmation is overdue
+   * (N4). The clock only: the Locker's timer calls it for every handle, and reading
+   * `lease.lost` may make a driver build a signal for each.
+   */
   checkTime(nowMs: number): void {
     if (!this.#active()) return
-    if (this.lease.lost.aborted) this.lose('driver', this.lease.lost.reason)
-    else if (nowMs >= this.#timing.validUntilMs) this.lose('expired', this.#lastError)
+    if (nowMs >= this.#timing.validUntilMs) this.lose('expired', this.#lastError)
     else if (this.renews && this.#state === 'held' && nowMs >= this.#timing.suspendAtMs) {
       this.#suspend()
     }
@@ -184,7 +187,9 @@ export class HeldLock implements LockHandle {
       this.#timing.retry(nowMs, this.#ttlMs)
       this.#suspend()
     } else if (!outcome.ok) {
-      this.lose('server')
+      const lost = this.lease.lost
+      if (lost.aborted) this.lose('driver', lost.reason)
+      else this.lose('server')
       return
     } else {
       const validUntilMs = validUntilOf(sentAtMs, outcome.ttlMs)
@@ -244,6 +249,12 @@ export class HeldLock implements LockHandle {
     }
     this.#emit('released')
     return error
+  }
+
+  /** What every synchronous read does: the driver's loss signal, then the clock (S7). */
+  #look(): void {
+    if (this.#active() && this.lease.lost.aborted) this.lose('driver', this.lease.lost.reason)
+    this.checkTime(this.#host.clock.now())
   }
 
   #suspend(): void {
