@@ -16,6 +16,7 @@ const alias = [
   },
   { find: /^@baton\/(redis|postgres|sqlite)$/, replacement: src('./packages/$1/src/index.ts') },
   { find: /^@baton\/test-matrix$/, replacement: src('./test-matrix/src/index.ts') },
+  { find: /^@baton\/test-matrix\/vitest$/, replacement: src('./test-matrix/src/vitest.ts') },
   { find: /^baton$/, replacement: src('./packages/baton/src/index.ts') },
 ]
 

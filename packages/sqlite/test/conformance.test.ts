@@ -17,7 +17,8 @@ runConformance({
   faults: {
     // What an operator's `baton release --force` or a stray DELETE does: the row vanishes.
     dropLock: async ({ key, owner }) => {
-      const db = new Database(path, { timeout: 5_000 })
+      const nativeBinding = process.env.BATON_SQLITE_NATIVE_BINDING || undefined
+      const db = new Database(path, { timeout: 5_000, nativeBinding })
       try {
         db.prepare('DELETE FROM baton_leases WHERE key = ? AND owner = ?').run(key, owner)
       } finally {
