@@ -9,6 +9,13 @@ export interface LockerOptions {
   readonly ttlMs?: number
   /** Default wait in ms for `acquire`. Default 30 000; `Infinity` waits for ever. */
   readonly waitMs?: number
+  /**
+   * Longest a single attempt (`waitMs: 0`, `tryAcquire`) may wait for the backend's answer
+   * before it fails with `LockTimeoutError`. A one-attempt acquire needs one round trip (and,
+   * on a cold driver, a connect), so it is not held to `waitMs + 50 ms` like a real wait.
+   * Default 5 000.
+   */
+  readonly attemptTimeoutMs?: number
   /** Renew held locks in the background at a third of their TTL. Default true. */
   readonly renew?: boolean
   /** Receives every lock event; a throwing listener is ignored (and never breaks the lock). */

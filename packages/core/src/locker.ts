@@ -20,7 +20,8 @@ import { checkKey, checkNamespace, checkNamespacedKey, checkTtl, checkWait } fro
 
 /**
  * How long past `waitMs` core lets a driver call run before it gives up on its own (L3):
- * the driver normally answers null at `waitMs`; this is for a backend that hangs.
+ * the driver normally answers null at `waitMs`; this is for a backend that hangs. A single
+ * attempt (`waitMs: 0`) is bounded by `attemptTimeoutMs` instead: it needs a round trip.
  */
 const HARD_DEADLINE_GRACE_MS = 50
 
@@ -38,6 +39,7 @@ export class Locker implements AsyncDisposable {
   readonly #ttlMs: number
   readonly #waitMs: number
   readonly #renew: boolean
+  readonly #attemptTimeoutMs: number
   readonly #closeDriver: boolean
   readonly #onEvent: ((event: LockEvent) => void) | undefined
   readonly #host: HandleHost
@@ -56,6 +58,11 @@ export class Locker implements AsyncDisposable {
     checkTtl(ttlMs, driver.capabilities.ttlResolutionMs, 'options.ttlMs')
     const waitMs = options.waitMs ?? 30_000
     checkWait(waitMs, 'options.waitMs')
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? 5_000
+    checkWait(attemptTimeoutMs, 'options.attemptTimeoutMs')
+    if (attemptTimeoutMs < 1) {
+      throw new RangeError(`options.attemptTimeoutMs must be at least 1, got ${attemptTimeoutMs}`)
+    }
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
       throw new TypeError('options.onEvent must be a function')
     }
@@ -65,6 +72,7 @@ export class Locker implements AsyncDisposable {
     this.#ttlMs = ttlMs
     this.#waitMs = waitMs
     this.#renew = options.renew ?? true
+    this.#attemptTimeoutMs = attemptTimeoutMs
     this.#closeDriver = options.closeDriver ?? true
     this.#onEvent = options.onEvent
     this.#host = {
@@ -206,7 +214,8 @@ export class Locker implements AsyncDisposable {
         await waitForKey(this.driver, fullKey, attempt.signal)
         holdsSlot = true
       }
-      attempt.setDeadline(startedAtMs + waitMs + HARD_DEADLINE_GRACE_MS)
+      const cutOffMs = waitMs === 0 ? this.#attemptTimeoutMs : waitMs + HARD_DEADLINE_GRACE_MS
+      attempt.setDeadline(startedAtMs + cutOffMs)
       let lease: DriverLease | null = null
       if (!contended) {
         lease = await attempt.callDriver(0)

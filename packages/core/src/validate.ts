@@ -1,5 +1,8 @@
 /** Longest user key, in UTF-8 bytes (H3). */
 export const MAX_KEY_BYTES = 1024
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
 /** Longest lease a Locker accepts: 24 hours. */
 export const MAX_TTL_MS = 86_400_000
 
@@ -7,6 +10,12 @@ export const MAX_TTL_MS = 86_400_000
 export function checkKey(key: unknown): asserts key is string {
   if (typeof key !== 'string') {
     throw new TypeError(`lock key must be a string, got ${describe(key)}`)
+  }
+  // A lone surrogate has no UTF-8 form: it would become U+FFFD and collide with that key.
+  if (LONE_SURROGATE.test(key)) {
+    throw new TypeError(
+      `lock key must be well-formed Unicode, got a lone surrogate in ${describe(key)}`,
+    )
   }
   const bytes = Buffer.byteLength(key, 'utf8')
   if (bytes < 1 || bytes > MAX_KEY_BYTES) {

@@ -35,13 +35,26 @@ describe('deadlines and aborts (real time, L3, S4)', () => {
     expect(driver.acquires[0]?.signal.aborted).toBe(true)
   })
 
-  it('tryAcquire against a hung driver gives up shortly instead of hanging', async () => {
+  it('tryAcquire against a hung driver gives up after attemptTimeoutMs instead of hanging', async () => {
     const driver = new ScriptedDriver()
     driver.acquireImpl = hang
-    await using locker = new Locker(driver, { closeDriver: false })
+    await using locker = new Locker(driver, { closeDriver: false, attemptTimeoutMs: 150 })
     const { ms, error } = await elapsedOf(locker.tryAcquire('k'))
     expect(isLockError(error, 'LOCK_TIMEOUT')).toBe(true)
-    expect(ms).toBeLessThan(100 + 200)
+    expect(ms).toBeGreaterThanOrEqual(140)
+    expect(ms).toBeLessThan(150 + 200)
+  })
+
+  it('tryAcquire waits for a slow first answer (a cold connect) instead of timing out', async () => {
+    const driver = new ScriptedDriver()
+    driver.acquireImpl = async (req) => {
+      await new Promise((resolve) => setTimeout(resolve, 120))
+      return driver.inner.acquire(req)
+    }
+    await using locker = new Locker(driver, { closeDriver: false })
+    const lock = await locker.tryAcquire('slow')
+    expect(lock?.isValid()).toBe(true)
+    await lock?.release()
   })
 
   it('honours an abort at once even when the driver never answers', async () => {

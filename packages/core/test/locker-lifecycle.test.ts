@@ -152,11 +152,11 @@ describe('lifecycle edges', () => {
 })
 
 describe('driver answers at the edges (fake clock)', () => {
-  it('abandons a hung driver call exactly 50 ms after waitMs, and a tryAcquire 50 ms after the call', async () => {
+  it('abandons a hung driver call exactly 50 ms after waitMs, and a tryAcquire attemptTimeoutMs after the call', async () => {
     const clock = new FakeClock(0)
     const driver = new ScriptedDriver(new MemoryDriver({ clock }))
     driver.acquireImpl = () => new Promise(() => {})
-    await using locker = new Locker(driver, { clock })
+    await using locker = new Locker(driver, { clock, attemptTimeoutMs: 50 })
     let waited: unknown
     let tried: unknown
     void locker.acquire('a', { waitMs: 1_000 }).catch((e: unknown) => {

@@ -16,6 +16,14 @@ describe('argument validation, before any backend call', () => {
       RangeError,
       /got 1026 bytes/,
     ],
+    ['lone high surrogate', () => locker.acquire('a\uD800b'), TypeError, /lone surrogate/],
+    ['lone low surrogate', () => locker.tryAcquire('\uDC00'), TypeError, /lone surrogate/],
+    [
+      'negative attemptTimeoutMs',
+      async () => new Locker(driver, { attemptTimeoutMs: -1 }),
+      RangeError,
+      /attemptTimeoutMs .* got -1/,
+    ],
     ['zero ttlMs', () => locker.acquire('k', { ttlMs: 0 }), RangeError, /ttlMs .* got 0/],
     ['fractional ttlMs', () => locker.acquire('k', { ttlMs: 1.5 }), RangeError, /got 1.5/],
     ['NaN ttlMs', () => locker.acquire('k', { ttlMs: Number.NaN }), RangeError, /got NaN/],
@@ -83,5 +91,15 @@ describe('argument validation, before any backend call', () => {
     )
     expect(() => new Locker(new MemoryDriver(), { waitMs: -5 })).toThrow(RangeError)
     expect(() => new Locker(new MemoryDriver(), { ttlMs: 0 })).toThrow(RangeError)
+  })
+})
+
+describe('well-formed Unicode keys', () => {
+  it('accepts a surrogate pair (emoji) and keeps it distinct from U+FFFD', async () => {
+    await using locker = new Locker(new MemoryDriver())
+    const emoji = await locker.tryAcquire('lock-\u{1F512}')
+    const replacement = await locker.tryAcquire('lock-\uFFFD')
+    expect(emoji).not.toBeNull()
+    expect(replacement).not.toBeNull()
   })
 })
