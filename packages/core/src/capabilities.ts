@@ -21,7 +21,7 @@ export interface Capabilities {
   readonly lossSignal: boolean
   /** Longest namespaced key in UTF-8 bytes the driver accepts. Default 1024. */
   readonly maxKeyBytes: number
-  /** The driver implements `inspect()`. Default: whether `inspect` is present. */
+  /** The driver implements `inspect()`; without it `Locker.inspect` throws `LockUnsupportedError`. Default false. */
   readonly inspect: boolean
   /** The backend has native shared (read) locks. Default false. */
   readonly sharedLocks: boolean
@@ -43,16 +43,24 @@ const DEFAULTS: Capabilities = {
 export function defineCapabilities(partial: Partial<Capabilities> = {}): Readonly<Capabilities> {
   const caps = { ...DEFAULTS, ...partial }
   if (caps.expiry !== 'lease' && caps.expiry !== 'session') {
-    throw new TypeError(`capabilities.expiry must be 'lease' or 'session', got ${String(caps.expiry)}`)
+    throw new TypeError(
+      `capabilities.expiry must be 'lease' or 'session', got ${String(caps.expiry)}`,
+    )
   }
   if (caps.fencing !== 'durable' && caps.fencing !== 'volatile') {
-    throw new TypeError(`capabilities.fencing must be 'durable' or 'volatile', got ${String(caps.fencing)}`)
+    throw new TypeError(
+      `capabilities.fencing must be 'durable' or 'volatile', got ${String(caps.fencing)}`,
+    )
   }
   if (!Number.isInteger(caps.ttlResolutionMs) || caps.ttlResolutionMs < 1) {
-    throw new RangeError(`capabilities.ttlResolutionMs must be an integer >= 1, got ${caps.ttlResolutionMs}`)
+    throw new RangeError(
+      `capabilities.ttlResolutionMs must be an integer >= 1, got ${caps.ttlResolutionMs}`,
+    )
   }
   if (!Number.isInteger(caps.maxKeyBytes) || caps.maxKeyBytes < 1) {
-    throw new RangeError(`capabilities.maxKeyBytes must be an integer >= 1, got ${caps.maxKeyBytes}`)
+    throw new RangeError(
+      `capabilities.maxKeyBytes must be an integer >= 1, got ${caps.maxKeyBytes}`,
+    )
   }
   return Object.freeze(caps)
 }

@@ -10,7 +10,10 @@ export interface AcquireRequest {
   readonly ttlMs: number
   /** How long the driver may wait for the key, in ms; 0 means one attempt, `Infinity` no limit. */
   readonly waitMs: number
-  /** Aborted by core on timeout, caller abort or close; the driver stops waiting and leaves nothing held (S4). */
+  /**
+   * Aborted by core on timeout, caller abort or close; the driver stops waiting and leaves
+   * nothing held (S4). Read it from the request when needed: core creates it lazily.
+   */
   readonly signal: AbortSignal
 }
 
@@ -24,7 +27,11 @@ export interface DriverLease {
   readonly fence: bigint
   /** The lease length the backend granted, in ms (etcd rounds to whole seconds). */
   readonly ttlMs: number
-  /** Monotonic time (`performance.now()`) taken just BEFORE sending the request that confirmed the grant. */
+  /**
+   * Monotonic time taken just BEFORE sending the request that confirmed the grant, on the
+   * Locker's clock: `performance.now()` (a driver that accepts a test clock, like
+   * `MemoryDriver`, must be given the same one as the Locker).
+   */
   readonly sentAtMs: number
   /** Aborted by the driver, with a reason, on any server evidence that the lock is gone (N2). */
   readonly lost: AbortSignal

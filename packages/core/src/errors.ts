@@ -92,16 +92,15 @@ export class LockUnsupportedError extends LockError {
   }
 }
 
-/** The Locker was closed; every call after `close()` and every waiter at close gets this. */
+/**
+ * The Locker was closed, or the handle was released: every call after `close()`, every
+ * waiter at close, and `assertValid()`/`extend()` on a released handle get this.
+ */
 export class LockClosedError extends LockError {
-  constructor(key?: string) {
-    super(
-      'LOCK_CLOSED',
-      key === undefined ? 'locker is closed' : `locker is closed (lock "${key}")`,
-      {
-        ...(key === undefined ? {} : { key }),
-      },
-    )
+  constructor(key?: string, message?: string) {
+    const text =
+      message ?? (key === undefined ? 'locker is closed' : `locker is closed (lock "${key}")`)
+    super('LOCK_CLOSED', text, key === undefined ? {} : { key })
     this.name = 'LockClosedError'
   }
 }

@@ -105,7 +105,7 @@ export class HeldLock implements LockHandle {
 
   assertValid(): void {
     if (this.isValid()) return
-    throw this.#lostError ?? new LockClosedError(this.key)
+    throw this.#lostError ?? new LockClosedError(this.key, `lock "${this.key}" was released`)
   }
 
   async extend(ttlMs?: number): Promise<void> {

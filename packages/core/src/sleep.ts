@@ -9,10 +9,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
       clearTimeout(timer)
       resolve(false)
     }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve(true)
-    }, Math.max(0, ms))
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve(true)
+      },
+      Math.max(0, ms),
+    )
     timer.unref()
     signal?.addEventListener('abort', onAbort, { once: true })
   })
