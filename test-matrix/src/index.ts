@@ -1,6 +1,7 @@
 export { cleanupNow } from './cleanup-registry.js'
 export { dockerAvailable } from './docker-server.js'
 export { IMAGES } from './docker-specs.js'
+export { ensureBuilt, repoRoot } from './ensure-built.js'
 export type { EtcdOptions } from './etcd.js'
 export { startEtcd, startEtcdCluster } from './etcd.js'
 export type { Direction, FaultControls, FaultProxy, ProxyTarget } from './fault-proxy.js'

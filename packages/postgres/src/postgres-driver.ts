@@ -1,6 +1,5 @@
 import type { AcquireRequest, DriverLease, LockDriver, LockInfo, RenewResult } from '@baton/core'
-import { Backoff, defineCapabilities, sleep } from '@baton/core'
-import { ABORTED, untilAborted } from './abortable.js'
+import { ABORTED, Backoff, defineCapabilities, sleep, untilAborted } from '@baton/core'
 import { advisoryKey } from './advisory-key.js'
 import { FenceSequence } from './fence-sequence.js'
 import { HeldLocks } from './held-lock.js'

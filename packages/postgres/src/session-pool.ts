@@ -1,6 +1,5 @@
-import { sleep } from '@baton/core'
+import { ABORTED, sleep, untilAborted } from '@baton/core'
 import type { ClientConfig } from 'pg'
-import { ABORTED, untilAborted } from './abortable.js'
 import { LockSession, type SessionEndListener } from './lock-session.js'
 import type { LockStatements } from './lock-statements.js'
 import { livenessTtlMs } from './session-liveness.js'

@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { startPostgres } from '@baton/test-matrix'
+import { ensureBuilt, startPostgres } from '@baton/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { PostgresDriver } from '../src/index.js'
 import { holdersInSql, must, rawClient, request } from './driver-helpers.js'
-import { ensureBuilt } from './ensure-built.js'
 
 let server: Awaited<ReturnType<typeof startPostgres>>
 let child: ChildProcess | undefined

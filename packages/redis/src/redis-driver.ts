@@ -1,4 +1,5 @@
 import {
+  ABORTED,
   type AcquireRequest,
   Backoff,
   type Capabilities,
@@ -6,9 +7,9 @@ import {
   type LockDriver,
   type LockInfo,
   type RenewResult,
+  untilAborted,
 } from '@baton/core'
 import type { Redis } from 'ioredis'
-import { abortable } from './abortable.js'
 import { connectClient, driverConnections } from './create-client.js'
 import { type LockKeys, lockKeys } from './key-layout.js'
 import { LeaseRegistry } from './lease-registry.js'
@@ -237,11 +238,11 @@ export class RedisDriver implements LockDriver {
     const cleanUp = () => {
       this.#commands.release(keys, req.owner).catch(() => undefined)
     }
-    const reply = await abortable(sent, req.signal).catch((err: unknown) => {
+    const reply = await untilAborted(sent, req.signal).catch((err: unknown) => {
       cleanUp()
       throw err
     })
-    if (reply === undefined) {
+    if (reply === ABORTED) {
       sent.then(([granted]) => granted === 1 && cleanUp()).catch(() => undefined)
       return null
     }

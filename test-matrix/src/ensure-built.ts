@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 /** Root of the monorepo. */
-export const repoRoot = resolve(import.meta.dirname, '../../..')
+export const repoRoot = resolve(import.meta.dirname, '../..')
 
 /**
- * Child processes run plain Node, so they load the BUILT packages (dist/). Rebuilds each
+ * Test helper: child processes run plain Node, so they load the BUILT packages (dist/). Rebuilds each
  * package (with the workspace's tsc) whose dist is missing or older than its sources.
  * `pnpm test` builds everything first, so there this only checks. A mkdir lock keeps
  * two test files from writing the same dist at once.
