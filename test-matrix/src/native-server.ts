@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { registerDir, registerGroup, unregisterDir, unregisterGroup } from './cleanup-registry.js'
 import { LogBuffer } from './log-buffer.js'
-import { ownsListener, processTree, signalTree } from './process-tree.js'
+import { ownsListener, processTree, signalTree, waitForTreeState } from './process-tree.js'
 import type { ServerHandle } from './server-handle.js'
 import { PORT_IN_USE, ServerStartError } from './server-start-error.js'
 
@@ -150,11 +150,22 @@ export class NativeServer implements ServerHandle {
   async pause(): Promise<void> {
     this.#assertNotStopped('pause')
     this.#signalGroup('SIGSTOP')
+    await this.#settle(true)
   }
 
   async resume(): Promise<void> {
     this.#assertNotStopped('resume')
     this.#signalGroup('SIGCONT')
+    await this.#settle(false)
+  }
+
+  /** Waits until the kernel shows every thread stopped (or running again). */
+  async #settle(stopped: boolean): Promise<void> {
+    const pid = this.#child?.pid
+    if (pid === undefined) return
+    if (!(await waitForTreeState(pid, stopped))) {
+      this.#log.append(`[harness] ${this.name} did not ${stopped ? 'stop' : 'continue'} in 2 s\n`)
+    }
   }
 
   async restart(): Promise<void> {

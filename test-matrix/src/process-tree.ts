@@ -99,3 +99,41 @@ export function ownsListener(pid: number, port: number): boolean | undefined {
   }
   return false
 }
+
+/**
+ * Waits until every thread of `pid`'s tree is stopped (`stopped`: true) or running again.
+ * SIGSTOP is asynchronous: a thread already returning from a syscall can still answer one
+ * request after `kill()` returned, so pause() is only done once /proc shows state T.
+ * Gives up after `timeoutMs` (returns false) rather than hanging a test.
+ */
+export async function waitForTreeState(
+  pid: number,
+  stopped: boolean,
+  timeoutMs = 2_000,
+): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    if (processTree(pid).every((member) => threadsStopped(member) === stopped)) return true
+    if (performance.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/** Whether every thread of `pid` is in state T/t; true for a process that is gone. */
+function threadsStopped(pid: number): boolean {
+  let tasks: string[]
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return true
+  }
+  return tasks.every((task) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8')
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+      return state === 'T' || state === 't' || state === 'Z' || state === 'X'
+    } catch {
+      return true
+    }
+  })
+}

@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import { pinNative } from './pin-native.js'
 
 /** A row of the lease table as the store reports it. */
 export interface LeaseRow {
@@ -92,6 +93,18 @@ export class LeaseStore {
     )
     this.#selectAll.safeIntegers(true)
     this.#purgeExpired = db.prepare('DELETE FROM baton_leases WHERE expires_at <= ?')
+    for (const statement of [
+      this.#select,
+      this.#nextFence,
+      this.#upsertLease,
+      this.#extend,
+      this.#deleteOwned,
+      this.#deleteAny,
+      this.#selectAll,
+      this.#purgeExpired,
+    ]) {
+      pinNative(statement)
+    }
 
     const grantTx = db.transaction((key: string, owner: string, ttlMs: number): GrantResult => {
       const nowMs = Date.now()

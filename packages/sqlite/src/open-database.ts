@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Database as SqliteDatabase } from 'better-sqlite3'
 import Database from 'better-sqlite3'
+import { pinNative } from './pin-native.js'
 
 /** How `openDatabase` opens the file. */
 export interface OpenDatabaseOptions {
@@ -21,13 +22,16 @@ export interface OpenDatabaseOptions {
  */
 export function openDatabase(file: string, options: OpenDatabaseOptions): SqliteDatabase {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-  const db = new Database(file, {
-    timeout: options.busyTimeoutMs,
-    ...(options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding }),
-  })
+  const db = pinNative(
+    new Database(file, {
+      timeout: options.busyTimeoutMs,
+      ...(options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding }),
+    }),
+  )
   try {
     setWal(db, options.busyTimeoutMs)
-    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    // exec, not pragma(): pragma() prepares a throwaway Statement (see pin-native.ts).
+    db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     return db
   } catch (err) {
     db.close()
@@ -42,11 +46,12 @@ export function openDatabase(file: string, options: OpenDatabaseOptions): Sqlite
  */
 function setWal(db: SqliteDatabase, busyTimeoutMs: number): void {
   const deadlineMs = performance.now() + busyTimeoutMs
+  const journalMode = pinNative(db.prepare('PRAGMA journal_mode').pluck())
   for (;;) {
     try {
-      const mode = db.pragma('journal_mode', { simple: true })
+      const mode = journalMode.get()
       if (mode === 'wal' || db.memory) return
-      db.pragma('journal_mode = WAL')
+      db.exec('PRAGMA journal_mode = WAL')
       return
     } catch (err) {
       if (!isBusy(err) || performance.now() > deadlineMs) throw err
