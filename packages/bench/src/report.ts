@@ -94,4 +94,3 @@ export async function writeReport(file: string, text: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true })
   await writeFile(file, text)
 }
-
