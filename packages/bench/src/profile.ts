@@ -12,7 +12,7 @@ export interface Profile {
 
 const HANDOFF_SHAPE = { workers: 4, holdMs: 1, pauseMs: 2 }
 
-/** The run docs/benchmarks.md is made from (about 10 minutes on 2 cores). */
+/** The run docs/benchmarks.md is made from (about 6 minutes on 2 quiet cores, plus the build). */
 export const FULL: Profile = {
   name: 'full',
   uncontended: { warmupMs: 300, durationMs: 2_000, maxCycles: 200_000 },
