@@ -1,6 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { renderTable } from './format.js'
 import type { Machine } from './machine.js'
 import type { BenchmarkReport } from './run-benchmark.js'
 import { checkTargets, renderVerdicts } from './targets.js'
