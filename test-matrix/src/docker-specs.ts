@@ -10,6 +10,23 @@ export const IMAGES = {
   zookeeper: 'zookeeper:3.8',
 } as const
 
+/** Persistence, password and extra arguments of a test Redis, native or in a container. */
+export function redisPersistenceArgs(options: {
+  password?: string
+  appendonly?: boolean
+  args?: string[]
+}): string[] {
+  return [
+    '--save',
+    '',
+    '--appendonly',
+    options.appendonly ? 'yes' : 'no',
+    ...(options.appendonly ? ['--appendfsync', 'always'] : []),
+    ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+    ...(options.args ?? []),
+  ]
+}
+
 export function redisContainer(options: {
   password?: string
   appendonly?: boolean
@@ -20,16 +37,7 @@ export function redisContainer(options: {
     name: 'redis',
     image: IMAGES.redis,
     containerPort: 6379,
-    command: [
-      'redis-server',
-      '--save',
-      '',
-      '--appendonly',
-      options.appendonly ? 'yes' : 'no',
-      ...(options.appendonly ? ['--appendfsync', 'always'] : []),
-      ...(options.password === undefined ? [] : ['--requirepass', options.password]),
-      ...(options.args ?? []),
-    ],
+    command: ['redis-server', ...redisPersistenceArgs(options)],
     probe: (host, port) => redisReady(host, port, options.password),
     url: (host, port) => `redis://${auth}${host}:${port}`,
     startTimeoutMs: 30_000,

@@ -1,7 +1,7 @@
 import { requireBinary } from './binaries.js'
 import { clusterOf, startAll } from './cluster-handle.js'
 import { dockerAvailable, startContainer } from './docker-server.js'
-import { redisContainer } from './docker-specs.js'
+import { redisContainer, redisPersistenceArgs } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePort } from './free-port.js'
 import { NativeServer } from './native-server.js'
@@ -54,15 +54,9 @@ export async function startRedis(options: RedisOptions = {}): Promise<ServerHand
           'no',
           '--protected-mode',
           'no',
-          '--save',
-          '',
           '--logfile',
           '',
-          '--appendonly',
-          options.appendonly ? 'yes' : 'no',
-          ...(options.appendonly ? ['--appendfsync', 'always'] : []),
-          ...(options.password === undefined ? [] : ['--requirepass', options.password]),
-          ...(options.args ?? []),
+          ...redisPersistenceArgs(options),
         ],
       }),
     })
