@@ -5,19 +5,22 @@ import { defineConfig } from 'vitest/config'
 // needed between an edit and a test run. Only the CLI tests spawn the built binary.
 const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 const alias = [
-  { find: /^@baton\/core$/, replacement: src('./packages/core/src/index.ts') },
+  { find: /^@baton-lock\/core$/, replacement: src('./packages/core/src/index.ts') },
   {
-    find: /^@baton\/core\/conformance$/,
+    find: /^@baton-lock\/core\/conformance$/,
     replacement: src('./packages/core/src/conformance/index.ts'),
   },
   {
-    find: /^@baton\/core\/conformance\/runner$/,
+    find: /^@baton-lock\/core\/conformance\/runner$/,
     replacement: src('./packages/core/src/conformance/runner.ts'),
   },
-  { find: /^@baton\/(redis|postgres|sqlite)$/, replacement: src('./packages/$1/src/index.ts') },
-  { find: /^@baton\/test-matrix$/, replacement: src('./test-matrix/src/index.ts') },
-  { find: /^@baton\/test-matrix\/vitest$/, replacement: src('./test-matrix/src/vitest.ts') },
-  { find: /^baton$/, replacement: src('./packages/baton/src/index.ts') },
+  {
+    find: /^@baton-lock\/(redis|postgres|sqlite)$/,
+    replacement: src('./packages/$1/src/index.ts'),
+  },
+  { find: /^@baton-lock\/test-matrix$/, replacement: src('./test-matrix/src/index.ts') },
+  { find: /^@baton-lock\/test-matrix\/vitest$/, replacement: src('./test-matrix/src/vitest.ts') },
+  { find: /^baton-lock$/, replacement: src('./packages/baton/src/index.ts') },
 ]
 
 const project = (name: string, dir: string, testTimeout = 30_000) => ({
@@ -30,13 +33,13 @@ export default defineConfig({
   test: {
     reporters: process.env.CI ? ['default'] : ['default'],
     projects: [
-      project('@baton/core', './packages/core'),
-      project('@baton/sqlite', './packages/sqlite'),
-      project('@baton/redis', './packages/redis', 60_000),
-      project('@baton/postgres', './packages/postgres', 60_000),
-      project('baton', './packages/baton', 60_000),
-      project('@baton/test-matrix', './test-matrix', 120_000),
-      project('@baton/bench', './packages/bench', 120_000),
+      project('@baton-lock/core', './packages/core'),
+      project('@baton-lock/sqlite', './packages/sqlite'),
+      project('@baton-lock/redis', './packages/redis', 60_000),
+      project('@baton-lock/postgres', './packages/postgres', 60_000),
+      project('baton-lock', './packages/baton', 60_000),
+      project('@baton-lock/test-matrix', './test-matrix', 120_000),
+      project('@baton-lock/bench', './packages/bench', 120_000),
       project('example-third-party-driver', './examples/third-party-driver'),
     ],
   },

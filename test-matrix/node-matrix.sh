@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the core, conformance-kit and embedded-driver tests (vitest projects @baton/core and
-# @baton/sqlite) on other Node majors than the one that installed the workspace.
+# Runs the core, conformance-kit and embedded-driver tests (vitest projects @baton-lock/core and
+# @baton-lock/sqlite) on other Node majors than the one that installed the workspace.
 #
 #   bash test-matrix/node-matrix.sh            # Node 22 and 24
 #   bash test-matrix/node-matrix.sh 22         # only Node 22
@@ -17,7 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${BATON_NODE_CACHE:-$HOME/.cache/baton}
 majors=("$@")
 [[ ${#majors[@]} -eq 0 ]] && majors=(22 24)
-projects=(--project @baton/core --project @baton/sqlite)
+projects=(--project @baton-lock/core --project @baton-lock/sqlite)
 
 log() { printf 'node-matrix: %s\n' "$*"; }
 

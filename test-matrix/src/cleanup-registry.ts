@@ -123,7 +123,7 @@ function watchParent(): void {
     if (process.ppid === parent) return
     clearInterval(timer)
     process.stderr.write(
-      `@baton/test-matrix: parent process ${parent} is gone; stopping every server\n`,
+      `@baton-lock/test-matrix: parent process ${parent} is gone; stopping every server\n`,
     )
     cleanupNow()
   }, 250)

@@ -1,4 +1,4 @@
-// Vitest helpers. A separate entry (`@baton/test-matrix/vitest`), so the core harness stays
+// Vitest helpers. A separate entry (`@baton-lock/test-matrix/vitest`), so the core harness stays
 // importable without vitest (the bench uses it from plain Node).
 import { afterAll, beforeAll, beforeEach, type TestContext } from 'vitest'
 import { redactUrl } from './external-server.js'

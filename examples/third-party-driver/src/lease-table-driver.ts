@@ -8,7 +8,7 @@ import {
   type LockInfo,
   type RenewResult,
   sleep,
-} from '@baton/core'
+} from '@baton-lock/core'
 import type { LeaseTable } from './lease-table.js'
 
 /** Options of a `LeaseTableDriver`. */
@@ -29,7 +29,7 @@ const CAPABILITIES = defineCapabilities({
 })
 
 /**
- * A Baton driver for `LeaseTable`, written only against the public `@baton/core` API:
+ * A Baton driver for `LeaseTable`, written only against the public `@baton-lock/core` API:
  * insert-if-absent to acquire, compare-and-extend to renew, compare-and-delete to release,
  * and a bounded-backoff poll, capped by the holder's remaining lease, to wait.
  */

@@ -1,4 +1,4 @@
-import { runConformance } from '@baton/core/conformance'
+import { runConformance } from '@baton-lock/core/conformance'
 import { LeaseTable, LeaseTableDriver } from '../src/index.js'
 
 // One lease service; every driver is a separate client of it, as separate processes are.

@@ -1,5 +1,5 @@
-import type { LockerOptions } from '@baton/core'
-import { Locker, toBackendError } from '@baton/core'
+import type { LockerOptions } from '@baton-lock/core'
+import { Locker, toBackendError } from '@baton-lock/core'
 import { createDriver } from './create-driver.js'
 import { DEFAULT_URL } from './lock-url.js'
 

@@ -1,17 +1,17 @@
-import type { LockDriver } from '@baton/core'
-import { LockError, LockUnsupportedError } from '@baton/core'
+import type { LockDriver } from '@baton-lock/core'
+import { LockError, LockUnsupportedError } from '@baton-lock/core'
 import type { LockScheme, LockUrl } from './lock-url.js'
 import { parseLockUrl, scrub } from './lock-url.js'
 
 /** Where each scheme's driver lives, and the class it exports. */
 const PACKAGES: Record<LockScheme, { readonly pkg: string; readonly exportName: string }> = {
-  memory: { pkg: '@baton/core', exportName: 'MemoryDriver' },
-  sqlite: { pkg: '@baton/sqlite', exportName: 'SqliteDriver' },
-  redis: { pkg: '@baton/redis', exportName: 'RedisDriver' },
-  postgres: { pkg: '@baton/postgres', exportName: 'PostgresDriver' },
-  mysql: { pkg: '@baton/mysql', exportName: 'MysqlDriver' },
-  etcd: { pkg: '@baton/etcd', exportName: 'EtcdDriver' },
-  zk: { pkg: '@baton/zookeeper', exportName: 'ZookeeperDriver' },
+  memory: { pkg: '@baton-lock/core', exportName: 'MemoryDriver' },
+  sqlite: { pkg: '@baton-lock/sqlite', exportName: 'SqliteDriver' },
+  redis: { pkg: '@baton-lock/redis', exportName: 'RedisDriver' },
+  postgres: { pkg: '@baton-lock/postgres', exportName: 'PostgresDriver' },
+  mysql: { pkg: '@baton-lock/mysql', exportName: 'MysqlDriver' },
+  etcd: { pkg: '@baton-lock/etcd', exportName: 'EtcdDriver' },
+  zk: { pkg: '@baton-lock/zookeeper', exportName: 'ZookeeperDriver' },
 }
 
 /** Schemes whose driver package is not released yet. */

@@ -1,4 +1,4 @@
-import { redact } from '@baton/core'
+import { redact } from '@baton-lock/core'
 
 /** The default lock URL: the embedded SQLite driver, in `.baton/` under the working directory. */
 export const DEFAULT_URL = 'sqlite:.baton/locks.db'

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ensureBuilt, repoRoot } from '@baton/test-matrix'
+import { ensureBuilt, repoRoot } from '@baton-lock/test-matrix'
 
 /** The built binary, run as a user would: `node packages/baton/dist/cli.js`. */
 export const CLI = join(repoRoot, 'packages/baton/dist/cli.js')

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ServerHandle } from '@baton/test-matrix'
-import { startPostgres, startRedis } from '@baton/test-matrix'
+import type { ServerHandle } from '@baton-lock/test-matrix'
+import { startPostgres, startRedis } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildCli, runCli, tempDir } from './cli-harness.js'
 

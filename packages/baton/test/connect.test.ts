@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { isLockError } from '@baton/core'
-import { connect, createDriver, DEFAULT_URL, defaultUrl, parseLockUrl } from 'baton'
+import { isLockError } from '@baton-lock/core'
+import { connect, createDriver, DEFAULT_URL, defaultUrl, parseLockUrl } from 'baton-lock'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseDuration } from '../src/cli/parse-duration.js'
 
@@ -73,7 +73,7 @@ describe('connect', () => {
   it('says which package a scheme needs when its driver is not available', async () => {
     const err = await createDriver('mysql://root:pw@127.0.0.1/db').catch((e: unknown) => e)
     expect(isLockError(err, 'LOCK_UNSUPPORTED')).toBe(true)
-    expect((err as Error).message).toMatch(/@baton\/mysql/)
+    expect((err as Error).message).toMatch(/@baton-lock\/mysql/)
     expect((err as Error).message).not.toContain('pw')
   })
 })

@@ -19,7 +19,7 @@ export interface BenchArgs {
 export const USAGE = `pnpm bench [--backend redis,postgres,sqlite,memory] [--scenario uncontended,handoff,scale]
            [--quick] [--runs N] [--out FILE | --no-write]
 
-Starts its own servers through @baton/test-matrix, runs every scenario N times (default 3)
+Starts its own servers through @baton-lock/test-matrix, runs every scenario N times (default 3)
 for each backend, prints one markdown table (median, min-max over the runs, ratio to the
 floor) and writes it with the machine's description to docs/benchmarks.md.
 --quick shortens every scenario (a check that everything runs, in under 3 minutes).`

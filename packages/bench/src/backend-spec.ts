@@ -1,4 +1,4 @@
-import type { LockDriver } from '@baton/core'
+import type { LockDriver } from '@baton-lock/core'
 import type { BackendTarget, ContenderSpec } from './lock-client.js'
 import type { RoundTripProbe } from './probes/round-trip-probe.js'
 
@@ -19,7 +19,7 @@ export interface RunningBackend {
  */
 export interface BackendSpec {
   readonly name: string
-  /** Starts a private server (through @baton/test-matrix) or prepares a file. */
+  /** Starts a private server (through @baton-lock/test-matrix) or prepares a file. */
   start(): Promise<RunningBackend>
   /** The hand-written minimal protocol for uncontended cycles: the 1.0x of its rows. */
   readonly floor: ContenderSpec

@@ -30,7 +30,7 @@ const METHOD = `## Method
 - **Floors** are the minimal correct protocol written by hand with the raw client: Redis
   \`SET key owner NX PX\` + compare-and-delete (EVALSHA) on one ioredis connection;
   PostgreSQL \`pg_try_advisory_lock\` + \`pg_advisory_unlock\` (prepared) on one connection;
-  SQLite an upsert-if-expired + owner-checked delete with @baton/sqlite's pragmas; memory
+  SQLite an upsert-if-expired + owner-checked delete with @baton-lock/sqlite's pragmas; memory
   the bare MemoryDriver calls without a Locker (so that row pair is core's overhead).
   Floors take no fence; Baton's drivers do.
 - **Uncontended**: one client, one key, acquire+release back to back. Baton is a \`Locker\`

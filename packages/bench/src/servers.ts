@@ -24,12 +24,12 @@ async function stopWithin(server: { stop(): Promise<void> }, limitMs = 10_000): 
 function provisioning(external: boolean, what: string): string {
   return external
     ? `external server from BATON_${what.toUpperCase()}_URL`
-    : `${what} started by @baton/test-matrix on a free loopback port`
+    : `${what} started by @baton-lock/test-matrix on a free loopback port`
 }
 
-/** A private Redis server from @baton/test-matrix (never the system service on 6379). */
+/** A private Redis server from @baton-lock/test-matrix (never the system service on 6379). */
 export async function startRedisBackend(): Promise<RunningBackend> {
-  const { startRedis } = await import('@baton/test-matrix')
+  const { startRedis } = await import('@baton-lock/test-matrix')
   const server = await startRedis({ name: 'bench-redis' })
   try {
     const redis = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 })
@@ -49,9 +49,9 @@ export async function startRedisBackend(): Promise<RunningBackend> {
   }
 }
 
-/** A private PostgreSQL server from @baton/test-matrix (never the system service on 5432). */
+/** A private PostgreSQL server from @baton-lock/test-matrix (never the system service on 5432). */
 export async function startPostgresBackend(): Promise<RunningBackend> {
-  const { startPostgres } = await import('@baton/test-matrix')
+  const { startPostgres } = await import('@baton-lock/test-matrix')
   const server = await startPostgres()
   try {
     const client = new pg.Client({ connectionString: server.url })

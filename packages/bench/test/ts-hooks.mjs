@@ -11,13 +11,13 @@ import { fileURLToPath } from 'node:url'
 const root = new URL('../../../', import.meta.url)
 const cacheDir = fileURLToPath(new URL('../node_modules/.cache/ts-hooks/', import.meta.url))
 const aliases = new Map([
-  ['@baton/core', 'packages/core/src/index.ts'],
-  ['@baton/core/conformance', 'packages/core/src/conformance/index.ts'],
-  ['@baton/redis', 'packages/redis/src/index.ts'],
-  ['@baton/postgres', 'packages/postgres/src/index.ts'],
-  ['@baton/sqlite', 'packages/sqlite/src/index.ts'],
-  ['@baton/test-matrix', 'test-matrix/src/index.ts'],
-  ['baton', 'packages/baton/src/index.ts'],
+  ['@baton-lock/core', 'packages/core/src/index.ts'],
+  ['@baton-lock/core/conformance', 'packages/core/src/conformance/index.ts'],
+  ['@baton-lock/redis', 'packages/redis/src/index.ts'],
+  ['@baton-lock/postgres', 'packages/postgres/src/index.ts'],
+  ['@baton-lock/sqlite', 'packages/sqlite/src/index.ts'],
+  ['@baton-lock/test-matrix', 'test-matrix/src/index.ts'],
+  ['baton-lock', 'packages/baton/src/index.ts'],
 ])
 
 export async function resolve(specifier, context, next) {

@@ -38,7 +38,7 @@ describe('conformance entry points', () => {
     expect([...files].some((f) => f.endsWith('run-conformance.ts'))).toBe(false)
   })
 
-  it('the main @baton/core index never reaches the conformance kit', () => {
+  it('the main @baton-lock/core index never reaches the conformance kit', () => {
     const { files, modules } = reachable('index.ts')
     expect([...files].filter((f) => f.includes('/conformance/'))).toEqual([])
     expect([...modules]).not.toContain('vitest')

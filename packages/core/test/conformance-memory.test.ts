@@ -1,5 +1,5 @@
-import { MemoryDriver, MemoryStore } from '@baton/core'
-import { runConformance } from '@baton/core/conformance'
+import { MemoryDriver, MemoryStore } from '@baton-lock/core'
+import { runConformance } from '@baton-lock/core/conformance'
 
 // The whole file a driver author writes (DESIGN section 5). Drivers sharing one store
 // contend like separate connections to one server.

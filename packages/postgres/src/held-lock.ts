@@ -1,4 +1,4 @@
-import type { AcquireRequest, DriverLease } from '@baton/core'
+import type { AcquireRequest, DriverLease } from '@baton-lock/core'
 import type { LockSession } from './lock-session.js'
 import { sessionEndedError } from './session-errors.js'
 

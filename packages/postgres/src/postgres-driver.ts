@@ -1,5 +1,11 @@
-import type { AcquireRequest, DriverLease, LockDriver, LockInfo, RenewResult } from '@baton/core'
-import { ABORTED, Backoff, defineCapabilities, sleep, untilAborted } from '@baton/core'
+import type {
+  AcquireRequest,
+  DriverLease,
+  LockDriver,
+  LockInfo,
+  RenewResult,
+} from '@baton-lock/core'
+import { ABORTED, Backoff, defineCapabilities, sleep, untilAborted } from '@baton-lock/core'
 import { advisoryKey } from './advisory-key.js'
 import { FenceSequence } from './fence-sequence.js'
 import { HeldLocks } from './held-lock.js'

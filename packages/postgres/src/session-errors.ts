@@ -1,4 +1,4 @@
-import { redact } from '@baton/core'
+import { redact } from '@baton-lock/core'
 import type { LockSession } from './lock-session.js'
 
 /**

@@ -1,4 +1,4 @@
-import type { DriverLease, RenewResult } from '@baton/core'
+import type { DriverLease, RenewResult } from '@baton-lock/core'
 import type { HeldLock, HeldLocks } from './held-lock.js'
 import type { LockSession } from './lock-session.js'
 import { endsSession, sessionEndedError } from './session-errors.js'

@@ -1,4 +1,4 @@
-import { ABORTED, sleep, untilAborted } from '@baton/core'
+import { ABORTED, sleep, untilAborted } from '@baton-lock/core'
 import type { ClientConfig } from 'pg'
 import { LockSession, type SessionEndListener } from './lock-session.js'
 import type { LockStatements } from './lock-statements.js'

@@ -1,5 +1,5 @@
-import { runConformance } from '@baton/core/conformance'
-import { startPostgres } from '@baton/test-matrix'
+import { runConformance } from '@baton-lock/core/conformance'
+import { startPostgres } from '@baton-lock/test-matrix'
 import pg from 'pg'
 import { afterAll } from 'vitest'
 import { ADVISORY_KEY_SQL, PostgresDriver } from '../src/index.js'

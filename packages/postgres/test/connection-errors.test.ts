@@ -1,5 +1,5 @@
-import { isLockError, Locker } from '@baton/core'
-import { freePort, startPostgres } from '@baton/test-matrix'
+import { isLockError, Locker } from '@baton-lock/core'
+import { freePort, startPostgres } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { PostgresDriver } from '../src/index.js'
 

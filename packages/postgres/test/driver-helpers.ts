@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { AcquireRequest } from '@baton/core'
+import type { AcquireRequest } from '@baton-lock/core'
 import pg from 'pg'
 
 /** A fresh 32-hex owner id, as core makes them. */

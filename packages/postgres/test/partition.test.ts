@@ -1,5 +1,5 @@
-import { Locker } from '@baton/core'
-import { startPostgres, startProxy } from '@baton/test-matrix'
+import { Locker } from '@baton-lock/core'
+import { startPostgres, startProxy } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { PostgresDriver } from '../src/index.js'
 import { must, request, until } from './driver-helpers.js'

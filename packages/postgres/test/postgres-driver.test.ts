@@ -1,4 +1,4 @@
-import { startPostgres } from '@baton/test-matrix'
+import { startPostgres } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ADVISORY_KEY_SQL, advisoryKey, PostgresDriver, sessionLiveness } from '../src/index.js'
 import { LockSession, versionNumber } from '../src/lock-session.js'

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { ensureBuilt, startPostgres } from '@baton/test-matrix'
+import { ensureBuilt, startPostgres } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { PostgresDriver } from '../src/index.js'
 import { holdersInSql, must, rawClient, request } from './driver-helpers.js'

@@ -1,4 +1,4 @@
-import { startPostgres } from '@baton/test-matrix'
+import { startPostgres } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { PostgresDriver } from '../src/index.js'
 import { must, rawClient, request } from './driver-helpers.js'

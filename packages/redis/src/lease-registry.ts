@@ -1,4 +1,4 @@
-import type { DriverLease } from '@baton/core'
+import type { DriverLease } from '@baton-lock/core'
 import type { LockKeys } from './key-layout.js'
 
 /** A lease this driver granted and has not seen released. */

@@ -1,4 +1,4 @@
-import type { LockInfo } from '@baton/core'
+import type { LockInfo } from '@baton-lock/core'
 import { fenceKeyOf, type LockKeys, lockKeyPattern } from './key-layout.js'
 import type { ScriptedClient, ScriptedPipeline } from './scripts.js'
 

@@ -1,4 +1,4 @@
-import { type Capabilities, defineCapabilities } from '@baton/core'
+import { type Capabilities, defineCapabilities } from '@baton-lock/core'
 
 /**
  * What the Redis driver promises. Only `fencing` depends on the server: `durable` when the

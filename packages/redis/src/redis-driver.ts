@@ -8,7 +8,7 @@ import {
   type LockInfo,
   type RenewResult,
   untilAborted,
-} from '@baton/core'
+} from '@baton-lock/core'
 import type { Redis } from 'ioredis'
 import { connectClient, driverConnections } from './create-client.js'
 import { type LockKeys, lockKeys } from './key-layout.js'

@@ -1,6 +1,6 @@
-import { runConformance } from '@baton/core/conformance'
-import { lockKeys, RedisDriver } from '@baton/redis'
-import { startRedis } from '@baton/test-matrix'
+import { runConformance } from '@baton-lock/core/conformance'
+import { lockKeys, RedisDriver } from '@baton-lock/redis'
+import { startRedis } from '@baton-lock/test-matrix'
 import { Redis } from 'ioredis'
 import { afterAll, expect } from 'vitest'
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { AcquireRequest } from '@baton/core'
-import { RedisDriver, type RedisDriverOptions } from '@baton/redis'
+import type { AcquireRequest } from '@baton-lock/core'
+import { RedisDriver, type RedisDriverOptions } from '@baton-lock/redis'
 import type { Redis } from 'ioredis'
 
 /** Drivers made through `connectDriver`, closed by `closeAll`. */

@@ -1,5 +1,5 @@
-import { Locker, type LockHandle } from '@baton/core'
-import { type ServerHandle, startRedis } from '@baton/test-matrix'
+import { Locker, type LockHandle } from '@baton-lock/core'
+import { type ServerHandle, startRedis } from '@baton-lock/test-matrix'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { DriverPool, scriptCalls } from './helpers.js'

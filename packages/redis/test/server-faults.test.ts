@@ -1,5 +1,5 @@
-import { isLockError, Locker, type LockHandle, LockLostError } from '@baton/core'
-import { type ServerHandle, startRedis } from '@baton/test-matrix'
+import { isLockError, Locker, type LockHandle, LockLostError } from '@baton-lock/core'
+import { type ServerHandle, startRedis } from '@baton-lock/test-matrix'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DriverPool, uniqueKey } from './helpers.js'
 

@@ -6,8 +6,8 @@ import type {
   LockDriver,
   LockInfo,
   RenewResult,
-} from '@baton/core'
-import { Backoff, defineCapabilities } from '@baton/core'
+} from '@baton-lock/core'
+import { Backoff, defineCapabilities } from '@baton-lock/core'
 import type { LeaseRow } from './lease-store.js'
 import { LeaseStore } from './lease-store.js'
 import { openDatabase } from './open-database.js'

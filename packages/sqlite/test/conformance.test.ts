@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runConformance } from '@baton/core/conformance'
-import { SqliteDriver } from '@baton/sqlite'
+import { runConformance } from '@baton-lock/core/conformance'
+import { SqliteDriver } from '@baton-lock/sqlite'
 import Database from 'better-sqlite3'
 import { afterAll } from 'vitest'
 

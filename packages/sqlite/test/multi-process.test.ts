@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ensureBuilt } from '@baton/test-matrix'
+import { ensureBuilt } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const PROCESSES = 4

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AcquireRequest, DriverLease } from '@baton/core'
-import { SqliteDriver } from '@baton/sqlite'
+import type { AcquireRequest, DriverLease } from '@baton-lock/core'
+import { SqliteDriver } from '@baton-lock/sqlite'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 
 // Driver-level checks specific to SQLite; the whole contract is in conformance.test.ts.

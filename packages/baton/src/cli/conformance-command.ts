@@ -1,4 +1,4 @@
-import type { LockDriver } from '@baton/core'
+import type { LockDriver } from '@baton-lock/core'
 import type { CommandSpec } from './command-args.js'
 import { parseCommandArgs, URL_OPTION } from './command-args.js'
 import { EXIT } from './exit-codes.js'
@@ -81,7 +81,7 @@ function describeResult(result: CheckResult): string {
 
 /** The kit's runner entry, which never loads vitest; older builds may lack it. */
 async function loadRunner(): Promise<RunChecks> {
-  for (const specifier of ['@baton/core/conformance/runner', '@baton/core/conformance']) {
+  for (const specifier of ['@baton-lock/core/conformance/runner', '@baton-lock/core/conformance']) {
     try {
       const mod = (await import(specifier)) as Record<string, unknown>
       if (typeof mod.runChecks === 'function') return mod.runChecks as RunChecks
@@ -89,6 +89,6 @@ async function loadRunner(): Promise<RunChecks> {
       // try the next entry
     }
   }
-  warn('this build of @baton/core has no test-runner-free conformance runner (runChecks)')
+  warn('this build of @baton-lock/core has no test-runner-free conformance runner (runChecks)')
   throw new UsageError('baton conformance is not available in this build')
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { isLockError } from '@baton/core'
+import { isLockError } from '@baton-lock/core'
 import { conformanceCommand } from './conformance-command.js'
 import { demoCommand } from './demo-command.js'
 import { EXIT } from './exit-codes.js'

@@ -1,5 +1,5 @@
-import type { LockDriver, LockerOptions } from '@baton/core'
-import { isLockError, Locker } from '@baton/core'
+import type { LockDriver, LockerOptions } from '@baton-lock/core'
+import { isLockError, Locker } from '@baton-lock/core'
 import { defaultUrl } from '../connect.js'
 import { createDriver } from '../create-driver.js'
 import type { LockUrl } from '../lock-url.js'

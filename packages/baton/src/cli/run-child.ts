@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import type { LockHandle } from '@baton/core'
+import type { LockHandle } from '@baton-lock/core'
 import { EXIT, signalExitCode } from './exit-codes.js'
 import { warn } from './output.js'
 

@@ -1,5 +1,5 @@
-import type { Locker, LockHandle } from '@baton/core'
-import { isLockError } from '@baton/core'
+import type { Locker, LockHandle } from '@baton-lock/core'
+import { isLockError } from '@baton-lock/core'
 import type { CommandSpec } from './command-args.js'
 import { parseCommandArgs, URL_OPTION } from './command-args.js'
 import { EXIT, signalExitCode } from './exit-codes.js'

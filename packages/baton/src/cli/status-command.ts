@@ -1,4 +1,4 @@
-import type { LockDriver, LockInfo } from '@baton/core'
+import type { LockDriver, LockInfo } from '@baton-lock/core'
 import type { CommandSpec } from './command-args.js'
 import { parseCommandArgs, URL_OPTION } from './command-args.js'
 import { EXIT } from './exit-codes.js'

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
-import type { Locker } from '@baton/core'
+import type { Locker } from '@baton-lock/core'
 import { connect } from '../connect.js'
 import { parseLockUrl, scrub } from '../lock-url.js'
 import type { DemoConfig, HoldRecord, ParentMessage, WorkerMessage } from './demo-protocol.js'

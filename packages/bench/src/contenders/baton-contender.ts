@@ -1,4 +1,4 @@
-import type { LockDriver } from '@baton/core'
+import type { LockDriver } from '@baton-lock/core'
 import type { BackendTarget, ContenderSpec, LockClient, Release } from '../lock-client.js'
 
 const TTL_MS = 30_000
@@ -18,7 +18,7 @@ export function batonContender(
     role: 'baton',
     waits: true,
     async open(target: BackendTarget): Promise<LockClient> {
-      const { Locker } = await import('@baton/core')
+      const { Locker } = await import('@baton-lock/core')
       const locker = new Locker(await createDriver(target), { ttlMs: TTL_MS })
       return {
         async acquire(key: string, waitMs: number): Promise<Release | null> {

@@ -1,4 +1,4 @@
-import type { LockDriver } from '@baton/core'
+import type { LockDriver } from '@baton-lock/core'
 import type { BackendTarget } from '../lock-client.js'
 
 /*
@@ -7,21 +7,21 @@ import type { BackendTarget } from '../lock-client.js'
  */
 
 export async function redisDriver(target: BackendTarget): Promise<LockDriver> {
-  const { RedisDriver } = await import('@baton/redis')
+  const { RedisDriver } = await import('@baton-lock/redis')
   return new RedisDriver({ url: target.url })
 }
 
 export async function postgresDriver(target: BackendTarget): Promise<LockDriver> {
-  const { PostgresDriver } = await import('@baton/postgres')
+  const { PostgresDriver } = await import('@baton-lock/postgres')
   return new PostgresDriver({ url: target.url })
 }
 
 export async function sqliteDriver(target: BackendTarget): Promise<LockDriver> {
-  const { SqliteDriver } = await import('@baton/sqlite')
+  const { SqliteDriver } = await import('@baton-lock/sqlite')
   return new SqliteDriver({ path: target.url })
 }
 
 export async function memoryDriver(): Promise<LockDriver> {
-  const { MemoryDriver } = await import('@baton/core')
+  const { MemoryDriver } = await import('@baton-lock/core')
   return new MemoryDriver()
 }

@@ -1,4 +1,4 @@
-import { MemoryDriver } from '@baton/core'
+import { MemoryDriver } from '@baton-lock/core'
 import type { ContenderSpec, LockClient, Release } from '../lock-client.js'
 import { ownerId } from './owner-id.js'
 

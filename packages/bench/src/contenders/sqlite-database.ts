@@ -15,12 +15,12 @@ export interface SqliteDatabase {
 type DatabaseConstructor = new (file: string, options?: { timeout?: number }) => SqliteDatabase
 
 /*
- * better-sqlite3 is a dependency of @baton/sqlite, not of this package; it is loaded from
+ * better-sqlite3 is a dependency of @baton-lock/sqlite, not of this package; it is loaded from
  * there so that the floor and the driver use the very same build of SQLite.
  */
 const requireFromSqlite = createRequire(new URL('../../../sqlite/package.json', import.meta.url))
 
-/** Opens `file` with the pragmas @baton/sqlite uses: WAL, synchronous NORMAL, 5 s busy timeout. */
+/** Opens `file` with the pragmas @baton-lock/sqlite uses: WAL, synchronous NORMAL, 5 s busy timeout. */
 export function openSqlite(file: string): SqliteDatabase {
   const Database = requireFromSqlite('better-sqlite3') as DatabaseConstructor
   const db = new Database(file, { timeout: 5_000 })

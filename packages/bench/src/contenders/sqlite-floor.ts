@@ -5,7 +5,7 @@ import { openSqlite } from './sqlite-database.js'
 const TTL_MS = 30_000
 
 /**
- * The hand-written SQLite floor: one connection with @baton/sqlite's pragmas, a lease row
+ * The hand-written SQLite floor: one connection with @baton-lock/sqlite's pragmas, a lease row
  * taken by one autocommit upsert that only overwrites an expired row, and an owner-checked
  * delete: two write transactions per uncontended cycle (no fence counter). Attempt-only.
  */
@@ -26,7 +26,7 @@ export const sqliteFloor: ContenderSpec = {
     return {
       async acquire(key: string): Promise<Release | null> {
         const owner = ownerId()
-        // Wall-clock expiry, as in @baton/sqlite: other processes judge it.
+        // Wall-clock expiry, as in @baton-lock/sqlite: other processes judge it.
         const nowMs = Date.now()
         if (take.run(key, owner, nowMs + TTL_MS, nowMs).changes === 0) return null
         return async () => {

@@ -1,4 +1,4 @@
-import type { AcquireRequest, DriverLease, LockDriver, RenewResult } from '@baton/core'
+import type { AcquireRequest, DriverLease, LockDriver, RenewResult } from '@baton-lock/core'
 
 /** Calls core made into a driver, counted by `countingDriver`. */
 export interface DriverCounts {

@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { LockHandle } from '@baton/core'
+import type { LockHandle } from '@baton-lock/core'
 import { backendNamed } from '../backends.js'
 import { countingDriver } from './counting-driver.js'
 import type { ScaleDone, ScaleStart } from './scale-protocol.js'
@@ -41,7 +41,7 @@ async function inBatches<T>(
 async function run(start: ScaleStart): Promise<ScaleDone> {
   const spec = backendNamed(start.backend)
   const probe = spec.probe === undefined ? undefined : await spec.probe({ url: start.url })
-  const { Locker } = await import('@baton/core')
+  const { Locker } = await import('@baton-lock/core')
   const { driver, counts } = countingDriver(
     await spec.createDriver(probe?.target ?? { url: start.url }),
   )

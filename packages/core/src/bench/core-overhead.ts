@@ -1,7 +1,7 @@
 /**
  * What core adds over bare MemoryDriver calls, per uncontended acquire+release cycle, and
  * what 10,000 held locks cost in memory and timers. Not part of the published API.
- * Run after a build: `pnpm --filter @baton/core bench` (node --expose-gc).
+ * Run after a build: `pnpm --filter @baton-lock/core bench` (node --expose-gc).
  */
 import { type Clock, systemClock, type TimerHandle } from '../clock.js'
 import { Locker } from '../locker.js'
