@@ -7,6 +7,10 @@ const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 const alias = [
   { find: /^@baton-lock\/core$/, replacement: src('./packages/core/src/index.ts') },
   {
+    find: /^@baton-lock\/core\/driver$/,
+    replacement: src('./packages/core/src/driver-kit/index.ts'),
+  },
+  {
     find: /^@baton-lock\/core\/conformance$/,
     replacement: src('./packages/core/src/conformance/index.ts'),
   },
@@ -15,7 +19,7 @@ const alias = [
     replacement: src('./packages/core/src/conformance/runner.ts'),
   },
   {
-    find: /^@baton-lock\/(redis|postgres|sqlite)$/,
+    find: /^@baton-lock\/(redis|postgres|sqlite|mysql|etcd|zookeeper|otel)$/,
     replacement: src('./packages/$1/src/index.ts'),
   },
   { find: /^@baton-lock\/test-matrix$/, replacement: src('./test-matrix/src/index.ts') },

@@ -63,10 +63,6 @@ describe('baton usage errors', () => {
     )
     await expectUsageError(['status', 'k', '--url', 'redis://'], /invalid redis URL/)
     await expectUsageError(['status', 'k', '--url', 'memory:/x'], /memory URL takes no path/)
-    await expectUsageError(
-      ['status', 'k', '--url', 'etcd://127.0.0.1:2379'],
-      /@baton-lock\/etcd.*not available yet/,
-    )
     await expectUsageError(['demo', '--url', 'memory:'], /memory: locks live in one process/)
     await expectUsageError(['conformance'], /needs --url URL/)
     await expectUsageError(['conformance', '--url', 'memory:'], /memory: is in-process/)
