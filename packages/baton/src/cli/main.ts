@@ -46,7 +46,7 @@ URLs: memory:, sqlite:PATH, redis://, rediss://, postgres://, postgresql://, mys
 mariadb://, etcd://, etcds://, zk:// (drivers other than memory: and sqlite: are
 separate packages, named by the error when one is missing)
 
-Exit codes (the same meaning for every command):
+Exit codes: the same meaning for every command
 ${exitCodeLines()}
 `
 }
