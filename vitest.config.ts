@@ -27,6 +27,9 @@ const alias = [
   { find: /^baton-lock$/, replacement: src('./packages/baton/src/index.ts') },
 ]
 
+// Worker processes for all projects together (see maxWorkers below).
+const WORKERS = 4
+
 const project = (name: string, dir: string, testTimeout = 30_000) => ({
   extends: true as const,
   test: { name, root: src(dir), include: ['test/**/*.test.ts'], testTimeout, hookTimeout: 120_000 },
@@ -36,6 +39,13 @@ export default defineConfig({
   resolve: { alias },
   test: {
     reporters: process.env.CI ? ['default'] : ['default'],
+    // Test files of every project share one pool of worker processes. vitest's default is one
+    // worker fewer than the cores, so a single worker on a 2-core machine, and most files spend
+    // their time waiting on servers, timers and child processes, not computing. Each file starts
+    // its own servers on free loopback ports in their own directories (test-matrix), and the
+    // few shared resources have locks (ensureBuilt, the data-directory templates), so files of
+    // different projects can run side by side. BATON_TEST_WORKERS overrides the count.
+    maxWorkers: Number(process.env.BATON_TEST_WORKERS) || WORKERS,
     projects: [
       project('@baton-lock/core', './packages/core'),
       project('@baton-lock/sqlite', './packages/sqlite'),
