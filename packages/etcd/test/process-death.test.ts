@@ -51,7 +51,9 @@ test('L1: SIGKILL of a holder frees its lock within the granted TTL, after its v
     const handle = await locker.acquire(key, { waitMs: ttlMs + 5_000 })
     const grantedNs = process.hrtime.bigint()
     const tookMs = performance.now() - killedAt
-    console.info(`etcd: lock free ${Math.round(tookMs)} ms after SIGKILL of its holder (ttl ${ttlMs} ms)`)
+    console.info(
+      `etcd: lock free ${Math.round(tookMs)} ms after SIGKILL of its holder (ttl ${ttlMs} ms)`,
+    )
     expect(tookMs).toBeLessThan(ttlMs + 1_500)
     expect(grantedNs > lastValidUntilNs(child.lines.lines)).toBe(true)
     expect(handle.fence > heldFence).toBe(true)
