@@ -10,25 +10,22 @@ import {
 } from '@baton-lock/core/driver'
 import { Etcd3 } from 'etcd3'
 import { etcdCapabilities } from './etcd-capabilities.js'
-import { batonKeyOf, etcdLockName, lockNameOfKey, waiterKey } from './etcd-key.js'
+import { etcdLockName, waiterKey } from './etcd-key.js'
 import {
   type EtcdDriverOptions,
   type ResolvedEtcdOptions,
   resolveEtcdOptions,
 } from './etcd-options.js'
+import type { HeldKey } from './held-key.js'
 import { KeepAliveStream } from './keepalive-stream.js'
+import { KeyCleanup } from './key-cleanup.js'
 import { LeasePool } from './lease-pool.js'
+import { LockAdmin } from './lock-admin.js'
 import { MutexProtocol, type QueuedKey } from './mutex-protocol.js'
 import { waitInQueue } from './queue-wait.js'
+import { renewHeldKeys } from './renew-held-keys.js'
 import type { SharedLease } from './shared-lease.js'
 import { WatchHub } from './watch-hub.js'
-
-/** What the driver keeps per held lock: its etcd key, create revision (fence) and lease. */
-interface HeldKey {
-  readonly key: Buffer
-  readonly createRevision: string
-  shared: SharedLease
-}
 
 /** How long an abandoned wait may hold up the caller while its key is deleted (L3 budget). */
 const CLEANUP_WAIT_MS = 60
@@ -52,10 +49,10 @@ export class EtcdDriver implements LockDriver {
   readonly #keepAlive: KeepAliveStream
   readonly #pool: LeasePool
   readonly #watch: WatchHub
+  readonly #admin: LockAdmin
   readonly #lifecycle = new DriverLifecycle('etcd')
   readonly #book = new LeaseBook<HeldKey>()
-  /** Deletions of abandoned waiter keys in flight, by lock name: the next acquire waits for them. */
-  readonly #cleanups = new Map<string, Promise<void>>()
+  readonly #cleanup: KeyCleanup
   #ready: Promise<void> | undefined
 
   /** Builds an unconnected driver from `etcd://` or `etcds://` (connect() then awaits ready()). */
@@ -77,6 +74,14 @@ export class EtcdDriver implements LockDriver {
         this.#book.loseWhere((entry) => entry.data.shared === lease, reason)
       },
     })
+    this.#cleanup = new KeyCleanup({
+      client: this.#client,
+      protocol: this.#protocol,
+      pool: this.#pool,
+      lifecycle: this.#lifecycle,
+      call: () => this.#call(),
+    })
+    this.#admin = new LockAdmin(this.#protocol, this.#options.prefix, () => this.#call())
     this.#watch = new WatchHub(this.#client, `${this.#options.prefix}\u0000baton-watch-anchor`)
   }
 
@@ -115,7 +120,7 @@ export class EtcdDriver implements LockDriver {
     const signal = AbortSignal.any([req.signal, this.#lifecycle.signal])
     const deadlineMs = performance.now() + req.waitMs
     for (;;) {
-      await this.#cleanups.get(name)
+      await this.#cleanup.settled(name)
       if (signal.aborted) return null
       const shared = await this.#pool.use(req.ttlMs)
       let mine: QueuedKey
@@ -128,13 +133,13 @@ export class EtcdDriver implements LockDriver {
           continue
         }
         // The put may have been applied: delete the key in the background.
-        void this.#cleanUp(name, Buffer.from(waiterKey(name, shared.id)), undefined, shared)
+        void this.#cleanup.delete(name, Buffer.from(waiterKey(name, shared.id)), undefined, shared)
         throw err
       }
       if (!mine.created) {
         // A key of this lease left over by a delete that never reached the server: start
         // afresh so that the fence moves on (S3).
-        void this.#cleanUp(name, mine.key, mine.createRevision, shared)
+        void this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
         continue
       }
       const outcome = mine.owner
@@ -157,7 +162,7 @@ export class EtcdDriver implements LockDriver {
         if (lease !== undefined) return lease
         return null
       }
-      const cleanup = this.#cleanUp(name, mine.key, mine.createRevision, shared)
+      const cleanup = this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
       if (req.waitMs <= 0) await cleanup
       else await Promise.race([cleanup, new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())])
       if (outcome.kind === 'error') throw outcome.error
@@ -170,59 +175,14 @@ export class EtcdDriver implements LockDriver {
     return result ?? { ok: false }
   }
 
-  /**
-   * One keepalive per shared lease (sent after this call started) and one read of every
-   * key, in parallel. A lease asked for another TTL is first moved onto that TTL's lease.
-   */
+  /** One keepalive per shared lease and one read of every key (see `renewHeldKeys`). */
   async renewMany(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]> {
     this.#lifecycle.assertOpen()
-    const startMs = performance.now()
-    const seconds = Math.max(1, Math.ceil(ttlMs / 1000))
-    const entries = leases.map((lease) => this.#book.get(lease))
-    await Promise.all(
-      entries.map(async (entry) => {
-        if (entry === undefined || entry.data.shared.requestedSeconds === seconds) return
-        const target = await this.#pool.use(ttlMs)
-        const held = entry.data
-        const moved = await this.#protocol
-          .moveToLease(held.key, held.createRevision, target.id, this.#call())
-          .catch((err: unknown) => {
-            this.#pool.unuse(target)
-            throw err
-          })
-        if (!moved) {
-          this.#pool.unuse(target)
-          return
-        }
-        this.#pool.unuse(held.shared)
-        held.shared = target
-      }),
+    return renewHeldKeys(
+      { book: this.#book, pool: this.#pool, protocol: this.#protocol, call: () => this.#call() },
+      leases,
+      ttlMs,
     )
-    const live = entries.filter((e) => e !== undefined)
-    const shared = [...new Set(live.map((e) => e.data.shared))]
-    const [confirmed, owned] = await Promise.all([
-      Promise.all(shared.map((s) => this.#pool.confirmAfter(s, startMs))),
-      this.#protocol.stillOwned(
-        live.map(({ data }) => ({ ...data, leaseId: data.shared.id })),
-        this.#call(),
-      ),
-    ])
-    const confirmedBy = new Map(shared.map((s, i) => [s, confirmed[i] !== undefined]))
-    let next = 0
-    return leases.map((lease, i): RenewResult => {
-      const entry = entries[i]
-      if (entry === undefined) return { ok: false }
-      const stillOwned = owned[next++] === true
-      if (!stillOwned || entry.data.shared.dead.aborted) {
-        const reason = new Error(`etcd: the key of "${lease.key}" is gone or has another lease`)
-        if (this.#book.lose(lease, reason)) this.#pool.unuse(entry.data.shared)
-        return { ok: false }
-      }
-      if (confirmedBy.get(entry.data.shared) !== true) {
-        throw new Error(`etcd: keepalive of lease ${entry.data.shared.id} not confirmed`)
-      }
-      return { ok: true, ttlMs: entry.data.shared.ttlMs }
-    })
   }
 
   async release(lease: DriverLease): Promise<boolean> {
@@ -234,7 +194,7 @@ export class EtcdDriver implements LockDriver {
     } catch (err) {
       // The key must not outlive the release on a lease this driver keeps alive: retry in
       // the background (revoking the lease if that fails too).
-      void this.#cleanUp(this.lockName(lease.key), key, createRevision, shared, true)
+      void this.#cleanup.delete(this.lockName(lease.key), key, createRevision, shared, false)
       throw err
     } finally {
       this.#pool.unuse(shared)
@@ -243,37 +203,17 @@ export class EtcdDriver implements LockDriver {
 
   async inspect(key: string): Promise<LockInfo | null> {
     this.#lifecycle.assertOpen()
-    const holder = await this.#protocol.holder(this.lockName(key), this.#call())
-    if (holder === undefined) return null
-    const ttlSeconds =
-      holder.lease === '0' ? -1 : await this.#protocol.leaseTtlSeconds(holder.lease, this.#call())
-    const owner = holder.value.toString()
-    return {
-      held: true,
-      fence: BigInt(holder.create_revision),
-      ...(ttlSeconds >= 0 ? { ttlRemainingMs: ttlSeconds * 1000 } : {}),
-      ...(owner !== '' ? { owner } : {}),
-    }
+    return this.#admin.inspect(this.lockName(key))
   }
 
   async list(prefix: string): Promise<Array<LockInfo & { readonly key: string }>> {
     this.#lifecycle.assertOpen()
-    const kvs = await this.#protocol.keysUnder(this.lockName(prefix), this.#call())
-    const holders = new Map<string, LockInfo & { readonly key: string }>()
-    for (const kv of kvs) {
-      const name = lockNameOfKey(kv.key.toString())
-      const key = name === undefined ? undefined : batonKeyOf(name, this.#options.prefix)
-      if (key === undefined || holders.has(key)) continue
-      holders.set(key, { key, held: true, fence: BigInt(kv.create_revision) })
-    }
-    return [...holders.values()]
+    return this.#admin.list(this.lockName(prefix))
   }
 
   async forceRelease(key: string): Promise<boolean> {
     this.#lifecycle.assertOpen()
-    const holder = await this.#protocol.holder(this.lockName(key), this.#call())
-    if (holder === undefined) return false
-    return this.#protocol.deleteOwn(holder.key, holder.create_revision, this.#call())
+    return this.#admin.forceRelease(this.lockName(key))
   }
 
   /** Revokes every lease (every key of the driver, held or waiting, goes with it) and closes what it owns. */
@@ -311,7 +251,7 @@ export class EtcdDriver implements LockDriver {
     if (shared.leftMs() < shared.ttlMs / 2) await this.#pool.keepAlive(shared)
     if (signal.aborted || shared.dead.aborted || shared.leftMs() <= 0) {
       // A grant nobody can use any more: give it back (S4).
-      void this.#cleanUp(name, mine.key, mine.createRevision, shared)
+      void this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
       return undefined
     }
     const grant = {
@@ -324,51 +264,6 @@ export class EtcdDriver implements LockDriver {
       createRevision: mine.createRevision,
       shared,
     })
-  }
-
-  /**
-   * Deletes an abandoned key of this driver in the background (tracked; the next acquire of
-   * the same name waits for it), retrying a few times; if it cannot, the lease is revoked so
-   * that no phantom waiter or holder outlives its acquire (S4). Releases the lease use.
-   * Never rejects.
-   */
-  #cleanUp(
-    name: string,
-    key: Buffer,
-    createRevision: string | undefined,
-    shared: SharedLease,
-    released = false,
-  ): Promise<void> {
-    const previous = this.#cleanups.get(name)
-    const work = (async () => {
-      await previous
-      try {
-        for (let attempt = 0; attempt < 3; attempt++) {
-          if (shared.dead.aborted) return
-          try {
-            if (createRevision === undefined) {
-              await this.#client.kv.deleteRange({ key }, this.#call())
-            } else {
-              await this.#protocol.deleteOwn(key, createRevision, this.#call())
-            }
-            return
-          } catch {
-            await new Promise((r) => setTimeout(r, 100 * (attempt + 1)).unref())
-          }
-        }
-        await this.#pool.revoke(shared, new Error(`etcd: could not delete ${key.toString()}`))
-      } finally {
-        if (!released) this.#pool.unuse(shared)
-      }
-    })()
-    const tracked = work
-      .catch(() => {})
-      .finally(() => {
-        if (this.#cleanups.get(name) === tracked) this.#cleanups.delete(name)
-      })
-    this.#cleanups.set(name, tracked)
-    this.#lifecycle.track(tracked)
-    return tracked
   }
 
   #call(): { deadline: number } {
