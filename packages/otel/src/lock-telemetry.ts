@@ -2,9 +2,12 @@ import { isLockError, type LockEvent, type Locker, type LockHandle } from '@bato
 import {
   type Context,
   context,
+  createNoopMeter,
   diag,
+  type Meter,
   type MeterProvider,
   metrics,
+  ProxyTracerProvider,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -64,8 +67,18 @@ const instrumented = new WeakSet<Locker>()
  *     const locker = telemetry.instrument(new Locker(driver, { onEvent: telemetry.onEvent }))
  */
 export class LockTelemetry {
-  /** Pass to the Locker's `onEvent` option. Never throws (core would ignore it anyway). */
-  readonly onEvent: (event: LockEvent) => void
+  /**
+   * Pass to the Locker's `onEvent` option. Never throws (core would ignore it anyway).
+   * When inert (see `active`) it is only the chained `options.onEvent`, or undefined, so
+   * that core skips its event path.
+   */
+  readonly onEvent: ((event: LockEvent) => void) | undefined
+  /**
+   * False when, at construction, both providers were the API's no-op ones (no SDK
+   * registered, none given): then nothing is wrapped or listened to, and the instrumentation
+   * costs nothing. An SDK registered later is not picked up.
+   */
+  readonly active: boolean
   readonly #tracer: Tracer
   readonly #metrics: LockMetrics
   readonly #holds: HoldSpans
@@ -97,19 +110,20 @@ export class LockTelemetry {
     const tracerProvider = options.tracerProvider ?? trace.getTracerProvider()
     this.#tracer = tracerProvider.getTracer(SCOPE_NAME, SCOPE_VERSION)
     const meterProvider = options.meterProvider ?? metrics.getMeterProvider()
-    this.#metrics = new LockMetrics(
-      meterProvider.getMeter(SCOPE_NAME, SCOPE_VERSION),
-      this.#backend,
-    )
+    const meter = meterProvider.getMeter(SCOPE_NAME, SCOPE_VERSION)
+    this.#metrics = new LockMetrics(meter, this.#backend)
     this.#holds = new HoldSpans(this.#tracer, this.#recordKeys)
-    this.onEvent = (event) => {
-      try {
-        this.#record(event)
-      } catch (err) {
-        diag.error('@baton-lock/otel: recording a lock event failed', err)
-      }
-      this.#chained?.(event)
+    this.active = !(isNoopTracing(tracerProvider) && isNoopMeter(meter))
+    this.onEvent = this.active ? (event) => this.#listen(event) : this.#chained
+  }
+
+  #listen(event: LockEvent): void {
+    try {
+      this.#record(event)
+    } catch (err) {
+      diag.error('@baton-lock/otel: recording a lock event failed', err)
     }
+    this.#chained?.(event)
   }
 
   /** Holds whose span is still open (for tests and leak checks). */
@@ -129,6 +143,7 @@ export class LockTelemetry {
     if (instrumented.has(locker)) throw new TypeError('this Locker is already instrumented')
     instrumented.add(locker)
     this.#locker = locker
+    if (!this.active) return locker
     if (this.#fixedBackend === undefined) {
       this.#backend = locker.driver.name
       this.#metrics.setBackend(this.#backend)
@@ -252,6 +267,20 @@ export class LockTelemetry {
       "@baton-lock/otel: a lock was acquired but no event reached LockTelemetry.onEvent: pass it as the Locker's onEvent option, or hold spans and hold metrics stay empty",
     )
   }
+}
+
+/** No-op tracer provider instance of this API copy: what a fresh proxy delegates to. */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate()
+const NoopMeter = createNoopMeter().constructor
+
+/** The global proxy with no SDK behind it, or the no-op provider itself. */
+function isNoopTracing(provider: TracerProvider): boolean {
+  if (provider === NOOP_TRACER_PROVIDER) return true
+  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_TRACER_PROVIDER
+}
+
+function isNoopMeter(meter: Meter): boolean {
+  return meter instanceof NoopMeter
 }
 
 function outcomeOf(err: unknown): AcquireOutcome {

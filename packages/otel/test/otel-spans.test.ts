@@ -164,6 +164,21 @@ describe('acquire and hold spans', () => {
   })
 })
 
+describe('without a context manager', () => {
+  it('still makes both spans; contended is left out, as core events cannot be matched to the acquire', async () => {
+    stopContext()
+    const { locker } = instrumentedLocker(sdk)
+    const held = await locker.acquire('k')
+    expect(await locker.tryAcquire('k')).toBeNull()
+    await held.release()
+    const spans = sdk.finished(SPAN_ACQUIRE)
+    expect(spans.map((s) => s.attributes[ATTR_OUTCOME])).toEqual(['acquired', 'busy'])
+    expect(spans.map((s) => s.attributes[ATTR_CONTENDED])).toEqual([undefined, undefined])
+    expect(sdk.finished(SPAN_HOLD)).toHaveLength(1)
+    await locker.close()
+  })
+})
+
 describe('recordKeys', () => {
   const keyAttributes = async (recordKeys: false | true | 'hash') => {
     const { locker } = instrumentedLocker(sdk, { recordKeys })
