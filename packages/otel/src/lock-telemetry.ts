@@ -34,7 +34,7 @@ import {
 
 /** Options of a `LockTelemetry`, read once at construction. */
 export interface LockTelemetryOptions {
-  /** Where spans go. Default: the global provider (`trace.getTracerProvider()`), looked up lazily, so an SDK registered later is used. */
+  /** Where spans go. Default: the global provider (`trace.getTracerProvider()`): register the SDK first (see `active`). */
   readonly tracerProvider?: TracerProvider
   /** Where metrics go. Default: the global provider at construction: register the SDK first. */
   readonly meterProvider?: MeterProvider

@@ -79,7 +79,9 @@ export async function measureOverhead(cycles = 50_000, runs = 7): Promise<Overhe
     instrumented: [],
   }
   for (let run = 0; run < runs; run++) {
-    for (const variant of VARIANTS) {
+    // Rotated each run: the variant timed first pays for the previous one's garbage.
+    for (let i = 0; i < VARIANTS.length; i++) {
+      const variant = VARIANTS[(run + i) % VARIANTS.length] as Variant
       samples[variant].push(await cpuNsPerCycle(variant, cycles))
     }
   }
