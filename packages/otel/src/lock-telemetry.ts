@@ -1,13 +1,10 @@
-import { isLockError, type LockEvent, type Locker, type LockHandle } from '@baton-lock/core'
+import type { LockEvent, Locker, LockHandle } from '@baton-lock/core'
 import {
   type Context,
   context,
-  createNoopMeter,
   diag,
-  type Meter,
   type MeterProvider,
   metrics,
-  ProxyTracerProvider,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -17,7 +14,9 @@ import {
 } from '@opentelemetry/api'
 import { HoldSpans } from './hold-spans.js'
 import { addKeyAttribute, checkRecordKeys, type RecordKeys } from './key-attributes.js'
+import { errorType, lostReason, outcomeOf } from './lock-errors.js'
 import { LockMetrics } from './lock-metrics.js'
+import { isNoopMeter, isNoopTracing } from './noop-providers.js'
 import {
   type AcquireOutcome,
   ATTR_BACKEND,
@@ -267,35 +266,4 @@ export class LockTelemetry {
       "@baton-lock/otel: a lock was acquired but no event reached LockTelemetry.onEvent: pass it as the Locker's onEvent option, or hold spans and hold metrics stay empty",
     )
   }
-}
-
-/** No-op tracer provider instance of this API copy: what a fresh proxy delegates to. */
-const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate()
-const NoopMeter = createNoopMeter().constructor
-
-/** The global proxy with no SDK behind it, or the no-op provider itself. */
-function isNoopTracing(provider: TracerProvider): boolean {
-  if (provider === NOOP_TRACER_PROVIDER) return true
-  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_TRACER_PROVIDER
-}
-
-function isNoopMeter(meter: Meter): boolean {
-  return meter instanceof NoopMeter
-}
-
-function outcomeOf(err: unknown): AcquireOutcome {
-  if (isLockError(err, 'LOCK_TIMEOUT')) return 'timeout'
-  if (isLockError(err, 'LOCK_ABORTED')) return 'aborted'
-  return 'error'
-}
-
-/** The Baton error code, else the error's class name: never its message (it names the key). */
-function errorType(err: unknown): string {
-  if (isLockError(err)) return err.code
-  if (err instanceof Error) return err.name
-  return typeof err
-}
-
-function lostReason(error: Error): string {
-  return isLockError(error, 'LOCK_LOST') ? error.reason : 'unknown'
 }
