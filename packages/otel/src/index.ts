@@ -1,0 +1,5 @@
+export type { RecordKeys } from './key-attributes.js'
+export { keySha256 } from './key-attributes.js'
+export type { LockTelemetryOptions } from './lock-telemetry.js'
+export { LockTelemetry } from './lock-telemetry.js'
+export * from './semantics.js'
