@@ -1,14 +1,12 @@
-import {
-  type AcquireRequest,
-  Backoff,
-  type Capabilities,
-  type DriverLease,
-  defineCapabilities,
-  type LockDriver,
-  type LockInfo,
-  type RenewResult,
-  sleep,
+import type {
+  AcquireRequest,
+  Capabilities,
+  DriverLease,
+  LockDriver,
+  LockInfo,
+  RenewResult,
 } from '@baton-lock/core'
+import { Backoff, defineCapabilities, sleep } from '@baton-lock/core/driver'
 import type { LeaseTable } from './lease-table.js'
 
 /** Options of a `LeaseTableDriver`. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { MemoryStore } from '../src/driver-kit/index.js'
 import type { AcquireRequest, DriverLease } from '../src/index.js'
-import { MemoryDriver, MemoryStore } from '../src/index.js'
+import { MemoryDriver } from '../src/index.js'
 import { FakeClock } from './fake-clock.js'
 
 let ownerSeq = 0

@@ -5,7 +5,7 @@ import type {
   LockInfo,
   RenewResult,
 } from '@baton-lock/core'
-import { ABORTED, Backoff, defineCapabilities, sleep, untilAborted } from '@baton-lock/core'
+import { ABORTED, Backoff, defineCapabilities, sleep, untilAborted } from '@baton-lock/core/driver'
 import { advisoryKey } from './advisory-key.js'
 import { FenceSequence } from './fence-sequence.js'
 import { HeldLocks } from './held-lock.js'

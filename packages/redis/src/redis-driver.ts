@@ -1,14 +1,12 @@
-import {
-  ABORTED,
-  type AcquireRequest,
-  Backoff,
-  type Capabilities,
-  type DriverLease,
-  type LockDriver,
-  type LockInfo,
-  type RenewResult,
-  untilAborted,
+import type {
+  AcquireRequest,
+  Capabilities,
+  DriverLease,
+  LockDriver,
+  LockInfo,
+  RenewResult,
 } from '@baton-lock/core'
+import { ABORTED, Backoff, untilAborted } from '@baton-lock/core/driver'
 import type { Redis } from 'ioredis'
 import { connectClient, driverConnections } from './create-client.js'
 import { type LockKeys, lockKeys } from './key-layout.js'

@@ -7,7 +7,7 @@ import type {
   LockInfo,
   RenewResult,
 } from '@baton-lock/core'
-import { Backoff, defineCapabilities } from '@baton-lock/core'
+import { Backoff, defineCapabilities } from '@baton-lock/core/driver'
 import type { LeaseRow } from './lease-store.js'
 import { LeaseStore } from './lease-store.js'
 import { openDatabase } from './open-database.js'
