@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from './clock.js'
-import type { DriverLease, LockDriver, RenewResult } from './driver.js'
+import type { DriverLease, LockDriver } from './driver.js'
 import type { RenewalSchedule, RenewalTarget, RenewOutcome } from './renewal-target.js'
 
 /** One `driver.renew` call whose failure becomes an outcome instead of a rejection. */
