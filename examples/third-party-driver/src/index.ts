@@ -1,4 +1,6 @@
 export type { InsertResult, LeaseRow } from './lease-table.js'
 export { LeaseTable } from './lease-table.js'
-export type { LeaseTableDriverOptions } from './lease-table-driver.js'
+export { LEASE_TABLE_CAPABILITIES } from './lease-table-capabilities.js'
 export { LeaseTableDriver } from './lease-table-driver.js'
+export { rowKeyOf } from './lease-table-key.js'
+export type { LeaseTableDriverOptions } from './lease-table-options.js'

@@ -1,5 +1,6 @@
 import type { LockerOptions } from '@baton-lock/core'
-import { Locker, toBackendError } from '@baton-lock/core'
+import { Locker } from '@baton-lock/core'
+import { toBackendError } from '@baton-lock/core/driver'
 import { createDriver } from './create-driver.js'
 import { DEFAULT_URL } from './lock-url.js'
 

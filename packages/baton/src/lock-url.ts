@@ -1,10 +1,10 @@
 import { redact } from '@baton-lock/core'
+import { DRIVER_TABLE, type LockScheme, schemeOfPrefix } from './driver-table.js'
+
+export type { LockScheme } from './driver-table.js'
 
 /** The default lock URL: the embedded SQLite driver, in `.baton/` under the working directory. */
 export const DEFAULT_URL = 'sqlite:.baton/locks.db'
-
-/** Backends a lock URL can name. */
-export type LockScheme = 'memory' | 'sqlite' | 'redis' | 'postgres' | 'mysql' | 'etcd' | 'zk'
 
 /** A lock URL taken apart. Never carries the password in `display`. */
 export interface LockUrl {
@@ -19,20 +19,6 @@ export interface LockUrl {
   readonly secrets: readonly string[]
 }
 
-const SCHEMES: Record<string, LockScheme> = {
-  'memory:': 'memory',
-  'sqlite:': 'sqlite',
-  'redis:': 'redis',
-  'rediss:': 'redis',
-  'postgres:': 'postgres',
-  'postgresql:': 'postgres',
-  'mysql:': 'mysql',
-  'mariadb:': 'mysql',
-  'etcd:': 'etcd',
-  'etcds:': 'etcd',
-  'zk:': 'zk',
-}
-
 const EXPECTED =
   'memory:, sqlite:PATH, redis://, rediss://, postgres://, postgresql://, mysql://, etcd://, zk://'
 
@@ -45,19 +31,20 @@ export function parseLockUrl(url: string): LockUrl {
     throw new TypeError(`lock URL must be a non-empty string (expected one of ${EXPECTED})`)
   }
   const schemeMatch = /^([a-z][a-z0-9+.-]*:)/i.exec(url)
-  const scheme = schemeMatch === null ? undefined : SCHEMES[schemeMatch[1]?.toLowerCase() ?? '']
+  const scheme = schemeMatch === null ? undefined : schemeOfPrefix(schemeMatch[1] ?? '')
   if (scheme === undefined) {
     const shown = schemeMatch === null ? 'no scheme' : `scheme "${schemeMatch[1]}"`
     throw new TypeError(`unsupported lock URL (${shown}); expected one of ${EXPECTED}`)
   }
-  if (scheme === 'memory') {
+  const shape = DRIVER_TABLE[scheme].shape
+  if (shape === 'memory') {
     if (url !== 'memory:' && url !== 'memory://') {
       throw new TypeError('memory URL takes no path or options: use "memory:"')
     }
     return { scheme, url, display: 'memory:', secrets: [] }
   }
-  if (scheme === 'sqlite') return parseSqlite(url)
-  if (scheme === 'etcd' || scheme === 'zk') return parseHostListUrl(scheme, url)
+  if (shape === 'path') return parseSqlite(url)
+  if (shape === 'host-list') return parseHostListUrl(scheme, url)
   return parseServerUrl(scheme, url)
 }
 

@@ -15,9 +15,8 @@ export interface AttemptTarget {
 
 /**
  * One acquire in progress: its driver calls, its deadline, and the reason it stopped
- * early (timeout, caller abort, close). The AbortSignal a driver receives is made on first use: creating and
- * listening to AbortSignals is the main cost of an uncontended acquire on a fast driver,
- * and a driver rarely needs one when the key is free. Core listens through a plain callback.
+ * early (timeout, caller abort, close). Core itself listens through a plain callback; the
+ * AbortSignal is made only when the attempt reaches a driver call or a wait in process.
  */
 export class Attempt {
   /** The user's key, for errors and events. */
@@ -105,16 +104,7 @@ export class Attempt {
   async callDriver(waitMs: number): Promise<DriverLease | null> {
     if (this.#reason !== undefined) throw this.#reason
     const { fullKey, owner, ttlMs } = this.#target
-    const attempt = this
-    const request: AcquireRequest = {
-      key: fullKey,
-      owner,
-      ttlMs,
-      waitMs,
-      get signal() {
-        return attempt.signal
-      },
-    }
+    const request: AcquireRequest = { key: fullKey, owner, ttlMs, waitMs, signal: this.signal }
     let call: Promise<DriverLease | null>
     try {
       call = this.#driver.acquire(request)
@@ -125,13 +115,17 @@ export class Attempt {
     try {
       lease = await this.race(call)
     } catch (err) {
-      if (this.#reason === undefined) throw toBackendError(this.#driver.name, err, this.key)
-      this.#abandon(call)
+      if (this.#reason === undefined) {
+        // The call itself failed: its outcome is unknown to the driver too.
+        if (this.#driver.abandon !== undefined) this.#keepSlotFor(this.#driver.abandon(request))
+        throw toBackendError(this.#driver.name, err, this.key)
+      }
+      this.#abandon(call, request)
       throw this.#reason
     }
     if (this.#reason !== undefined) {
       // Granted just as the deadline, the caller's abort or close struck: never expose it.
-      this.#abandon(call)
+      this.#abandon(call, request)
       throw this.#reason
     }
     return lease
@@ -148,12 +142,23 @@ export class Attempt {
     else void Promise.all(this.#abandoned).then(() => giveBackKey(this.#driver, fullKey))
   }
 
-  /** Releases whatever an abandoned call grants; never rejects. */
-  #abandon(call: Promise<DriverLease | null>): void {
-    const cleanup = call
-      .then((lease) => (lease === null ? false : this.#driver.release(lease)))
-      .catch(() => false)
+  /**
+   * The one late-grant clean-up (S4): releases whatever an abandoned call grants, and asks
+   * the driver to `abandon` a call that rejected (its outcome unknown). Never rejects.
+   */
+  #abandon(call: Promise<DriverLease | null>, request: AcquireRequest): void {
+    const driver = this.#driver
+    this.#keepSlotFor(
+      call.then(
+        (lease) => (lease === null ? false : driver.release(lease)),
+        () => driver.abandon?.(request),
+      ),
+    )
+  }
+
+  /** Keeps the key slot until `cleanup` settles (see `giveBackSlot`). */
+  #keepSlotFor(cleanup: Promise<unknown>): void {
     this.#abandoned ??= []
-    this.#abandoned.push(cleanup)
+    this.#abandoned.push(cleanup.catch(() => false))
   }
 }

@@ -12,7 +12,7 @@ export interface AcquireRequest {
   readonly waitMs: number
   /**
    * Aborted by core on timeout, caller abort or close; the driver stops waiting and leaves
-   * nothing held (S4). Read it from the request when needed: core creates it lazily.
+   * nothing held (S4). A grant it still returns after the abort is released by core.
    */
   readonly signal: AbortSignal
 }
@@ -76,6 +76,14 @@ export interface LockDriver {
   list?(prefix: string): Promise<Array<LockInfo & { readonly key: string }>>
   /** Frees a key whoever holds it (operations: `baton release --force`); true when something was freed. */
   forceRelease?(key: string): Promise<boolean>
+  /**
+   * Called by core when `acquire(req)` rejected, so its outcome is unknown: a request that
+   * timed out on the client may still run on a stalled server later and grant the key.
+   * Frees whatever `req.owner` holds on `req.key`, owner-checked (S2), ordered after the
+   * acquire where the backend allows (same connection). Drivers whose failed acquire can
+   * never grant later leave it out. Its failure is ignored: the TTL frees the key then.
+   */
+  abandon?(req: AcquireRequest): Promise<void>
   /**
    * Connects and reads what the capabilities depend on (e.g. Redis persistence), so that
    * `capabilities` is final before the first acquire; `connect(url)` awaits it. Idempotent.

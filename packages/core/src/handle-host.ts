@@ -1,19 +1,25 @@
 import type { Clock } from './clock.js'
 import type { DriverLease, LockDriver } from './driver.js'
-import type { HeldLock } from './held-lock.js'
 import type { LockEvent } from './lock-event.js'
-import type { Renewer } from './renewer.js'
+import type { RenewalSchedule } from './renewal-target.js'
+
+/** A lock as its Locker tracks it: the key slot it holds, and how close() releases it. */
+export interface HostedLock {
+  /** The namespaced key whose in-process slot this lock holds. */
+  readonly slotKey: string
+  release(): Promise<void>
+}
 
 /** What a handle needs from the Locker that made it. */
 export interface HandleHost {
   readonly driver: LockDriver
   readonly clock: Clock
-  readonly renewer: Renewer
+  readonly renewer: RenewalSchedule
   /** Whether anyone listens to events; when not, handles skip building them. */
   readonly listening: boolean
   emit(event: LockEvent): void
   /** The handle is done with the backend: free its in-process key slot. */
-  finish(handle: HeldLock): void
+  finish(lock: HostedLock): void
 }
 
 /** What a handle is made from: the user's and the namespaced key, the driver's lease, the TTL asked for. */

@@ -1,17 +1,20 @@
 import { toBackendError } from './backend-error.js'
 import type { DriverLease } from './driver.js'
 import { LockClosedError, LockLostError, type LockLostReason } from './errors.js'
-import type { HandleHost, HeldLockGrant } from './handle-host.js'
+import type { HandleHost, HeldLockGrant, HostedLock } from './handle-host.js'
 import { LeaseTiming, validUntilOf } from './lease-timing.js'
 import type { LockHandle, LockState } from './lock-handle.js'
-import { type RenewOutcome, renewOne } from './renewer.js'
+import type { RenewalTarget, RenewOutcome } from './renewal-target.js'
+import { renewOne } from './renewer.js'
 import { checkTtl } from './validate.js'
 
 /**
- * The `LockHandle` core gives out. Validity moves only on a confirming reply; `lost` and
+ * A held lock's state inside core. Validity moves only on a confirming reply; `lost` and
  * `released` are final (S6); every validity read checks the clock synchronously (S7).
+ * Users never see this object: the Locker hands out a `HandleView` of it, which shows
+ * only the documented `LockHandle` members.
  */
-export class HeldLock implements LockHandle {
+export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
   readonly key: string
   /** The namespaced key whose in-process slot this handle holds. */
   readonly slotKey: string
@@ -32,7 +35,7 @@ export class HeldLock implements LockHandle {
   #lastError: unknown
   #lostError: LockLostError | undefined
   #settled: Promise<void> | undefined
-  readonly #onLeaseLost = () => this.lose('driver', this.lease.lost.reason)
+  readonly #onLeaseLost = () => this.#lose('driver', this.lease.lost.reason)
   /** Listening to `lease.lost`; see `watchLoss()`. */
   #watching = false
 
@@ -55,7 +58,7 @@ export class HeldLock implements LockHandle {
     this.#host.renewer.add(this)
     if (this.#host.listening) this.watchLoss()
     // Only the clock here: reading `lease.lost` may make the driver build a signal nobody needs.
-    if (this.#host.clock.now() >= this.#timing.validUntilMs) this.lose('expired')
+    if (this.#host.clock.now() >= this.#timing.validUntilMs) this.#lose('expired')
   }
 
   /**
@@ -68,7 +71,7 @@ export class HeldLock implements LockHandle {
   watchLoss(): void {
     if (this.#watching || !this.#active()) return
     if (this.lease.lost.aborted) {
-      this.lose('driver', this.lease.lost.reason)
+      this.#lose('driver', this.lease.lost.reason)
       return
     }
     this.#watching = true
@@ -164,7 +167,7 @@ export class HeldLock implements LockHandle {
    */
   checkTime(nowMs: number): void {
     if (!this.#active()) return
-    if (nowMs >= this.#timing.validUntilMs) this.lose('expired', this.#lastError)
+    if (nowMs >= this.#timing.validUntilMs) this.#lose('expired', this.#lastError)
     else if (this.renews && this.#state === 'held' && nowMs >= this.#timing.suspendAtMs) {
       this.#suspend()
     }
@@ -188,13 +191,13 @@ export class HeldLock implements LockHandle {
       this.#suspend()
     } else if (!outcome.ok) {
       const lost = this.lease.lost
-      if (lost.aborted) this.lose('driver', lost.reason)
-      else this.lose('server')
+      if (lost.aborted) this.#lose('driver', lost.reason)
+      else this.#lose('server')
       return
     } else {
       const validUntilMs = validUntilOf(sentAtMs, outcome.ttlMs)
       if (validUntilMs <= nowMs) {
-        this.lose('expired')
+        this.#lose('expired')
         return
       }
       this.#lastError = undefined
@@ -206,7 +209,7 @@ export class HeldLock implements LockHandle {
   }
 
   /** Final: aborts `signal` with a `LockLostError`, then frees the key slot in the background. */
-  lose(reason: LockLostReason, cause?: unknown): void {
+  #lose(reason: LockLostReason, cause?: unknown): void {
     if (!this.#active()) return
     this.#state = 'lost'
     const error = new LockLostError(this.key, this.fence, reason, cause)
@@ -253,7 +256,7 @@ export class HeldLock implements LockHandle {
 
   /** What every synchronous read does: the driver's loss signal, then the clock (S7). */
   #look(): void {
-    if (this.#active() && this.lease.lost.aborted) this.lose('driver', this.lease.lost.reason)
+    if (this.#active() && this.lease.lost.aborted) this.#lose('driver', this.lease.lost.reason)
     this.checkTime(this.#host.clock.now())
   }
 

@@ -11,7 +11,8 @@ import {
   LockTimeoutError,
   LockUnsupportedError,
 } from './errors.js'
-import type { HandleHost } from './handle-host.js'
+import type { HandleHost, HostedLock } from './handle-host.js'
+import { HandleView } from './handle-view.js'
 import { HeldLock } from './held-lock.js'
 import { giveBackKey, tryTakeKey, waitForKey, watchKeyWaiters } from './key-queue.js'
 import type { LockEvent } from './lock-event.js'
@@ -46,7 +47,8 @@ export class Locker implements AsyncDisposable {
   readonly #closeDriver: boolean
   readonly #onEvent: ((event: LockEvent) => void) | undefined
   readonly #host: HandleHost
-  readonly #handles = new Set<HeldLock>()
+  readonly #renewer: Renewer
+  readonly #handles = new Set<HostedLock>()
   /** Every acquire in progress, in process or in the driver; close() stops them. */
   readonly #attempts = new Set<Attempt>()
   #attemptsDrained: (() => void) | undefined
@@ -78,11 +80,12 @@ export class Locker implements AsyncDisposable {
     this.#attemptTimeoutMs = attemptTimeoutMs
     this.#closeDriver = options.closeDriver ?? true
     this.#onEvent = options.onEvent
+    this.#renewer = new Renewer(this.#clock, driver, (batch) => this.#trackRenewal(batch))
     this.#host = {
       driver,
       clock: this.#clock,
       listening: options.onEvent !== undefined,
-      renewer: new Renewer(this.#clock, driver, (batch) => this.#trackRenewal(batch)),
+      renewer: this.#renewer,
       emit: (event) => this.#emit(event),
       finish: (handle) => {
         this.#handles.delete(handle)
@@ -169,7 +172,7 @@ export class Locker implements AsyncDisposable {
     // and release() returns that work, so this waits for it too.
     await Promise.allSettled([...this.#handles].map((handle) => handle.release()))
     while (this.#renewals.size > 0) await Promise.allSettled([...this.#renewals])
-    this.#host.renewer.stop()
+    this.#renewer.stop()
     if (!this.#closeDriver) return
     try {
       await this.driver.close()
@@ -237,7 +240,7 @@ export class Locker implements AsyncDisposable {
       }
       handle.start()
       watchKeyWaiters(this.driver, fullKey, () => handle.watchLoss())
-      return handle
+      return new HandleView(handle)
     } catch (err) {
       if (err instanceof LockTimeoutError) this.#emitTimeout(key, startedAtMs)
       throw err

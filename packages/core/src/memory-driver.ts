@@ -1,6 +1,7 @@
 import { defineCapabilities } from './capabilities.js'
 import type { Clock } from './clock.js'
 import type { AcquireRequest, DriverLease, LockDriver, LockInfo, RenewResult } from './driver.js'
+import { DriverLifecycle } from './driver-kit/driver-lifecycle.js'
 import { MemoryStore } from './memory-store.js'
 
 /** Options of a `MemoryDriver`. */
@@ -36,46 +37,53 @@ export class MemoryDriver implements LockDriver {
   readonly name = 'memory'
   readonly capabilities = CAPABILITIES
   readonly store: MemoryStore
-  #closed = false
+  readonly #lifecycle = new DriverLifecycle('memory')
+
+  /** A driver with a private store, for the `memory:` URL. */
+  static fromUrl(url: string): MemoryDriver {
+    if (url !== 'memory:' && url !== 'memory://') {
+      throw new TypeError('memory URL takes no path or options: use "memory:"')
+    }
+    return new MemoryDriver()
+  }
 
   constructor(options: MemoryDriverOptions = {}) {
     this.store = options.store ?? new MemoryStore(options.clock ? { clock: options.clock } : {})
   }
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
-    this.#assertOpen()
-    // Fields one by one: reading `req.signal` before it is needed would make core create it.
+    this.#lifecycle.assertOpen()
     const { key, owner, ttlMs, waitMs } = req
     return this.store.acquire({ client: this, key, owner, ttlMs, waitMs, request: req })
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     return this.store.renew(lease, ttlMs)
   }
 
   async renewMany(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     return leases.map((lease) => this.store.renew(lease, ttlMs))
   }
 
   async release(lease: DriverLease): Promise<boolean> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     return this.store.release(lease)
   }
 
   async inspect(key: string): Promise<LockInfo | null> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     return this.store.inspect(key)
   }
 
   async list(prefix: string): Promise<Array<LockInfo & { readonly key: string }>> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     return this.store.list(prefix)
   }
 
   async forceRelease(key: string): Promise<boolean> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     return this.store.drop(key, { reason: 'force-released' })
   }
 
@@ -96,13 +104,7 @@ export class MemoryDriver implements LockDriver {
   }
 
   /** Releases every lock this driver holds and ends its waits; idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.store.disconnect(this)
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new Error('memory driver is closed')
+  close(): Promise<void> {
+    return this.#lifecycle.close(async () => this.store.disconnect(this))
   }
 }

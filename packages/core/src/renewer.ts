@@ -1,9 +1,6 @@
 import type { Clock, TimerHandle } from './clock.js'
-import type { DriverLease, LockDriver, RenewResult } from './driver.js'
-import type { HeldLock } from './held-lock.js'
-
-/** A renewal's result, or the raw error the driver threw. Never rejects. */
-export type RenewOutcome = RenewResult | { readonly error: unknown }
+import type { DriverLease, LockDriver } from './driver.js'
+import type { RenewalSchedule, RenewalTarget, RenewOutcome } from './renewal-target.js'
 
 /** One `driver.renew` call whose failure becomes an outcome instead of a rejection. */
 export async function renewOne(
@@ -44,11 +41,11 @@ async function renewBatch(
  * `renewMany` call when the driver has it), so 10,000 locks cost one timer and a few
  * round trips per interval, not one per lock.
  */
-export class Renewer {
+export class Renewer implements RenewalSchedule {
   readonly #clock: Clock
   readonly #driver: LockDriver
   readonly #track: (work: Promise<unknown>) => void
-  readonly #handles = new Set<HeldLock>()
+  readonly #handles = new Set<RenewalTarget>()
   #timer: TimerHandle | undefined
   #armedAtMs = Number.POSITIVE_INFINITY
 
@@ -64,7 +61,7 @@ export class Renewer {
     return this.#handles.size
   }
 
-  add(handle: HeldLock): void {
+  add(handle: RenewalTarget): void {
     this.#handles.add(handle)
     this.reschedule(handle)
   }
@@ -74,12 +71,12 @@ export class Renewer {
    * finds nothing and stops, which is cheaper than a clear and a re-arm per acquire-release
    * cycle. It never keeps the process alive, and `stop()` clears it.
    */
-  delete(handle: HeldLock): void {
+  delete(handle: RenewalTarget): void {
     this.#handles.delete(handle)
   }
 
   /** Brings the timer forward if `handle` needs attention sooner than planned. */
-  reschedule(handle: HeldLock): void {
+  reschedule(handle: RenewalTarget): void {
     if (!this.#handles.has(handle)) return
     const atMs = handle.wakeAtMs()
     if (atMs < this.#armedAtMs) this.#arm(atMs)
@@ -107,7 +104,7 @@ export class Renewer {
     this.#timer = undefined
     this.#armedAtMs = Number.POSITIVE_INFINITY
     const nowMs = this.#clock.now()
-    const due = new Map<number, HeldLock[]>()
+    const due = new Map<number, RenewalTarget[]>()
     for (const handle of this.#handles) {
       handle.checkTime(nowMs)
       if (!handle.isRenewalDue(nowMs)) continue
@@ -121,7 +118,7 @@ export class Renewer {
     if (nextMs < this.#armedAtMs) this.#arm(nextMs)
   }
 
-  #renew(group: HeldLock[], ttlMs: number): void {
+  #renew(group: RenewalTarget[], ttlMs: number): void {
     const sentAtMs = this.#clock.now()
     const done = renewBatch(
       this.#driver,

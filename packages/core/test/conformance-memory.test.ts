@@ -1,5 +1,6 @@
-import { MemoryDriver, MemoryStore } from '@baton-lock/core'
+import { MemoryDriver } from '@baton-lock/core'
 import { runConformance } from '@baton-lock/core/conformance'
+import { MemoryStore } from '@baton-lock/core/driver'
 
 // The whole file a driver author writes (DESIGN section 5). Drivers sharing one store
 // contend like separate connections to one server.

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { ConformanceOptions } from '../src/conformance/index.js'
 import { runChecks } from '../src/conformance/index.js'
-import {
-  type AcquireRequest,
-  defineCapabilities,
-  type LockDriver,
-  MemoryDriver,
-  MemoryStore,
-} from '../src/index.js'
+import { defineCapabilities, MemoryStore } from '../src/driver-kit/index.js'
+import { type AcquireRequest, type LockDriver, MemoryDriver } from '../src/index.js'
 
 /** MemoryDriver factory that records every key a driver is asked for. */
 function recording(): { options: ConformanceOptions; keys: string[]; created: () => number } {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { MemoryStore } from '../src/driver-kit/index.js'
 import {
   isLockError,
   LockBackendError,
@@ -6,7 +7,6 @@ import {
   Locker,
   LockUnsupportedError,
   MemoryDriver,
-  MemoryStore,
 } from '../src/index.js'
 import { ScriptedDriver } from './scripted-driver.js'
 

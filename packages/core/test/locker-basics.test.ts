@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { isLockError, Locker, MemoryDriver, MemoryStore } from '../src/index.js'
+import { MemoryStore } from '../src/driver-kit/index.js'
+import { isLockError, Locker, MemoryDriver } from '../src/index.js'
 
 describe('Locker over MemoryDriver (real time)', () => {
   it('grants an uncontended key with an increasing fence and releases it', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { DriverLease } from '../src/driver.js'
-import { isLockError, Locker, MemoryDriver, MemoryStore } from '../src/index.js'
+import { MemoryStore } from '../src/driver-kit/index.js'
+import { isLockError, Locker, MemoryDriver } from '../src/index.js'
 import { takenKeyCount } from '../src/key-queue.js'
 import { ScriptedDriver } from './scripted-driver.js'
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { DriverLease, RenewResult } from '../src/driver.js'
+import { MemoryStore } from '../src/driver-kit/index.js'
 import {
   isLockError,
   LockBackendError,
@@ -7,7 +8,6 @@ import {
   Locker,
   type LockLostError,
   MemoryDriver,
-  MemoryStore,
   systemClock,
 } from '../src/index.js'
 import { CountingClock, FakeClock } from './fake-clock.js'

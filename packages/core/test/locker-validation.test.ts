@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { defineCapabilities, Locker, MemoryDriver } from '../src/index.js'
+import { defineCapabilities } from '../src/driver-kit/index.js'
+import { Locker, MemoryDriver } from '../src/index.js'
 import { ScriptedDriver } from './scripted-driver.js'
 
 describe('argument validation, before any backend call', () => {

@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { driverRequest, MemoryStore } from '../src/driver-kit/index.js'
 import type { AcquireRequest, DriverLease } from '../src/index.js'
-import { MemoryDriver, MemoryStore } from '../src/index.js'
+import { MemoryDriver } from '../src/index.js'
 import { FakeClock } from './fake-clock.js'
 
-let ownerSeq = 0
 function req(key: string, options: Partial<AcquireRequest> = {}): AcquireRequest {
-  return {
-    key,
-    owner: `owner-${++ownerSeq}`,
-    ttlMs: 1_000,
-    waitMs: 0,
-    signal: new AbortController().signal,
-    ...options,
-  }
+  return driverRequest(key, { ttlMs: 1_000, ...options })
 }
 
 async function grant(

@@ -1,4 +1,5 @@
-import { Locker, type LockerOptions, MemoryDriver, MemoryStore } from '@baton-lock/core'
+import { Locker, type LockerOptions, MemoryDriver } from '@baton-lock/core'
+import { MemoryStore } from '@baton-lock/core/driver'
 import { context } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import {

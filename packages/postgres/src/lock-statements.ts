@@ -1,4 +1,4 @@
-import { PG_LOCKS_KEY_MATCH } from './advisory-key.js'
+import { PG_LOCKS_KEY_MATCH } from './postgres-key.js'
 
 /** The SQL a lock session sends, specialised once for the driver's fence sequence. */
 export interface LockStatements {

@@ -1,17 +1,22 @@
-import type {
-  AcquireRequest,
-  DriverLease,
-  LockDriver,
-  LockInfo,
-  RenewResult,
-} from '@baton-lock/core'
-import { ABORTED, Backoff, defineCapabilities, sleep, untilAborted } from '@baton-lock/core'
-import { advisoryKey } from './advisory-key.js'
+import {
+  ABORTED,
+  type AcquireRequest,
+  type DriverLease,
+  DriverLifecycle,
+  LeaseBook,
+  type LockDriver,
+  type LockInfo,
+  pollForGrant,
+  type RenewResult,
+  untilAborted,
+} from '@baton-lock/core/driver'
 import { FenceSequence } from './fence-sequence.js'
-import { HeldLocks } from './held-lock.js'
 import type { LockSession } from './lock-session.js'
 import { lockStatements } from './lock-statements.js'
-import { type PostgresDriverOptions, resolvePostgresOptions } from './postgres-driver-options.js'
+import { POSTGRES_CAPABILITIES } from './postgres-capabilities.js'
+import { advisoryKey } from './postgres-key.js'
+import { loseSession, type PostgresLease } from './postgres-lease.js'
+import { type PostgresDriverOptions, resolvePostgresOptions } from './postgres-options.js'
 import {
   defaultHeldLockCap,
   defaultSessionCap,
@@ -24,22 +29,6 @@ import { endsSession, sessionEndedError } from './session-errors.js'
 import { assertSameBackend, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
 
-/** What PostgreSQL advisory locks can promise (see README "Capabilities"). */
-export const POSTGRES_CAPABILITIES = defineCapabilities({
-  expiry: 'session',
-  ttlResolutionMs: 100,
-  nativeWait: true,
-  fair: false,
-  fencing: 'durable',
-  lossSignal: true,
-  maxKeyBytes: 65_536,
-  inspect: true,
-  sharedLocks: true,
-})
-
-/** How long `close()` waits for late-grant cleanups before it closes the sessions anyway. */
-const CLOSE_GRACE_MS = 2_000
-
 /**
  * Session advisory locks on connections the driver owns. Uncontended acquire is one
  * statement (`pg_try_advisory_lock` and `nextval` of the fence sequence together); a
@@ -51,20 +40,25 @@ export class PostgresDriver implements LockDriver {
   readonly capabilities = POSTGRES_CAPABILITIES
   readonly #options
   readonly #pool: SessionPool
-  readonly #held = new HeldLocks()
+  readonly #held = new LeaseBook<PostgresLease>()
   readonly #heartbeat = new SessionHeartbeat(this.#held)
-  readonly #background = new Set<Promise<unknown>>()
-  readonly #closing = new AbortController()
+  readonly #lifecycle = new DriverLifecycle('postgres')
   readonly #sequence: FenceSequence
   /** The server's limits, read with the first acquire; undefined until then. */
   #limits: ServerLimits | undefined
   #readingLimits: Promise<ServerLimits> | undefined
   #heldCap = Number.POSITIVE_INFINITY
+  #ready: Promise<void> | undefined
+
+  /** A driver for `postgres://` or `postgresql://` URLs; `connect(url)` awaits `ready()`. */
+  static fromUrl(url: string): PostgresDriver {
+    return new PostgresDriver({ url })
+  }
 
   constructor(options: PostgresDriverOptions) {
     this.#options = resolvePostgresOptions(options)
     const statements = lockStatements(this.#options.fenceSchema, this.#options.fenceSequence)
-    this.#sequence = new FenceSequence(() => this.#pool.forControl(this.#closing.signal))
+    this.#sequence = new FenceSequence(() => this.#pool.forControl(this.#lifecycle.signal))
     this.#pool = new SessionPool(this.#options.client, statements, this.#options, (s, cause) =>
       this.#sessionEnded(s, cause),
     )
@@ -77,18 +71,36 @@ export class PostgresDriver implements LockDriver {
     return this.#pool.size
   }
 
+  /**
+   * Proves the server answers: opens (or reuses) a session and runs `SELECT 1`, bounded by
+   * `connectTimeoutMs`. Rejects with the raw error for a refused port, an unknown database,
+   * a wrong password or a silent port; retried after a failure. Idempotent.
+   */
+  ready(): Promise<void> {
+    if (this.#lifecycle.closing) return Promise.reject(this.#lifecycle.closedError())
+    this.#ready ??= this.#control('SELECT 1').then(
+      () => undefined,
+      (err: unknown) => {
+        this.#ready = undefined
+        throw err
+      },
+    )
+    return this.#ready
+  }
+
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    this.#lifecycle.assertOpen()
     const deadlineMs = performance.now() + req.waitMs
     const limits = this.#limits ?? (await this.#learnLimits())
     if (this.#held.size >= this.#heldCap) throw lockTableFullError(this.#held.size, limits)
     const key = advisoryKey(req.key)
     const lease = await this.#tryOnce(req, key, req.signal)
     if (lease !== null || !(req.waitMs > 0) || req.signal.aborted) return lease
-    const signal = AbortSignal.any([req.signal, this.#closing.signal])
+    const signal = AbortSignal.any([req.signal, this.#lifecycle.signal])
     const session = await this.#pool.forWait(key, req.ttlMs, signal)
     if (session === undefined) return null
     if (session === null) return this.#pollFor(req, key, deadlineMs, signal)
-    return this.#settle(this.#waitOn(session, req, key, deadlineMs, signal), signal)
+    return this.#answerAbortAtOnce(this.#waitOn(session, req, key, deadlineMs, signal), signal)
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -101,10 +113,9 @@ export class PostgresDriver implements LockDriver {
   }
 
   async release(lease: DriverLease): Promise<boolean> {
-    const lock = this.#held.of(lease)
+    const lock = this.#held.forget(lease)
     if (lock === undefined) return false
-    this.#held.delete(lock)
-    const { session, hash } = lock
+    const { session, hash } = lock.data
     session.held.delete(hash)
     if (session.ended) return false
     try {
@@ -128,8 +139,9 @@ export class PostgresDriver implements LockDriver {
   async inspect(key: string): Promise<LockInfo | null> {
     const pids = await this.#holders(advisoryKey(key))
     if (pids.length === 0) return null
-    const mine = this.#held.byHash(advisoryKey(key))
-    if (mine !== undefined && pids.includes(mine.session.pid)) {
+    const hash = advisoryKey(key)
+    const mine = [...this.#held.entries()].find(({ data }) => data.hash === hash)
+    if (mine !== undefined && pids.includes(mine.data.session.pid)) {
       return { held: true, owner: mine.lease.owner, fence: mine.lease.fence }
     }
     return { held: true }
@@ -150,17 +162,9 @@ export class PostgresDriver implements LockDriver {
     return freed
   }
 
-  async close(): Promise<void> {
-    if (this.#closing.signal.aborted) return
-    this.#closing.abort(new Error('postgres driver closed'))
-    // late-grant cleanups finish first, but an unreachable server must not hold close() up
-    const grace = new AbortController()
-    await Promise.race([
-      Promise.allSettled([...this.#background]),
-      sleep(CLOSE_GRACE_MS, grace.signal),
-    ])
-    grace.abort()
-    await this.#pool.close()
+  /** Closes every session: the server frees their locks (H1). */
+  close(): Promise<void> {
+    return this.#lifecycle.close(() => this.#pool.close())
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -219,7 +223,7 @@ export class PostgresDriver implements LockDriver {
       assertSameBackend(session, rows[0]?.pid)
       const fence = rows[0]?.fence
       if (fence === null || fence === undefined) return null
-      lease = this.#held.grant(session, req, key, BigInt(fence), sentAtMs)
+      lease = this.#grant(session, req, key, BigInt(fence), sentAtMs)
       return lease
     } finally {
       if (lease === null) session.claimed.delete(key)
@@ -240,7 +244,7 @@ export class PostgresDriver implements LockDriver {
       const outcome = await waitOnServer(session, this.#pool, key, deadlineMs, signal)
       if (outcome === null) return null
       assertSameBackend(session, outcome.pid)
-      lease = this.#held.grant(session, req, key, outcome.fence, sentAtMs)
+      lease = this.#grant(session, req, key, outcome.fence, sentAtMs)
       return lease
     } finally {
       session.waiting = false
@@ -248,26 +252,46 @@ export class PostgresDriver implements LockDriver {
     }
   }
 
-  /** Fallback when every session is busy waiting (`maxSessions`): tries with bounded backoff. */
-  async #pollFor(req: AcquireRequest, key: bigint, deadlineMs: number, signal: AbortSignal) {
-    const backoff = new Backoff({ minMs: 5, maxMs: 250 })
-    while (!signal.aborted && performance.now() < deadlineMs) {
-      if (!(await sleep(backoff.next(deadlineMs - performance.now()), signal))) break
-      const lease = await this.#tryOnce(req, key, signal)
-      if (lease !== null) return lease
-    }
+  /**
+   * An aborted wait answers null at once, even with the server unreachable (L3): the wait
+   * is cancelled server-side (`pg_cancel_backend`, or the session is dropped) and runs to
+   * its end in the background. A grant that wins the race against that cancel therefore
+   * reaches no caller, so core cannot release it: it is unlocked here, as the last step
+   * of cancelling the driver's own server-side wait.
+   */
+  async #answerAbortAtOnce(
+    wait: Promise<DriverLease | null>,
+    signal: AbortSignal,
+  ): Promise<DriverLease | null> {
+    const outcome = await untilAborted(wait, signal)
+    if (outcome !== ABORTED) return outcome
+    this.#lifecycle.track(wait.then((lease) => lease !== null && this.release(lease)))
     return null
   }
 
-  /** Returns the work's lease, or null at once on abort; a lease granted after that is released (S4). */
-  async #settle(
-    work: Promise<DriverLease | null>,
-    signal: AbortSignal,
-  ): Promise<DriverLease | null> {
-    const outcome = await untilAborted(work, signal)
-    if (outcome !== ABORTED) return outcome
-    this.#track(work.then((lease) => (lease === null ? false : this.release(lease))))
-    return null
+  /** Records a grant on `session`; lost at once if the session already ended. */
+  #grant(
+    session: LockSession,
+    req: AcquireRequest,
+    hash: bigint,
+    fence: bigint,
+    sentAtMs: number,
+  ): DriverLease {
+    session.held.add(hash)
+    const lease = this.#held.grant(req, { fence, ttlMs: req.ttlMs, sentAtMs }, { hash, session })
+    if (session.ended) this.#held.lose(lease, sessionEndedError(session, undefined))
+    return lease
+  }
+
+  /** Fallback when every session is busy waiting (`maxSessions`): tries with bounded backoff. */
+  #pollFor(req: AcquireRequest, key: bigint, deadlineMs: number, signal: AbortSignal) {
+    return pollForGrant({
+      attempt: async () => ({ lease: await this.#tryOnce(req, key, signal) }),
+      waitMs: deadlineMs - performance.now(),
+      signal,
+      minMs: 5,
+      maxMs: 250,
+    })
   }
 
   /**
@@ -276,7 +300,7 @@ export class PostgresDriver implements LockDriver {
    */
   #learnLimits(): Promise<ServerLimits> {
     this.#readingLimits ??= (async () => {
-      const session = await this.#pool.forControl(this.#closing.signal)
+      const session = await this.#pool.forControl(this.#lifecycle.signal)
       if (session === undefined) throw new Error('postgres driver closed')
       const limits = await readServerLimits(session)
       if (!this.#options.maxSessionsGiven) this.#pool.limitTo(defaultSessionCap(limits))
@@ -291,15 +315,15 @@ export class PostgresDriver implements LockDriver {
   }
 
   #sessionEnded(session: LockSession, cause: unknown): void {
-    const reason = this.#closing.signal.aborted
-      ? new Error('postgres driver closed')
+    const reason = this.#lifecycle.closing
+      ? this.#lifecycle.closedError()
       : sessionEndedError(session, cause)
-    this.#held.loseSession(session, reason)
+    loseSession(this.#held, session, reason)
   }
 
   async #holders(key: bigint): Promise<number[]> {
-    const session = await this.#pool.forControl(this.#closing.signal)
-    if (session === undefined) throw new Error('postgres driver closed')
+    const session = await this.#pool.forControl(this.#lifecycle.signal)
+    if (session === undefined) throw this.#lifecycle.closedError()
     const { rows } = await session.query<{ pid: number }>(session.statements.holders, [
       key.toString(),
     ])
@@ -307,17 +331,8 @@ export class PostgresDriver implements LockDriver {
   }
 
   async #control(text: string, values: unknown[] = []) {
-    const session = await this.#pool.forControl(this.#closing.signal)
-    if (session === undefined) throw new Error('postgres driver closed')
+    const session = await this.#pool.forControl(this.#lifecycle.signal)
+    if (session === undefined) throw this.#lifecycle.closedError()
     return session.query<Record<string, unknown>>(text, values)
-  }
-
-  #track(work: Promise<unknown>): void {
-    const tracked: Promise<unknown> = work
-      .catch(() => {})
-      .finally(() => {
-        this.#background.delete(tracked)
-      })
-    this.#background.add(tracked)
   }
 }

@@ -1,4 +1,4 @@
-import { sleep } from '@baton-lock/core'
+import { sleep } from '@baton-lock/core/driver'
 import type { LockSession } from './lock-session.js'
 import type { SessionPool } from './session-pool.js'
 

@@ -1,6 +1,6 @@
-import type { DriverLease, RenewResult } from '@baton-lock/core'
-import type { HeldLock, HeldLocks } from './held-lock.js'
+import type { BookEntry, DriverLease, RenewResult } from '@baton-lock/core/driver'
 import type { LockSession } from './lock-session.js'
+import { loseSession, type PostgresLease, type PostgresLeases } from './postgres-lease.js'
 import { endsSession, sessionEndedError } from './session-errors.js'
 
 /** Which advisory keys a heartbeat confirmed on its session. */
@@ -15,10 +15,10 @@ export type Confirmed = (key: bigint) => boolean
  * A different backend pid means a transaction-mode pooler is in between.
  */
 export class SessionHeartbeat {
-  readonly #held: HeldLocks
+  readonly #held: PostgresLeases
   readonly #pending = new Map<LockSession, Promise<Confirmed>>()
 
-  constructor(held: HeldLocks) {
+  constructor(held: PostgresLeases) {
     this.#held = held
   }
 
@@ -28,13 +28,13 @@ export class SessionHeartbeat {
    */
   async renew(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]> {
     const results: RenewResult[] = leases.map(() => NOT_OK)
-    const bySession = new Map<LockSession, Array<[index: number, lock: HeldLock]>>()
+    const bySession = new Map<LockSession, Array<[index: number, lock: BookEntry<PostgresLease>]>>()
     leases.forEach((lease, i) => {
-      const lock = this.#held.of(lease)
-      if (lock === undefined || lock.session.ended) return
-      const list = bySession.get(lock.session) ?? []
+      const lock = this.#held.get(lease)
+      if (lock === undefined || lock.data.session.ended) return
+      const list = bySession.get(lock.data.session) ?? []
       list.push([i, lock])
-      bySession.set(lock.session, list)
+      bySession.set(lock.data.session, list)
     })
     const beats = [...bySession].map(async ([session, locks]) => {
       try {
@@ -42,20 +42,20 @@ export class SessionHeartbeat {
         await session.configure()
         const confirmed = await this.confirm(session)
         for (const [i, lock] of locks) {
-          if (this.#held.of(lock.lease) !== lock) continue
-          if (confirmed(lock.hash)) {
+          if (this.#held.get(lock.lease) !== lock) continue
+          if (confirmed(lock.data.hash)) {
             // the session outlives a silent holder by its own TTL, never by less
             results[i] = { ok: true, ttlMs: Math.min(ttlMs, session.ttlMs) }
           } else {
             const reason = `postgres: backend pid ${session.pid} no longer holds the lock`
-            this.#held.lose(lock, new Error(reason))
+            this.#held.lose(lock.lease, new Error(reason))
           }
         }
       } catch (err) {
         if (!session.ended && !endsSession(err)) throw err
         // the connection is gone, and with it the session's locks: a fact, not a failure
         session.destroy()
-        this.#held.loseSession(session, sessionEndedError(session, err))
+        loseSession(this.#held, session, sessionEndedError(session, err))
       }
     })
     await Promise.all(beats)

@@ -1,4 +1,4 @@
-import { ABORTED, sleep, untilAborted } from '@baton-lock/core'
+import { ABORTED, sleep, untilAborted } from '@baton-lock/core/driver'
 import type { ClientConfig } from 'pg'
 import { LockSession, type SessionEndListener } from './lock-session.js'
 import type { LockStatements } from './lock-statements.js'

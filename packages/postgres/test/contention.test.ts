@@ -1,7 +1,8 @@
+import { driverRequest } from '@baton-lock/core/driver'
 import { startPostgres } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { PostgresDriver } from '../src/index.js'
-import { holdersInSql, rawClient, request, until } from './driver-helpers.js'
+import { holdersInSql, rawClient, until } from './driver-helpers.js'
 
 let server: Awaited<ReturnType<typeof startPostgres>>
 
@@ -22,12 +23,12 @@ test('S4: many very short waits and aborts racing releases leave no lock behind'
   try {
     const deadline = performance.now() + 30_000
     for (let i = 0; i < 300 && performance.now() < deadline; i++) {
-      const held = await holder.acquire(request(key, { waitMs: 5_000 }))
+      const held = await holder.acquire(driverRequest(key, { waitMs: 5_000 }))
       expect(held).not.toBeNull()
       const abort = new AbortController()
       const waitMs = 1 + (i % 7)
       // release, timeout and (every third round) abort all land within a few ms of each other
-      const waiting = waiter.acquire(request(key, { waitMs, signal: abort.signal }))
+      const waiting = waiter.acquire(driverRequest(key, { waitMs, signal: abort.signal }))
       if (i % 3 === 0) setTimeout(() => abort.abort(), i % 5)
       setTimeout(() => held && void holder.release(held), i % 4)
       const lease = await waiting
@@ -42,7 +43,7 @@ test('S4: many very short waits and aborts racing releases leave no lock behind'
     const { rows } = await client.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'")
     expect(rows).toEqual([])
     const third = new PostgresDriver({ url: server.url })
-    const lease = await third.acquire(request(key))
+    const lease = await third.acquire(driverRequest(key))
     expect(lease).not.toBeNull()
     if (lease) await third.release(lease)
     await third.close()

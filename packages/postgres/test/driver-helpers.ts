@@ -1,22 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import type { AcquireRequest } from '@baton-lock/core'
 import pg from 'pg'
 
 /** A fresh 32-hex owner id, as core makes them. */
 export function ownerId(): string {
   return randomBytes(16).toString('hex')
-}
-
-/** An acquire request with test defaults. */
-export function request(key: string, overrides: Partial<AcquireRequest> = {}): AcquireRequest {
-  return {
-    key,
-    owner: ownerId(),
-    ttlMs: 10_000,
-    waitMs: 0,
-    signal: new AbortController().signal,
-    ...overrides,
-  }
 }
 
 /** A plain `pg` client outside the driver, as an operator's psql would be. */

@@ -1,8 +1,9 @@
 import { Locker } from '@baton-lock/core'
+import { driverRequest } from '@baton-lock/core/driver'
 import { startPostgres, startProxy } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { PostgresDriver } from '../src/index.js'
-import { must, request, until } from './driver-helpers.js'
+import { must, until } from './driver-helpers.js'
 
 let server: Awaited<ReturnType<typeof startPostgres>>
 let proxy: Awaited<ReturnType<typeof startProxy>>
@@ -29,12 +30,12 @@ test('L1/S1: a holder cut off by a silent partition loses the key within ttlMs, 
     // renewals keep it across more than one TTL
     const keepUntil = performance.now() + 1.5 * ttlMs
     while (performance.now() < keepUntil) {
-      expect(await contender.acquire(request('partition:key'))).toBeNull()
+      expect(await contender.acquire(driverRequest('partition:key'))).toBeNull()
       await new Promise((r) => setTimeout(r, 200))
     }
     const partitionedAt = performance.now()
     proxy.hold('both') // TCP stays up (the proxy acks), nothing gets through
-    const lease = must(await contender.acquire(request('partition:key', { waitMs: 20_000 })))
+    const lease = must(await contender.acquire(driverRequest('partition:key', { waitMs: 20_000 })))
     const grantedAt = performance.now()
     console.info(
       `postgres: partitioned holder's signal aborted after ${Math.round(abortedAtMs - partitionedAt)} ms, ` +
@@ -60,10 +61,10 @@ test('L3/H1: with the server unreachable, an aborted wait returns at once and cl
   const through = new PostgresDriver({ url: proxy.urlFor(server.url) })
   const direct = new PostgresDriver({ url: server.url })
   try {
-    const held = must(await direct.acquire(request('unreachable:key')))
+    const held = must(await direct.acquire(driverRequest('unreachable:key')))
     const abort = new AbortController()
     const waiting = through.acquire(
-      request('unreachable:key', { waitMs: 60_000, signal: abort.signal }),
+      driverRequest('unreachable:key', { waitMs: 60_000, signal: abort.signal }),
     )
     await until(async () => {
       const info = await direct.inspect('unreachable:key')

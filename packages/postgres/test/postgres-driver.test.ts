@@ -1,10 +1,11 @@
+import { driverRequest } from '@baton-lock/core/driver'
 import { startPostgres } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ADVISORY_KEY_SQL, advisoryKey, PostgresDriver, sessionLiveness } from '../src/index.js'
 import { LockSession, versionNumber } from '../src/lock-session.js'
 import { lockStatements, quoteIdent } from '../src/lock-statements.js'
 import { assertSameBackend } from '../src/session-heartbeat.js'
-import { holdersInSql, must, rawClient, request, until } from './driver-helpers.js'
+import { holdersInSql, must, rawClient, until } from './driver-helpers.js'
 
 let server: Awaited<ReturnType<typeof startPostgres>>
 const drivers: PostgresDriver[] = []
@@ -41,9 +42,9 @@ describe('PostgresDriver', () => {
   test('acquire excludes another driver, a raw pg_try_advisory_lock, and release frees the key', async () => {
     const a = driver()
     const b = driver()
-    const lease = await a.acquire(request('interop'))
+    const lease = await a.acquire(driverRequest('interop'))
     expect(lease).not.toBeNull()
-    expect(await b.acquire(request('interop'))).toBeNull()
+    expect(await b.acquire(driverRequest('interop'))).toBeNull()
     const client = await rawClient(server.url)
     try {
       const held = await client.query(`SELECT pg_try_advisory_lock(${ADVISORY_KEY_SQL}) AS ok`, [
@@ -54,7 +55,7 @@ describe('PostgresDriver', () => {
       expect(await a.release(must(lease))).toBe(true)
       expect(await a.release(must(lease))).toBe(false)
       expect(await holdersInSql(client, 'interop')).toEqual([])
-      const later = await b.acquire(request('interop'))
+      const later = await b.acquire(driverRequest('interop'))
       expect(must(later).fence > must(lease).fence).toBe(true)
       await b.release(must(later))
     } finally {
@@ -65,8 +66,8 @@ describe('PostgresDriver', () => {
   test('a waiter is granted server-side as soon as the holder releases', async () => {
     const a = driver()
     const b = driver()
-    const first = await a.acquire(request('handoff'))
-    const waiting = b.acquire(request('handoff', { waitMs: 10_000 }))
+    const first = await a.acquire(driverRequest('handoff'))
+    const waiting = b.acquire(driverRequest('handoff', { waitMs: 10_000 }))
     await until(async () => {
       const client = await rawClient(server.url)
       const { rows } = await client.query(
@@ -87,10 +88,10 @@ describe('PostgresDriver', () => {
   test('a wait ends at waitMs with nothing held, and an abort cancels it server-side', async () => {
     const a = driver()
     const b = driver()
-    const held = await a.acquire(request('timeout'))
-    expect(await b.acquire(request('timeout', { waitMs: 200 }))).toBeNull()
+    const held = await a.acquire(driverRequest('timeout'))
+    expect(await b.acquire(driverRequest('timeout', { waitMs: 200 }))).toBeNull()
     const abort = new AbortController()
-    const waiting = b.acquire(request('timeout', { waitMs: 60_000, signal: abort.signal }))
+    const waiting = b.acquire(driverRequest('timeout', { waitMs: 60_000, signal: abort.signal }))
     setTimeout(() => abort.abort(), 100)
     const start = performance.now()
     expect(await waiting).toBeNull()
@@ -112,7 +113,7 @@ describe('PostgresDriver', () => {
 
   test('a very long TTL is applied to the session without errors', async () => {
     const a = driver()
-    const lease = must(await a.acquire(request('long-ttl', { ttlMs: 1e12 })))
+    const lease = must(await a.acquire(driverRequest('long-ttl', { ttlMs: 1e12 })))
     expect((await a.renew(lease, 1e12)).ok).toBe(true)
     expect(await a.release(lease)).toBe(true)
   })
@@ -120,7 +121,7 @@ describe('PostgresDriver', () => {
   test('renewMany confirms every lock with one heartbeat per session', async () => {
     const a = driver()
     const leases = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => a.acquire(request(`renew-${i}`))),
+      Array.from({ length: 50 }, (_, i) => a.acquire(driverRequest(`renew-${i}`))),
     )
     const results = await a.renewMany(
       leases.map((l) => must(l)),
@@ -134,8 +135,8 @@ describe('PostgresDriver', () => {
 
   test('terminating the holding session aborts lost for every lock on it', async () => {
     const a = driver()
-    const one = await a.acquire(request('lost-1'))
-    const two = await a.acquire(request('lost-2'))
+    const one = await a.acquire(driverRequest('lost-1'))
+    const two = await a.acquire(driverRequest('lost-2'))
     const client = await rawClient(server.url)
     try {
       const [pid] = await holdersInSql(client, 'lost-1')
@@ -144,7 +145,7 @@ describe('PostgresDriver', () => {
       expect(String(must(one).lost.reason)).toContain('ended')
       expect((await a.renew(must(one), 10_000)).ok).toBe(false)
       expect(await a.release(must(two))).toBe(false)
-      const again = await a.acquire(request('lost-1'))
+      const again = await a.acquire(driverRequest('lost-1'))
       expect(must(again).fence > must(one).fence).toBe(true)
       await a.release(must(again))
     } finally {
@@ -156,8 +157,8 @@ describe('PostgresDriver', () => {
     const a = driver()
     const b = driver()
     expect(await b.inspect('ops:one')).toBeNull()
-    const one = must(await a.acquire(request('ops:one')))
-    const two = must(await a.acquire(request('ops:two')))
+    const one = must(await a.acquire(driverRequest('ops:one')))
+    const two = must(await a.acquire(driverRequest('ops:two')))
     expect(await b.inspect('ops:one')).toEqual({ held: true })
     expect(await a.inspect('ops:one')).toEqual({ held: true, owner: one.owner, fence: one.fence })
     expect(await b.forceRelease('ops:one')).toBe(true)
@@ -173,14 +174,14 @@ test('concurrent waiters open sessions; idle ones are closed after idleSessionMs
   const waiters = new PostgresDriver({ url: server.url, idleSessionMs: 300 })
   drivers.push(waiters)
   const keys = ['pool:a', 'pool:b', 'pool:c']
-  const held = await Promise.all(keys.map((k) => holder.acquire(request(k))))
-  const waiting = keys.map((k) => waiters.acquire(request(k, { waitMs: 10_000 })))
+  const held = await Promise.all(keys.map((k) => holder.acquire(driverRequest(k))))
+  const waiting = keys.map((k) => waiters.acquire(driverRequest(k, { waitMs: 10_000 })))
   await until(() => waiters.sessionCount >= keys.length)
   for (const lease of held) await holder.release(must(lease))
   const granted = await Promise.all(waiting)
   for (const lease of granted) await waiters.release(must(lease))
   await until(() => waiters.sessionCount === 1, 10_000)
-  const again = must(await waiters.acquire(request('pool:a')))
+  const again = must(await waiters.acquire(driverRequest('pool:a')))
   await waiters.release(again)
 })
 
@@ -189,8 +190,8 @@ test('at maxSessions, further waiters fall back to bounded polling and still get
   const waiters = new PostgresDriver({ url: server.url, maxSessions: 2 })
   drivers.push(waiters)
   const keys = ['cap:a', 'cap:b', 'cap:c', 'cap:d']
-  const held = await Promise.all(keys.map((k) => holder.acquire(request(k))))
-  const waiting = keys.map((k) => waiters.acquire(request(k, { waitMs: 15_000 })))
+  const held = await Promise.all(keys.map((k) => holder.acquire(driverRequest(k))))
+  const waiting = keys.map((k) => waiters.acquire(driverRequest(k, { waitMs: 15_000 })))
   await new Promise((r) => setTimeout(r, 300))
   expect(waiters.sessionCount).toBeLessThanOrEqual(2)
   for (const lease of held) await holder.release(must(lease))

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
+import { driverRequest } from '@baton-lock/core/driver'
 import { ensureBuilt, startPostgres } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { PostgresDriver } from '../src/index.js'
-import { holdersInSql, must, rawClient, request } from './driver-helpers.js'
+import { holdersInSql, must, rawClient } from './driver-helpers.js'
 
 let server: Awaited<ReturnType<typeof startPostgres>>
 let child: ChildProcess | undefined
@@ -42,13 +43,13 @@ test('L1: SIGKILL of a holder process frees its lock at once (the server sees th
   const driver = new PostgresDriver({ url: server.url })
   try {
     expect((await holdersInSql(client, key)).length).toBe(1)
-    expect(await driver.acquire(request(key))).toBeNull()
+    expect(await driver.acquire(driverRequest(key))).toBeNull()
     const exited = new Promise((resolve) => child?.once('exit', resolve))
     const killedAt = performance.now()
     child.kill('SIGKILL')
     await exited
     // a server-side wait, granted when the dead backend goes away; the holder's TTL was 60 s
-    const lease = must(await driver.acquire(request(key, { waitMs: 10_000 })))
+    const lease = must(await driver.acquire(driverRequest(key, { waitMs: 10_000 })))
     const tookMs = performance.now() - killedAt
     console.info(`postgres: lock free ${Math.round(tookMs)} ms after SIGKILL of its holder`)
     expect(tookMs).toBeLessThan(5_000)
@@ -73,12 +74,12 @@ test('L1: a paused holder (SIGSTOP) loses its lock within ttlMs: idle_session_ti
     // while it renews, the holder keeps the key across several TTLs
     const until = performance.now() + 2.5 * ttlMs
     while (performance.now() < until) {
-      expect(await driver.acquire(request(key))).toBeNull()
+      expect(await driver.acquire(driverRequest(key))).toBeNull()
       await new Promise((r) => setTimeout(r, 250))
     }
     const pausedAt = performance.now()
     child.kill('SIGSTOP')
-    const lease = must(await driver.acquire(request(key, { waitMs: 20_000 })))
+    const lease = must(await driver.acquire(driverRequest(key, { waitMs: 20_000 })))
     const tookMs = performance.now() - pausedAt
     console.info(
       `postgres: lock free ${Math.round(tookMs)} ms after SIGSTOP of its holder (ttlMs ${ttlMs})`,

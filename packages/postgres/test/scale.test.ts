@@ -1,7 +1,8 @@
+import { driverRequest } from '@baton-lock/core/driver'
 import { startPostgres } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { PostgresDriver } from '../src/index.js'
-import { must, rawClient, request } from './driver-helpers.js'
+import { must, rawClient } from './driver-helpers.js'
 
 let server: Awaited<ReturnType<typeof startPostgres>>
 
@@ -22,7 +23,7 @@ test('10,000 held locks live on a handful of sessions and renew with one heartbe
     const startMs = performance.now()
     for (let i = 0; i < count; i += 500) {
       const batch = Array.from({ length: Math.min(500, count - i) }, (_, j) =>
-        driver.acquire(request(`scale:${i + j}`, { ttlMs: 30_000 })),
+        driver.acquire(driverRequest(`scale:${i + j}`, { ttlMs: 30_000 })),
       )
       for (const lease of await Promise.all(batch)) leases.push(must(lease))
     }

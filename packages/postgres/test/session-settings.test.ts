@@ -1,7 +1,8 @@
+import { driverRequest } from '@baton-lock/core/driver'
 import { startPostgres } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { PostgresDriver } from '../src/index.js'
-import { must, request } from './driver-helpers.js'
+import { must } from './driver-helpers.js'
 
 let server: Awaited<ReturnType<typeof startPostgres>>
 
@@ -17,8 +18,8 @@ test("a server or role statement_timeout does not cut a wait short: the driver's
   const holder = new PostgresDriver({ url: server.url })
   const waiter = new PostgresDriver({ url: server.url })
   try {
-    const held = must(await holder.acquire(request('settings:wait')))
-    const waiting = waiter.acquire(request('settings:wait', { waitMs: 10_000 }))
+    const held = must(await holder.acquire(driverRequest('settings:wait')))
+    const waiting = waiter.acquire(driverRequest('settings:wait', { waitMs: 10_000 }))
     setTimeout(() => void holder.release(held), 800)
     const lease = must(await waiting)
     expect(lease.fence > held.fence).toBe(true)

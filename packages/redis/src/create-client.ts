@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis'
-import type { RedisDriverOptions } from './redis-driver-options.js'
+import type { RedisDriverOptions } from './redis-options.js'
 import { clientOptionWarnings } from './server-facts.js'
 
 /**

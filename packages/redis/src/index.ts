@@ -1,5 +1,5 @@
-export type { LockKeys } from './key-layout.js'
-export { lockKeys } from './key-layout.js'
 export { RedisDriver } from './redis-driver.js'
-export type { RedisDriverOptions } from './redis-driver-options.js'
+export type { LockKeys } from './redis-key.js'
+export { lockKeys } from './redis-key.js'
+export type { RedisDriverOptions } from './redis-options.js'
 export type { ServerFacts } from './server-facts.js'

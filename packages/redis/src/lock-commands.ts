@@ -1,5 +1,5 @@
 import type { LockInfo } from '@baton-lock/core'
-import { fenceKeyOf, type LockKeys, lockKeyPattern } from './key-layout.js'
+import { fenceKeyOf, type LockKeys, lockKeyPattern } from './redis-key.js'
 import type { ScriptedClient, ScriptedPipeline } from './scripts.js'
 
 /** Leases per renewMany script call; a pipeline carries all chunks in one round trip. */

@@ -1,4 +1,5 @@
-import { type Capabilities, defineCapabilities } from '@baton-lock/core'
+import type { Capabilities } from '@baton-lock/core'
+import { defineCapabilities } from '@baton-lock/core/driver'
 
 /**
  * What the Redis driver promises. Only `fencing` depends on the server: `durable` when the

@@ -1,25 +1,34 @@
 import {
-  ABORTED,
   type AcquireRequest,
   Backoff,
   type Capabilities,
   type DriverLease,
+  DriverLifecycle,
+  LeaseBook,
   type LockDriver,
   type LockInfo,
   type RenewResult,
-  untilAborted,
-} from '@baton-lock/core'
+} from '@baton-lock/core/driver'
 import type { Redis } from 'ioredis'
 import { connectClient, driverConnections } from './create-client.js'
-import { type LockKeys, lockKeys } from './key-layout.js'
-import { LeaseRegistry } from './lease-registry.js'
 import { LockCommands } from './lock-commands.js'
 import { redisCapabilities } from './redis-capabilities.js'
-import type { RedisDriverOptions } from './redis-driver-options.js'
+import { type LockKeys, lockKeys } from './redis-key.js'
+import type { RedisDriverOptions } from './redis-options.js'
 import { ReleaseListener } from './release-listener.js'
 import { defineScripts } from './scripts.js'
 import { evictionWarning, type ServerFacts } from './server-facts.js'
 import { ServerWatch } from './server-watch.js'
+
+/** What the driver keeps per granted lease. */
+interface RedisLease {
+  readonly keys: LockKeys
+  /** Monotonic time after which the server has surely expired the key unless renewed. */
+  expiresAtMs: number
+}
+
+/** Grants between two sweeps of leases that expired unrenewed (core already counts them lost). */
+const SWEEP_EVERY_GRANTS = 1024
 
 /**
  * Baton driver for a standalone Redis server (ioredis). Capabilities are conservative
@@ -34,16 +43,22 @@ export class RedisDriver implements LockDriver {
   readonly #prefix: string
   readonly #connectTimeoutMs: number
   readonly #onWarning: (message: string) => void
-  readonly #leases = new LeaseRegistry()
+  readonly #leases = new LeaseBook<RedisLease>()
+  readonly #lifecycle = new DriverLifecycle('redis')
+  /** How long close() lets acquire scripts in flight answer, so that no grant leaks. */
+  readonly #closeGraceMs: number
   readonly #listener: ReleaseListener
   readonly #watch: ServerWatch
   readonly #warnings: string[] = []
-  /** Acquire scripts sent and not yet answered; close() waits for them so no grant leaks. */
-  readonly #inFlight = new Set<Promise<unknown>>()
   #capabilities = redisCapabilities('volatile')
   #server: ServerFacts | undefined
   #init: Promise<void> | undefined
-  #closing: Promise<void> | undefined
+  #grantsSinceSweep = 0
+
+  /** An unconnected driver for `redis://` or `rediss://` URLs (`connect(url)` awaits `ready()`). */
+  static fromUrl(url: string): RedisDriver {
+    return new RedisDriver({ url })
+  }
 
   /** Creates a driver and connects it, so that `capabilities` are final on return. */
   static async connect(options: RedisDriverOptions): Promise<RedisDriver> {
@@ -72,6 +87,7 @@ export class RedisDriver implements LockDriver {
     })
     const lingerMs = options.subscriptionLingerMs ?? 1_000
     const subscribeWaitMs = options.commandTimeoutMs ?? 2_000
+    this.#closeGraceMs = subscribeWaitMs + 1_000
     this.#listener = new ReleaseListener(connections.createSubscriber, subscribeWaitMs, lingerMs)
   }
 
@@ -112,7 +128,7 @@ export class RedisDriver implements LockDriver {
 
   /** Connects (once) and reads run id, persistence and eviction policy; retried after a failure. */
   ready(): Promise<void> {
-    if (this.#closing !== undefined) return Promise.reject(new Error('redis driver is closed'))
+    if (this.#lifecycle.closing) return Promise.reject(this.#lifecycle.closedError())
     this.#init ??= this.#initialize().catch((err: unknown) => {
       this.#init = undefined
       if (this.#ownsClient) this.#client.disconnect()
@@ -141,7 +157,7 @@ export class RedisDriver implements LockDriver {
       for (;;) {
         const myTurn = await ticket.turn(deadlineMs, req.signal)
         // A wait shorter than the subscription still gets its one try (unless aborted or closed).
-        if (!myTurn && (tried || req.signal.aborted || this.#closing !== undefined)) {
+        if (!myTurn && (tried || req.signal.aborted || this.#lifecycle.closing)) {
           if (lastError !== undefined && !req.signal.aborted) throw lastError
           return null
         }
@@ -151,7 +167,9 @@ export class RedisDriver implements LockDriver {
         try {
           result = await this.#attempt(req, keys)
         } catch (err) {
+          // Core calls abandon() for an error it sees; one this loop retries past is ours to clean.
           if (firstTry || !myTurn) throw err
+          this.#lifecycle.track(this.abandon(req))
           lastError = err
           ticket.holderFor(backoff.next(deadlineMs - performance.now()), 0)
           continue
@@ -183,8 +201,8 @@ export class RedisDriver implements LockDriver {
     const stillOwned = await this.#commands.renewMany(owned, ttl)
     return leases.map((lease, i) => {
       if (stillOwned[i]) {
-        const tracked = this.#leases.get(lease)
-        if (tracked !== undefined) tracked.expiresAtMs = sentAtMs + ttl
+        const held = this.#leases.get(lease)
+        if (held !== undefined) held.data.expiresAtMs = sentAtMs + ttl
         return { ok: true, ttlMs: ttl }
       }
       const reason = new Error(`redis: lock key of "${lease.key}" is gone or has another owner`)
@@ -196,7 +214,7 @@ export class RedisDriver implements LockDriver {
   async release(lease: DriverLease): Promise<boolean> {
     if (this.#server === undefined) await this.ready()
     const released = await this.#commands.release(this.#keysOf(lease), lease.owner)
-    this.#leases.delete(lease)
+    this.#leases.forget(lease)
     return released
   }
 
@@ -215,55 +233,50 @@ export class RedisDriver implements LockDriver {
     return this.#commands.forceRelease(lockKeys(this.#prefix, key))
   }
 
+  /**
+   * Frees what a failed acquire of `req` may still be granted: a script that timed out on
+   * the client can run later on a stalled server. Owner-checked, and sent on the same
+   * connection, so the server runs it after the acquire.
+   */
+  async abandon(req: AcquireRequest): Promise<void> {
+    await this.#commands.release(lockKeys(this.#prefix, req.key), req.owner)
+  }
+
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown()
-    return this.#closing
+    const closed = this.#lifecycle.close(() => this.#shutdown(), this.#closeGraceMs)
+    this.#listener.close()
+    return closed
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
 
-  /** One SET NX attempt. Returns the lease, null (aborted meanwhile) or the holder's PTTL. */
+  /**
+   * One SET NX attempt: the lease, null (aborted before sending) or the holder's PTTL. It
+   * does not race the request's signal: core stops waiting for this call at once, and
+   * releases a grant that still arrives or calls `abandon` when the call fails (S4).
+   */
   async #attempt(req: AcquireRequest, keys: LockKeys): Promise<DriverLease | null | number> {
     if (req.signal.aborted) return null
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
     const sentAtMs = performance.now()
     const sent = this.#commands.acquire(keys, req.owner, ttlMs, req.key)
-    this.#inFlight.add(sent)
-    const settled = () => this.#inFlight.delete(sent)
-    sent.then(settled, settled)
-    // A reply that comes after an abort, or never (timeout), may still be a grant: free it (S4).
-    // It goes out on the same connection, so the server runs it after the acquire.
-    const cleanUp = () => {
-      this.#commands.release(keys, req.owner).catch(() => undefined)
-    }
-    const reply = await untilAborted(sent, req.signal).catch((err: unknown) => {
-      cleanUp()
-      throw err
-    })
-    if (reply === ABORTED) {
-      sent.then(([granted]) => granted === 1 && cleanUp()).catch(() => undefined)
-      return null
-    }
-    if (reply[0] !== 1) return reply[1]
-    if (req.signal.aborted) {
-      cleanUp()
-      return null
-    }
-    const controller = new AbortController()
-    const fence = BigInt(reply[1])
-    const lease: DriverLease = {
-      key: req.key,
-      owner: req.owner,
-      fence,
-      ttlMs,
-      sentAtMs,
-      lost: controller.signal,
-    }
-    this.#leases.add({ lease, keys, controller, expiresAtMs: sentAtMs + ttlMs })
+    this.#lifecycle.track(sent)
+    const [granted, value] = await sent
+    if (granted !== 1) return value
+    const grant = { fence: BigInt(value), ttlMs, sentAtMs }
+    const lease = this.#leases.grant(req, grant, { keys, expiresAtMs: sentAtMs + ttlMs })
+    if (++this.#grantsSinceSweep >= SWEEP_EVERY_GRANTS) this.#sweep()
     // Granted while closing: close() releases it with the others; the caller gets nothing.
-    return this.#closing === undefined ? lease : null
+    return this.#lifecycle.closing ? null : lease
+  }
+
+  /** Forgets leases that expired without renewal (core already treats them as lost). */
+  #sweep(): void {
+    this.#grantsSinceSweep = 0
+    const nowMs = performance.now()
+    this.#leases.forgetWhere(({ data }) => data.expiresAtMs < nowMs)
   }
 
   async #initialize(): Promise<void> {
@@ -288,9 +301,9 @@ export class RedisDriver implements LockDriver {
   }
 
   async #shutdown(): Promise<void> {
-    this.#listener.close()
-    await Promise.allSettled([...this.#inFlight])
-    const held = this.#leases.drain().map(({ lease, keys }) => ({ keys, owner: lease.owner }))
+    const held = this.#leases
+      .drain()
+      .map(({ lease, data }) => ({ keys: data.keys, owner: lease.owner }))
     if (this.#client.status === 'ready')
       await this.#commands.releaseAll(held).catch(() => undefined)
     this.#watch.stop()
@@ -302,7 +315,7 @@ export class RedisDriver implements LockDriver {
   }
 
   #keysOf(lease: DriverLease): LockKeys {
-    return this.#leases.get(lease)?.keys ?? lockKeys(this.#prefix, lease.key)
+    return this.#leases.get(lease)?.data.keys ?? lockKeys(this.#prefix, lease.key)
   }
 
   #warn(message: string): void {

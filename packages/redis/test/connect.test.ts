@@ -1,10 +1,10 @@
 import { createServer } from 'node:net'
 import { isLockError, type LockBackendError, Locker } from '@baton-lock/core'
+import { driverRequest, uniqueKey } from '@baton-lock/core/driver'
 import { RedisDriver } from '@baton-lock/redis'
 import { type ServerHandle, startRedis } from '@baton-lock/test-matrix'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { request, uniqueKey } from './helpers.js'
 
 const PASSWORD = 'pa55-w0rd-s3cret'
 const WRONG = 'wr0ng-pa55-s3cret'
@@ -124,7 +124,7 @@ describe('deployment checks at connect', () => {
       expect(driver.capabilities.fencing).toBe('volatile')
       expect(driver.warnings.join('\n')).toMatch(/restarts and failovers cannot be detected/)
       expect(driver.warnings.join('\n')).toMatch(/maxmemory-policy is not readable/)
-      const lease = await driver.acquire(request(uniqueKey('acl')))
+      const lease = await driver.acquire(driverRequest(uniqueKey('acl')))
       expect(lease?.fence).toBe(1n)
       await driver.close()
     } finally {

@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto'
-import type { AcquireRequest } from '@baton-lock/core'
 import { RedisDriver, type RedisDriverOptions } from '@baton-lock/redis'
 import type { Redis } from 'ioredis'
 
@@ -16,23 +14,6 @@ export class DriverPool {
   async closeAll(): Promise<void> {
     await Promise.all(this.#drivers.splice(0).map((d) => d.close()))
   }
-}
-
-/** A raw AcquireRequest with a fresh owner. */
-export function request(key: string, overrides: Partial<AcquireRequest> = {}): AcquireRequest {
-  return {
-    key,
-    owner: randomBytes(16).toString('hex'),
-    ttlMs: 5_000,
-    waitMs: 0,
-    signal: new AbortController().signal,
-    ...overrides,
-  }
-}
-
-/** A key unique to this run. */
-export function uniqueKey(label: string): string {
-  return `${label}:${randomBytes(4).toString('hex')}`
 }
 
 /** Calls of the given commands since the server started, summed, from INFO commandstats. */

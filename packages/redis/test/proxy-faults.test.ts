@@ -1,10 +1,11 @@
 import type { DriverLease } from '@baton-lock/core'
 import { Locker } from '@baton-lock/core'
+import { driverRequest, uniqueKey } from '@baton-lock/core/driver'
 import { lockKeys } from '@baton-lock/redis'
 import { type FaultProxy, type ServerHandle, startProxy, startRedis } from '@baton-lock/test-matrix'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { DriverPool, request, scriptCalls, uniqueKey } from './helpers.js'
+import { DriverPool, scriptCalls } from './helpers.js'
 
 let server: ServerHandle
 let proxy: FaultProxy
@@ -31,10 +32,10 @@ async function heldAndWaiting(holderTtlMs: number) {
   const d1 = await pool.connect(server.url)
   const d2 = await pool.connect(proxy.urlFor(server.url))
   const key = uniqueKey('proxy')
-  const held = (await d1.acquire(request(key, { ttlMs: holderTtlMs }))) as DriverLease
+  const held = (await d1.acquire(driverRequest(key, { ttlMs: holderTtlMs }))) as DriverLease
   const heldAt = performance.now()
   const scripts = await scriptCalls(raw)
-  const waiting = d2.acquire(request(key, { waitMs: 20_000 }))
+  const waiting = d2.acquire(driverRequest(key, { waitMs: 20_000 }))
   await expect.poll(() => scriptCalls(raw)).toBeGreaterThan(scripts)
   const connections = proxy.connections()
   expect(connections).toHaveLength(2) // d2's command connection, then its subscriber

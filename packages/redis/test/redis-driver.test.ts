@@ -1,9 +1,9 @@
 import type { DriverLease } from '@baton-lock/core'
+import { driverRequest, uniqueKey } from '@baton-lock/core/driver'
 import { lockKeys, RedisDriver } from '@baton-lock/redis'
 import { type ServerHandle, startRedis } from '@baton-lock/test-matrix'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { request, uniqueKey } from './helpers.js'
 
 let server: ServerHandle
 let raw: Redis
@@ -31,12 +31,12 @@ describe('RedisDriver protocol', () => {
   it('grants with an increasing fence and refuses a second owner', async () => {
     const d = await driver()
     const key = uniqueKey('fence')
-    const a = (await d.acquire(request(key))) as DriverLease
+    const a = (await d.acquire(driverRequest(key))) as DriverLease
     expect(a.fence).toBe(1n)
-    expect(await d.acquire(request(key))).toBeNull()
+    expect(await d.acquire(driverRequest(key))).toBeNull()
     expect(await d.release(a)).toBe(true)
     expect(await d.release(a)).toBe(false)
-    const b = (await d.acquire(request(key))) as DriverLease
+    const b = (await d.acquire(driverRequest(key))) as DriverLease
     expect(b.fence).toBe(2n)
     await d.release(b)
   })
@@ -44,7 +44,7 @@ describe('RedisDriver protocol', () => {
   it('lays keys out under one hash tag: braces, NUL and Unicode map to distinct, stable names', async () => {
     const d = await driver()
     const keys = ['{a}', '}x{', 'a\u0000b', 'a\u0000c', 'ключ🔒', 'Key', 'key']
-    const leases = await Promise.all(keys.map((k) => d.acquire(request(k))))
+    const leases = await Promise.all(keys.map((k) => d.acquire(driverRequest(k))))
     expect(leases.every((l) => l !== null)).toBe(true)
     for (const k of keys) {
       const names = lockKeys('baton', k)
@@ -59,8 +59,8 @@ describe('RedisDriver protocol', () => {
 
   it('renews only its own lease; renewMany answers in order', async () => {
     const d = await driver()
-    const mine = (await d.acquire(request(uniqueKey('r1'), { ttlMs: 1_000 }))) as DriverLease
-    const gone = (await d.acquire(request(uniqueKey('r2')))) as DriverLease
+    const mine = (await d.acquire(driverRequest(uniqueKey('r1'), { ttlMs: 1_000 }))) as DriverLease
+    const gone = (await d.acquire(driverRequest(uniqueKey('r2')))) as DriverLease
     await raw.del(lockKeys('baton', gone.key).lock)
     const results = await d.renewMany([mine, gone], 9_000)
     expect(results).toEqual([{ ok: true, ttlMs: 9_000 }, { ok: false }])
@@ -73,12 +73,12 @@ describe('RedisDriver protocol', () => {
   it('inspect, list and forceRelease', async () => {
     const d = await driver()
     const ns = uniqueKey('ops')
-    const a = (await d.acquire(request(`${ns}:a`))) as DriverLease
+    const a = (await d.acquire(driverRequest(`${ns}:a`))) as DriverLease
     const info = await d.inspect(`${ns}:a`)
     expect(info).toMatchObject({ held: true, owner: a.owner, fence: a.fence })
     expect(info?.ttlRemainingMs).toBeGreaterThan(0)
     expect(await d.inspect(`${ns}:free`)).toBeNull()
-    await d.acquire(request(`${ns}:b`))
+    await d.acquire(driverRequest(`${ns}:b`))
     const listed = await d.list(`${ns}:`)
     expect(listed.map((l) => l.key)).toEqual([`${ns}:a`, `${ns}:b`])
     expect(await d.forceRelease(`${ns}:b`)).toBe(true)
@@ -90,8 +90,8 @@ describe('RedisDriver protocol', () => {
   it('a waiter wakes on release by push and unsubscribes after', async () => {
     const [d1, d2] = [await driver(), await driver()]
     const key = uniqueKey('wait')
-    const held = (await d1.acquire(request(key, { ttlMs: 30_000 }))) as DriverLease
-    const waiting = d2.acquire(request(key, { waitMs: 10_000 }))
+    const held = (await d1.acquire(driverRequest(key, { ttlMs: 30_000 }))) as DriverLease
+    const waiting = d2.acquire(driverRequest(key, { waitMs: 10_000 }))
     await expect.poll(() => d2.waiting).toBe(1)
     const releasedAt = performance.now()
     await d1.release(held)
@@ -106,18 +106,18 @@ describe('RedisDriver protocol', () => {
   it('a waiter gets an expired lock through the PTTL backstop (no release message)', async () => {
     const [d1, d2] = [await driver(), await driver()]
     const key = uniqueKey('expire')
-    await d1.acquire(request(key, { ttlMs: 300 }))
-    const got = await d2.acquire(request(key, { waitMs: 10_000 }))
+    await d1.acquire(driverRequest(key, { ttlMs: 300 }))
+    const got = await d2.acquire(driverRequest(key, { waitMs: 10_000 }))
     expect(got?.fence).toBe(2n)
   })
 
   it('many local waiters are served FIFO with one retry per release', async () => {
     const [d1, d2] = [await driver(), await driver()]
     const key = uniqueKey('fifo')
-    let held = (await d1.acquire(request(key, { ttlMs: 30_000 }))) as DriverLease
+    let held = (await d1.acquire(driverRequest(key, { ttlMs: 30_000 }))) as DriverLease
     const order: number[] = []
     const waiters = Array.from({ length: 5 }, (_, i) =>
-      d2.acquire(request(key, { waitMs: 20_000, ttlMs: 30_000 })).then((l) => {
+      d2.acquire(driverRequest(key, { waitMs: 20_000, ttlMs: 30_000 })).then((l) => {
         order.push(i)
         return l as DriverLease
       }),
@@ -138,18 +138,18 @@ describe('RedisDriver protocol', () => {
   it('a wait shorter than the subscription still tries once', async () => {
     const d = await driver()
     const key = uniqueKey('short')
-    const lease = await d.acquire(request(key, { waitMs: 1 }))
+    const lease = await d.acquire(driverRequest(key, { waitMs: 1 }))
     expect(lease?.fence).toBe(1n)
-    expect(await d.acquire(request(key, { waitMs: 1 }))).toBeNull()
+    expect(await d.acquire(driverRequest(key, { waitMs: 1 }))).toBeNull()
     await d.release(lease as DriverLease)
   })
 
   it('honours abort while waiting and leaves nothing held', async () => {
     const [d1, d2] = [await driver(), await driver()]
     const key = uniqueKey('abort')
-    const held = (await d1.acquire(request(key))) as DriverLease
+    const held = (await d1.acquire(driverRequest(key))) as DriverLease
     const ac = new AbortController()
-    const waiting = d2.acquire(request(key, { waitMs: 60_000, signal: ac.signal }))
+    const waiting = d2.acquire(driverRequest(key, { waitMs: 60_000, signal: ac.signal }))
     await expect.poll(() => d2.waiting).toBe(1)
     const abortedAt = performance.now()
     ac.abort(new Error('stop'))
@@ -162,8 +162,8 @@ describe('RedisDriver protocol', () => {
   it('close releases held locks and leaves no connections behind', async () => {
     const d = await RedisDriver.connect({ url: server.url, onWarning: () => {} })
     const key = uniqueKey('close')
-    await d.acquire(request(key))
-    const waiter = d.acquire(request(key, { waitMs: 60_000 }))
+    await d.acquire(driverRequest(key))
+    const waiter = d.acquire(driverRequest(key, { waitMs: 60_000 }))
     await expect.poll(() => d.waiting).toBe(1)
     await d.close()
     expect(await waiter).toBeNull()

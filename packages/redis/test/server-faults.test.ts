@@ -1,7 +1,8 @@
 import { isLockError, Locker, type LockHandle, LockLostError } from '@baton-lock/core'
+import { uniqueKey } from '@baton-lock/core/driver'
 import { type ServerHandle, startRedis } from '@baton-lock/test-matrix'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { DriverPool, uniqueKey } from './helpers.js'
+import { DriverPool } from './helpers.js'
 
 const pool = new DriverPool()
 afterEach(() => pool.closeAll())

@@ -1,9 +1,10 @@
 import type { DriverLease } from '@baton-lock/core'
 import { Locker } from '@baton-lock/core'
+import { driverRequest, uniqueKey } from '@baton-lock/core/driver'
 import { type ServerHandle, startRedis } from '@baton-lock/test-matrix'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { DriverPool, median, request, scriptCalls, uniqueKey } from './helpers.js'
+import { DriverPool, median, scriptCalls } from './helpers.js'
 
 let server: ServerHandle
 let raw: Redis
@@ -24,10 +25,10 @@ describe('waiting without the subscriber', () => {
     const [d1, d2] = [await pool.connect(server.url), await pool.connect(server.url)]
     const key = uniqueKey('backstop')
     const holderTtlMs = 1_500
-    const held = (await d1.acquire(request(key, { ttlMs: holderTtlMs }))) as DriverLease
+    const held = (await d1.acquire(driverRequest(key, { ttlMs: holderTtlMs }))) as DriverLease
     const heldAt = performance.now()
     const scripts = await scriptCalls(raw)
-    const waiting = d2.acquire(request(key, { waitMs: 20_000 }))
+    const waiting = d2.acquire(driverRequest(key, { waitMs: 20_000 }))
     // The waiter subscribed, then its first try ran on the server and failed.
     await expect.poll(() => scriptCalls(raw)).toBeGreaterThan(scripts)
     const subscriber = d2.subscriber
@@ -65,9 +66,9 @@ describe('push latency', () => {
     const key = uniqueKey('latency')
     const samples: number[] = []
     for (let i = 0; i < 15; i++) {
-      const held = (await d1.acquire(request(key, { ttlMs: 30_000 }))) as DriverLease
+      const held = (await d1.acquire(driverRequest(key, { ttlMs: 30_000 }))) as DriverLease
       const scripts = await scriptCalls(raw)
-      const waiting = d2.acquire(request(key, { waitMs: 10_000 }))
+      const waiting = d2.acquire(driverRequest(key, { waitMs: 10_000 }))
       // The waiter's first try failed on the server: from here on only a message wakes it.
       await expect.poll(() => scriptCalls(raw), { interval: 2 }).toBeGreaterThan(scripts)
       const releasedAt = performance.now()

@@ -1,42 +1,21 @@
 import { resolve } from 'node:path'
-import type {
-  AcquireRequest,
-  Capabilities,
-  DriverLease,
-  LockDriver,
-  LockInfo,
-  RenewResult,
-} from '@baton-lock/core'
-import { Backoff, defineCapabilities } from '@baton-lock/core'
+import {
+  type AcquireRequest,
+  type Capabilities,
+  type DriverLease,
+  DriverLifecycle,
+  LeaseBook,
+  type LockDriver,
+  type LockInfo,
+  pollForGrant,
+  type RenewResult,
+} from '@baton-lock/core/driver'
 import type { LeaseRow } from './lease-store.js'
 import { LeaseStore } from './lease-store.js'
 import { openDatabase } from './open-database.js'
+import { SQLITE_CAPABILITIES } from './sqlite-capabilities.js'
+import { type SqliteDriverOptions, sqlitePathOf } from './sqlite-options.js'
 import { sleepUntilWoken, wake, wakeId } from './wake-registry.js'
-
-/** Options of a `SqliteDriver`, frozen at construction. */
-export interface SqliteDriverOptions {
-  /** Database file, relative to the working directory; parent directories are created. */
-  readonly path: string
-  /** How long one statement waits for another process's write lock, in ms. Default 5 000. */
-  readonly busyTimeoutMs?: number
-  /** Longest pause between two polls of a held key, in ms. Default 20. */
-  readonly pollMaxMs?: number
-  /** `synchronous` pragma; `full` keeps fences across power loss too, at an fsync per write. Default `normal`. */
-  readonly synchronous?: 'normal' | 'full'
-  /** A `better_sqlite3.node` for another Node ABI. Default: env `BATON_SQLITE_NATIVE_BINDING`, else the installed one. */
-  readonly nativeBinding?: string
-}
-
-const CAPABILITIES = defineCapabilities({
-  expiry: 'lease',
-  ttlResolutionMs: 1,
-  nativeWait: false,
-  fair: false,
-  fencing: 'durable',
-  lossSignal: false,
-  inspect: true,
-  maxKeyBytes: 1024,
-})
 
 /**
  * The embedded default: leases in a local SQLite file, shared by every process on the
@@ -46,14 +25,18 @@ const CAPABILITIES = defineCapabilities({
  */
 export class SqliteDriver implements LockDriver {
   readonly name = 'sqlite'
-  readonly capabilities: Capabilities = CAPABILITIES
+  readonly capabilities: Capabilities = SQLITE_CAPABILITIES
   /** Absolute path of the database file. */
   readonly file: string
   readonly #store: LeaseStore
   readonly #pollMaxMs: number
-  readonly #held = new Map<string, DriverLease>()
-  readonly #closing = new AbortController()
-  #closed = false
+  readonly #held = new LeaseBook()
+  readonly #lifecycle = new DriverLifecycle('sqlite')
+
+  /** A driver for `sqlite:PATH` URLs (`sqlite:///abs/path` too); `sqlite:` alone is `.baton/locks.db`. */
+  static fromUrl(url: string): SqliteDriver {
+    return new SqliteDriver({ path: sqlitePathOf(url) })
+  }
 
   constructor(options: SqliteDriverOptions) {
     if (typeof options?.path !== 'string' || options.path === '') {
@@ -78,69 +61,72 @@ export class SqliteDriver implements LockDriver {
     }
   }
 
+  /** Opens nothing: the file is open from construction; rejects once closed. */
+  async ready(): Promise<void> {
+    this.#lifecycle.assertOpen()
+  }
+
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     const id = wakeId(this.file, req.key)
-    const deadlineMs = performance.now() + req.waitMs
-    const backoff = new Backoff({ minMs: 1, maxMs: this.#pollMaxMs })
-    const stop = anySignal(req.signal, this.#closing.signal)
-    try {
-      for (let attempt = 0; ; attempt++) {
-        if (stop.signal.aborted) return null
-        // After the first attempt, look before taking the write lock: a WAL read costs no lock.
-        let remainingMs = attempt === 0 ? 0 : this.#store.remainingMs(req.key)
-        if (remainingMs === 0) {
-          const sentAtMs = performance.now()
-          const result = this.#store.grant(req.key, req.owner, req.ttlMs)
-          if (result.granted) return this.#track(req, result.fence, sentAtMs)
-          remainingMs = result.remainingMs
+    let tries = 0
+    return pollForGrant({
+      attempt: async () => {
+        // After the first try, look before taking the write lock: a WAL read costs no lock.
+        const remainingMs = tries++ === 0 ? 0 : this.#store.remainingMs(req.key)
+        if (remainingMs > 0) return { lease: null, holderTtlMs: remainingMs }
+        const sentAtMs = performance.now()
+        const result = this.#store.grant(req.key, req.owner, req.ttlMs)
+        if (!result.granted) return { lease: null, holderTtlMs: result.remainingMs }
+        return {
+          lease: this.#held.grant(
+            req,
+            { fence: result.fence, ttlMs: req.ttlMs, sentAtMs },
+            undefined,
+          ),
         }
-        const leftMs = deadlineMs - performance.now()
-        if (leftMs <= 0) return null
-        await sleepUntilWoken(
-          id,
-          Math.min(backoff.next(Math.max(1, remainingMs)), leftMs),
-          stop.signal,
-        )
-      }
-    } finally {
-      stop.dispose()
-    }
+      },
+      waitMs: req.waitMs,
+      signal: AbortSignal.any([req.signal, this.#lifecycle.signal]),
+      maxMs: this.#pollMaxMs,
+      // a release in this process wakes the waiter at once; other processes' by polling
+      pause: (ms, signal) => sleepUntilWoken(id, ms, signal),
+    })
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     if (this.#store.extend(lease.key, lease.owner, ttlMs)) return { ok: true, ttlMs }
-    this.#held.delete(lease.owner)
+    this.#held.forget(lease)
     return { ok: false }
   }
 
   async renewMany(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     const confirmed = this.#store.extendMany(leases, ttlMs)
     return confirmed.map((ok, i) => {
       if (ok) return { ok: true, ttlMs }
-      this.#held.delete((leases[i] as DriverLease).owner)
+      this.#held.forget(leases[i] as DriverLease)
       return { ok: false }
     })
   }
 
   async release(lease: DriverLease): Promise<boolean> {
-    this.#assertOpen()
-    this.#held.delete(lease.owner)
+    this.#lifecycle.assertOpen()
+    this.#held.forget(lease)
     const freed = this.#store.release(lease.key, lease.owner)
     wake(wakeId(this.file, lease.key))
     return freed
   }
 
   async inspect(key: string): Promise<LockInfo | null> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     const row = this.#store.read(key)
     return row === undefined ? null : toInfo(row)
   }
 
   async list(prefix: string): Promise<Array<LockInfo & { readonly key: string }>> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     return this.#store
       .list()
       .filter((row) => row.key.startsWith(prefix))
@@ -148,43 +134,24 @@ export class SqliteDriver implements LockDriver {
   }
 
   async forceRelease(key: string): Promise<boolean> {
-    this.#assertOpen()
+    this.#lifecycle.assertOpen()
     const freed = this.#store.forceRelease(key)
     wake(wakeId(this.file, key))
     return freed
   }
 
   /** Ends every wait, deletes the rows of leases still held, closes the connection; idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#closing.abort(new Error('SqliteDriver closed'))
-    try {
-      for (const lease of this.#held.values()) {
-        this.#store.release(lease.key, lease.owner)
-        wake(wakeId(this.file, lease.key))
+  close(): Promise<void> {
+    return this.#lifecycle.close(async () => {
+      try {
+        for (const { lease } of this.#held.drain()) {
+          this.#store.release(lease.key, lease.owner)
+          wake(wakeId(this.file, lease.key))
+        }
+      } finally {
+        this.#store.close()
       }
-    } finally {
-      this.#held.clear()
-      this.#store.close()
-    }
-  }
-
-  #track(req: AcquireRequest, fence: bigint, sentAtMs: number): DriverLease {
-    const lease: DriverLease = {
-      key: req.key,
-      owner: req.owner,
-      fence,
-      ttlMs: req.ttlMs,
-      sentAtMs,
-      lost: new AbortController().signal,
-    }
-    this.#held.set(req.owner, lease)
-    return lease
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new Error(`SqliteDriver (${this.file}) is closed`)
+    })
   }
 }
 
@@ -194,23 +161,5 @@ function toInfo(row: LeaseRow): LockInfo {
     fence: row.fence,
     owner: row.owner,
     ttlRemainingMs: Math.max(0, row.expiresAtMs - Date.now()),
-  }
-}
-
-/** A signal that aborts when either input does; `dispose()` detaches the listeners. */
-function anySignal(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController()
-  const onA = () => controller.abort(a.reason)
-  const onB = () => controller.abort(b.reason)
-  if (a.aborted) onA()
-  else if (b.aborted) onB()
-  a.addEventListener('abort', onA, { once: true })
-  b.addEventListener('abort', onB, { once: true })
-  return {
-    signal: controller.signal,
-    dispose() {
-      a.removeEventListener('abort', onA)
-      b.removeEventListener('abort', onB)
-    },
   }
 }

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AcquireRequest, DriverLease } from '@baton-lock/core'
+import type { DriverLease } from '@baton-lock/core'
+import { driverRequest } from '@baton-lock/core/driver'
 import { SqliteDriver } from '@baton-lock/sqlite'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 
@@ -17,16 +17,6 @@ function open(path = join(dir, `locks-${fileNo++}.db`)): SqliteDriver {
   return driver
 }
 
-function request(key: string, waitMs = 0, ttlMs = 10_000): AcquireRequest {
-  return {
-    key,
-    owner: randomBytes(16).toString('hex'),
-    ttlMs,
-    waitMs,
-    signal: new AbortController().signal,
-  }
-}
-
 afterEach(async () => {
   for (const driver of drivers.splice(0)) await driver.close()
 })
@@ -37,16 +27,16 @@ describe('SqliteDriver', () => {
     const path = join(dir, 'a', 'b', 'c', 'locks.db')
     const driver = open(path)
     expect(existsSync(path)).toBe(true)
-    expect(await driver.acquire(request('k'))).not.toBeNull()
+    expect(await driver.acquire(driverRequest('k', { waitMs: 0, ttlMs: 10_000 }))).not.toBeNull()
   })
 
   it('excludes a second connection on the same file and grants it after release', async () => {
     const a = open()
     const b = open(a.file)
-    const lease = (await a.acquire(request('k'))) as DriverLease
+    const lease = (await a.acquire(driverRequest('k', { waitMs: 0, ttlMs: 10_000 }))) as DriverLease
     expect(lease.fence).toBe(1n)
-    expect(await b.acquire(request('k'))).toBeNull()
-    const waiting = b.acquire(request('k', 10_000))
+    expect(await b.acquire(driverRequest('k', { waitMs: 0, ttlMs: 10_000 }))).toBeNull()
+    const waiting = b.acquire(driverRequest('k', { waitMs: 10_000, ttlMs: 10_000 }))
     expect(await a.release(lease)).toBe(true)
     const next = (await waiting) as DriverLease
     expect(next.fence).toBe(2n)
@@ -56,8 +46,8 @@ describe('SqliteDriver', () => {
     const a = open()
     const b = new SqliteDriver({ path: a.file, pollMaxMs: 60_000 })
     drivers.push(b)
-    const lease = (await a.acquire(request('k'))) as DriverLease
-    const waiting = b.acquire(request('k', 120_000))
+    const lease = (await a.acquire(driverRequest('k', { waitMs: 0, ttlMs: 10_000 }))) as DriverLease
+    const waiting = b.acquire(driverRequest('k', { waitMs: 120_000, ttlMs: 10_000 }))
     // Let the waiter's backoff grow well past what the check below allows.
     await new Promise((resolve) => setTimeout(resolve, 300))
     const releasedAtMs = performance.now()
@@ -68,14 +58,16 @@ describe('SqliteDriver', () => {
 
   it('keeps fences increasing across release, expiry and reopening the file', async () => {
     const a = open()
-    const first = (await a.acquire(request('k'))) as DriverLease
+    const first = (await a.acquire(driverRequest('k', { waitMs: 0, ttlMs: 10_000 }))) as DriverLease
     await a.release(first)
     await a.close()
     const b = open(a.file)
-    const second = (await b.acquire(request('k', 0, 5))) as DriverLease
+    const second = (await b.acquire(driverRequest('k', { waitMs: 0, ttlMs: 5 }))) as DriverLease
     expect(second.fence).toBe(first.fence + 1n)
     // Expiry: the 5 ms lease lapses without release and the next holder gets a higher fence.
-    const third = (await b.acquire(request('k', 5_000))) as DriverLease
+    const third = (await b.acquire(
+      driverRequest('k', { waitMs: 5_000, ttlMs: 10_000 }),
+    )) as DriverLease
     expect(third.fence).toBe(second.fence + 1n)
     expect(await b.renew(second, 1_000)).toEqual({ ok: false })
     expect(await b.release(second)).toBe(false)
@@ -83,7 +75,9 @@ describe('SqliteDriver', () => {
 
   it('renews only its own lease, and reports what inspect and list see', async () => {
     const a = open()
-    const lease = (await a.acquire(request('ns:k', 0, 1_000))) as DriverLease
+    const lease = (await a.acquire(
+      driverRequest('ns:k', { waitMs: 0, ttlMs: 1_000 }),
+    )) as DriverLease
     expect(await a.renew(lease, 60_000)).toEqual({ ok: true, ttlMs: 60_000 })
     expect(await a.renew({ ...lease, owner: 'f'.repeat(32) }, 60_000)).toEqual({ ok: false })
     const info = await a.inspect('ns:k')
@@ -104,12 +98,15 @@ describe('SqliteDriver', () => {
   it('stops waiting when the signal aborts or the driver closes, leaving nothing held', async () => {
     const a = open()
     const b = open(a.file)
-    await a.acquire(request('k'))
+    await a.acquire(driverRequest('k', { waitMs: 0, ttlMs: 10_000 }))
     const controller = new AbortController()
-    const aborted = b.acquire({ ...request('k', 60_000), signal: controller.signal })
+    const aborted = b.acquire({
+      ...driverRequest('k', { waitMs: 60_000, ttlMs: 10_000 }),
+      signal: controller.signal,
+    })
     controller.abort()
     expect(await aborted).toBeNull()
-    const closing = b.acquire(request('k', 60_000))
+    const closing = b.acquire(driverRequest('k', { waitMs: 60_000, ttlMs: 10_000 }))
     await b.close()
     expect(await closing).toBeNull()
     expect((await a.inspect('k'))?.held).toBe(true)
@@ -118,8 +115,8 @@ describe('SqliteDriver', () => {
   it('deletes the rows of leases still held when closed (nothing left behind)', async () => {
     const a = open()
     const b = open(a.file)
-    await a.acquire(request('k1'))
-    await a.acquire(request('k2'))
+    await a.acquire(driverRequest('k1', { waitMs: 0, ttlMs: 10_000 }))
+    await a.acquire(driverRequest('k2', { waitMs: 0, ttlMs: 10_000 }))
     await a.close()
     expect(await b.list('')).toEqual([])
   })
@@ -140,7 +137,8 @@ describe('SqliteDriver', () => {
   it('keeps keys case-sensitive and Unicode-exact', async () => {
     const a = open()
     const keys = ['Key', 'key', 'KEY', 'clé', 'cle\u0301', '鍵🔒', 'x'.repeat(1024)]
-    for (const key of keys) expect(await a.acquire(request(key))).not.toBeNull()
+    for (const key of keys)
+      expect(await a.acquire(driverRequest(key, { waitMs: 0, ttlMs: 10_000 }))).not.toBeNull()
     expect((await a.list('')).map((row) => row.key).sort()).toEqual([...keys].sort())
   })
 })

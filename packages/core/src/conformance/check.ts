@@ -23,6 +23,12 @@ export type CheckGroup =
 export interface ConformanceCheck {
   /** The `describe` it belongs to. */
   readonly group: CheckGroup
+  /**
+   * Stable id: the invariant it checks (`S2`, `L3`), with a letter for the second and later
+   * checks of one invariant (`S2b`), or its group's letters and a number (`A1`, `LC3`).
+   * Filter and report by it; names may be reworded.
+   */
+  readonly id: string
   /** Says which invariant broke when it fails, e.g. "S2: stale holder's release does not free the successor's lock". */
   readonly name: string
   /** Why the check does not apply to this driver (shown as the skip reason), or undefined when it does. */

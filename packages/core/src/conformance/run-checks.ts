@@ -8,6 +8,8 @@ import { withTimeout } from './wait-for.js'
 /** The outcome of one check. */
 export interface CheckResult {
   readonly group: ConformanceCheck['group']
+  /** The check's stable id (`S2`, `A1`, ...). */
+  readonly id: string
   readonly name: string
   readonly status: 'passed' | 'failed' | 'skipped'
   /** Why it was skipped. */
@@ -27,14 +29,14 @@ export interface RunChecksOptions {
   readonly checks?: readonly ConformanceCheck[]
 }
 
-/** A kebab-case slug of a check's name, used in its keys so a leftover key says who left it. */
+/** A kebab-case slug of a check's id and name, used in its keys so a leftover key says who left it. */
 export function slugOf(check: ConformanceCheck): string {
-  const id = check.name.match(/^([A-Z]+\d*[a-z]?):/)?.[1]
   const words = check.name
+    .replace(/^[A-Z]+\d*(?:\/[A-Z]+\d*)?:\s*/, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .slice(0, 24)
-  return `${id ? `${id.toLowerCase()}-` : ''}${words}`.replace(/-+$/, '')
+  return `${check.id.toLowerCase()}-${words}`.replace(/-+$/, '')
 }
 
 /**
@@ -84,7 +86,7 @@ export async function runChecks(
   for (const check of run.checks ?? ALL_CHECKS) {
     if (run.filter && !run.filter(check)) continue
     const startMs = performance.now()
-    const base = { group: check.group, name: check.name }
+    const base = { group: check.group, id: check.id, name: check.name }
     let result: CheckResult
     const reason = skipReasonOf(check, env)
     if (reason !== undefined) {

@@ -113,6 +113,16 @@ export class LeaseBook<T = undefined> {
     return this.loseWhere(() => true, reason)
   }
 
+  /**
+   * Removes every entry matching `test` without aborting it (e.g. leases whose time ran out
+   * unrenewed, which core already treats as lost); returns how many.
+   */
+  forgetWhere(test: (entry: BookEntry<T>) => boolean): number {
+    const gone = [...this.#byOwner.values()].filter(test)
+    for (const entry of gone) this.#byOwner.delete(entry.lease.owner)
+    return gone.length
+  }
+
   /** Removes and returns every entry without aborting them (close releases them). */
   drain(): BookEntry<T>[] {
     const all = [...this.#byOwner.values()]

@@ -1,5 +1,6 @@
 import type { ConformanceOptions } from '../../src/conformance/index.js'
-import { type LockDriver, MemoryDriver, MemoryStore } from '../../src/index.js'
+import { MemoryStore } from '../../src/driver-kit/index.js'
+import { type LockDriver, MemoryDriver } from '../../src/index.js'
 import { FenceReusedDriver } from './fence-reused-driver.js'
 import { NoLostSignalDriver } from './no-lost-signal-driver.js'
 import { PollingDriver } from './polling-driver.js'

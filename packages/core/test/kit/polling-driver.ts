@@ -1,5 +1,5 @@
+import { sleep } from '../../src/driver-kit/index.js'
 import type { AcquireRequest, DriverLease } from '../../src/index.js'
-import { sleep } from '../../src/index.js'
 import { WrappedDriver } from './wrapped-driver.js'
 
 /** Pause between two attempts: a polling floor far above L4's 50 ms push bound. */

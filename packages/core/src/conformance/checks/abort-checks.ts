@@ -7,6 +7,7 @@ import { expectFreeWithin, recordingLocker, tryOnce, untilWaiting } from './supp
 export const abortChecks: readonly ConformanceCheck[] = [
   {
     group: 'abort',
+    id: 'AB1',
     name: 'abort before the call: acquire rejects with LockAbortedError and leaves the free key free (S4)',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -30,6 +31,7 @@ export const abortChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'abort',
+    id: 'L3c',
     name: 'L3: abort while waiting rejects with LockAbortedError within 100 ms',
     async run(ctx) {
       const a = await ctx.locker()
@@ -66,6 +68,7 @@ export const abortChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'abort',
+    id: 'S4b',
     name: 'S4: an aborted waiter leaves no phantom lock: after the release a third driver gets the key',
     async run(ctx) {
       const [a, c] = await ctx.lockers(2)

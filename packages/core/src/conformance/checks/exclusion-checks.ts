@@ -9,6 +9,7 @@ import { expectHeld } from './support.js'
 export const exclusionChecks: readonly ConformanceCheck[] = [
   {
     group: 'exclusion',
+    id: 'X1',
     name: 'createDriver() returns a fresh driver on every call (the kit needs independent connections)',
     async run(ctx) {
       const [a, b] = await ctx.drivers(2)
@@ -26,6 +27,7 @@ export const exclusionChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'exclusion',
+    id: 'S1',
     name: 'S1: a key held through one driver is not granted through another (tryAcquire and a timed acquire)',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -43,6 +45,7 @@ export const exclusionChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'exclusion',
+    id: 'S1b',
     name: 'S1: of four drivers racing tryAcquire on one free key, exactly one wins',
     async run(ctx) {
       const lockers = await ctx.lockers(4)
@@ -77,6 +80,7 @@ export const exclusionChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'exclusion',
+    id: 'S1c',
     name: "S1: of four drivers racing a waiting acquire on one key, each is granted only after the previous holder's release",
     async run(ctx) {
       const lockers = await ctx.lockers(4)
@@ -107,6 +111,7 @@ export const exclusionChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'exclusion',
+    id: 'S1d',
     name: 'S1: a waiter on another driver is granted only after the holder releases',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)

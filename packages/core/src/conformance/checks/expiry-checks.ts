@@ -11,6 +11,7 @@ import { settleTimed, waitFor } from '../wait-for.js'
 export const expiryChecks: readonly ConformanceCheck[] = [
   {
     group: 'expiry',
+    id: 'L1',
     name: 'L1: a holder that stops renewing loses the key to a contender within ttlMs plus slack, never before its validity ends (S1)',
     skip: (env) =>
       env.capabilities.expiry === 'session'
@@ -51,6 +52,7 @@ export const expiryChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'expiry',
+    id: 'N1',
     name: "N1: a non-renewing holder's signal aborts with LockLostError no later than its validity ends",
     async run(ctx) {
       const a = await ctx.locker({ renew: false })
@@ -91,6 +93,7 @@ export const expiryChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'expiry',
+    id: 'S7',
     name: 'S7: isValid() is false from validUntil on, even if no timer ran',
     timeoutMs: (t) => 10_000 + 3 * t.shortTtlMs,
     async run(ctx) {

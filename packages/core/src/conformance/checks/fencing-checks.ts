@@ -13,6 +13,7 @@ async function fenceOf(locker: Locker, key: string, waitMs: number): Promise<big
 export const fencingChecks: readonly ConformanceCheck[] = [
   {
     group: 'fencing',
+    id: 'S3',
     name: 'S3: fences strictly increase across successive holders on one driver',
     async run(ctx) {
       const driver = await ctx.driver()
@@ -27,6 +28,7 @@ export const fencingChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'fencing',
+    id: 'S3b',
     name: 'S3: fences strictly increase across holders on different drivers',
     async run(ctx) {
       const lockers = await ctx.lockers(3)
@@ -40,6 +42,7 @@ export const fencingChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'fencing',
+    id: 'S3c',
     name: "S3: fences of different keys do not interfere: each key's fences increase while the keys interleave",
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)

@@ -46,6 +46,7 @@ async function worker(
 export const fuzzChecks: readonly ConformanceCheck[] = [
   {
     group: 'contention fuzz',
+    id: 'S1-S3',
     name: `S1/S3: ${DRIVERS} drivers x ${INCREMENTS} read-modify-write increments: exact count, no overlapping windows, fences increasing in grant order`,
     timeoutMs: (t) => 120_000 + 10 * t.pollHandoffMs,
     async run(ctx) {

@@ -24,6 +24,7 @@ function excessOver(baseline: Map<string, number>): string[] {
 export const hygieneChecks: readonly ConformanceCheck[] = [
   {
     group: 'hygiene',
+    id: 'H1b',
     name: "H1: inspect reports the holder's fence while held and the key free after release",
     skip: (env) => (env.capabilities.inspect ? undefined : 'capabilities.inspect is false'),
     async run(ctx) {
@@ -59,6 +60,7 @@ export const hygieneChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'hygiene',
+    id: 'H1c',
     name: 'H1: after release and close no timer or socket of the driver stays active, and inspect says free',
     timeoutMs: (t) => 20_000 + 3 * t.slackMs + t.pollHandoffMs,
     async run(ctx) {

@@ -92,6 +92,7 @@ async function expectArgumentError(what: string, call: () => Promise<unknown>): 
 export const keyChecks: readonly ConformanceCheck[] = [
   {
     group: 'keys',
+    id: 'H3',
     name: 'H3: Unicode and emoji keys lock, exclude and release like any other',
     async run(ctx) {
       const base = ctx.key()
@@ -107,6 +108,7 @@ export const keyChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'keys',
+    id: 'H3b',
     name: 'H3: keys of the full length (1024 UTF-8 bytes, or maxKeyBytes) work and differ by their last character',
     async run(ctx) {
       const bytes = Math.min(1024, ctx.caps.maxKeyBytes)
@@ -124,6 +126,7 @@ export const keyChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'keys',
+    id: 'H3c',
     name: 'H3: keys that differ only in case are distinct locks',
     async run(ctx) {
       const base = ctx.key()
@@ -138,6 +141,7 @@ export const keyChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'keys',
+    id: 'H3d',
     name: 'H3: keys equal in their first 64 characters are distinct locks',
     async run(ctx) {
       const base = ctx.key()
@@ -147,6 +151,7 @@ export const keyChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'keys',
+    id: 'H3e',
     name: 'H3: slashes, colons, braces and NUL are plain key characters',
     async run(ctx) {
       const b = ctx.key()
@@ -167,6 +172,7 @@ export const keyChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'keys',
+    id: 'H3f',
     name: 'H3: invalid keys (empty, 1025 bytes, non-string) are rejected with TypeError/RangeError before the driver is called',
     async run(ctx) {
       const { driver, calls } = countingDriver(await ctx.driver())

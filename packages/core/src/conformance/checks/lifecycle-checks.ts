@@ -7,6 +7,7 @@ import { expectFreeWithin, recordingLocker, tryOnce, untilWaiting } from './supp
 export const lifecycleChecks: readonly ConformanceCheck[] = [
   {
     group: 'lifecycle',
+    id: 'LC1',
     name: 'close() releases every held lock: another driver gets each key at once',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -31,6 +32,7 @@ export const lifecycleChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'lifecycle',
+    id: 'LC2',
     name: 'use after close() throws LockClosedError (acquire, tryAcquire, withLock, inspect)',
     async run(ctx) {
       const a = await ctx.locker()
@@ -53,6 +55,7 @@ export const lifecycleChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'lifecycle',
+    id: 'LC3',
     name: 'a waiter pending at close() rejects with LockClosedError and leaves nothing held (S4)',
     async run(ctx) {
       const [a, c] = await ctx.lockers(2)
@@ -77,6 +80,7 @@ export const lifecycleChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'lifecycle',
+    id: 'LC4',
     name: 'close() is idempotent, [Symbol.asyncDispose] closes, and release() after close() does not throw',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -102,6 +106,7 @@ export const lifecycleChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'lifecycle',
+    id: 'H1',
     name: "H1: driver.close() gives back the driver's locks at once and is idempotent",
     async run(ctx) {
       const [a, b] = await ctx.drivers(2)

@@ -26,6 +26,7 @@ function lossBoundMs(ctx: CheckContext): number {
 export const lossChecks: readonly ConformanceCheck[] = [
   {
     group: 'loss',
+    id: 'N2-N3',
     name: "N2/N3: after the backend drops the lock, the holder's signal aborts within one renewal interval plus an operation timeout",
     timeoutMs: (t) => 10_000 + t.lossTtlMs + t.opTimeoutMs,
     async run(ctx) {
@@ -64,6 +65,7 @@ export const lossChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'loss',
+    id: 'S6',
     name: 'S6: a lost handle never becomes valid again: isValid() stays false, extend() throws LockLostError, release() does not throw',
     timeoutMs: (t) => 10_000 + 2 * t.lossTtlMs + t.opTimeoutMs,
     async run(ctx) {
@@ -108,6 +110,7 @@ export const lossChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'loss',
+    id: 'N2',
     name: 'N2: a driver declaring lossSignal aborts lease.lost on evidence of loss (at the latest after a renew that finds it gone)',
     skip: (env) =>
       env.capabilities.lossSignal

@@ -73,6 +73,7 @@ async function expectSuccessorHolds(
 export const ownershipChecks: readonly ConformanceCheck[] = [
   {
     group: 'release and ownership',
+    id: 'O1',
     name: 'release frees the key for another driver at once, and a second release() is a no-op',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -89,6 +90,7 @@ export const ownershipChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'release and ownership',
+    id: 'S2',
     name: "S2: stale holder's release does not free the successor's lock",
     skip: needsLoss,
     async run(ctx) {
@@ -103,6 +105,7 @@ export const ownershipChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'release and ownership',
+    id: 'S2b',
     name: "S2: stale holder's renew does not extend or take the successor's lock",
     skip: needsLoss,
     async run(ctx) {
@@ -125,6 +128,7 @@ export const ownershipChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'release and ownership',
+    id: 'S2c',
     name: "S2: a stale handle's extend() throws LockLostError and its release() neither throws nor frees the successor",
     skip: needsLoss,
     async run(ctx) {

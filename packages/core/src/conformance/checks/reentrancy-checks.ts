@@ -11,6 +11,7 @@ import { tryOnce } from './support.js'
 export const reentrancyChecks: readonly ConformanceCheck[] = [
   {
     group: 'non-reentrancy',
+    id: 'S5',
     name: 'S5: the same Locker does not re-enter a key it holds (tryAcquire null, acquire times out)',
     async run(ctx) {
       const locker = await ctx.locker()
@@ -32,6 +33,7 @@ export const reentrancyChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'non-reentrancy',
+    id: 'S5b',
     name: 'S5: a same-Locker waiter gets the key only after the release, with a greater fence',
     async run(ctx) {
       const locker = await ctx.locker()
@@ -57,6 +59,7 @@ export const reentrancyChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'non-reentrancy',
+    id: 'S5c',
     name: 'S5: two Lockers on one driver exclude each other as if they were separate machines',
     async run(ctx) {
       const driver = await ctx.driver()

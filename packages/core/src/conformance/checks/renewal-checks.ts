@@ -8,6 +8,7 @@ import { tryOnce } from './support.js'
 export const renewalChecks: readonly ConformanceCheck[] = [
   {
     group: 'renewal',
+    id: 'RN1',
     name: 'a renewing holder keeps the key across 3x its TTL and a contender on another driver cannot get it',
     timeoutMs: (t) => 10_000 + 6 * t.renewTtlMs,
     async run(ctx) {
@@ -46,6 +47,7 @@ export const renewalChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'renewal',
+    id: 'RN2',
     name: 'extend() confirms ownership and moves validity forward',
     async run(ctx) {
       const a = await ctx.locker({ renew: false })
@@ -81,6 +83,7 @@ export const renewalChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'renewal',
+    id: 'S2d',
     name: 'S2: renewMany returns one result per lease, in order: a lease released in the middle says { ok: false }',
     skip: (env) =>
       env.driverHasRenewMany ? undefined : 'the driver has no renewMany (core renews one by one)',

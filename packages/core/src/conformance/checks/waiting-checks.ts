@@ -11,6 +11,7 @@ const PUSH_SAMPLES = 5
 export const waitingChecks: readonly ConformanceCheck[] = [
   {
     group: 'waiting',
+    id: 'L3',
     name: `L3: acquire gives up with LockTimeoutError within 100 ms of waitMs (median of ${SAMPLES})`,
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -43,6 +44,7 @@ export const waitingChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'waiting',
+    id: 'L3b',
     name: 'L3: waitMs 0 makes one attempt and fails fast with LockTimeoutError',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -65,6 +67,7 @@ export const waitingChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'waiting',
+    id: 'S4',
     name: 'S4: a timed-out acquire leaves nothing held: once the holder releases, a third driver gets the key',
     async run(ctx) {
       const [a, b, c] = await ctx.lockers(3)
@@ -87,6 +90,7 @@ export const waitingChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'waiting',
+    id: 'W1',
     name: 'a waiter on another driver is granted the key soon after the release (within the polling bound)',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -108,6 +112,7 @@ export const waitingChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'waiting',
+    id: 'L4',
     name: `L4: a waiter learns of a release by push: median handoff under 50 ms (${PUSH_SAMPLES} samples)`,
     skip: (env) =>
       env.capabilities.nativeWait
@@ -142,6 +147,7 @@ export const waitingChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'waiting',
+    id: 'W2',
     name: 'fair: waiters on three drivers are granted in arrival order',
     skip: (env) =>
       env.capabilities.fair ? undefined : 'capabilities.fair is false (no arrival-order promise)',

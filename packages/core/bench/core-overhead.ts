@@ -1,11 +1,9 @@
 /**
  * What core adds over bare MemoryDriver calls, per uncontended acquire+release cycle, and
  * what 10,000 held locks cost in memory and timers. Not part of the published API.
- * Run after a build: `pnpm --filter @baton-lock/core bench` (node --expose-gc).
+ * Run after a build: `pnpm --filter @baton-lock/core bench` (compiles this folder to .cache/bench, then node --expose-gc).
  */
-import { type Clock, systemClock, type TimerHandle } from '../clock.js'
-import { Locker } from '../locker.js'
-import { MemoryDriver } from '../memory-driver.js'
+import { type Clock, Locker, MemoryDriver, systemClock, type TimerHandle } from '@baton-lock/core'
 
 const CYCLES = 50_000
 const RUNS = 5
