@@ -41,6 +41,10 @@ export class LockSession {
   #closing = false
   #cause: unknown
   readonly #onEnd: SessionEndListener
+  #notifyEnded: () => void = () => {}
+  readonly #endedSignal = new Promise<void>((resolve) => {
+    this.#notifyEnded = resolve
+  })
 
   constructor(options: ConnectionOptions, statements: LockStatements, onEnd: SessionEndListener) {
     this.#connection = mysql.createConnection(options)
@@ -108,9 +112,15 @@ export class LockSession {
 
   /** Connects; the connection id and server version arrive in the handshake, so no query is needed. */
   async open(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
+    const connected = new Promise<void>((resolve, reject) => {
       this.#connection.connect((err) => (err ? reject(err) : resolve()))
     })
+    // destroy() while connecting (close() of the driver) must not leave open() pending
+    const dropped = this.#endedSignal.then(() => {
+      throw this.#cause ?? new Error('mysql: connection closed while connecting')
+    })
+    dropped.catch(() => {})
+    await Promise.race([connected, dropped])
     this.id = this.#connection.threadId
     const handshake = (
       this.#connection as unknown as { _handshakePacket?: { serverVersion?: string } }
@@ -150,7 +160,9 @@ export class LockSession {
     // a server that stopped answering must not hold close() up: drop the socket after a while
     const timer = setTimeout(() => this.destroy(), CLOSE_TIMEOUT_MS)
     try {
-      await new Promise<void>((resolve) => this.#connection.end(() => resolve()))
+      const ended = new Promise<void>((resolve) => this.#connection.end(() => resolve()))
+      // after a destroy() mysql2 may never call back: the session's end settles it too
+      await Promise.race([ended, this.#endedSignal])
     } finally {
       clearTimeout(timer)
     }
@@ -169,6 +181,7 @@ export class LockSession {
     this.#ended = true
     this.held.clear()
     this.claimed.clear()
+    this.#notifyEnded()
     this.#onEnd(this, this.#cause)
   }
 }

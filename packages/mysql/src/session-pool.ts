@@ -28,6 +28,8 @@ export class SessionPool {
   readonly #onEnd: SessionEndListener
   readonly #sessions: LockSession[] = []
   readonly #opening = new Set<Promise<LockSession>>()
+  /** The sessions behind `#opening`, so that close() can drop a connect that hangs. */
+  readonly #connecting = new Set<LockSession>()
   readonly #reaper: NodeJS.Timeout
   #closed = false
 
@@ -122,6 +124,8 @@ export class SessionPool {
   async close(): Promise<void> {
     this.#closed = true
     clearInterval(this.#reaper)
+    // a connect to an unreachable server would hang until connectTimeout: drop it
+    for (const session of this.#connecting) session.destroy()
     await Promise.allSettled([...this.#opening])
     await Promise.all(this.#sessions.map((s) => s.close()))
   }
@@ -164,6 +168,7 @@ export class SessionPool {
     const opening = session.open().then(
       () => {
         this.#opening.delete(opening)
+        this.#connecting.delete(session)
         if (this.#closed) {
           return session.close().then(() => Promise.reject(new Error('mysql driver is closed')))
         }
@@ -172,11 +177,13 @@ export class SessionPool {
       },
       async (err: unknown) => {
         this.#opening.delete(opening)
+        this.#connecting.delete(session)
         await session.close()
         throw err
       },
     )
     this.#opening.add(opening)
+    this.#connecting.add(session)
     opening.catch(() => {})
     return opening
   }
