@@ -72,6 +72,10 @@ test('L3/N4: with the server stopped (SIGSTOP), holders go suspended then lost b
       abort.abort()
       expect(isLockError(await waiting, 'LOCK_ABORTED')).toBe(true)
       const abortMs = performance.now() - abortedAt
+      // S4: a try on a FREE key, sent during the stall and abandoned at waitMs, still runs
+      // when the server resumes; its grant must not stay held by nobody (checked below)
+      const abandoned = await locker.acquire('stall:free', { waitMs: 300 }).catch((e: unknown) => e)
+      expect(isLockError(abandoned, 'LOCK_TIMEOUT')).toBe(true)
       await until(() => handle.state === 'suspended', ttlMs)
       await until(() => handle.state === 'lost', ttlMs + 1_000)
       const lostAt = performance.now()
@@ -87,6 +91,10 @@ test('L3/N4: with the server stopped (SIGSTOP), holders go suspended then lost b
     }
     await handle.release()
     await other.release(blocker)
+    // the abandoned statement's late grant was released by the driver: the key is free
+    await until(async () => (await other.inspect('stall:free')) === null, 10_000)
+    const free = must(await other.acquire(driverRequest('stall:free')))
+    await other.release(free)
     // after the stall the key is free again (the lost holder's lock was released or its session dropped)
     const again = await locker.acquire('stall:held', { waitMs: 10_000 })
     expect(again.fence > handle.fence).toBe(true)
