@@ -7,12 +7,14 @@ import {
   sqliteDriver,
 } from './contenders/baton-drivers.js'
 import { memoryFloor } from './contenders/memory-floor.js'
+import { mysqlFloor, mysqlServerWait } from './contenders/mysql-floor.js'
 import { postgresFloor, postgresServerWait } from './contenders/postgres-floor.js'
 import { advisoryLockPeer } from './contenders/postgres-peers.js'
 import { redisFloor } from './contenders/redis-floor.js'
 import { redisSemaphorePeer, redlockPeer } from './contenders/redis-peers.js'
 import { sqliteFloor } from './contenders/sqlite-floor.js'
 import type { ContenderSpec } from './lock-client.js'
+import { mysqlDriver, startMysqlBackend } from './mysql-backend.js'
 import { postgresProbe, redisProbe } from './probes/round-trip-probe.js'
 import {
   startMemoryBackend,
@@ -44,6 +46,15 @@ export const BACKENDS: readonly BackendSpec[] = [
     handoffFloors: [postgresServerWait],
     crossProcess: true,
     probe: postgresProbe,
+  },
+  {
+    name: 'mysql',
+    start: startMysqlBackend,
+    floor: mysqlFloor,
+    createDriver: mysqlDriver,
+    peers: [],
+    handoffFloors: [mysqlServerWait],
+    crossProcess: true,
   },
   {
     name: 'sqlite',
