@@ -14,12 +14,14 @@ import {
   startEtcdBackend,
 } from './contenders/etcd-contenders.js'
 import { memoryFloor } from './contenders/memory-floor.js'
+import { mysqlFloor, mysqlServerWait } from './contenders/mysql-floor.js'
 import { postgresFloor, postgresServerWait } from './contenders/postgres-floor.js'
 import { advisoryLockPeer } from './contenders/postgres-peers.js'
 import { redisFloor } from './contenders/redis-floor.js'
 import { redisSemaphorePeer, redlockPeer } from './contenders/redis-peers.js'
 import { sqliteFloor } from './contenders/sqlite-floor.js'
 import type { ContenderSpec } from './lock-client.js'
+import { mysqlDriver, startMysqlBackend } from './mysql-backend.js'
 import { postgresProbe, redisProbe } from './probes/round-trip-probe.js'
 import {
   startMemoryBackend,
@@ -59,6 +61,15 @@ export const BACKENDS: readonly BackendSpec[] = [
     createDriver: etcdDriver,
     peers: [etcd3LockPeer],
     handoffFloors: [etcdWatchRecipe],
+    crossProcess: true,
+  },
+  {
+    name: 'mysql',
+    start: startMysqlBackend,
+    floor: mysqlFloor,
+    createDriver: mysqlDriver,
+    peers: [],
+    handoffFloors: [mysqlServerWait],
     crossProcess: true,
   },
   {
