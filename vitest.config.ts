@@ -41,6 +41,7 @@ export default defineConfig({
       project('@baton-lock/sqlite', './packages/sqlite'),
       project('@baton-lock/redis', './packages/redis', 60_000),
       project('@baton-lock/postgres', './packages/postgres', 60_000),
+      project('@baton-lock/zookeeper', './packages/zookeeper', 60_000),
       project('baton-lock', './packages/baton', 60_000),
       project('@baton-lock/test-matrix', './test-matrix', 120_000),
       project('@baton-lock/bench', './packages/bench', 120_000),
