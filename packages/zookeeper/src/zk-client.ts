@@ -57,6 +57,9 @@ export interface ZkInternals {
   readonly connectionManager: {
     queue(request: unknown, callback: (error: Error | null, response: ZkResponse) => void): void
     readonly chrootPath?: string
+    /** Sets the timeout the next ConnectRequest asks for. */
+    updateTimeout(timeoutMs: number): void
+    readonly socket?: { destroy(): void }
   }
 }
 

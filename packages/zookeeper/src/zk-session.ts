@@ -1,5 +1,5 @@
 import { type Created, rawCreate } from './raw-create.js'
-import type { ZkClient, ZkEvent, ZkStat } from './zk-client.js'
+import type { ZkClient, ZkEvent, ZkInternals, ZkStat } from './zk-client.js'
 import { ZK, zkErrorCode, zookeeper } from './zk-client.js'
 
 /** How a session is opened: where, with which timeout, and how long to wait for it. */
@@ -29,12 +29,13 @@ export class SessionEndedError extends Error {
 export class ZkSession {
   readonly client: ZkClient
   /** The timeout the server negotiated, in ms (clamped to [minSessionTimeout, maxSessionTimeout]). */
-  readonly timeoutMs: number
+  timeoutMs: number
   /** The session id in hex, as ZooKeeper logs it. */
   readonly id: string
   readonly #owned: boolean
   readonly #ended = new AbortController()
-  readonly #timer: NodeJS.Timeout
+  #timer: NodeJS.Timeout
+  #raising: Promise<void> | undefined
   readonly #onExpired = () => this.end(new SessionEndedError('the ZooKeeper session expired'))
   #lastReplySentAtMs: number
   #lastSentAtMs: number
@@ -49,8 +50,13 @@ export class ZkSession {
     this.#lastSentAtMs = connectedSentAtMs
     client.once('expired', this.#onExpired)
     client.once('authenticationFailed', this.#onExpired)
-    this.#timer = setInterval(() => this.#watch(), Math.max(10, Math.floor(this.timeoutMs / 6)))
-    this.#timer.unref()
+    this.#timer = this.#startWatch()
+  }
+
+  #startWatch(): NodeJS.Timeout {
+    const timer = setInterval(() => this.#watch(), Math.max(10, Math.floor(this.timeoutMs / 6)))
+    timer.unref()
+    return timer
   }
 
   /** Opens a new client and waits for its session (bounded by `connectTimeoutMs` and `signal`). */
@@ -149,6 +155,35 @@ export class ZkSession {
 
   remove(path: string): Promise<void> {
     return this.call<void>((done) => this.client.remove(path, -1, (error) => done(error)))
+  }
+
+  /** True when the driver made this client (and may reconnect or close it). */
+  get owned(): boolean {
+    return this.#owned
+  }
+
+  /**
+   * Asks the server for a longer timeout for this live session (a longer `extend`): the
+   * client reconnects with the same session id and password, and its ConnectRequest
+   * carries the new timeout, which the server negotiates again (within its bounds) for the
+   * session. Requests in flight at that moment fail with connection loss, as on any
+   * reconnect. Every lock on the session keeps the longer timeout from then on.
+   */
+  raiseTimeout(timeoutMs: number, connectTimeoutMs: number): Promise<void> {
+    if (timeoutMs <= this.timeoutMs || !this.#owned) return Promise.resolve()
+    this.#raising ??= (async () => {
+      const { connectionManager } = this.client as unknown as ZkInternals
+      connectionManager.updateTimeout(timeoutMs)
+      const connecting = connected(this.client, connectTimeoutMs, this.#ended.signal)
+      connectionManager.socket?.destroy()
+      await connecting
+      this.timeoutMs = this.client.getSessionTimeout()
+      clearInterval(this.#timer)
+      if (!this.#ended.signal.aborted) this.#timer = this.#startWatch()
+    })().finally(() => {
+      this.#raising = undefined
+    })
+    return this.#raising
   }
 
   /** Ends the session: aborts `ended` with `reason` and closes the client if the driver owns it. */

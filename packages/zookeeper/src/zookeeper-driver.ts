@@ -96,6 +96,7 @@ export class ZookeeperDriver implements LockDriver {
       this.#book.lose(lease, session.ended.reason)
       return { ok: false }
     }
+    if (ttlMs > session.timeoutMs) await session.raiseTimeout(ttlMs, this.#options.connectTimeoutMs)
     const stat = await session.exists(node.path)
     if (
       stat === null ||
