@@ -72,7 +72,10 @@ export class ZkSession {
     try {
       await connecting
     } catch (err) {
+      // node-zookeeper-client parses a ConnectResponse that arrives after close() as a
+      // reply and throws from its socket handler: drop the socket with the client
       client.close()
+      destroySocket(client)
       throw err
     }
     return new ZkSession(client, true, sentAtMs)
@@ -187,21 +190,28 @@ export class ZkSession {
   }
 
   /** Ends the session: aborts `ended` with `reason` and closes the client if the driver owns it. */
-  end(reason: SessionEndedError): void {
+  end(reason: SessionEndedError, graceful = false): void {
     if (this.#ended.signal.aborted) return
     clearInterval(this.#timer)
     this.client.removeListener('expired', this.#onExpired)
     this.client.removeListener('authenticationFailed', this.#onExpired)
     this.#ended.abort(reason)
-    if (this.#owned) this.client.close()
+    if (!this.#owned) return
+    this.client.close()
+    // an expired or silent session has nothing left to say: drop the socket now rather than
+    // let a late burst of bytes reach a client that is closing
+    if (!graceful) destroySocket(this.client)
   }
 
   /** Closes: ends the session; with `closeClient`, also an injected client. Waits briefly for the socket. */
   async close(closeClient: boolean): Promise<void> {
     const wasOpen = this.client.getState().name !== 'DISCONNECTED'
-    this.end(new SessionEndedError('the ZooKeeper driver closed the session'))
+    this.end(new SessionEndedError('the ZooKeeper driver closed the session'), true)
     if (!this.#owned && closeClient) this.client.close()
-    if (wasOpen && (this.#owned || closeClient)) await disconnected(this.client, 2_000)
+    if (wasOpen && (this.#owned || closeClient)) {
+      // closeSession is one request; a server that does not answer must not keep the socket
+      if (!(await disconnected(this.client, 2_000))) destroySocket(this.client)
+    }
   }
 
   #replied(sentAtMs: number): void {
@@ -254,14 +264,20 @@ function connected(client: ZkClient, timeoutMs: number, signal: AbortSignal): Pr
   })
 }
 
-function disconnected(client: ZkClient, timeoutMs: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
+/** Resolves true once the client's socket closed, false after `timeoutMs`. */
+function disconnected(client: ZkClient, timeoutMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const done = (closed: boolean) => {
       clearTimeout(timer)
-      client.removeListener('disconnected', done)
-      resolve()
+      client.removeListener('disconnected', onClosed)
+      resolve(closed)
     }
-    const timer = setTimeout(done, timeoutMs)
-    client.once('disconnected', done)
+    const onClosed = () => done(true)
+    const timer = setTimeout(() => done(false), timeoutMs)
+    client.once('disconnected', onClosed)
   })
+}
+
+function destroySocket(client: ZkClient): void {
+  ;(client as unknown as ZkInternals).connectionManager.socket?.destroy()
 }
