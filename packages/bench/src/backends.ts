@@ -12,6 +12,12 @@ import { advisoryLockPeer } from './contenders/postgres-peers.js'
 import { redisFloor } from './contenders/redis-floor.js'
 import { redisSemaphorePeer, redlockPeer } from './contenders/redis-peers.js'
 import { sqliteFloor } from './contenders/sqlite-floor.js'
+import {
+  startZookeeperBackend,
+  zookeeperDriver,
+  zookeeperFloor,
+  zookeeperRawWatch,
+} from './contenders/zookeeper-contenders.js'
 import type { ContenderSpec } from './lock-client.js'
 import { postgresProbe, redisProbe } from './probes/round-trip-probe.js'
 import {
@@ -44,6 +50,15 @@ export const BACKENDS: readonly BackendSpec[] = [
     handoffFloors: [postgresServerWait],
     crossProcess: true,
     probe: postgresProbe,
+  },
+  {
+    name: 'zookeeper',
+    start: startZookeeperBackend,
+    floor: zookeeperFloor,
+    createDriver: zookeeperDriver,
+    peers: [],
+    handoffFloors: [zookeeperRawWatch],
+    crossProcess: true,
   },
   {
     name: 'sqlite',
