@@ -6,7 +6,8 @@ export interface AdminClient {
   getData(path: string): Promise<{ data: Buffer; stat: ZkStat }>
   exists(path: string): Promise<ZkStat | null>
   remove(path: string): Promise<void>
-  /** The hex session ids of every ephemeral node's owner among `path`'s children. */
+  /** Creates `path` and its ancestors as PERSISTENT nodes (e.g. a chroot, which must exist). */
+  mkdirp(path: string): Promise<void>
   close(): void
 }
 
@@ -34,6 +35,13 @@ export async function adminClient(url: string): Promise<AdminClient> {
       ),
     exists: (path) => call((done) => client.exists(path, done)),
     remove: (path) => call<void>((done) => client.remove(path, -1, (err) => done(err, undefined))),
+    mkdirp: (path) =>
+      call<void>((done) =>
+        (client as unknown as { mkdirp(p: string, cb: (e: Error | null) => void): void }).mkdirp(
+          path,
+          (err) => done(err, undefined),
+        ),
+      ),
     close: () => client.close(),
   }
 }
