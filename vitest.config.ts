@@ -53,6 +53,7 @@ export default defineConfig({
       project('@baton-lock/postgres', './packages/postgres', 60_000),
       project('@baton-lock/etcd', './packages/etcd', 60_000),
       project('@baton-lock/mysql', './packages/mysql', 60_000),
+      project('@baton-lock/zookeeper', './packages/zookeeper', 60_000),
       project('baton-lock', './packages/baton', 60_000),
       project('@baton-lock/test-matrix', './test-matrix', 120_000),
       project('@baton-lock/bench', './packages/bench', 120_000),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the native server binaries the test matrix starts on free loopback ports:
-# redis-server, PostgreSQL, MariaDB, etcd (server and client), ZooKeeper and a Java runtime.
+# redis-server, PostgreSQL, MariaDB, etcd (server and client), ZooKeeper and a Java runtime,
+# plus Apache Curator and a JDK for the ZooKeeper interop tests.
 #
 # Idempotent: when everything is present it exits 0 at once, without calling apt.
 # The harness never uses the system services these packages bring, so the script keeps
@@ -28,6 +29,10 @@ have etcdctl || missing+=(etcd-client)
 [[ -f /usr/share/zookeeper/bin/zkServer.sh || -d /usr/share/java/zookeeper.jar || -f /usr/share/java/zookeeper.jar ]] ||
   missing+=(zookeeper)
 have java || missing+=(default-jre-headless)
+# Curator interop tests (packages/zookeeper): Apache Curator 5.4 and a JDK to compile against it
+[[ -f /usr/share/java/curator-recipes.jar ]] || missing+=(libcurator-recipes-java)
+have javac || missing+=(openjdk-17-jdk-headless)
+[[ -f /usr/share/java/slf4j-nop.jar ]] || missing+=(libslf4j-java)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0

@@ -20,6 +20,8 @@ export interface ZookeeperOptions {
   minSessionTimeoutMs?: number
   /** Highest session timeout the server grants (default 60 s). */
   maxSessionTimeoutMs?: number
+  /** How often the server deletes empty CONTAINER nodes (`znode.container.checkIntervalMs`; ZooKeeper's default 60 s). */
+  containerCheckIntervalMs?: number
   startTimeoutMs?: number
 }
 
@@ -139,6 +141,9 @@ async function startServers(
               '-XX:-UsePerfData', // no hsperfdata files left in /tmp
               '-Djava.net.preferIPv4Stack=true',
               '-Dzookeeper.jmx.log4j.disable=true',
+              ...(options.containerCheckIntervalMs === undefined
+                ? []
+                : [`-Dznode.container.checkIntervalMs=${options.containerCheckIntervalMs}`]),
               '-cp',
               `${dir}:${cp}`,
               'org.apache.zookeeper.server.quorum.QuorumPeerMain',

@@ -20,6 +20,12 @@ import { advisoryLockPeer } from './contenders/postgres-peers.js'
 import { redisFloor } from './contenders/redis-floor.js'
 import { redisSemaphorePeer, redlockPeer } from './contenders/redis-peers.js'
 import { sqliteFloor } from './contenders/sqlite-floor.js'
+import {
+  startZookeeperBackend,
+  zookeeperDriver,
+  zookeeperFloor,
+  zookeeperRawWatch,
+} from './contenders/zookeeper-contenders.js'
 import type { ContenderSpec } from './lock-client.js'
 import { mysqlDriver, startMysqlBackend } from './mysql-backend.js'
 import { postgresProbe, redisProbe } from './probes/round-trip-probe.js'
@@ -70,6 +76,15 @@ export const BACKENDS: readonly BackendSpec[] = [
     createDriver: mysqlDriver,
     peers: [],
     handoffFloors: [mysqlServerWait],
+    crossProcess: true,
+  },
+  {
+    name: 'zookeeper',
+    start: startZookeeperBackend,
+    floor: zookeeperFloor,
+    createDriver: zookeeperDriver,
+    peers: [],
+    handoffFloors: [zookeeperRawWatch],
     crossProcess: true,
   },
   {

@@ -1,0 +1,62 @@
+import type { ZkClient, ZkInternals, ZkStat } from './zk-client.js'
+import { jute, zookeeper } from './zk-client.js'
+
+/** ZooKeeper's wire opcodes for `create2` and `createContainer` (3.5+), absent from node-zookeeper-client. */
+const OP_CREATE2 = 15
+const OP_CREATE_CONTAINER = 19
+
+/** ZooKeeper create modes (flags of CreateRequest). */
+export const CreateMode = { EPHEMERAL_SEQUENTIAL: 3, CONTAINER: 4, PERSISTENT: 0 } as const
+
+/** What a raw create returns: the created path (chroot removed) and its `Stat`. */
+export interface Created {
+  readonly path: string
+  readonly stat: ZkStat
+}
+
+/**
+ * Sends a `create2` or `createContainer` request through the client's own connection
+ * (same session, same ordering, no retry). node-zookeeper-client 1.1 only sends opcode 1
+ * (`create`), whose reply carries no `Stat` (so no `czxid` without a second round trip)
+ * and which cannot make CONTAINER nodes. Both opcodes take a plain CreateRequest and reply
+ * with Create2Response = path (ustring) + Stat, which on the wire is exactly a
+ * GetDataResponse (buffer + Stat). So the request is serialised with the real opcode and
+ * queued with GET_DATA as its header type, which is what the library uses to pick the
+ * reply decoder; `data` then holds the path's UTF-8 bytes.
+ */
+export function rawCreate(
+  client: ZkClient,
+  path: string,
+  data: Buffer,
+  mode: number,
+): Promise<Created> {
+  const { connectionManager } = client as unknown as ZkInternals
+  const header = new jute.protocol.RequestHeader()
+  header.type = jute.OP_CODES.GET_DATA
+  const payload = new jute.protocol.CreateRequest()
+  payload.path = path
+  payload.data = data
+  payload.acl = zookeeper.ACL.OPEN_ACL_UNSAFE.map((acl) => acl.toRecord())
+  payload.flags = mode
+  const request = new jute.Request(header, payload)
+  const opcode = mode === CreateMode.CONTAINER ? OP_CREATE_CONTAINER : OP_CREATE2
+  const toBuffer = request.toBuffer.bind(request)
+  // frame: int32 length, then RequestHeader (int32 xid, int32 type): the type is at byte 8
+  request.toBuffer = () => {
+    const buffer = toBuffer()
+    buffer.writeInt32BE(opcode, 8)
+    return buffer
+  }
+  return new Promise((resolve, reject) => {
+    connectionManager.queue(request, (error, response) => {
+      if (error) return reject(error)
+      const reply = response.payload
+      if (reply === null) return reject(new Error(`create of ${path} got an empty reply`))
+      const chroot = connectionManager.chrootPath ?? ''
+      const full = reply.data.toString('utf8')
+      const created =
+        chroot !== '' && full.startsWith(chroot) ? full.slice(chroot.length) || '/' : full
+      resolve({ path: created, stat: reply.stat })
+    })
+  })
+}

@@ -1,0 +1,283 @@
+import { type Created, rawCreate } from './raw-create.js'
+import type { ZkClient, ZkEvent, ZkInternals, ZkStat } from './zk-client.js'
+import { ZK, zkErrorCode, zookeeper } from './zk-client.js'
+
+/** How a session is opened: where, with which timeout, and how long to wait for it. */
+export interface SessionSpec {
+  readonly connectString: string
+  readonly requestedTimeoutMs: number
+  readonly connectTimeoutMs: number
+  readonly reconnectDelayMs: number
+  readonly signal: AbortSignal
+}
+
+/** Why a session is over: the server expired it, it went silent, or the driver closed it. */
+export class SessionEndedError extends Error {
+  override readonly name = 'SessionEndedError'
+}
+
+/**
+ * One ZooKeeper session (one node-zookeeper-client `Client`) and its liveness as the
+ * driver sees it. The library has no read timeout: a server that stops answering leaves
+ * requests queued for ever while the client still says "connected". So every reply
+ * records the send time of its request, a timer pings (`exists /`) when nothing else was
+ * sent for a third of the session timeout, the session counts as suspended after two
+ * thirds without a reply, and it ends (every lock on it lost) once a whole session
+ * timeout passed since the last request that got an answer, because by then the server
+ * may have expired it and granted its locks to someone else.
+ */
+export class ZkSession {
+  readonly client: ZkClient
+  /** The timeout the server negotiated, in ms (clamped to [minSessionTimeout, maxSessionTimeout]). */
+  timeoutMs: number
+  /** The session id in hex, as ZooKeeper logs it. */
+  readonly id: string
+  readonly #owned: boolean
+  readonly #ended = new AbortController()
+  #timer: NodeJS.Timeout
+  #raising: Promise<void> | undefined
+  readonly #onExpired = () => this.end(new SessionEndedError('the ZooKeeper session expired'))
+  #lastReplySentAtMs: number
+  #lastSentAtMs: number
+  #pinging = false
+
+  constructor(client: ZkClient, owned: boolean, connectedSentAtMs: number) {
+    this.client = client
+    this.#owned = owned
+    this.timeoutMs = client.getSessionTimeout()
+    this.id = client.getSessionId().toString('hex')
+    this.#lastReplySentAtMs = connectedSentAtMs
+    this.#lastSentAtMs = connectedSentAtMs
+    client.once('expired', this.#onExpired)
+    client.once('authenticationFailed', this.#onExpired)
+    this.#timer = this.#startWatch()
+  }
+
+  #startWatch(): NodeJS.Timeout {
+    const timer = setInterval(() => this.#watch(), Math.max(10, Math.floor(this.timeoutMs / 6)))
+    timer.unref()
+    return timer
+  }
+
+  /** Opens a new client and waits for its session (bounded by `connectTimeoutMs` and `signal`). */
+  static async open(spec: SessionSpec): Promise<ZkSession> {
+    const client = zookeeper.createClient(spec.connectString, {
+      sessionTimeout: spec.requestedTimeoutMs,
+      spinDelay: spec.reconnectDelayMs,
+      retries: 0, // never retried by the library: a retried create makes a second node
+    })
+    const sentAtMs = performance.now()
+    const connecting = connected(client, spec.connectTimeoutMs, spec.signal)
+    client.connect()
+    try {
+      await connecting
+    } catch (err) {
+      // node-zookeeper-client parses a ConnectResponse that arrives after close() as a
+      // reply and throws from its socket handler: drop the socket with the client
+      client.close()
+      destroySocket(client)
+      throw err
+    }
+    return new ZkSession(client, true, sentAtMs)
+  }
+
+  /** Adopts an injected client: waits until it is connected; never closes it unless asked. */
+  static async adopt(client: ZkClient, connectTimeoutMs: number, signal: AbortSignal) {
+    const sentAtMs = performance.now()
+    if (client.getState().name !== 'SYNC_CONNECTED') {
+      const connecting = connected(client, connectTimeoutMs, signal)
+      client.connect()
+      await connecting
+    }
+    return new ZkSession(client, false, sentAtMs)
+  }
+
+  /** Aborted when the session is over; its reason is a `SessionEndedError`. */
+  get ended(): AbortSignal {
+    return this.#ended.signal
+  }
+
+  /** True while no reply came for two thirds of the session timeout. */
+  get suspended(): boolean {
+    return performance.now() - this.#lastReplySentAtMs > (this.timeoutMs * 2) / 3
+  }
+
+  /** Monotonic time until which the server cannot have expired this session. */
+  get liveUntilMs(): number {
+    return this.#lastReplySentAtMs + this.timeoutMs
+  }
+
+  /**
+   * Sends one request through `send` and settles with its reply. Any reply the server
+   * sent (a value or a ZooKeeper error other than connection loss) proves the session was
+   * alive when the request left; rejects at once when the session ends.
+   */
+  call<T>(send: (done: (error: Error | null, value: T) => void) => void): Promise<T> {
+    const ended = this.#ended.signal
+    if (ended.aborted) return Promise.reject(ended.reason)
+    const sentAtMs = performance.now()
+    this.#lastSentAtMs = sentAtMs
+    return new Promise<T>((resolve, reject) => {
+      const onEnd = () => reject(ended.reason)
+      ended.addEventListener('abort', onEnd, { once: true })
+      send((error, value) => {
+        ended.removeEventListener('abort', onEnd)
+        const code = zkErrorCode(error)
+        if (code !== ZK.CONNECTION_LOSS && code !== ZK.SESSION_EXPIRED) this.#replied(sentAtMs)
+        if (code === ZK.SESSION_EXPIRED) this.#onExpired()
+        if (error) reject(error)
+        else resolve(value)
+      })
+    })
+  }
+
+  /** A raw `create2`/`createContainer` (see raw-create.ts) on this session. */
+  create(path: string, data: Buffer, mode: number): Promise<Created> {
+    return this.call<Created>((done) => {
+      rawCreate(this.client, path, data, mode).then(
+        (created) => done(null, created),
+        (error: Error) => done(error, undefined as never),
+      )
+    })
+  }
+
+  getChildren(path: string): Promise<string[]> {
+    return this.call<string[]>((done) => this.client.getChildren(path, done))
+  }
+
+  exists(path: string): Promise<ZkStat | null> {
+    return this.call<ZkStat | null>((done) => this.client.exists(path, done))
+  }
+
+  /** `getData` with a one-shot watch; resolves with the node's stat, rejects NONODE if it is gone. */
+  watchData(path: string, watcher: (event: ZkEvent) => void): Promise<ZkStat> {
+    return this.call<ZkStat>((done) =>
+      this.client.getData(path, watcher, (error, _data, stat) => done(error, stat)),
+    )
+  }
+
+  remove(path: string): Promise<void> {
+    return this.call<void>((done) => this.client.remove(path, -1, (error) => done(error)))
+  }
+
+  /** True when the driver made this client (and may reconnect or close it). */
+  get owned(): boolean {
+    return this.#owned
+  }
+
+  /**
+   * Asks the server for a longer timeout for this live session (a longer `extend`): the
+   * client reconnects with the same session id and password, and its ConnectRequest
+   * carries the new timeout, which the server negotiates again (within its bounds) for the
+   * session. Requests in flight at that moment fail with connection loss, as on any
+   * reconnect. Every lock on the session keeps the longer timeout from then on.
+   */
+  raiseTimeout(timeoutMs: number, connectTimeoutMs: number): Promise<void> {
+    if (timeoutMs <= this.timeoutMs || !this.#owned) return Promise.resolve()
+    this.#raising ??= (async () => {
+      const { connectionManager } = this.client as unknown as ZkInternals
+      connectionManager.updateTimeout(timeoutMs)
+      const connecting = connected(this.client, connectTimeoutMs, this.#ended.signal)
+      connectionManager.socket?.destroy()
+      await connecting
+      this.timeoutMs = this.client.getSessionTimeout()
+      clearInterval(this.#timer)
+      if (!this.#ended.signal.aborted) this.#timer = this.#startWatch()
+    })().finally(() => {
+      this.#raising = undefined
+    })
+    return this.#raising
+  }
+
+  /** Ends the session: aborts `ended` with `reason` and closes the client if the driver owns it. */
+  end(reason: SessionEndedError, graceful = false): void {
+    if (this.#ended.signal.aborted) return
+    clearInterval(this.#timer)
+    this.client.removeListener('expired', this.#onExpired)
+    this.client.removeListener('authenticationFailed', this.#onExpired)
+    this.#ended.abort(reason)
+    if (!this.#owned) return
+    this.client.close()
+    // an expired or silent session has nothing left to say: drop the socket now rather than
+    // let a late burst of bytes reach a client that is closing
+    if (!graceful) destroySocket(this.client)
+  }
+
+  /** Closes: ends the session; with `closeClient`, also an injected client. Waits briefly for the socket. */
+  async close(closeClient: boolean): Promise<void> {
+    const wasOpen = this.client.getState().name !== 'DISCONNECTED'
+    this.end(new SessionEndedError('the ZooKeeper driver closed the session'), true)
+    if (!this.#owned && closeClient) this.client.close()
+    if (wasOpen && (this.#owned || closeClient)) {
+      // closeSession is one request; a server that does not answer must not keep the socket
+      if (!(await disconnected(this.client, 2_000))) destroySocket(this.client)
+    }
+  }
+
+  #replied(sentAtMs: number): void {
+    if (sentAtMs > this.#lastReplySentAtMs) this.#lastReplySentAtMs = sentAtMs
+  }
+
+  #watch(): void {
+    const nowMs = performance.now()
+    if (nowMs >= this.#lastReplySentAtMs + this.timeoutMs * 0.99 - 2) {
+      this.end(
+        new SessionEndedError(
+          `no reply from ZooKeeper for the whole session timeout (${this.timeoutMs} ms): the server may have expired the session`,
+        ),
+      )
+      return
+    }
+    if (this.#pinging || nowMs - this.#lastSentAtMs < this.timeoutMs / 3) return
+    this.#pinging = true
+    this.exists('/')
+      .catch(() => {})
+      .finally(() => {
+        this.#pinging = false
+      })
+  }
+}
+
+function connected(client: ZkClient, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      client.removeListener('connected', onConnected)
+      client.removeListener('expired', onExpired)
+      if (error) reject(error)
+      else resolve()
+    }
+    const onConnected = () => done()
+    const onExpired = () =>
+      done(new SessionEndedError('the ZooKeeper session expired while connecting'))
+    const onAbort = () =>
+      done(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+    const timer = setTimeout(
+      () => done(new Error(`no ZooKeeper server answered within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
+    if (signal.aborted) return onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    client.once('connected', onConnected)
+    client.once('expired', onExpired)
+  })
+}
+
+/** Resolves true once the client's socket closed, false after `timeoutMs`. */
+function disconnected(client: ZkClient, timeoutMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const done = (closed: boolean) => {
+      clearTimeout(timer)
+      client.removeListener('disconnected', onClosed)
+      resolve(closed)
+    }
+    const onClosed = () => done(true)
+    const timer = setTimeout(() => done(false), timeoutMs)
+    client.once('disconnected', onClosed)
+  })
+}
+
+function destroySocket(client: ZkClient): void {
+  ;(client as unknown as ZkInternals).connectionManager.socket?.destroy()
+}

@@ -1,0 +1,54 @@
+/**
+ * How a Baton key becomes a Curator lock path: `<rootPath>/<escaped key>`, one znode level
+ * per key, so `a` and `a/b` are two unrelated locks (as two Curator paths `/r/a` and
+ * `/r/a%2Fb`). A Java service locks the same key with
+ * `new InterProcessMutex(client, lockPath(key, rootPath))`; for a key made of letters,
+ * digits and most punctuation the path is simply `rootPath + '/' + key`.
+ *
+ * Escaped as `%XX` (uppercase hex of each UTF-8 byte): `%` and `/`; code points ZooKeeper
+ * rejects in a path (U+0000-U+001F, U+007F-U+009F, U+D800-U+F8FF, U+FFF0-U+FFFF, and
+ * everything above U+FFFF, which Java sees as surrogates); and the dots of a key that is
+ * `.` or `..`. The mapping is one-to-one, so `keyOfNodeName` inverts it.
+ */
+export function lockPath(key: string, rootPath: string): string {
+  return `${rootPath === '/' ? '' : rootPath}/${lockNodeName(key)}`
+}
+
+/** The single znode name a key maps to (see `lockPath`). */
+export function lockNodeName(key: string): string {
+  if (key === '.' || key === '..') return key.replaceAll('.', '%2E')
+  let out = ''
+  for (const char of key) {
+    const cp = char.codePointAt(0) ?? 0
+    out += mustEscape(cp) ? percentEncode(char) : char
+  }
+  return out
+}
+
+/** The key a lock node name came from, or undefined if the name is not one `lockNodeName` makes. */
+export function keyOfNodeName(name: string): string | undefined {
+  try {
+    const key = decodeURIComponent(name)
+    return lockNodeName(key) === name ? key : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function mustEscape(cp: number): boolean {
+  return (
+    cp === 0x25 || // %
+    cp === 0x2f || // /
+    cp <= 0x1f ||
+    (cp >= 0x7f && cp <= 0x9f) ||
+    (cp >= 0xd800 && cp <= 0xf8ff) ||
+    cp >= 0xfff0
+  )
+}
+
+function percentEncode(char: string): string {
+  let out = ''
+  for (const byte of Buffer.from(char, 'utf8'))
+    out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+  return out
+}
