@@ -1,2 +1,3 @@
+export type { SqliteBinding } from './sqlite-connection.js'
 export type { SqliteDriverOptions } from './sqlite-driver.js'
 export { SqliteDriver } from './sqlite-driver.js'

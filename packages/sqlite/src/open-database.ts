@@ -1,36 +1,65 @@
-import { mkdirSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { Database as SqliteDatabase } from 'better-sqlite3'
-import Database from 'better-sqlite3'
-import { pinNative } from './pin-native.js'
+import { LeaseStore } from './lease-store.js'
+import type { BindingChoice, SqliteOpener } from './load-binding.js'
+import { loadBinding } from './load-binding.js'
+import { makeParents } from './make-parents.js'
+import { openError } from './open-error.js'
+import type { SqliteConnection } from './sqlite-connection.js'
+import { sqliteCode } from './sqlite-connection.js'
 
-/** How `openDatabase` opens the file. */
-export interface OpenDatabaseOptions {
+/** How `openLeaseStore` opens the file. */
+export interface OpenDatabaseOptions extends BindingChoice {
   /** How long a statement waits for another process's write lock, in ms (`busy_timeout`). */
   readonly busyTimeoutMs: number
-  /** Path of a `better_sqlite3.node` built for this Node ABI; undefined uses the installed one. */
-  readonly nativeBinding: string | undefined
   /** `synchronous` pragma: `normal` (default, durable across process crashes) or `full` (also across power loss). */
   readonly synchronous: 'normal' | 'full'
 }
 
 /**
- * Opens (creating the file and its parent directories) a database for locks shared by
- * every process on the host: WAL journal, so readers never block the writer and a
- * waiter's cheap pre-check costs no lock; and a busy timeout, so a transaction waits for
- * another process's microsecond-long write instead of failing with SQLITE_BUSY.
+ * Opens the lease store in `file` (creating the file and its parent directories), purged
+ * of expired leases. A file that cannot be used (a parent that is a file, a directory, a
+ * non-database, no write access) fails with a `LockBackendError` naming the file and the
+ * reason; no loadable SQLite binding fails with a `LockUnsupportedError` (see load-binding.ts).
  */
-export function openDatabase(file: string, options: OpenDatabaseOptions): SqliteDatabase {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-  const db = pinNative(
-    new Database(file, {
-      timeout: options.busyTimeoutMs,
-      ...(options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding }),
-    }),
-  )
+export function openLeaseStore(file: string, options: OpenDatabaseOptions): LeaseStore {
+  const open = loadBinding(options)
+  let db: SqliteConnection | undefined
   try {
-    setWal(db, options.busyTimeoutMs)
-    // exec, not pragma(): pragma() prepares a throwaway Statement (see pin-native.ts).
+    db = openDatabase(open, file, options)
+    const store = new LeaseStore(db)
+    store.purgeExpired()
+    return store
+  } catch (err) {
+    db?.close()
+    throw openError(file, err)
+  }
+}
+
+/**
+ * A connection for locks shared by every process on the host: WAL journal, so readers
+ * never block the writer and a waiter's cheap pre-check costs no lock; and a busy
+ * timeout, so a transaction waits for another process's microsecond-long write instead
+ * of failing with SQLITE_BUSY. Set by pragma on both bindings, so they behave alike.
+ */
+function openDatabase(
+  open: SqliteOpener,
+  file: string,
+  options: OpenDatabaseOptions,
+): SqliteConnection {
+  if (file !== ':memory:') {
+    makeParents(dirname(file))
+    if (statSync(file, { throwIfNoEntry: false })?.isDirectory() === true) {
+      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, '${file}'`), {
+        code: 'EISDIR',
+        path: file,
+      })
+    }
+  }
+  const db = open(file)
+  try {
+    db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`)
+    if (file !== ':memory:') setWal(db, options.busyTimeoutMs)
     db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     return db
   } catch (err) {
@@ -44,23 +73,17 @@ export function openDatabase(file: string, options: OpenDatabaseOptions): Sqlite
  * handler for it, so several processes opening a new file at once may see SQLITE_BUSY:
  * retry within the busy timeout. WAL is persistent, so later opens find it already set.
  */
-function setWal(db: SqliteDatabase, busyTimeoutMs: number): void {
+function setWal(db: SqliteConnection, busyTimeoutMs: number): void {
   const deadlineMs = performance.now() + busyTimeoutMs
-  const journalMode = pinNative(db.prepare('PRAGMA journal_mode').pluck())
+  const journalMode = db.prepare('PRAGMA journal_mode')
   for (;;) {
     try {
-      const mode = journalMode.get()
-      if (mode === 'wal' || db.memory) return
+      if (journalMode.get()?.journal_mode === 'wal') return
       db.exec('PRAGMA journal_mode = WAL')
       return
     } catch (err) {
-      if (!isBusy(err) || performance.now() > deadlineMs) throw err
+      if (sqliteCode(err) !== 'SQLITE_BUSY' || performance.now() > deadlineMs) throw err
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
     }
   }
-}
-
-function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
 }

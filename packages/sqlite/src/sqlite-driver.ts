@@ -8,9 +8,9 @@ import type {
   RenewResult,
 } from '@baton-lock/core'
 import { Backoff, defineCapabilities } from '@baton-lock/core'
-import type { LeaseRow } from './lease-store.js'
-import { LeaseStore } from './lease-store.js'
-import { openDatabase } from './open-database.js'
+import type { LeaseRow, LeaseStore } from './lease-store.js'
+import { openLeaseStore } from './open-database.js'
+import type { SqliteBinding } from './sqlite-connection.js'
 import { sleepUntilWoken, wake, wakeId } from './wake-registry.js'
 
 /** Options of a `SqliteDriver`, frozen at construction. */
@@ -25,6 +25,8 @@ export interface SqliteDriverOptions {
   readonly synchronous?: 'normal' | 'full'
   /** A `better_sqlite3.node` for another Node ABI. Default: env `BATON_SQLITE_NATIVE_BINDING`, else the installed one. */
   readonly nativeBinding?: string
+  /** `node` (built-in `node:sqlite`) or `better-sqlite3`. Default: env `BATON_SQLITE_BINDING`, else `node` where this Node has it. */
+  readonly binding?: SqliteBinding
 }
 
 const CAPABILITIES = defineCapabilities({
@@ -42,13 +44,17 @@ const CAPABILITIES = defineCapabilities({
  * The embedded default: leases in a local SQLite file, shared by every process on the
  * host that opens the same path, with no server. Each driver owns one connection.
  * Waiters poll with bounded backoff (capped by the holder's remaining lease), and are
- * woken at once by a release from the same process.
+ * woken at once by a release from the same process. The constructor opens the file:
+ * one it cannot use fails with a `LockBackendError` naming the path and the reason, and
+ * no loadable SQLite binding with a `LockUnsupportedError` saying what to install.
  */
 export class SqliteDriver implements LockDriver {
   readonly name = 'sqlite'
   readonly capabilities: Capabilities = CAPABILITIES
   /** Absolute path of the database file. */
   readonly file: string
+  /** The SQLite binding in use. */
+  readonly binding: SqliteBinding
   readonly #store: LeaseStore
   readonly #pollMaxMs: number
   readonly #held = new Map<string, DriverLease>()
@@ -63,19 +69,14 @@ export class SqliteDriver implements LockDriver {
     }
     this.file = options.path === ':memory:' ? ':memory:' : resolve(options.path)
     this.#pollMaxMs = options.pollMaxMs ?? 20
-    const db = openDatabase(this.file, {
+    this.#store = openLeaseStore(this.file, {
+      binding: options.binding,
       busyTimeoutMs: options.busyTimeoutMs ?? 5_000,
       nativeBinding:
         options.nativeBinding ?? (process.env.BATON_SQLITE_NATIVE_BINDING || undefined),
       synchronous: options.synchronous ?? 'normal',
     })
-    try {
-      this.#store = new LeaseStore(db)
-      this.#store.purgeExpired()
-    } catch (err) {
-      db.close()
-      throw err
-    }
+    this.binding = this.#store.binding
   }
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
