@@ -17,8 +17,11 @@ export interface BindingChoice {
   readonly nativeBinding: string | undefined
 }
 
-/** Opens a connection to `file`; failures of the file itself are thrown raw. */
-export type SqliteOpener = (file: string) => SqliteConnection
+/** A loaded binding: its name, and how to open a connection (file failures are thrown raw). */
+export interface SqliteOpener {
+  readonly binding: SqliteBinding
+  open(file: string): SqliteConnection
+}
 
 const require = createRequire(import.meta.url)
 const FIX =
@@ -36,7 +39,10 @@ export function loadBinding(choice: BindingChoice): SqliteOpener {
   if (binding !== 'better-sqlite3') {
     const sqlite = nodeSqlite()
     if (!(sqlite instanceof Error)) {
-      return (file) => nodeSqliteConnection(new sqlite.DatabaseSync(file))
+      return {
+        binding: 'node',
+        open: (file) => nodeSqliteConnection(new sqlite.DatabaseSync(file)),
+      }
     }
     if (binding === 'node') {
       throw unsupported(
@@ -58,7 +64,10 @@ export function loadBinding(choice: BindingChoice): SqliteOpener {
     throw unsupported(`${intro} ${betterSqliteFailure(err, choice.nativeBinding)}; ${FIX}`, err)
   }
   const options = choice.nativeBinding === undefined ? {} : { nativeBinding: choice.nativeBinding }
-  return (file) => betterSqliteConnection(new Database(file, options))
+  return {
+    binding: 'better-sqlite3',
+    open: (file) => betterSqliteConnection(new Database(file, options)),
+  }
 }
 
 function chosenBinding(option: string | undefined): {

@@ -1,11 +1,12 @@
-import { statSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { realpathSync, statSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { LockUnsupportedError } from '@baton-lock/core'
 import { LeaseStore } from './lease-store.js'
 import type { BindingChoice, SqliteOpener } from './load-binding.js'
 import { loadBinding } from './load-binding.js'
 import { makeParents } from './make-parents.js'
 import { openError } from './open-error.js'
-import type { SqliteConnection } from './sqlite-connection.js'
+import type { SqliteBinding, SqliteConnection } from './sqlite-connection.js'
 import { sqliteCode } from './sqlite-connection.js'
 
 /** How `openLeaseStore` opens the file. */
@@ -23,10 +24,10 @@ export interface OpenDatabaseOptions extends BindingChoice {
  * reason; no loadable SQLite binding fails with a `LockUnsupportedError` (see load-binding.ts).
  */
 export function openLeaseStore(file: string, options: OpenDatabaseOptions): LeaseStore {
-  const open = loadBinding(options)
+  const opener = loadBinding(options)
   let db: SqliteConnection | undefined
   try {
-    db = openDatabase(open, file, options)
+    db = openDatabase(opener, file, options)
     const store = new LeaseStore(db)
     store.purgeExpired()
     return store
@@ -43,20 +44,44 @@ export function openLeaseStore(file: string, options: OpenDatabaseOptions): Leas
  * of failing with SQLITE_BUSY. Set by pragma on both bindings, so they behave alike.
  */
 function openDatabase(
-  open: SqliteOpener,
+  opener: SqliteOpener,
   file: string,
   options: OpenDatabaseOptions,
 ): SqliteConnection {
-  if (file !== ':memory:') {
-    makeParents(dirname(file))
-    if (statSync(file, { throwIfNoEntry: false })?.isDirectory() === true) {
-      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, '${file}'`), {
-        code: 'EISDIR',
-        path: file,
-      })
-    }
+  if (file === ':memory:') return configure(opener.open(file), file, options)
+  makeParents(dirname(file))
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory() === true) {
+    throw Object.assign(new Error(`EISDIR: illegal operation on a directory, '${file}'`), {
+      code: 'EISDIR',
+      path: file,
+    })
   }
-  const db = open(file)
+  const release = claimFile(join(realpathSync(dirname(file)), basename(file)), opener.binding)
+  let db: SqliteConnection
+  try {
+    db = configure(opener.open(file), file, options)
+  } catch (err) {
+    release()
+    throw err
+  }
+  return {
+    ...db,
+    close() {
+      try {
+        db.close()
+      } finally {
+        release()
+      }
+    },
+  }
+}
+
+/** Busy timeout, WAL, synchronous; closes `db` when one fails. */
+function configure(
+  db: SqliteConnection,
+  file: string,
+  options: OpenDatabaseOptions,
+): SqliteConnection {
   try {
     db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`)
     if (file !== ':memory:') setWal(db, options.busyTimeoutMs)
@@ -85,5 +110,38 @@ function setWal(db: SqliteConnection, busyTimeoutMs: number): void {
       if (sqliteCode(err) !== 'SQLITE_BUSY' || performance.now() > deadlineMs) throw err
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
     }
+  }
+}
+
+/** Files this process has open, by binding, with how many connections. */
+const openFiles = new Map<string, { readonly binding: SqliteBinding; count: number }>()
+
+/**
+ * Registers a connection to `file` through `binding`; the returned function unregisters
+ * it. Refuses a second binding on a file this process already has open: node:sqlite and
+ * better-sqlite3 each embed their own copy of SQLite, and two copies in one process
+ * break each other's locks on a shared file (POSIX locks do not conflict within a
+ * process, and each copy coordinates only its own connections; closing one copy's
+ * descriptor even drops the other's locks). Separate processes may mix bindings freely.
+ */
+function claimFile(file: string, binding: SqliteBinding): () => void {
+  const entry = openFiles.get(file)
+  if (entry !== undefined && entry.binding !== binding) {
+    throw new LockUnsupportedError(
+      'sqlite',
+      'two SQLite bindings on one file',
+      `${file} is open in this process through ${entry.binding}; opening it through ${binding} ` +
+        "too would break both connections' locks (two copies of SQLite in one process): " +
+        'use one binding per process (BATON_SQLITE_BINDING or the binding option)',
+    )
+  }
+  if (entry === undefined) openFiles.set(file, { binding, count: 1 })
+  else entry.count++
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    const current = openFiles.get(file)
+    if (current !== undefined && --current.count === 0) openFiles.delete(file)
   }
 }
