@@ -1,2 +1,0 @@
-export type { SqliteDriverOptions } from './sqlite-driver.js'
-export { SqliteDriver } from './sqlite-driver.js'
