@@ -1,5 +1,6 @@
 import type { LockDriver } from '@baton-lock/core'
 import { LockError, LockUnsupportedError } from '@baton-lock/core'
+import type { DriverFromUrl } from '@baton-lock/core/driver'
 import type { LockScheme, LockUrl } from './lock-url.js'
 import { parseLockUrl, scrub } from './lock-url.js'
 
@@ -14,10 +15,8 @@ const PACKAGES: Record<LockScheme, { readonly pkg: string; readonly exportName: 
   zk: { pkg: '@baton-lock/zookeeper', exportName: 'ZookeeperDriver' },
 }
 
-/** Schemes whose driver package is not released yet. */
-const NOT_YET: ReadonlySet<LockScheme> = new Set(['mysql', 'etcd', 'zk'])
-
-type DriverClass = new (options: Record<string, unknown>) => LockDriver
+/** A driver class: built from the URL by its static `fromUrl` where it has one, else from options. */
+type DriverClass = (new (options: Record<string, unknown>) => LockDriver) & Partial<DriverFromUrl>
 
 /**
  * Builds the driver a lock URL names, importing its package only now, so that an
@@ -27,13 +26,8 @@ type DriverClass = new (options: Record<string, unknown>) => LockDriver
 export async function createDriver(url: string | LockUrl): Promise<LockDriver> {
   const lockUrl = typeof url === 'string' ? parseLockUrl(url) : url
   const { pkg, exportName } = PACKAGES[lockUrl.scheme]
-  if (NOT_YET.has(lockUrl.scheme)) {
-    throw unsupported(
-      `${lockUrl.scheme} URLs need ${pkg}, which is not available yet in this release; ` +
-        'use sqlite:, redis:// or postgres:// meanwhile',
-    )
-  }
   const Driver = await loadDriverClass(pkg, exportName, lockUrl)
+  if (typeof Driver.fromUrl === 'function') return Driver.fromUrl(lockUrl.url)
   switch (lockUrl.scheme) {
     case 'memory':
       return new Driver({})

@@ -52,6 +52,54 @@ describe('baton usage errors', () => {
     )
   })
 
+  it('gives a negative value after a space to the duration parser, not "needs a value"', async () => {
+    for (const [flag, value] of [
+      ['--ttl', '-5s'],
+      ['--wait', '-1'],
+      ['--grace', '-0.5s'],
+    ] as const) {
+      await expectUsageError(
+        ['run', 'k', '--url', sqlite, flag, value, '--', 'true'],
+        new RegExp(`invalid duration for ${flag}: "${value}" \\(a duration cannot be negative`),
+      )
+    }
+    await expectUsageError(
+      ['lock', 'k', '--url', sqlite, '--wait', '-1'],
+      /invalid duration for --wait: "-1"/,
+    )
+    await expectUsageError(
+      ['run', 'k', '--url', '--wait', '1s', '--', 'true'],
+      /option --url needs a value/,
+    )
+  })
+
+  it("names the flag and its limit in the flag's units for a duration out of range", async () => {
+    await expectUsageError(
+      ['run', 'k', '--url', sqlite, '--ttl', '99999h', '--', 'true'],
+      /^baton: --ttl must be at most 24h, got "99999h"\n$/,
+    )
+    await expectUsageError(
+      ['lock', 'k', '--url', sqlite, '--ttl', '25h'],
+      /--ttl must be at most 24h/,
+    )
+    await expectUsageError(
+      ['run', 'k', '--url', sqlite, '--ttl', '5ms', '--', 'true'],
+      /--ttl must be at least 10ms, got "5ms"/,
+    )
+    await expectUsageError(
+      ['run', 'k', '--url', sqlite, '--wait', '999h', '--', 'true'],
+      /--wait must be at most 24h \(or "forever"\), got "999h"/,
+    )
+    await expectUsageError(
+      ['run', 'k', '--url', sqlite, '--grace', '100h', '--', 'true'],
+      /--grace must be at most 24h/,
+    )
+    await expectUsageError(
+      ['run', 'k', '--url', sqlite, '--conflict-exit-code', '256', '--', 'true'],
+      /invalid --conflict-exit-code: "256" \(an exit code from 0 to 255\)/,
+    )
+  })
+
   it('rejects bad URLs with exit code 2', async () => {
     await expectUsageError(
       ['status', 'k', '--url', 'bogus://x'],
@@ -63,10 +111,6 @@ describe('baton usage errors', () => {
     )
     await expectUsageError(['status', 'k', '--url', 'redis://'], /invalid redis URL/)
     await expectUsageError(['status', 'k', '--url', 'memory:/x'], /memory URL takes no path/)
-    await expectUsageError(
-      ['status', 'k', '--url', 'etcd://127.0.0.1:2379'],
-      /@baton-lock\/etcd.*not available yet/,
-    )
     await expectUsageError(['demo', '--url', 'memory:'], /memory: locks live in one process/)
     await expectUsageError(['conformance'], /needs --url URL/)
     await expectUsageError(['conformance', '--url', 'memory:'], /memory: is in-process/)

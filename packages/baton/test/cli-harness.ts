@@ -35,17 +35,21 @@ export interface CliProcess {
   stderr(): string
 }
 
-/** Starts `baton ...args` in `cwd`; BATON_URL is cleared unless given in `env`. */
+/**
+ * Starts `baton ...args` in `cwd`; BATON_URL is cleared unless given in `env`. Stdin is
+ * /dev/null unless `stdin` is 'pipe' (then `child.stdin` is baton's stdin, for `baton lock`).
+ */
 export function startCli(
   args: readonly string[],
   cwd: string,
   env: NodeJS.ProcessEnv = {},
+  stdin: 'ignore' | 'pipe' = 'ignore',
 ): CliProcess {
   const startMs = performance.now()
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd,
     env: { ...process.env, BATON_URL: '', BATON_DEBUG: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin, 'pipe', 'pipe'],
   })
   let stdout = ''
   let stderr = ''

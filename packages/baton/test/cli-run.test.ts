@@ -67,7 +67,7 @@ describe('baton run', () => {
     expect(ok.code).toBe(0)
   })
 
-  it('reports a command ended by a signal as 128+N, and a missing command as 127', async () => {
+  it('reports a command ended by a signal as 128+N, a missing command as 127, a non-executable one as 126', async () => {
     const killed = await runCli(
       ['run', 'sig', '--url', url, '--', node, '-e', "process.kill(process.pid, 'SIGTERM')"],
       dir,
@@ -76,6 +76,11 @@ describe('baton run', () => {
     const missing = await runCli(['run', 'sig', '--url', url, '--', 'baton-no-such-command'], dir)
     expect(missing.code).toBe(127)
     expect(missing.stderr).toBe('baton: command not found: baton-no-such-command\n')
+    const script = join(dir, 'not-executable.sh')
+    writeFileSync(script, '#!/bin/sh\nexit 0\n', { mode: 0o644 })
+    const denied = await runCli(['run', 'sig', '--url', url, '--', script], dir)
+    expect(denied.code, denied.stderr).toBe(126)
+    expect(denied.stderr).toMatch(/^baton: cannot run .*not-executable\.sh: .*EACCES/)
   })
 
   it('exits 4 at once with --skip-if-held, and 3 when --wait runs out', async () => {
@@ -104,6 +109,65 @@ describe('baton run', () => {
     // SIGTERM to baton is forwarded; the command exits 0 on it, and so does baton.
     expect((await holder.done).code).toBe(0)
     expect(readFileSync(marker, 'utf8')).toBe('term')
+  })
+
+  it('--conflict-exit-code N replaces 3 and 4 (flock -E); CMD never runs', async () => {
+    const marker = join(dir, 'conflict.marker')
+    const ran = join(dir, 'conflict.ran')
+    const holder = startCli(
+      ['run', 'conflict', '--url', url, '--', node, fixture('until-term.mjs'), marker],
+      dir,
+    )
+    const touch = [
+      '--',
+      node,
+      '-e',
+      `require('node:fs').writeFileSync(${JSON.stringify(ran)}, 'x')`,
+    ]
+    try {
+      await waitUntil(() => existsSync(marker), 20_000, 'the holder to start its command')
+      const skipped = await runCli(
+        ['run', 'conflict', '--url', url, '--skip-if-held', '--conflict-exit-code', '75', ...touch],
+        dir,
+      )
+      expect(skipped.code, skipped.stderr).toBe(75)
+      expect(skipped.stderr).toBe('baton: lock "conflict" is held elsewhere; skipped\n')
+      const timedOut = await runCli(
+        ['run', 'conflict', '--url', url, '--wait', '200ms', '--conflict-exit-code=0', ...touch],
+        dir,
+      )
+      expect(timedOut.code, timedOut.stderr).toBe(0)
+      expect(timedOut.stderr).toBe('baton: lock "conflict" not acquired within 200ms\n')
+      expect(existsSync(ran)).toBe(false)
+    } finally {
+      holder.child.kill('SIGTERM')
+    }
+    expect((await holder.done).code).toBe(0)
+    // Once free, the code is CMD's own again.
+    const free = await runCli(
+      ['run', 'conflict', '--url', url, '--conflict-exit-code', '75', ...touch],
+      dir,
+    )
+    expect(free.code, free.stderr).toBe(0)
+    expect(existsSync(ran)).toBe(true)
+  })
+
+  it('--json: acquired and released as JSON lines on stderr, stdout left to CMD', async () => {
+    const r = await runCli(
+      ['run', 'json-run', '--url', url, '--json', '--', node, '-e', 'console.log("from cmd")'],
+      dir,
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe('from cmd\n')
+    const events = r.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+    expect(events).toHaveLength(2)
+    expect(events[0]).toMatchObject({ event: 'acquired', key: 'json-run', url })
+    expect(events[0].fence).toMatch(/^\d+$/)
+    expect(events[0].owner).toMatch(/^[0-9a-f-]{16,}$/)
+    expect(events[1]).toEqual({ ...events[0], event: 'released' })
   })
 
   it('stops the command with SIGTERM and exits 5 when the lock is lost', async () => {

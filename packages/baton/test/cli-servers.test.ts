@@ -75,7 +75,7 @@ for (const [name, start] of BACKENDS) {
       expect(r.stdout).toMatch(/final counter\s+90 \(expected 90\)\s+ok/)
       expect(r.stdout).toMatch(/lost updates: 0\n/)
       const status = await runCli(['status', 'baton:demo', '--url', server.url, '--json'], dir)
-      expect(status.code, status.stderr).toBe(0)
+      expect(status.code, status.stderr).toBe(1) // free: exit 1 (documented since `baton lock`)
       expect(JSON.parse(status.stdout)).toEqual({ key: 'baton:demo', held: false })
     })
   })

@@ -86,7 +86,7 @@ describe('parseDuration', () => {
     expect(parseDuration('wait', '2m')).toBe(120_000)
     expect(parseDuration('wait', '1h')).toBe(3_600_000)
     expect(parseDuration('wait', '250')).toBe(250)
-    expect(parseDuration('wait', 'forever', true)).toBe(Number.POSITIVE_INFINITY)
+    expect(parseDuration('wait', 'forever', { allowInfinity: true })).toBe(Number.POSITIVE_INFINITY)
   })
 
   it('rejects anything else, naming the flag', () => {

@@ -6,6 +6,13 @@ import {
   redisDriver,
   sqliteDriver,
 } from './contenders/baton-drivers.js'
+import {
+  etcd3LockPeer,
+  etcdDriver,
+  etcdFloor,
+  etcdWatchRecipe,
+  startEtcdBackend,
+} from './contenders/etcd-contenders.js'
 import { memoryFloor } from './contenders/memory-floor.js'
 import { postgresFloor, postgresServerWait } from './contenders/postgres-floor.js'
 import { advisoryLockPeer } from './contenders/postgres-peers.js'
@@ -44,6 +51,15 @@ export const BACKENDS: readonly BackendSpec[] = [
     handoffFloors: [postgresServerWait],
     crossProcess: true,
     probe: postgresProbe,
+  },
+  {
+    name: 'etcd',
+    start: startEtcdBackend,
+    floor: etcdFloor,
+    createDriver: etcdDriver,
+    peers: [etcd3LockPeer],
+    handoffFloors: [etcdWatchRecipe],
+    crossProcess: true,
   },
   {
     name: 'sqlite',

@@ -12,6 +12,7 @@ const root = new URL('../../../', import.meta.url)
 const cacheDir = fileURLToPath(new URL('../node_modules/.cache/ts-hooks/', import.meta.url))
 const aliases = new Map([
   ['@baton-lock/core', 'packages/core/src/index.ts'],
+  ['@baton-lock/core/driver', 'packages/core/src/driver-kit/index.ts'],
   ['@baton-lock/core/conformance', 'packages/core/src/conformance/index.ts'],
   ['@baton-lock/redis', 'packages/redis/src/index.ts'],
   ['@baton-lock/postgres', 'packages/postgres/src/index.ts'],

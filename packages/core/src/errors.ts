@@ -105,7 +105,25 @@ export class LockClosedError extends LockError {
   }
 }
 
-/** True when `err` is a Baton error, and has `code` if given. Works across duplicate installs. */
+/** The class of each code, so `isLockError(err, code)` narrows to it (e.g. `err.waitMs`). */
+export interface LockErrorByCode {
+  LOCK_TIMEOUT: LockTimeoutError
+  LOCK_ABORTED: LockAbortedError
+  LOCK_LOST: LockLostError
+  LOCK_BACKEND: LockBackendError
+  LOCK_UNSUPPORTED: LockUnsupportedError
+  LOCK_CLOSED: LockClosedError
+}
+
+/**
+ * True when `err` is a Baton error, and has `code` if given; narrows to that code's class.
+ * Checks the code, not `instanceof`, so it works across duplicate installs.
+ */
+export function isLockError(err: unknown): err is LockError
+export function isLockError<C extends LockErrorCode>(
+  err: unknown,
+  code: C,
+): err is LockErrorByCode[C]
 export function isLockError(err: unknown, code?: LockErrorCode): err is LockError {
   if (typeof err !== 'object' || err === null) return false
   const c = (err as { code?: unknown }).code

@@ -4,7 +4,7 @@ export { defineCapabilities } from './capabilities.js'
 export type { Clock, TimerHandle } from './clock.js'
 export { systemClock } from './clock.js'
 export type { AcquireRequest, DriverLease, LockDriver, LockInfo, RenewResult } from './driver.js'
-export type { LockErrorCode, LockErrorOptions, LockLostReason } from './errors.js'
+export type { LockErrorByCode, LockErrorCode, LockErrorOptions, LockLostReason } from './errors.js'
 export {
   isLockError,
   LockAbortedError,

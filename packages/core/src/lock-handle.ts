@@ -1,3 +1,6 @@
+/// <reference lib="esnext.disposable" preserve="true" />
+// Published types name AsyncDisposable and Symbol.asyncDispose: this keeps them resolvable
+// for apps that load neither @types/node nor the esnext lib (TypeScript 7 loads no @types by default).
 /** Lifecycle of a handle: `held` -> (`suspended` <-> `held`) -> `lost` | `released`. `lost` and `released` are final. */
 export type LockState = 'held' | 'suspended' | 'lost' | 'released'
 

@@ -1,3 +1,6 @@
+/// <reference lib="esnext.disposable" preserve="true" />
+// Published types name AsyncDisposable and Symbol.asyncDispose: this keeps them resolvable
+// for apps that load neither @types/node nor the esnext lib (TypeScript 7 loads no @types by default).
 import { Attempt, type AttemptTarget } from './attempt.js'
 import { toBackendError } from './backend-error.js'
 import { type Clock, systemClock } from './clock.js'

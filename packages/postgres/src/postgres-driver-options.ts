@@ -10,8 +10,19 @@ export interface PostgresDriverOptions {
   readonly fenceSchema?: string
   /** Name of the fence sequence, created on first use. Default `baton_fence`. */
   readonly fenceSequence?: string
-  /** Most lock sessions (connections) open at once. Default 64. */
+  /**
+   * Most lock sessions (connections) open at once. Default: half of the server's connection
+   * slots that are free at connect, at most 64. A connection the server refuses (too many
+   * clients) counts as "no free session" either way: waiters then poll on the sessions open.
+   */
   readonly maxSessions?: number
+  /**
+   * Most locks this driver holds at once; beyond it an acquire fails with a LockBackendError
+   * naming the setting. Default: half of the server's shared lock table
+   * (`max_locks_per_transaction x (max_connections + max_prepared_transactions)`), which every
+   * session of the server shares: a full table makes even new connections fail.
+   */
+  readonly maxHeldLocks?: number
   /** A session that holds nothing is closed after this long idle, in ms (one stays open). Default 10 000. */
   readonly idleSessionMs?: number
   /** Connect timeout per session, in ms. Default 10 000. */
@@ -24,6 +35,10 @@ export interface ResolvedPostgresOptions {
   readonly fenceSchema: string
   readonly fenceSequence: string
   readonly maxSessions: number
+  /** False when `maxSessions` is the default, which the server's free slots may lower. */
+  readonly maxSessionsGiven: boolean
+  /** The `maxHeldLocks` option; undefined derives it from the server's lock table. */
+  readonly maxHeldLocks: number | undefined
   readonly idleSessionMs: number
 }
 
@@ -38,6 +53,10 @@ export function resolvePostgresOptions(options: PostgresDriverOptions): Resolved
   const maxSessions = options.maxSessions ?? 64
   if (!Number.isInteger(maxSessions) || maxSessions < 2) {
     throw new RangeError(`maxSessions must be an integer >= 2, got ${maxSessions}`)
+  }
+  const maxHeldLocks = options.maxHeldLocks
+  if (maxHeldLocks !== undefined && (!Number.isInteger(maxHeldLocks) || maxHeldLocks < 1)) {
+    throw new RangeError(`maxHeldLocks must be an integer >= 1, got ${maxHeldLocks}`)
   }
   const idleSessionMs = options.idleSessionMs ?? 10_000
   if (!(idleSessionMs > 0)) throw new RangeError(`idleSessionMs must be > 0, got ${idleSessionMs}`)
@@ -56,6 +75,8 @@ export function resolvePostgresOptions(options: PostgresDriverOptions): Resolved
     fenceSchema: options.fenceSchema ?? 'public',
     fenceSequence: options.fenceSequence ?? 'baton_fence',
     maxSessions,
+    maxSessionsGiven: options.maxSessions !== undefined,
+    maxHeldLocks,
     idleSessionMs,
   })
 }

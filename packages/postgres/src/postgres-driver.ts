@@ -12,6 +12,13 @@ import { HeldLocks } from './held-lock.js'
 import type { LockSession } from './lock-session.js'
 import { lockStatements } from './lock-statements.js'
 import { type PostgresDriverOptions, resolvePostgresOptions } from './postgres-driver-options.js'
+import {
+  defaultHeldLockCap,
+  defaultSessionCap,
+  lockTableFullError,
+  readServerLimits,
+  type ServerLimits,
+} from './server-limits.js'
 import { waitOnServer } from './server-wait.js'
 import { endsSession, sessionEndedError } from './session-errors.js'
 import { assertSameBackend, SessionHeartbeat } from './session-heartbeat.js'
@@ -49,6 +56,10 @@ export class PostgresDriver implements LockDriver {
   readonly #background = new Set<Promise<unknown>>()
   readonly #closing = new AbortController()
   readonly #sequence: FenceSequence
+  /** The server's limits, read with the first acquire; undefined until then. */
+  #limits: ServerLimits | undefined
+  #readingLimits: Promise<ServerLimits> | undefined
+  #heldCap = Number.POSITIVE_INFINITY
 
   constructor(options: PostgresDriverOptions) {
     this.#options = resolvePostgresOptions(options)
@@ -68,6 +79,8 @@ export class PostgresDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     const deadlineMs = performance.now() + req.waitMs
+    const limits = this.#limits ?? (await this.#learnLimits())
+    if (this.#held.size >= this.#heldCap) throw lockTableFullError(this.#held.size, limits)
     const key = advisoryKey(req.key)
     const lease = await this.#tryOnce(req, key, req.signal)
     if (lease !== null || !(req.waitMs > 0) || req.signal.aborted) return lease
@@ -164,7 +177,8 @@ export class PostgresDriver implements LockDriver {
     // fast path does not race again; only finding a session may wait
     for (let attempt = 1; ; attempt++) {
       const session =
-        this.#pool.pickForKey(key, req.ttlMs) ?? (await this.#pool.forKey(key, req.ttlMs, signal))
+        this.#pool.pickForKey(key, req.ttlMs) ??
+        (await this.#pool.forKey(key, req.ttlMs, signal, req.waitMs > 0))
       if (session === undefined) return null
       try {
         return await this.#attempt(session, req, key)
@@ -254,6 +268,26 @@ export class PostgresDriver implements LockDriver {
     if (outcome !== ABORTED) return outcome
     this.#track(work.then((lease) => (lease === null ? false : this.release(lease))))
     return null
+  }
+
+  /**
+   * Reads the server's connection and lock-table limits once, and caps sessions and held
+   * locks so that the driver never takes every slot of either (see README "Server limits").
+   */
+  #learnLimits(): Promise<ServerLimits> {
+    this.#readingLimits ??= (async () => {
+      const session = await this.#pool.forControl(this.#closing.signal)
+      if (session === undefined) throw new Error('postgres driver closed')
+      const limits = await readServerLimits(session)
+      if (!this.#options.maxSessionsGiven) this.#pool.limitTo(defaultSessionCap(limits))
+      this.#heldCap = this.#options.maxHeldLocks ?? defaultHeldLockCap(limits)
+      this.#limits = limits
+      return limits
+    })()
+    this.#readingLimits.catch(() => {
+      this.#readingLimits = undefined
+    })
+    return this.#readingLimits
   }
 
   #sessionEnded(session: LockSession, cause: unknown): void {

@@ -2,6 +2,7 @@ import { ABORTED, sleep, untilAborted } from '@baton-lock/core'
 import type { ClientConfig } from 'pg'
 import { LockSession, type SessionEndListener } from './lock-session.js'
 import type { LockStatements } from './lock-statements.js'
+import { isTooManyConnections } from './server-limits.js'
 import { livenessTtlMs } from './session-liveness.js'
 
 /** Sizing of a `SessionPool`. */
@@ -14,6 +15,9 @@ export interface SessionPoolOptions {
 
 /** Statements pipelined on one session before the pool prefers opening another. */
 const PIPELINE_DEPTH = 128
+
+/** After the server refused a connection (too many clients), how long the pool opens no more. */
+const REFUSED_BACKOFF_MS = 1_000
 
 /**
  * The driver's own lock sessions, in creation order. Non-blocking statements go to the
@@ -30,6 +34,10 @@ export class SessionPool {
   readonly #opening = new Set<Promise<LockSession>>()
   readonly #reaper: NodeJS.Timeout
   #closed = false
+  /** Most sessions right now: `maxSessions`, lowered by `limitTo` from the server's slots. */
+  #cap: number
+  /** Monotonic time until which no session is opened, after the server refused one (53300). */
+  #refusedUntilMs = 0
 
   constructor(
     config: ClientConfig,
@@ -41,6 +49,7 @@ export class SessionPool {
     this.#statements = statements
     this.#options = options
     this.#onEnd = onEnd
+    this.#cap = options.maxSessions
     this.#reaper = setInterval(() => this.#reap(), Math.max(250, options.idleSessionMs / 2))
     this.#reaper.unref()
   }
@@ -48,6 +57,11 @@ export class SessionPool {
   /** Starts opening the first session now, so the first acquire does not pay for the connect. */
   warm(): void {
     if (this.#sessions.length + this.#opening.size === 0) this.#open().catch(() => {})
+  }
+
+  /** Opens at most `sessions` sessions from now on (never more than `maxSessions`). */
+  limitTo(sessions: number): void {
+    this.#cap = Math.max(1, Math.min(this.#options.maxSessions, sessions))
   }
 
   /** Live sessions (for tests and metrics). */
@@ -77,8 +91,18 @@ export class SessionPool {
     return best
   }
 
-  /** Like `pickForKey`, opening or waiting for a session when none fits; undefined when aborted. */
-  async forKey(key: bigint, ttlMs: number, signal: AbortSignal): Promise<LockSession | undefined> {
+  /**
+   * Like `pickForKey`, opening or waiting for a session when none fits; undefined when
+   * aborted. A connection the server refuses (too many clients) means "no free session
+   * yet": with `patient` (the caller may wait) it tries again until aborted, otherwise
+   * it throws when no session is open at all.
+   */
+  async forKey(
+    key: bigint,
+    ttlMs: number,
+    signal: AbortSignal,
+    patient = false,
+  ): Promise<LockSession | undefined> {
     for (;;) {
       if (signal.aborted) return undefined
       const session = this.pickForKey(key, ttlMs)
@@ -88,8 +112,13 @@ export class SessionPool {
         await sleep(5, signal)
         continue
       }
-      const opened = await this.#openOrJoin(signal)
-      if (opened === undefined) return undefined
+      try {
+        const opened = await this.#openOrJoin(signal)
+        if (opened === undefined) return undefined
+      } catch (err) {
+        if (!isTooManyConnections(err) || (!patient && this.#sessions.length === 0)) throw err
+        await sleep(this.#sessions.length === 0 ? 100 : 5, signal)
+      }
     }
   }
 
@@ -103,7 +132,14 @@ export class SessionPool {
     if (idle !== undefined) return this.#markWaiting(idle, key, ttlMs)
     if (!this.#hasRoom()) return null
     const opening = this.#open()
-    const session = await untilAborted(opening, signal)
+    let session: LockSession | typeof ABORTED
+    try {
+      session = await untilAborted(opening, signal)
+    } catch (err) {
+      // the server has no slot for another waiting session: wait by polling instead
+      if (isTooManyConnections(err)) return null
+      throw err
+    }
     if (session === ABORTED) return undefined
     if (session.waiting || session.claimed.size > 0 || !session.usable) {
       return this.forWait(key, ttlMs, signal)
@@ -143,7 +179,9 @@ export class SessionPool {
   }
 
   #hasRoom(): boolean {
-    return this.#sessions.length + this.#opening.size < this.#options.maxSessions
+    const open = this.#sessions.length + this.#opening.size
+    if (open >= this.#cap) return false
+    return open === 0 || performance.now() >= this.#refusedUntilMs
   }
 
   /** Joins a session being opened (it fits any statement), else opens one. */
@@ -172,6 +210,7 @@ export class SessionPool {
       },
       async (err: unknown) => {
         this.#opening.delete(opening)
+        if (isTooManyConnections(err)) this.#refusedUntilMs = performance.now() + REFUSED_BACKOFF_MS
         await session.close()
         throw err
       },

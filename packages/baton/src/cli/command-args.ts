@@ -7,6 +7,10 @@ type OptionSpecs = NonNullable<ParseArgsConfig['options']>
 /** What every command declares: its flags, positional arguments and help text. */
 export interface CommandSpec {
   readonly name: string
+  /** The command line as `baton --help` lists it, e.g. `run NAME -- CMD...`. */
+  readonly synopsis: string
+  /** One line for `baton --help`. */
+  readonly summary: string
   readonly options: OptionSpecs
   readonly minPositionals: number
   readonly maxPositionals: number
@@ -30,7 +34,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Co
   let parsed: CommandArgs
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: joinNegativeValues(spec, argv),
       options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
@@ -39,7 +43,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Co
     throw new UsageError(`${describeParseError(err)} (see baton ${spec.name} --help)`)
   }
   if (parsed.values.help === true) {
-    process.stdout.write(spec.help.endsWith('\n') ? spec.help : `${spec.help}\n`)
+    printHelp(spec)
     return null
   }
   const count = parsed.positionals.length
@@ -51,6 +55,37 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Co
     throw new UsageError(`${extra} for baton ${spec.name} (see baton ${spec.name} --help)`)
   }
   return parsed
+}
+
+/** A command's help on stdout, ending in one newline. */
+export function printHelp(spec: CommandSpec): void {
+  process.stdout.write(spec.help.endsWith('\n') ? spec.help : `${spec.help}\n`)
+}
+
+/**
+ * `--ttl -5s` as `--ttl=-5s`: parseArgs takes a value that starts with "-" for an option,
+ * so a negative number would never reach the duration parser and its error. Only values
+ * that look like negative numbers are joined; `--url --json` still says "needs a value".
+ */
+function joinNegativeValues(spec: CommandSpec, argv: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '--') {
+      out.push(...argv.slice(i))
+      break
+    }
+    const next = argv[i + 1]
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined
+    const option = name === undefined ? undefined : spec.options[name]
+    if (option?.type === 'string' && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else {
+      out.push(arg)
+    }
+  }
+  return out
 }
 
 function describeParseError(err: unknown): string {

@@ -6,23 +6,25 @@ import { openDriver, resolveUrl } from './open-backend.js'
 import { print, warn } from './output.js'
 import { UsageError } from './usage-error.js'
 
-const spec: CommandSpec = {
+export const conformanceSpec: CommandSpec = {
   name: 'conformance',
+  synopsis: 'conformance --url URL',
+  summary: 'run the conformance kit against a live deployment',
   options: { ...URL_OPTION },
   minPositionals: 0,
   maxPositionals: 0,
   help: `Usage: baton conformance --url URL
 
 Runs Baton's conformance kit against a live deployment: many independent drivers on
-URL, checking exclusion, fencing, expiry, renewal, waiting, keys and hygiene. Uses
-keys under a fresh namespace "baton-conformance-<8 hex>:" per run; run it against a deployment where a
-short burst of lock traffic is harmless.
+URL, checking exclusion, fencing, expiry, renewal, waiting, keys and hygiene. Uses keys
+under a fresh namespace "baton-conformance-<8 hex>" per run; run it against a deployment
+where a short burst of lock traffic is harmless.
 
 Options:
   --url URL   the deployment to check (required)
   -h, --help  show this help
 
-Exit code 0 when every check passes, 1 when one fails, 2 on a usage error.
+Exit codes: 0 every check passed, 2 usage error, 6 a check failed, 7 backend error.
 `,
 }
 
@@ -42,7 +44,7 @@ type RunChecks = (
 
 /** `baton conformance --url URL`: the kit's test-runner-free runner against a live backend. */
 export async function conformanceCommand(argv: readonly string[]): Promise<number> {
-  const args = parseCommandArgs(spec, argv)
+  const args = parseCommandArgs(conformanceSpec, argv)
   if (args === null) return EXIT.OK
   if (typeof args.values.url !== 'string') {
     throw new UsageError('baton conformance needs --url URL (the deployment to check)')
@@ -68,7 +70,7 @@ export async function conformanceCommand(argv: readonly string[]): Promise<numbe
   print(
     `conformance: ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`,
   )
-  return count('failed') === 0 ? EXIT.OK : EXIT.BACKEND
+  return count('failed') === 0 ? EXIT.OK : EXIT.CHECK_FAILED
 }
 
 function describeResult(result: CheckResult): string {

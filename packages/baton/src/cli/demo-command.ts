@@ -9,8 +9,10 @@ import { checkLockName, openDriver, resolveUrl } from './open-backend.js'
 import { parseDuration } from './parse-duration.js'
 import { UsageError } from './usage-error.js'
 
-const spec: CommandSpec = {
+export const demoSpec: CommandSpec = {
   name: 'demo',
+  synopsis: 'demo',
+  summary: 'worker processes contend for one lock around a shared counter',
   options: {
     ...URL_OPTION,
     workers: { type: 'string' },
@@ -37,20 +39,21 @@ Options:
   --key NAME        lock name (default: baton:demo)
   -h, --help        show this help
 
-Exit code 0 when every check passes; 1 when a check fails or a worker fails; 2 on a
-usage error.
+Exit codes: 0 every check passed, 2 usage error, 6 a check or a worker failed,
+7 backend error.
 `,
 }
 
 /** `baton demo`: the main job, on the embedded default unless --url says otherwise. */
 export async function demoCommand(argv: readonly string[]): Promise<number> {
-  const args = parseCommandArgs(spec, argv)
+  const args = parseCommandArgs(demoSpec, argv)
   if (args === null) return EXIT.OK
   const { values } = args
   const workers = count('workers', values.workers, 4, 64)
   const increments = count('increments', values.increments, 250, 1_000_000)
-  const ttlMs = parseDuration('ttl', typeof values.ttl === 'string' ? values.ttl : '10s')
-  if (ttlMs < 100) throw new UsageError('--ttl must be at least 100ms for the demo')
+  const ttlMs = parseDuration('ttl', typeof values.ttl === 'string' ? values.ttl : '10s', {
+    minMs: 100,
+  })
   const key = checkLockName(typeof values.key === 'string' ? values.key : 'baton:demo')
   const url = resolveUrl(values.url)
   if (url.scheme === 'memory') {
@@ -71,7 +74,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
       ttlMs,
       counterPath: join(dir, 'counter.json'),
     })
-    return ok ? EXIT.OK : EXIT.BACKEND
+    return ok ? EXIT.OK : EXIT.CHECK_FAILED
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

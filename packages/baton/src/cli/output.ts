@@ -28,3 +28,8 @@ export function print(text: string): void {
 export function warn(text: string): void {
   process.stderr.write(`baton: ${safe(text)}\n`)
 }
+
+/** One JSON line (a result), scrubbed like every other line; stderr where stdout is not ours. */
+export function printJson(value: unknown, stream: 'stdout' | 'stderr' = 'stdout'): void {
+  process[stream].write(`${safe(JSON.stringify(value))}\n`)
+}

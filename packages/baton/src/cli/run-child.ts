@@ -61,7 +61,7 @@ export async function runChild(
       return EXIT.NOT_FOUND
     }
     warn(`cannot run ${file}: ${outcome.error.message}`)
-    return outcome.error.code === 'EACCES' ? 126 : EXIT.BACKEND
+    return outcome.error.code === 'EACCES' ? EXIT.NOT_EXECUTABLE : EXIT.BACKEND
   }
   if (lost) return EXIT.LOST
   return outcome.code ?? signalExitCode(outcome.signal ?? 'SIGTERM')

@@ -1,22 +1,25 @@
-import type { Locker, LockHandle } from '@baton-lock/core'
-import { isLockError } from '@baton-lock/core'
+import { acquireLock, grantJson, parseExitCode } from './acquire-lock.js'
 import type { CommandSpec } from './command-args.js'
 import { parseCommandArgs, URL_OPTION } from './command-args.js'
-import { EXIT, signalExitCode } from './exit-codes.js'
+import { EXIT } from './exit-codes.js'
 import { checkLockName, openLocker, resolveUrl } from './open-backend.js'
-import { warn } from './output.js'
+import { printJson, warn } from './output.js'
 import { parseDuration } from './parse-duration.js'
 import { runChild } from './run-child.js'
 import { UsageError } from './usage-error.js'
 
-const spec: CommandSpec = {
+export const runSpec: CommandSpec = {
   name: 'run',
+  synopsis: 'run NAME -- CMD...',
+  summary: 'run CMD while holding the lock NAME',
   options: {
     ...URL_OPTION,
     wait: { type: 'string' },
     ttl: { type: 'string' },
     grace: { type: 'string' },
     'skip-if-held': { type: 'boolean' },
+    'conflict-exit-code': { type: 'string' },
+    json: { type: 'boolean' },
     verbose: { type: 'boolean', short: 'v' },
   },
   minPositionals: 1,
@@ -30,104 +33,68 @@ If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after --grace
 SIGINT, SIGTERM and SIGHUP sent to baton are forwarded to CMD.
 
 Options:
-  --url URL        lock backend (default: $BATON_URL, else sqlite:.baton/locks.db)
-  --wait DUR       how long to wait for the lock (default: forever)
-  --ttl DUR        lease length; a crashed holder's lock frees after this (default: 30s)
-  --grace DUR      time between SIGTERM and SIGKILL when the lock is lost (default: 10s)
-  --skip-if-held   do not wait: exit 4 at once if someone else holds the lock
-  -v, --verbose    print when the lock is acquired and released (stderr)
-  -h, --help       show this help
+  --url URL                lock backend (default: $BATON_URL, else sqlite:.baton/locks.db)
+  --wait DUR               how long to wait for the lock (default: forever; at most 24h)
+  --ttl DUR                lease length; a crashed holder's lock frees after this
+                           (default: 30s; 10ms to 24h)
+  --grace DUR              time between SIGTERM and SIGKILL when the lock is lost
+                           (default: 10s; at most 24h)
+  --skip-if-held           do not wait: exit 4 at once if someone else holds the lock
+  --conflict-exit-code N   exit N instead of 3 (--wait ran out) or 4 (--skip-if-held),
+                           as flock -E; pick an N that CMD itself never exits with
+  --json                   print {"event":"acquired","key","fence","owner","url"} and
+                           {"event":"released",...} as JSON lines on stderr (stdout is CMD's)
+  -v, --verbose            print when the lock is acquired and released (stderr)
+  -h, --help               show this help
 
 Durations: 500ms, 10s, 2m, 1h, or plain milliseconds.
 
-Exit codes:
-  CMD's own code   CMD ran (128+N if signal N ended it)
-  1                backend error      2  usage error (bad flag, duration or URL)
-  3                not acquired within --wait
-  4                skipped: held elsewhere (--skip-if-held)
-  5                lock lost while CMD ran; CMD was stopped
-  127              CMD not found
+Exit codes: CMD's own code once CMD ran (128+N if signal N ended it); else 2 usage error,
+3 not acquired within --wait, 4 skipped (--skip-if-held), 5 lock lost while CMD ran (CMD
+was stopped), 7 backend error, 126 CMD not executable, 127 CMD not found, 128+N signal N
+ended baton while it waited.
 `,
 }
-
-const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 /** `baton run NAME [options] -- CMD...`: CMD runs while this process holds NAME. */
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const dash = argv.indexOf('--')
   const own = dash === -1 ? argv : argv.slice(0, dash)
   const command = dash === -1 ? [] : argv.slice(dash + 1)
-  const args = parseCommandArgs(spec, own)
+  const args = parseCommandArgs(runSpec, own)
   if (args === null) return EXIT.OK
   const name = checkLockName(args.positionals[0])
   if (command.length === 0 || command[0] === '') {
     throw new UsageError('missing command: baton run NAME [options] -- CMD [ARGS...]')
   }
   const { values } = args
-  const ttlMs = parseDuration('ttl', stringOr(values.ttl, '30s'))
-  if (ttlMs < 10) throw new UsageError(`--ttl must be at least 10ms, got "${values.ttl}"`)
+  const ttlMs = parseDuration('ttl', stringOr(values.ttl, '30s'), { minMs: 10 })
   const graceMs = parseDuration('grace', stringOr(values.grace, '10s'))
   const skipIfHeld = values['skip-if-held'] === true
   if (skipIfHeld && values.wait !== undefined) {
     throw new UsageError('--skip-if-held and --wait exclude each other (see baton run --help)')
   }
-  const waitMs = parseDuration('wait', stringOr(values.wait, 'forever'), true)
+  const waitMs = parseDuration('wait', stringOr(values.wait, 'forever'), { allowInfinity: true })
+  const conflictExitCode = parseExitCode('conflict-exit-code', values['conflict-exit-code'])
+  const json = values.json === true
   const verbose = values.verbose === true
 
   const url = resolveUrl(values.url)
   const locker = await openLocker(url, { ttlMs })
   try {
-    const outcome = await acquire(locker, name, { ttlMs, waitMs, skipIfHeld })
-    if (typeof outcome === 'number') return outcome
-    if (verbose) warn(`acquired "${name}" (fence ${outcome.fence}) on ${url.display}`)
-    const code = await runChild(outcome, command, graceMs)
-    await outcome.release()
-    if (verbose) warn(`released "${name}" (fence ${outcome.fence})`)
+    const plan = { ttlMs, waitMs, skipIfHeld, conflictExitCode }
+    const handle = await acquireLock(locker, url, name, plan)
+    if (typeof handle === 'number') return handle
+    const grant = grantJson(handle, url)
+    if (json) printJson({ event: 'acquired', ...grant }, 'stderr')
+    else if (verbose) warn(`acquired "${name}" (fence ${handle.fence}) on ${url.display}`)
+    const code = await runChild(handle, command, graceMs)
+    await handle.release()
+    if (json) printJson({ event: 'released', ...grant }, 'stderr')
+    else if (verbose) warn(`released "${name}" (fence ${handle.fence})`)
     return code
   } finally {
     await locker.close()
-  }
-}
-
-interface AcquirePlan {
-  readonly ttlMs: number
-  readonly waitMs: number
-  readonly skipIfHeld: boolean
-}
-
-/** The handle, or the exit code when none was obtained. SIGINT/SIGTERM abort the wait. */
-async function acquire(
-  locker: Locker,
-  name: string,
-  plan: AcquirePlan,
-): Promise<LockHandle | number> {
-  const interrupt = new AbortController()
-  let received: NodeJS.Signals = 'SIGINT'
-  const onSignal = (signal: NodeJS.Signals) => {
-    received = signal
-    interrupt.abort(new Error(`interrupted by ${signal}`))
-  }
-  for (const signal of FORWARDED) process.on(signal, onSignal)
-  try {
-    if (plan.skipIfHeld) {
-      const handle = await locker.tryAcquire(name, { ttlMs: plan.ttlMs })
-      if (handle === null) warn(`lock "${name}" is held elsewhere; skipped`)
-      return handle ?? EXIT.SKIPPED
-    }
-    return await locker.acquire(name, {
-      ttlMs: plan.ttlMs,
-      waitMs: plan.waitMs,
-      signal: interrupt.signal,
-    })
-  } catch (err) {
-    if (isLockError(err, 'LOCK_TIMEOUT')) {
-      warn(`lock "${name}" not acquired within ${plan.waitMs} ms`)
-      return EXIT.TIMEOUT
-    }
-    if (isLockError(err, 'LOCK_ABORTED')) return signalExitCode(received)
-    throw err
-  } finally {
-    for (const signal of FORWARDED) process.off(signal, onSignal)
   }
 }
 

@@ -1,4 +1,5 @@
 import type { LockDriver, LockInfo } from '@baton-lock/core'
+import { atStage } from './backend-stage.js'
 import type { CommandSpec } from './command-args.js'
 import { parseCommandArgs, URL_OPTION } from './command-args.js'
 import { EXIT } from './exit-codes.js'
@@ -6,35 +7,44 @@ import { checkLockName, openDriver, resolveUrl } from './open-backend.js'
 import { print } from './output.js'
 import { UsageError } from './usage-error.js'
 
-const spec: CommandSpec = {
+export const statusSpec: CommandSpec = {
   name: 'status',
+  synopsis: 'status NAME',
+  summary: 'is NAME held? fence, lease left, owner (exit 0 held, 1 free)',
   options: { ...URL_OPTION, json: { type: 'boolean' } },
   minPositionals: 1,
   maxPositionals: 1,
   help: `Usage: baton status NAME [--url URL] [--json]
 
 Shows whether the lock NAME is held, with its fence, remaining lease and owner where the
-backend can tell. Exit code 0 whether held or free; 1 on a backend error; 2 on a usage
-error or a backend that cannot inspect locks.
+backend can tell (every backend whose driver can inspect locks; one that cannot exits 2).
+Read-only: a sqlite: file that does not exist is an error (exit 2), never created.
 
 Options:
   --url URL   lock backend (default: $BATON_URL, else sqlite:.baton/locks.db)
   --json      one JSON object: {"key","held","fence","ttlRemainingMs","owner"}
   -h, --help  show this help
+
+Exit codes: 0 held, 1 free, 2 usage error (no lock database at a sqlite: path, a backend
+that cannot inspect), 7 backend error. For example:
+  if baton status nightly-report; then echo busy; fi
 `,
 }
 
 /** `baton status NAME`: what the backend knows about one lock. */
 export async function statusCommand(argv: readonly string[]): Promise<number> {
-  const args = parseCommandArgs(spec, argv)
+  const args = parseCommandArgs(statusSpec, argv)
   if (args === null) return EXIT.OK
   const name = checkLockName(args.positionals[0])
-  const driver = await openDriver(resolveUrl(args.values.url))
+  const url = resolveUrl(args.values.url)
+  const driver = await openDriver(url, { existing: true })
   try {
-    const info = await inspect(driver, name)
+    const info = await atStage(url, driver, `inspect "${name}" on {url}`, () =>
+      inspect(driver, name),
+    )
     if (args.values.json === true) print(JSON.stringify(toJson(name, info)))
     else print(describe(name, info))
-    return EXIT.OK
+    return info?.held === true ? EXIT.OK : EXIT.FREE
   } finally {
     await driver.close()
   }

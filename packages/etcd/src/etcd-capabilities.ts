@@ -1,0 +1,18 @@
+import { type Capabilities, defineCapabilities } from '@baton-lock/core/driver'
+
+/**
+ * What the etcd driver promises on every deployment: leases in whole seconds (etcd raises a
+ * TTL below its minimum, about 1.5x the election timeout), watch-based FIFO waits, and
+ * fences from the key's create revision, which Raft makes durable and global.
+ */
+export const etcdCapabilities: Readonly<Capabilities> = defineCapabilities({
+  expiry: 'lease',
+  ttlResolutionMs: 1_000,
+  nativeWait: true,
+  fair: true,
+  fencing: 'durable',
+  lossSignal: true,
+  maxKeyBytes: 1024,
+  inspect: true,
+  sharedLocks: false,
+})

@@ -1,0 +1,273 @@
+import {
+  type AcquireRequest,
+  type Capabilities,
+  type DriverLease,
+  DriverLifecycle,
+  LeaseBook,
+  type LockDriver,
+  type LockInfo,
+  type RenewResult,
+} from '@baton-lock/core/driver'
+import { Etcd3 } from 'etcd3'
+import { etcdCapabilities } from './etcd-capabilities.js'
+import { etcdLockName, waiterKey } from './etcd-key.js'
+import {
+  type EtcdDriverOptions,
+  type ResolvedEtcdOptions,
+  resolveEtcdOptions,
+} from './etcd-options.js'
+import type { HeldKey } from './held-key.js'
+import { KeepAliveStream } from './keepalive-stream.js'
+import { KeyCleanup } from './key-cleanup.js'
+import { LeasePool } from './lease-pool.js'
+import { LockAdmin } from './lock-admin.js'
+import { MutexProtocol, type QueuedKey } from './mutex-protocol.js'
+import { waitInQueue } from './queue-wait.js'
+import { renewHeldKeys } from './renew-held-keys.js'
+import type { SharedLease } from './shared-lease.js'
+import { WatchHub } from './watch-hub.js'
+
+/** How long an abandoned wait may hold up the caller while its key is deleted (L3 budget). */
+const CLEANUP_WAIT_MS = 60
+
+function leaseNotFound(err: unknown): boolean {
+  return err instanceof Error && /lease not found/i.test(err.message)
+}
+
+/**
+ * Baton driver for etcd with the protocol of etcd's Go `concurrency.Mutex`, so that
+ * `etcdctl lock NAME` and Go services exclude Baton and vice versa (see the README for the
+ * key mapping). One lease per TTL is shared by all keys of the driver and kept alive by the
+ * driver; waits go through one long-lived watch stream; the fence is the key's create revision.
+ */
+export class EtcdDriver implements LockDriver {
+  readonly name = 'etcd'
+  readonly capabilities: Readonly<Capabilities> = etcdCapabilities
+  readonly #options: ResolvedEtcdOptions
+  readonly #client: Etcd3
+  readonly #protocol: MutexProtocol
+  readonly #keepAlive: KeepAliveStream
+  readonly #pool: LeasePool
+  readonly #watch: WatchHub
+  readonly #admin: LockAdmin
+  readonly #lifecycle = new DriverLifecycle('etcd')
+  readonly #book = new LeaseBook<HeldKey>()
+  readonly #cleanup: KeyCleanup
+  #ready: Promise<void> | undefined
+
+  /** Builds an unconnected driver from `etcd://` or `etcds://` (connect() then awaits ready()). */
+  static fromUrl(url: string): EtcdDriver {
+    return new EtcdDriver({ url })
+  }
+
+  constructor(options: EtcdDriverOptions) {
+    this.#options = resolveEtcdOptions(options)
+    this.#client = this.#options.client ?? new Etcd3(this.#options.clientOptions)
+    this.#protocol = new MutexProtocol(this.#client)
+    this.#keepAlive = new KeepAliveStream(this.#client, this.#options.operationTimeoutMs)
+    this.#pool = new LeasePool({
+      client: this.#client,
+      keepAlive: this.#keepAlive,
+      callOptions: () => this.#call(),
+      lingerMs: this.#options.leaseLingerMs,
+      onDead: (lease, reason) => {
+        this.#book.loseWhere((entry) => entry.data.shared === lease, reason)
+      },
+    })
+    this.#cleanup = new KeyCleanup({
+      client: this.#client,
+      protocol: this.#protocol,
+      pool: this.#pool,
+      lifecycle: this.#lifecycle,
+      call: () => this.#call(),
+    })
+    this.#admin = new LockAdmin(this.#protocol, this.#options.prefix, () => this.#call())
+    this.#watch = new WatchHub(this.#client, `${this.#options.prefix}\u0000baton-watch-anchor`)
+  }
+
+  /** The `Etcd3` client (tests and operations). */
+  get client(): Etcd3 {
+    return this.#client
+  }
+
+  /** The etcd lock name (`etcdctl lock NAME`) of a namespaced Baton key under this driver's prefix. */
+  lockName(key: string): string {
+    return etcdLockName(key, this.#options.prefix)
+  }
+
+  /** Leases this driver keeps alive, and watchers open (tests, H1). */
+  get stats(): { readonly leases: number; readonly watchers: number; readonly held: number } {
+    return { leases: this.#pool.size, watchers: this.#watch.watcherCount, held: this.#book.size }
+  }
+
+  /** Proves the cluster answers with one read; retried after a failure. Idempotent. */
+  ready(): Promise<void> {
+    if (this.#lifecycle.closing) return Promise.reject(this.#lifecycle.closedError())
+    this.#ready ??= this.#client.kv
+      .range({ key: Buffer.from(this.#options.prefix || '\u0000'), count_only: true }, this.#call())
+      .then(() => undefined)
+      .catch((err: unknown) => {
+        this.#ready = undefined
+        throw err
+      })
+    return this.#ready
+  }
+
+  async acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    this.#lifecycle.assertOpen()
+    await this.ready()
+    const name = this.lockName(req.key)
+    const signal = AbortSignal.any([req.signal, this.#lifecycle.signal])
+    const deadlineMs = performance.now() + req.waitMs
+    for (;;) {
+      await this.#cleanup.settled(name)
+      if (signal.aborted) return null
+      const shared = await this.#pool.use(req.ttlMs)
+      let mine: QueuedKey
+      try {
+        mine = await this.#protocol.enqueue(name, shared.id, req.owner, this.#call())
+      } catch (err) {
+        if (leaseNotFound(err)) {
+          this.#pool.unuse(shared)
+          await this.#pool.revoke(shared, new Error(`etcd lease ${shared.id} is gone`))
+          continue
+        }
+        // The put may have been applied: delete the key in the background.
+        void this.#cleanup.delete(name, Buffer.from(waiterKey(name, shared.id)), undefined, shared)
+        throw err
+      }
+      if (!mine.created) {
+        // A key of this lease left over by a delete that never reached the server: start
+        // afresh so that the fence moves on (S3).
+        void this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
+        continue
+      }
+      const outcome = mine.owner
+        ? ({ kind: 'granted' } as const)
+        : req.waitMs <= 0
+          ? ({ kind: 'timeout' } as const)
+          : await this.#wait({
+              protocol: this.#protocol,
+              watch: this.#watch,
+              name,
+              mine,
+              lease: shared,
+              deadlineMs,
+              signal,
+              recheckMs: this.#options.recheckMs,
+              call: () => this.#call(),
+            })
+      if (outcome.kind === 'granted') {
+        const lease = await this.#grant(req, name, mine, shared, signal)
+        if (lease !== undefined) return lease
+        return null
+      }
+      const cleanup = this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
+      if (req.waitMs <= 0) await cleanup
+      else await Promise.race([cleanup, new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())])
+      if (outcome.kind === 'error') throw outcome.error
+      if (outcome.kind !== 'restart' || performance.now() >= deadlineMs) return null
+    }
+  }
+
+  async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
+    const [result] = await this.renewMany([lease], ttlMs)
+    return result ?? { ok: false }
+  }
+
+  /** One keepalive per shared lease and one read of every key (see `renewHeldKeys`). */
+  async renewMany(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]> {
+    this.#lifecycle.assertOpen()
+    return renewHeldKeys(
+      { book: this.#book, pool: this.#pool, protocol: this.#protocol, call: () => this.#call() },
+      leases,
+      ttlMs,
+    )
+  }
+
+  async release(lease: DriverLease): Promise<boolean> {
+    const entry = this.#book.forget(lease)
+    if (entry === undefined) return false
+    const { key, createRevision, shared } = entry.data
+    try {
+      return await this.#protocol.deleteOwn(key, createRevision, this.#call())
+    } catch (err) {
+      // The key must not outlive the release on a lease this driver keeps alive: retry in
+      // the background (revoking the lease if that fails too).
+      void this.#cleanup.delete(this.lockName(lease.key), key, createRevision, shared, false)
+      throw err
+    } finally {
+      this.#pool.unuse(shared)
+    }
+  }
+
+  async inspect(key: string): Promise<LockInfo | null> {
+    this.#lifecycle.assertOpen()
+    return this.#admin.inspect(this.lockName(key))
+  }
+
+  async list(prefix: string): Promise<Array<LockInfo & { readonly key: string }>> {
+    this.#lifecycle.assertOpen()
+    return this.#admin.list(this.lockName(prefix))
+  }
+
+  async forceRelease(key: string): Promise<boolean> {
+    this.#lifecycle.assertOpen()
+    return this.#admin.forceRelease(this.lockName(key))
+  }
+
+  /** Revokes every lease (every key of the driver, held or waiting, goes with it) and closes what it owns. */
+  close(): Promise<void> {
+    return this.#lifecycle.close(async () => {
+      this.#book.drain()
+      await this.#watch.close()
+      await this.#pool.close()
+      this.#keepAlive.close()
+      if (this.#options.ownsClient) this.#client.close()
+    })
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  async #wait(wait: Parameters<typeof waitInQueue>[0]): ReturnType<typeof waitInQueue> {
+    this.#pool.startWaiting(wait.lease)
+    try {
+      return await waitInQueue(wait)
+    } finally {
+      this.#pool.stopWaiting(wait.lease)
+    }
+  }
+
+  async #grant(
+    req: AcquireRequest,
+    name: string,
+    mine: QueuedKey,
+    shared: SharedLease,
+    signal: AbortSignal,
+  ): Promise<DriverLease | undefined> {
+    // Validity is counted from the lease's last confirmed keepalive: refresh a stale one.
+    if (shared.leftMs() < shared.ttlMs / 2) await this.#pool.keepAlive(shared)
+    if (signal.aborted || shared.dead.aborted || shared.leftMs() <= 0) {
+      // A grant nobody can use any more: give it back (S4).
+      void this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
+      return undefined
+    }
+    const grant = {
+      fence: BigInt(mine.createRevision),
+      ttlMs: shared.ttlMs,
+      sentAtMs: shared.confirmedAtMs,
+    }
+    return this.#book.grant(req, grant, {
+      key: mine.key,
+      createRevision: mine.createRevision,
+      shared,
+    })
+  }
+
+  #call(): { deadline: number } {
+    // gRPC deadlines are wall-clock dates; validity decisions never use them.
+    return { deadline: Date.now() + this.#options.operationTimeoutMs }
+  }
+}

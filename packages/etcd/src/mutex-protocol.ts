@@ -1,0 +1,244 @@
+import {
+  CompareResult,
+  CompareTarget,
+  type Etcd3,
+  type IKeyValue,
+  type IRangeRequest,
+  SortOrder,
+  SortTarget,
+} from 'etcd3'
+import { lockPrefix, waiterKey } from './etcd-key.js'
+
+/** A waiter's key after `enqueue`: its name, create revision (the fence) and whether it owns the lock. */
+export interface QueuedKey {
+  readonly key: Buffer
+  readonly createRevision: string
+  readonly owner: boolean
+  /** False when the key already existed (left over from this lease). */
+  readonly created: boolean
+}
+
+/** The next key to wait for: the one with the largest create revision below one's own. */
+export interface Predecessor {
+  readonly kv: IKeyValue | undefined
+  /** Whether one's own key still exists with its create revision. */
+  readonly mine: boolean
+  /** Store revision of the read. */
+  readonly revision: string
+}
+
+/** One past the last key with `prefix`: the range end etcd uses for a prefix. */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix)
+  for (let i = end.length - 1; i >= 0; i--) {
+    if ((end[i] ?? 0) < 0xff) {
+      end[i] = (end[i] ?? 0) + 1
+      return end.subarray(0, i + 1)
+    }
+  }
+  return Buffer.from([0])
+}
+
+function prefixRange(prefix: string): { key: Buffer; range_end: Buffer } {
+  const key = Buffer.from(prefix)
+  return { key, range_end: prefixEnd(key) }
+}
+
+/** The first-created key under `NAME/` (Go's `WithFirstCreate`): the holder. */
+function firstCreate(name: string): IRangeRequest {
+  return {
+    ...prefixRange(lockPrefix(name)),
+    sort_target: SortTarget.Create,
+    sort_order: SortOrder.Ascend,
+    limit: 1,
+  }
+}
+
+/**
+ * The etcd operations of Go's `concurrency.Mutex`, node for node, through etcd3's KV API.
+ * Every call takes the caller's call options (a deadline).
+ */
+export class MutexProtocol {
+  readonly #client: Etcd3
+
+  constructor(client: Etcd3) {
+    this.#client = client
+  }
+
+  /**
+   * `tryAcquire`: one txn puts `NAME/<lease hex>` with the lease if absent (create revision
+   * 0), else reads it, and reads the holder in the same round trip.
+   */
+  async enqueue(
+    name: string,
+    leaseId: string,
+    value: string,
+    options: { deadline: number },
+  ): Promise<QueuedKey> {
+    const key = Buffer.from(waiterKey(name, leaseId))
+    const res = await this.#client.kv.txn(
+      {
+        compare: [
+          {
+            key,
+            target: CompareTarget.Create,
+            result: CompareResult.Equal,
+            create_revision: 0,
+          },
+        ],
+        success: [
+          { request_put: { key, value: Buffer.from(value), lease: leaseId } },
+          { request_range: firstCreate(name) },
+        ],
+        failure: [{ request_range: { key } }, { request_range: firstCreate(name) }],
+      },
+      options,
+    )
+    const createRevision = res.succeeded
+      ? res.header.revision
+      : (res.responses[0]?.response_range.kvs[0]?.create_revision ?? '0')
+    const holder = res.responses[1]?.response_range.kvs[0]
+    return {
+      key,
+      createRevision,
+      owner: holder !== undefined && holder.create_revision === createRevision,
+      created: res.succeeded,
+    }
+  }
+
+  /**
+   * `waitDeletes` step: the key with the largest create revision below `createRevision`
+   * under `NAME/`, and whether one's own key still exists, in one read.
+   */
+  async predecessor(
+    name: string,
+    mine: QueuedKey,
+    options: { deadline: number },
+  ): Promise<Predecessor> {
+    const res = await this.#client.kv.txn(
+      {
+        success: [
+          {
+            request_range: {
+              ...prefixRange(lockPrefix(name)),
+              sort_target: SortTarget.Create,
+              sort_order: SortOrder.Descend,
+              max_create_revision: (BigInt(mine.createRevision) - 1n).toString(),
+              limit: 1,
+            },
+          },
+          { request_range: { key: mine.key, keys_only: true } },
+        ],
+      },
+      options,
+    )
+    const own = res.responses[1]?.response_range.kvs[0]
+    return {
+      kv: res.responses[0]?.response_range.kvs[0],
+      mine: own !== undefined && own.create_revision === mine.createRevision,
+      revision: res.header.revision,
+    }
+  }
+
+  /** Whether `key` still exists with `createRevision`. */
+  async exists(key: Buffer, createRevision: string, options: { deadline: number }) {
+    const res = await this.#client.kv.range({ key, keys_only: true }, options)
+    return res.kvs[0]?.create_revision === createRevision
+  }
+
+  /** Deletes `key` if it still has `createRevision` (never another owner's key); true when deleted. */
+  async deleteOwn(
+    key: Buffer,
+    createRevision: string,
+    options: { deadline: number },
+  ): Promise<boolean> {
+    const res = await this.#client.kv.txn(
+      {
+        compare: [
+          {
+            key,
+            target: CompareTarget.Create,
+            result: CompareResult.Equal,
+            create_revision: createRevision,
+          },
+        ],
+        success: [{ request_delete_range: { key } }],
+      },
+      options,
+    )
+    return res.succeeded
+  }
+
+  /** For each key, whether it exists with its create revision and lease, in one read. */
+  async stillOwned(
+    keys: readonly {
+      readonly key: Buffer
+      readonly createRevision: string
+      readonly leaseId: string
+    }[],
+    options: { deadline: number },
+  ): Promise<boolean[]> {
+    if (keys.length === 0) return []
+    const res = await this.#client.kv.txn(
+      { success: keys.map(({ key }) => ({ request_range: { key, keys_only: true } })) },
+      options,
+    )
+    return keys.map(({ createRevision, leaseId }, i) => {
+      const kv = res.responses[i]?.response_range.kvs[0]
+      return kv !== undefined && kv.create_revision === createRevision && kv.lease === leaseId
+    })
+  }
+
+  /**
+   * Moves `key` onto another lease if it still has `createRevision` (extend with another
+   * TTL): a put keeps the create revision, so the fence and the queue position stay.
+   */
+  async moveToLease(
+    key: Buffer,
+    createRevision: string,
+    leaseId: string,
+    options: { deadline: number },
+  ): Promise<boolean> {
+    const res = await this.#client.kv.txn(
+      {
+        compare: [
+          {
+            key,
+            target: CompareTarget.Create,
+            result: CompareResult.Equal,
+            create_revision: createRevision,
+          },
+        ],
+        success: [{ request_put: { key, lease: leaseId, ignore_value: true } }],
+      },
+      options,
+    )
+    return res.succeeded
+  }
+
+  /** The holder of lock `name`: its first-created key, or undefined when free. */
+  async holder(name: string, options: { deadline: number }): Promise<IKeyValue | undefined> {
+    const res = await this.#client.kv.range(firstCreate(name), options)
+    return res.kvs[0]
+  }
+
+  /** Every key under `prefix` (keys and lease ids only), in create order. */
+  async keysUnder(prefix: string, options: { deadline: number }): Promise<IKeyValue[]> {
+    const res = await this.#client.kv.range(
+      {
+        ...prefixRange(prefix),
+        sort_target: SortTarget.Create,
+        sort_order: SortOrder.Ascend,
+        keys_only: true,
+      },
+      options,
+    )
+    return res.kvs
+  }
+
+  /** Seconds left on lease `id` (-1: gone). */
+  async leaseTtlSeconds(id: string, options: { deadline: number }): Promise<number> {
+    const res = await this.#client.leaseClient.leaseTimeToLive({ ID: id }, options)
+    return Number(res.TTL)
+  }
+}

@@ -1,0 +1,87 @@
+import { Backoff, sleep } from '@baton-lock/core/driver'
+import type { MutexProtocol, QueuedKey } from './mutex-protocol.js'
+import type { SharedLease } from './shared-lease.js'
+import type { WatchHub } from './watch-hub.js'
+
+/** How a wait in the queue ended. `restart`: one's own key or lease is gone; enqueue again. */
+export type QueueOutcome =
+  | { readonly kind: 'granted' | 'timeout' | 'aborted' | 'restart' }
+  | { readonly kind: 'error'; readonly error: unknown }
+
+/** What one wait needs. */
+export interface QueueWait {
+  readonly protocol: MutexProtocol
+  readonly watch: WatchHub
+  readonly name: string
+  readonly mine: QueuedKey
+  readonly lease: SharedLease
+  /** Monotonic deadline of the wait (Infinity: none). */
+  readonly deadlineMs: number
+  readonly signal: AbortSignal
+  readonly recheckMs: number
+  readonly call: () => { deadline: number }
+}
+
+/** A signal aborted by `signal`, by `lease` dying, or at `deadlineMs`; dispose it after use. */
+function scope(signal: AbortSignal, lease: SharedLease, deadlineMs: number) {
+  const controller = new AbortController()
+  const abort = () => controller.abort()
+  signal.addEventListener('abort', abort, { once: true })
+  lease.dead.addEventListener('abort', abort, { once: true })
+  const leftMs = deadlineMs - performance.now()
+  const timer = Number.isFinite(leftMs) ? setTimeout(abort, Math.max(0, leftMs)) : undefined
+  return {
+    signal: controller.signal,
+    dispose() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', abort)
+      lease.dead.removeEventListener('abort', abort)
+    },
+  }
+}
+
+/**
+ * Go's `waitDeletes` followed by its own-key check: read the key with the largest create
+ * revision below one's own; if there is none and one's own key is still there, the lock is
+ * ours (FIFO by create revision); else watch only that key for its deletion (no herd) and
+ * read again. Watch events only wake the waiter: every decision comes from a read, so a
+ * broken or compacted watch can delay a grant but never cause one. Read errors are retried
+ * with backoff until the deadline; the last one is returned if the wait ends on it.
+ */
+export async function waitInQueue(wait: QueueWait): Promise<QueueOutcome> {
+  const { protocol, mine, lease, signal } = wait
+  const backoff = new Backoff({ minMs: 20, maxMs: 1_000 })
+  const waitScope = scope(signal, lease, wait.deadlineMs)
+  let lastError: unknown
+  try {
+    for (;;) {
+      if (signal.aborted) return { kind: 'aborted' }
+      if (lease.dead.aborted) return { kind: 'restart' }
+      if (waitScope.signal.aborted) {
+        return lastError === undefined ? { kind: 'timeout' } : { kind: 'error', error: lastError }
+      }
+      let found: Awaited<ReturnType<MutexProtocol['predecessor']>>
+      try {
+        found = await protocol.predecessor(wait.name, mine, wait.call())
+      } catch (err) {
+        lastError = err
+        await sleep(backoff.next(wait.deadlineMs - performance.now()), waitScope.signal)
+        continue
+      }
+      lastError = undefined
+      backoff.reset()
+      if (!found.mine) return { kind: 'restart' }
+      const before = found.kv
+      if (before === undefined) return { kind: 'granted' }
+      await wait.watch.waitForDelete(
+        { key: before.key, createRevision: before.create_revision },
+        found.revision,
+        () => protocol.exists(before.key, before.create_revision, wait.call()),
+        wait.recheckMs,
+        waitScope.signal,
+      )
+    }
+  } finally {
+    waitScope.dispose()
+  }
+}
