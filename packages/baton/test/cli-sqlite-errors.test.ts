@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { isLockError } from '@baton-lock/core'
 import { connect } from 'baton-lock'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { EXIT } from '../src/cli/exit-codes.js'
 import { buildCli, runCli, tempDir } from './cli-harness.js'
 
 // A SQLite file that cannot serve, and a SQLite binding that cannot load, are Baton errors
@@ -47,13 +48,13 @@ describe('unusable SQLite files', () => {
     }
   })
 
-  it('baton run, status and ls exit 1 with one line naming the file (and never hang)', async () => {
+  it('baton run, status and ls exit non-zero (run: the backend code) with one line naming the file (and never hang)', async () => {
     for (const [path, reason] of BAD_PATHS) {
       const url = `sqlite:${path}`
       // run creates a missing database, so it always reaches the open that fails.
       const run = await runCli(['run', 'k', '--url', url, '--', 'true'], dir, {}, 30_000)
       expect(run.signal, `run on ${path} was killed after 30 s`).toBeNull()
-      expect(run.code, `${path}: ${run.stderr}`).toBe(1)
+      expect(run.code, `${path}: ${run.stderr}`).toBe(EXIT.BACKEND)
       expectOneLine(run.stderr, path)
       expect(run.stderr).toMatch(reason)
       expect(run.stdout).toBe('')
@@ -93,7 +94,10 @@ describe('a SQLite binding that cannot load', () => {
   })
 
   it('every baton command exits 2 with the install line', async () => {
-    const url = `sqlite:${join(dir, 'never.db')}`
+    // An existing (empty) file: read-only commands refuse a missing database before loading.
+    const existing = join(dir, 'empty.db')
+    writeFileSync(existing, '')
+    const url = `sqlite:${existing}`
     for (const command of [['status', 'k'], ['ls'], ['run', 'k', '--', 'true']]) {
       const r = await runCli([...command.slice(0, 2), '--url', url, ...command.slice(2)], dir, env)
       expect(r.code, `${command[0]}: ${r.stderr}`).toBe(2)
