@@ -41,7 +41,15 @@ function publicPackages(): Array<{ name: string; dir: string }> {
 const work = mkdtempSync(join(tmpdir(), 'baton-pack-'))
 const packed: Packed[] = []
 // Keep npm and pnpm from reading the workspace's or the user's settings that change installs.
-const env = { ...process.env, npm_config_nodedir: undefined, npm_config_yes: 'true', CI: 'true' }
+// NODE_PATH too: pnpm's bin shims set it to the workspace's hoisted node_modules, where the
+// app would find the workspace's better-sqlite3 (a user's app has none on Node 20).
+const env = {
+  ...process.env,
+  NODE_PATH: undefined,
+  npm_config_nodedir: undefined,
+  npm_config_yes: 'true',
+  CI: 'true',
+}
 
 beforeAll(async () => {
   const pkgs = publicPackages()

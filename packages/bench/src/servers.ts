@@ -74,9 +74,13 @@ export async function startPostgresBackend(): Promise<RunningBackend> {
 /** A fresh database file in a temp directory, removed afterwards. */
 export async function startSqliteBackend(): Promise<RunningBackend> {
   const dir = await mkdtemp(join(tmpdir(), 'baton-bench-sqlite-'))
+  // The floor always runs on better-sqlite3; the driver on the binding it picks here.
+  const { SqliteDriver } = await import('@baton-lock/sqlite')
+  const probe = new SqliteDriver({ path: ':memory:' })
+  await probe.close()
   return {
     target: { url: join(dir, 'locks.db') },
-    version: `SQLite ${sqliteVersion()} (better-sqlite3, WAL, synchronous NORMAL)`,
+    version: `SQLite ${sqliteVersion()} (floor on better-sqlite3, driver on ${probe.binding}; WAL, synchronous NORMAL)`,
     provisioning: `database file in ${tmpdir()}`,
     stop: () => rm(dir, { recursive: true, force: true }),
   }

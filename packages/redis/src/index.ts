@@ -1,3 +1,4 @@
+export { redisCapabilities } from './redis-capabilities.js'
 export { RedisDriver } from './redis-driver.js'
 export type { LockKeys } from './redis-key.js'
 export { lockKeys } from './redis-key.js'

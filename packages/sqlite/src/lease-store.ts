@@ -1,5 +1,4 @@
-import type { Database, Statement } from 'better-sqlite3'
-import { pinNative } from './pin-native.js'
+import type { SqliteBinding, SqliteConnection, SqlStatement } from './sqlite-connection.js'
 
 /** A row of the lease table as the store reports it. */
 export interface LeaseRow {
@@ -49,64 +48,56 @@ CREATE TABLE IF NOT EXISTS baton_fences (
 /**
  * The SQL side of the driver: prepared statements over one connection, each mutation in
  * a `BEGIN IMMEDIATE` transaction so that check-and-write is atomic across processes.
- * All methods are synchronous (better-sqlite3); each holds the write lock for microseconds.
+ * All methods are synchronous (on either binding); each holds the write lock for microseconds.
  */
 export class LeaseStore {
-  readonly #db: Database
-  readonly #select: Statement<[string]>
-  readonly #nextFence: Statement<[string]>
-  readonly #upsertLease: Statement<[string, string, bigint, number]>
-  readonly #extend: Statement<[number, string, string, number]>
-  readonly #deleteOwned: Statement<[string, string]>
-  readonly #deleteAny: Statement<[string]>
-  readonly #selectAll: Statement<[number]>
-  readonly #purgeExpired: Statement<[number]>
+  /** The binding behind the connection. */
+  readonly binding: SqliteBinding
+  readonly #db: SqliteConnection
+  readonly #select: SqlStatement
+  readonly #nextFence: SqlStatement
+  readonly #upsertLease: SqlStatement
+  readonly #extend: SqlStatement
+  readonly #deleteOwned: SqlStatement
+  readonly #deleteAny: SqlStatement
+  readonly #selectAll: SqlStatement
+  readonly #purgeExpired: SqlStatement
   readonly #grantTx: (key: string, owner: string, ttlMs: number) => GrantResult
   readonly #extendManyTx: (leases: readonly LeaseKey[], ttlMs: number) => boolean[]
 
-  constructor(db: Database) {
+  constructor(db: SqliteConnection) {
     this.#db = db
+    this.binding = db.binding
     db.exec(SCHEMA)
-    this.#select = db.prepare<[string]>(
+    const fences = { bigInts: true }
+    this.#select = db.prepare(
       'SELECT key, owner, fence, expires_at FROM baton_leases WHERE key = ?',
+      fences,
     )
-    this.#select.safeIntegers(true)
-    this.#nextFence = db.prepare<[string]>(
+    this.#nextFence = db.prepare(
       `INSERT INTO baton_fences (key, fence) VALUES (?, 1)
        ON CONFLICT (key) DO UPDATE SET fence = fence + 1 RETURNING fence`,
+      fences,
     )
-    this.#nextFence.safeIntegers(true)
     this.#upsertLease = db.prepare(
       'INSERT OR REPLACE INTO baton_leases (key, owner, fence, expires_at) VALUES (?, ?, ?, ?)',
     )
     this.#extend = db.prepare(
       'UPDATE baton_leases SET expires_at = ? WHERE key = ? AND owner = ? AND expires_at > ?',
     )
-    this.#deleteOwned = db.prepare<[string, string]>(
+    this.#deleteOwned = db.prepare(
       'DELETE FROM baton_leases WHERE key = ? AND owner = ? RETURNING expires_at',
     )
-    this.#deleteAny = db.prepare<[string]>(
-      'DELETE FROM baton_leases WHERE key = ? RETURNING expires_at',
-    )
-    this.#selectAll = db.prepare<[number]>(
+    this.#deleteAny = db.prepare('DELETE FROM baton_leases WHERE key = ? RETURNING expires_at')
+    this.#selectAll = db.prepare(
       'SELECT key, owner, fence, expires_at FROM baton_leases WHERE expires_at > ? ORDER BY key',
+      fences,
     )
-    this.#selectAll.safeIntegers(true)
     this.#purgeExpired = db.prepare('DELETE FROM baton_leases WHERE expires_at <= ?')
-    for (const statement of [
-      this.#select,
-      this.#nextFence,
-      this.#upsertLease,
-      this.#extend,
-      this.#deleteOwned,
-      this.#deleteAny,
-      this.#selectAll,
-      this.#purgeExpired,
-    ]) {
-      pinNative(statement)
-    }
 
-    const grantTx = db.transaction((key: string, owner: string, ttlMs: number): GrantResult => {
+    // BEGIN IMMEDIATE takes the write lock before the read, so two processes can never
+    // both see the key free (a deferred read-then-write would fail with SQLITE_BUSY_SNAPSHOT).
+    this.#grantTx = db.immediate((key: string, owner: string, ttlMs: number): GrantResult => {
       const nowMs = Date.now()
       const held = this.#readRow(key)
       if (held !== undefined && held.expiresAtMs > nowMs) {
@@ -116,13 +107,10 @@ export class LeaseStore {
       this.#upsertLease.run(key, owner, fence, nowMs + ttlMs)
       return { granted: true, fence }
     })
-    // BEGIN IMMEDIATE takes the write lock before the read, so two processes can never
-    // both see the key free (a deferred read-then-write would fail with SQLITE_BUSY_SNAPSHOT).
-    this.#grantTx = grantTx.immediate
     // One transaction (one write lock, one commit) renews every lease of a batch.
-    this.#extendManyTx = db.transaction((leases: readonly LeaseKey[], ttlMs: number) =>
+    this.#extendManyTx = db.immediate((leases: readonly LeaseKey[], ttlMs: number) =>
       leases.map((l) => this.extend(l.key, l.owner, ttlMs)),
-    ).immediate
+    )
   }
 
   /** Current holder of `key`, or how long it still has; grants with the next fence if free or expired. */
@@ -142,7 +130,7 @@ export class LeaseStore {
   /** Pushes the expiry to `ttlMs` from now if `owner` still holds an unexpired lease. */
   extend(key: string, owner: string, ttlMs: number): boolean {
     const nowMs = Date.now()
-    return this.#extend.run(nowMs + ttlMs, key, owner, nowMs).changes > 0
+    return this.#extend.run(nowMs + ttlMs, key, owner, nowMs) > 0
   }
 
   /** `extend` for many leases in one transaction; results in the order of `leases`. */
@@ -152,14 +140,14 @@ export class LeaseStore {
 
   /** Deletes the owner's row (expired or not); true when it was still unexpired. */
   release(key: string, owner: string): boolean {
-    const row = this.#deleteOwned.get(key, owner) as { expires_at: number } | undefined
-    return row !== undefined && row.expires_at > Date.now()
+    const row = this.#deleteOwned.get(key, owner) as { expires_at: number | bigint } | undefined
+    return row !== undefined && Number(row.expires_at) > Date.now()
   }
 
   /** Deletes whatever row the key has; true when a live lease was freed. */
   forceRelease(key: string): boolean {
-    const row = this.#deleteAny.get(key) as { expires_at: number } | undefined
-    return row !== undefined && row.expires_at > Date.now()
+    const row = this.#deleteAny.get(key) as { expires_at: number | bigint } | undefined
+    return row !== undefined && Number(row.expires_at) > Date.now()
   }
 
   /** The live lease on `key`, if any. */
@@ -170,12 +158,12 @@ export class LeaseStore {
 
   /** Every live lease, ordered by key. */
   list(): LeaseRow[] {
-    return (this.#selectAll.all(Date.now()) as RawRow[]).map(toLeaseRow)
+    return (this.#selectAll.all(Date.now()) as unknown as RawRow[]).map(toLeaseRow)
   }
 
   /** Removes rows whose holders went silent (their keys are free anyway). */
   purgeExpired(): number {
-    return this.#purgeExpired.run(Date.now()).changes
+    return this.#purgeExpired.run(Date.now())
   }
 
   /** Closes the connection. */

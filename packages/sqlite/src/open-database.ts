@@ -1,36 +1,90 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import type { Database as SqliteDatabase } from 'better-sqlite3'
-import Database from 'better-sqlite3'
-import { pinNative } from './pin-native.js'
+import { realpathSync, statSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { LockUnsupportedError } from '@baton-lock/core'
+import { LeaseStore } from './lease-store.js'
+import type { BindingChoice, SqliteOpener } from './load-binding.js'
+import { loadBinding } from './load-binding.js'
+import { makeParents } from './make-parents.js'
+import { openError } from './open-error.js'
+import type { SqliteBinding, SqliteConnection } from './sqlite-connection.js'
+import { sqliteCode } from './sqlite-connection.js'
 
-/** How `openDatabase` opens the file. */
-export interface OpenDatabaseOptions {
+/** How `openLeaseStore` opens the file. */
+export interface OpenDatabaseOptions extends BindingChoice {
   /** How long a statement waits for another process's write lock, in ms (`busy_timeout`). */
   readonly busyTimeoutMs: number
-  /** Path of a `better_sqlite3.node` built for this Node ABI; undefined uses the installed one. */
-  readonly nativeBinding: string | undefined
   /** `synchronous` pragma: `normal` (default, durable across process crashes) or `full` (also across power loss). */
   readonly synchronous: 'normal' | 'full'
 }
 
 /**
- * Opens (creating the file and its parent directories) a database for locks shared by
- * every process on the host: WAL journal, so readers never block the writer and a
- * waiter's cheap pre-check costs no lock; and a busy timeout, so a transaction waits for
- * another process's microsecond-long write instead of failing with SQLITE_BUSY.
+ * Opens the lease store in `file` (creating the file and its parent directories), purged
+ * of expired leases. A file that cannot be used (a parent that is a file, a directory, a
+ * non-database, no write access) fails with a `LockBackendError` naming the file and the
+ * reason; no loadable SQLite binding fails with a `LockUnsupportedError` (see load-binding.ts).
  */
-export function openDatabase(file: string, options: OpenDatabaseOptions): SqliteDatabase {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-  const db = pinNative(
-    new Database(file, {
-      timeout: options.busyTimeoutMs,
-      ...(options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding }),
-    }),
-  )
+export function openLeaseStore(file: string, options: OpenDatabaseOptions): LeaseStore {
+  const opener = loadBinding(options)
+  let db: SqliteConnection | undefined
   try {
-    setWal(db, options.busyTimeoutMs)
-    // exec, not pragma(): pragma() prepares a throwaway Statement (see pin-native.ts).
+    db = openDatabase(opener, file, options)
+    const store = new LeaseStore(db)
+    store.purgeExpired()
+    return store
+  } catch (err) {
+    db?.close()
+    throw openError(file, err)
+  }
+}
+
+/**
+ * A connection for locks shared by every process on the host: WAL journal, so readers
+ * never block the writer and a waiter's cheap pre-check costs no lock; and a busy
+ * timeout, so a transaction waits for another process's microsecond-long write instead
+ * of failing with SQLITE_BUSY. Set by pragma on both bindings, so they behave alike.
+ */
+function openDatabase(
+  opener: SqliteOpener,
+  file: string,
+  options: OpenDatabaseOptions,
+): SqliteConnection {
+  if (file === ':memory:') return configure(opener.open(file), file, options)
+  makeParents(dirname(file))
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory() === true) {
+    throw Object.assign(new Error(`EISDIR: illegal operation on a directory, '${file}'`), {
+      code: 'EISDIR',
+      path: file,
+    })
+  }
+  const release = claimFile(join(realpathSync(dirname(file)), basename(file)), opener.binding)
+  let db: SqliteConnection
+  try {
+    db = configure(opener.open(file), file, options)
+  } catch (err) {
+    release()
+    throw err
+  }
+  return {
+    ...db,
+    close() {
+      try {
+        db.close()
+      } finally {
+        release()
+      }
+    },
+  }
+}
+
+/** Busy timeout, WAL, synchronous; closes `db` when one fails. */
+function configure(
+  db: SqliteConnection,
+  file: string,
+  options: OpenDatabaseOptions,
+): SqliteConnection {
+  try {
+    db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`)
+    if (file !== ':memory:') setWal(db, options.busyTimeoutMs)
     db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     return db
   } catch (err) {
@@ -44,23 +98,50 @@ export function openDatabase(file: string, options: OpenDatabaseOptions): Sqlite
  * handler for it, so several processes opening a new file at once may see SQLITE_BUSY:
  * retry within the busy timeout. WAL is persistent, so later opens find it already set.
  */
-function setWal(db: SqliteDatabase, busyTimeoutMs: number): void {
+function setWal(db: SqliteConnection, busyTimeoutMs: number): void {
   const deadlineMs = performance.now() + busyTimeoutMs
-  const journalMode = pinNative(db.prepare('PRAGMA journal_mode').pluck())
+  const journalMode = db.prepare('PRAGMA journal_mode')
   for (;;) {
     try {
-      const mode = journalMode.get()
-      if (mode === 'wal' || db.memory) return
+      if (journalMode.get()?.journal_mode === 'wal') return
       db.exec('PRAGMA journal_mode = WAL')
       return
     } catch (err) {
-      if (!isBusy(err) || performance.now() > deadlineMs) throw err
+      if (sqliteCode(err) !== 'SQLITE_BUSY' || performance.now() > deadlineMs) throw err
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
     }
   }
 }
 
-function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
+/** Files this process has open, by binding, with how many connections. */
+const openFiles = new Map<string, { readonly binding: SqliteBinding; count: number }>()
+
+/**
+ * Registers a connection to `file` through `binding`; the returned function unregisters
+ * it. Refuses a second binding on a file this process already has open: node:sqlite and
+ * better-sqlite3 each embed their own copy of SQLite, and two copies in one process
+ * break each other's locks on a shared file (POSIX locks do not conflict within a
+ * process, and each copy coordinates only its own connections; closing one copy's
+ * descriptor even drops the other's locks). Separate processes may mix bindings freely.
+ */
+function claimFile(file: string, binding: SqliteBinding): () => void {
+  const entry = openFiles.get(file)
+  if (entry !== undefined && entry.binding !== binding) {
+    throw new LockUnsupportedError(
+      'sqlite',
+      'two SQLite bindings on one file',
+      `${file} is open in this process through ${entry.binding}; opening it through ${binding} ` +
+        "too would break both connections' locks (two copies of SQLite in one process): " +
+        'use one binding per process (BATON_SQLITE_BINDING or the binding option)',
+    )
+  }
+  if (entry === undefined) openFiles.set(file, { binding, count: 1 })
+  else entry.count++
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    const current = openFiles.get(file)
+    if (current !== undefined && --current.count === 0) openFiles.delete(file)
+  }
 }

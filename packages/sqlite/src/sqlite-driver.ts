@@ -10,10 +10,10 @@ import {
   pollForGrant,
   type RenewResult,
 } from '@baton-lock/core/driver'
-import type { LeaseRow } from './lease-store.js'
-import { LeaseStore } from './lease-store.js'
-import { openDatabase } from './open-database.js'
+import type { LeaseRow, LeaseStore } from './lease-store.js'
+import { openLeaseStore } from './open-database.js'
 import { SQLITE_CAPABILITIES } from './sqlite-capabilities.js'
+import type { SqliteBinding } from './sqlite-connection.js'
 import { type SqliteDriverOptions, sqlitePathOf } from './sqlite-options.js'
 import { sleepUntilWoken, wake, wakeId } from './wake-registry.js'
 
@@ -21,13 +21,17 @@ import { sleepUntilWoken, wake, wakeId } from './wake-registry.js'
  * The embedded default: leases in a local SQLite file, shared by every process on the
  * host that opens the same path, with no server. Each driver owns one connection.
  * Waiters poll with bounded backoff (capped by the holder's remaining lease), and are
- * woken at once by a release from the same process.
+ * woken at once by a release from the same process. The constructor opens the file:
+ * one it cannot use fails with a `LockBackendError` naming the path and the reason, and
+ * no loadable SQLite binding with a `LockUnsupportedError` saying what to install.
  */
 export class SqliteDriver implements LockDriver {
   readonly name = 'sqlite'
   readonly capabilities: Capabilities = SQLITE_CAPABILITIES
   /** Absolute path of the database file. */
   readonly file: string
+  /** The SQLite binding in use. */
+  readonly binding: SqliteBinding
   readonly #store: LeaseStore
   readonly #pollMaxMs: number
   readonly #held = new LeaseBook()
@@ -46,19 +50,14 @@ export class SqliteDriver implements LockDriver {
     }
     this.file = options.path === ':memory:' ? ':memory:' : resolve(options.path)
     this.#pollMaxMs = options.pollMaxMs ?? 20
-    const db = openDatabase(this.file, {
+    this.#store = openLeaseStore(this.file, {
+      binding: options.binding,
       busyTimeoutMs: options.busyTimeoutMs ?? 5_000,
       nativeBinding:
         options.nativeBinding ?? (process.env.BATON_SQLITE_NATIVE_BINDING || undefined),
       synchronous: options.synchronous ?? 'normal',
     })
-    try {
-      this.#store = new LeaseStore(db)
-      this.#store.purgeExpired()
-    } catch (err) {
-      db.close()
-      throw err
-    }
+    this.binding = this.#store.binding
   }
 
   /** Opens nothing: the file is open from construction; rejects once closed. */

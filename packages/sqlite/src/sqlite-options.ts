@@ -1,3 +1,5 @@
+import type { SqliteBinding } from './sqlite-connection.js'
+
 /** Options of a `SqliteDriver`, frozen at construction. */
 export interface SqliteDriverOptions {
   /** Database file, relative to the working directory; parent directories are created. */
@@ -10,6 +12,8 @@ export interface SqliteDriverOptions {
   readonly synchronous?: 'normal' | 'full'
   /** A `better_sqlite3.node` for another Node ABI. Default: env `BATON_SQLITE_NATIVE_BINDING`, else the installed one. */
   readonly nativeBinding?: string
+  /** `node` (built-in `node:sqlite`) or `better-sqlite3`. Default: env `BATON_SQLITE_BINDING`, else `node` where this Node has it. */
+  readonly binding?: SqliteBinding
 }
 
 /** The file a `sqlite:` URL names when it names none. */

@@ -2,33 +2,38 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runConformance } from '@baton-lock/core/conformance'
+import type { SqliteBinding } from '@baton-lock/sqlite'
 import { SqliteDriver } from '@baton-lock/sqlite'
-import Database from 'better-sqlite3'
 import { afterAll } from 'vitest'
+import { TEST_BINDINGS } from './bindings.js'
+import type { RawStatement } from './raw-sql.js'
+import { rawStatement } from './raw-sql.js'
 
-// Every driver is a new connection to ONE shared file, as separate processes would be.
+// The whole contract on every binding this Node has (see bindings.ts). Every driver is a
+// new connection to ONE shared file per binding, as separate processes would be.
 const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-kit-'))
-const path = join(dir, 'locks.db')
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-// One raw connection and statement for the whole file, reachable until the worker exits:
-// better-sqlite3 < 13 objects collected by an idle GC abort Node 24 (see src/pin-native.ts).
-let deleteLease: ((key: string, owner: string) => void) | undefined
-function rawDeleteLease(key: string, owner: string): void {
-  if (deleteLease === undefined) {
-    const nativeBinding = process.env.BATON_SQLITE_NATIVE_BINDING || undefined
-    const db = new Database(path, { timeout: 5_000, nativeBinding })
-    const statement = db.prepare('DELETE FROM baton_leases WHERE key = ? AND owner = ?')
-    deleteLease = (k, o) => void statement.run(k, o)
+// The fault: a raw connection deletes the lease row, as an operator's `baton release
+// --force` or a stray DELETE would (through the binding under test: see raw-sql.ts).
+function rawDeleter(path: string, binding: SqliteBinding): (key: string, owner: string) => void {
+  let statement: RawStatement | undefined
+  return (key, owner) => {
+    statement ??= rawStatement(
+      path,
+      binding,
+      'DELETE FROM baton_leases WHERE key = ? AND owner = ?',
+    )
+    statement.run(key, owner)
   }
-  deleteLease(key, owner)
 }
 
-runConformance({
-  name: 'sqlite',
-  createDriver: () => new SqliteDriver({ path }),
-  faults: {
-    // What an operator's `baton release --force` or a stray DELETE does: the row vanishes.
-    dropLock: async ({ key, owner }) => rawDeleteLease(key, owner),
-  },
-})
+for (const binding of TEST_BINDINGS) {
+  const path = join(dir, `locks-${binding}.db`)
+  const dropLock = rawDeleter(path, binding)
+  runConformance({
+    name: `sqlite (${binding})`,
+    createDriver: () => new SqliteDriver({ path, binding }),
+    faults: { dropLock: async ({ key, owner }) => dropLock(key, owner) },
+  })
+}

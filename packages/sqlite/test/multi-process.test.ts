@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureBuilt } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TEST_BINDINGS } from './bindings.js'
 
 const PROCESSES = 4
 const INCREMENTS = 25
@@ -28,7 +29,12 @@ function runWorker(args: string[]): Promise<{ code: number | null; stderr: strin
 }
 
 describe('exclusion across separate processes', () => {
-  it(`${PROCESSES} processes x ${INCREMENTS} fenced increments: exact count, fences strictly increasing`, async () => {
+  // Where both bindings exist, processes alternate between them on the one file.
+  const bindings = Array.from(
+    { length: PROCESSES },
+    (_, i) => TEST_BINDINGS[i % TEST_BINDINGS.length] as string,
+  )
+  it(`${PROCESSES} processes (${bindings.join(', ')}) x ${INCREMENTS} fenced increments: exact count, fences strictly increasing`, async () => {
     const db = join(dir, 'locks.db')
     const counter = join(dir, 'counter.json')
     const log = join(dir, 'log.txt')
@@ -36,7 +42,7 @@ describe('exclusion across separate processes', () => {
     writeFileSync(log, '')
 
     const results = await Promise.all(
-      Array.from({ length: PROCESSES }, () => runWorker([db, counter, log, String(INCREMENTS)])),
+      bindings.map((binding) => runWorker([db, counter, log, String(INCREMENTS), binding])),
     )
     for (const result of results) expect(result, result.stderr).toMatchObject({ code: 0 })
 

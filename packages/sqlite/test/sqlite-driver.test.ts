@@ -3,16 +3,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { DriverLease } from '@baton-lock/core'
 import { driverRequest } from '@baton-lock/core/driver'
+import type { SqliteBinding } from '@baton-lock/sqlite'
 import { SqliteDriver } from '@baton-lock/sqlite'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { TEST_BINDINGS } from './bindings.js'
 
-// Driver-level checks specific to SQLite; the whole contract is in conformance.test.ts.
+// Driver-level checks specific to SQLite, on every binding this Node has; the whole
+// contract is in conformance.test.ts, the binding choice and its errors in binding.test.ts.
 const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-'))
 const drivers: SqliteDriver[] = []
 let fileNo = 0
+let binding: SqliteBinding = 'better-sqlite3'
 
 function open(path = join(dir, `locks-${fileNo++}.db`)): SqliteDriver {
-  const driver = new SqliteDriver({ path })
+  const driver = new SqliteDriver({ path, binding })
   drivers.push(driver)
   return driver
 }
@@ -22,10 +26,15 @@ afterEach(async () => {
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-describe('SqliteDriver', () => {
+describe.each(TEST_BINDINGS)('SqliteDriver on %s', (name) => {
+  beforeEach(() => {
+    binding = name
+  })
+
   it('creates parent directories of the path', async () => {
-    const path = join(dir, 'a', 'b', 'c', 'locks.db')
+    const path = join(dir, name, 'a', 'b', 'c', 'locks.db')
     const driver = open(path)
+    expect(driver.binding).toBe(name)
     expect(existsSync(path)).toBe(true)
     expect(await driver.acquire(driverRequest('k', { waitMs: 0, ttlMs: 10_000 }))).not.toBeNull()
   })
@@ -44,7 +53,7 @@ describe('SqliteDriver', () => {
 
   it('wakes a waiter in the same process at once on release, without waiting for its next poll', async () => {
     const a = open()
-    const b = new SqliteDriver({ path: a.file, pollMaxMs: 60_000 })
+    const b = new SqliteDriver({ path: a.file, pollMaxMs: 60_000, binding })
     drivers.push(b)
     const lease = (await a.acquire(driverRequest('k', { waitMs: 0, ttlMs: 10_000 }))) as DriverLease
     const waiting = b.acquire(driverRequest('k', { waitMs: 120_000, ttlMs: 10_000 }))
@@ -119,19 +128,6 @@ describe('SqliteDriver', () => {
     await a.acquire(driverRequest('k2', { waitMs: 0, ttlMs: 10_000 }))
     await a.close()
     expect(await b.list('')).toEqual([])
-  })
-
-  it('loads the native binding named by BATON_SQLITE_NATIVE_BINDING (or the option)', () => {
-    const missing = join(dir, 'no-such-binding.node')
-    expect(() => new SqliteDriver({ path: join(dir, 'nb.db'), nativeBinding: missing })).toThrow()
-    const saved = process.env.BATON_SQLITE_NATIVE_BINDING
-    process.env.BATON_SQLITE_NATIVE_BINDING = missing
-    try {
-      expect(() => new SqliteDriver({ path: join(dir, 'nb.db') })).toThrow()
-    } finally {
-      if (saved === undefined) delete process.env.BATON_SQLITE_NATIVE_BINDING
-      else process.env.BATON_SQLITE_NATIVE_BINDING = saved
-    }
   })
 
   it('keeps keys case-sensitive and Unicode-exact', async () => {

@@ -12,7 +12,10 @@ export interface SqliteDatabase {
   close(): void
 }
 
-type DatabaseConstructor = new (file: string, options?: { timeout?: number }) => SqliteDatabase
+type DatabaseConstructor = new (
+  file: string,
+  options?: { timeout?: number; nativeBinding?: string },
+) => SqliteDatabase
 
 /*
  * better-sqlite3 is a dependency of @baton-lock/sqlite, not of this package; it is loaded from
@@ -23,7 +26,9 @@ const requireFromSqlite = createRequire(new URL('../../../sqlite/package.json', 
 /** Opens `file` with the pragmas @baton-lock/sqlite uses: WAL, synchronous NORMAL, 5 s busy timeout. */
 export function openSqlite(file: string): SqliteDatabase {
   const Database = requireFromSqlite('better-sqlite3') as DatabaseConstructor
-  const db = new Database(file, { timeout: 5_000 })
+  // The addon the driver's better-sqlite3 fallback loads too (a build for another Node ABI).
+  const nativeBinding = process.env.BATON_SQLITE_NATIVE_BINDING || undefined
+  const db = new Database(file, { timeout: 5_000, ...(nativeBinding ? { nativeBinding } : {}) })
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
   return db
