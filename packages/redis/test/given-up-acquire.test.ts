@@ -27,6 +27,7 @@ afterAll(async () => {
  */
 async function freedAfterResume(
   giveUp: (locker: Locker, key: string) => Promise<unknown>,
+  stallMs = STALL_MS,
 ): Promise<{ freeMs: number; code: unknown; waiterFence: bigint }> {
   const key = uniqueKey('given-up')
   const driver = await pool.connect(server.url) // default 2 s command timeout < STALL_MS
@@ -44,7 +45,7 @@ async function freedAfterResume(
       (err: unknown) => (isLockError(err) ? err.code : err),
     )
     code = await failed
-    await new Promise((r) => setTimeout(r, STALL_MS - 500)) // the stall itself (a fault, not a wait)
+    await new Promise((r) => setTimeout(r, stallMs - 500)) // the stall itself (a fault, not a wait)
   } finally {
     await server.resume()
   }
@@ -77,6 +78,31 @@ describe('an acquire given up while the server is stalled (SIGSTOP) past the com
     expect(code).toBe('LOCK_ABORTED')
     expect(waiterFence).toBe(3n)
     console.log(`given-up acquire (abort): key free ${freeMs.toFixed(0)} ms after resume`)
+    expect(freeMs).toBeLessThan(TTL_MS / 3)
+  })
+
+  it('a stall of 3 command timeouts: the clean-up, queued behind the acquire, still runs on resume', async () => {
+    const { freeMs, code, waiterFence } = await freedAfterResume(
+      (locker, key) => locker.acquire(key, { waitMs: 500 }),
+      6_000,
+    )
+    expect(code).toBe('LOCK_TIMEOUT')
+    expect(waiterFence).toBe(3n)
+    console.log(`given-up acquire (6 s stall): key free ${freeMs.toFixed(0)} ms after resume`)
+    expect(freeMs).toBeLessThan(TTL_MS / 3)
+  })
+
+  it('close() while the acquire is pending -> LOCK_CLOSED, and the late grant is released', async () => {
+    const { freeMs, code, waiterFence } = await freedAfterResume(async (locker, key) => {
+      const pending = locker.acquire(key, { waitMs: 5_000 })
+      pending.catch(() => undefined)
+      await new Promise((r) => setTimeout(r, 200)) // the acquire is in flight on the stalled server
+      void locker.close().catch(() => undefined) // settles after resume
+      return pending
+    })
+    expect(code).toBe('LOCK_CLOSED')
+    expect(waiterFence).toBe(3n)
+    console.log(`given-up acquire (close): key free ${freeMs.toFixed(0)} ms after resume`)
     expect(freeMs).toBeLessThan(TTL_MS / 3)
   })
 })
