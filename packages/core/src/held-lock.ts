@@ -231,8 +231,10 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
   async #cleanUpLost(reason: LockLostReason): Promise<void> {
     try {
       if (this.#inFlight !== undefined) await this.#inFlight
-      // After silent expiry the backend may still have it for us: free it for the next holder.
-      if (reason === 'expired') await this.#host.driver.release(this.lease)
+      // After silent expiry, or a loss the driver saw (a restarted server that restored the
+      // key from its log, a dead session), the backend may still have it for us: free it,
+      // owner-checked (S2), for the next holder. A 'server' loss already said it is not ours.
+      if (reason !== 'server') await this.#host.driver.release(this.lease)
     } catch {
       // The lock is gone or the backend is down; its TTL frees it either way.
     } finally {
