@@ -70,10 +70,10 @@ it('baton status, ls and release --force see and free a lock another process hol
   }
 })
 
-it('a wrong password on mysql:// is exit code 1 with the password redacted', async () => {
+it('a wrong password on mysql:// is exit code 7 (backend error) with the password redacted', async () => {
   const url = server.url.replace('mysql://root@', 'mysql://root:wrong-pa55@')
   const r = await runCli(['status', 'cli:x', '--url', url], dir)
-  expect(r.code).toBe(1)
+  expect(r.code).toBe(7)
   expect(r.stderr).toMatch(/Access denied/)
   expect(r.stderr).not.toContain('wrong-pa55')
 })

@@ -175,6 +175,12 @@ try {
   out.sqliteError = { lockError: isLockError(err), message: String(err?.message) }
 }
 out.hasNodeSqlite = hasNodeSqlite
+try {
+  await connect('redis://user:s3cret-pw@127.0.0.1:1')
+  out.redis = 'connected without its driver package'
+} catch (err) {
+  out.redis = { code: err?.code, message: String(err?.message) }
+}
 console.log(JSON.stringify(out))
 `
 
@@ -250,6 +256,10 @@ describe.each(['npm', 'pnpm'] as const)('installed with %s', (manager) => {
     const { stdout } = await run(process.execPath, ['app.mjs'], { cwd: app, env, timeout: 60_000 })
     const out = JSON.parse(stdout.trim().split('\n').pop() ?? '{}')
     expect(out.memoryFence).toBe('bigint')
+    // a driver package the app did not install: a typed error naming it, no credentials
+    expect(out.redis.code).toBe('LOCK_UNSUPPORTED')
+    expect(out.redis.message).toMatch(/npm install @baton-lock\/redis/)
+    expect(out.redis.message).not.toContain('s3cret-pw')
     if (out.hasNodeSqlite) {
       expect(out).toMatchObject({ sqlite: 'excluded' })
       expect(BigInt(out.fence)).toBeGreaterThan(0n)

@@ -45,8 +45,8 @@ async function underFault(label: string, fault: () => Promise<void>): Promise<vo
     ttlMs,
     holdMs: 20,
     waitMs: 15_000,
-    // bounded: 3 s of traffic after the fault, at most 40 s overall
-    stop: () => performance.now() > Math.min(faultAtMs + 3_000, startedMs + 40_000),
+    // bounded: 6 s of traffic after the fault (an election takes about 2.5 s), at most 40 s overall
+    stop: () => performance.now() > Math.min(faultAtMs + 6_000, startedMs + 40_000),
   })
   try {
     await new Promise((r) => setTimeout(r, 1_500))

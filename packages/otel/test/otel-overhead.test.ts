@@ -1,7 +1,7 @@
 import { Locker, MemoryDriver } from '@baton-lock/core'
 import { metrics, trace } from '@opentelemetry/api'
 import { expect, it } from 'vitest'
-import { formatOverhead, measureOverhead } from '../src/bench/otel-overhead.js'
+import { formatOverhead, measureOverhead } from '../bench/otel-overhead.js'
 import { LockTelemetry } from '../src/index.js'
 
 // The goal (under 2 µs added per acquire+release with no SDK) is a benchmark figure:

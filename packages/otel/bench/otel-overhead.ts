@@ -5,8 +5,8 @@
  */
 import { pathToFileURL } from 'node:url'
 import { Locker, type LockerOptions, MemoryDriver } from '@baton-lock/core'
+import { LockTelemetry } from '@baton-lock/otel'
 import { type MeterProvider, metrics, type TracerProvider, trace } from '@opentelemetry/api'
-import { LockTelemetry } from '../lock-telemetry.js'
 
 /** CPU time (user + system) per cycle, in ns: steadier than wall time on a shared machine. */
 export interface OverheadFigures {
