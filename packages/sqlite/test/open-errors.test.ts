@@ -6,14 +6,17 @@ import { SqliteDriver } from '@baton-lock/sqlite'
 import { ensureBuilt } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TEST_BINDINGS } from './bindings.js'
-import { OPEN_SCRIPT, openOutcome, runNode } from './run-node.js'
+import { OPEN_SCRIPT, openOutcome, removeRunnableCopies, runNode } from './run-node.js'
 
 // A file the driver cannot use is a LockBackendError that names the file and the reason,
 // on every binding; and no path may hang the (synchronous) open.
 const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-open-'))
 chmodSync(dir, 0o755) // the read-only check runs a child as another user
 beforeAll(() => ensureBuilt(['packages/core', 'packages/sqlite']), 180_000)
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true })
+  removeRunnableCopies()
+})
 
 /** The error `new SqliteDriver` throws for `path`, checked to be a LockBackendError naming it. */
 function openFailure(path: string, binding: (typeof TEST_BINDINGS)[number]): LockBackendError {

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
 
 /** What a child Node process left behind. */
 export interface NodeResult {
@@ -30,11 +32,19 @@ export function runNode(
   args: readonly string[],
   options: RunNodeOptions,
 ): Promise<NodeResult> {
+  // Another user may not reach this Node or its native binding (the Node matrix keeps them
+  // under /root/.cache): give that user world-readable copies of both.
+  const runAs = options.uid === undefined ? undefined : runnableCopies()
+  const env = { ...process.env, ...options.env }
+  if (runAs !== undefined && env.BATON_SQLITE_NATIVE_BINDING) {
+    env.BATON_SQLITE_NATIVE_BINDING = runAs.copy(env.BATON_SQLITE_NATIVE_BINDING)
+  }
+  const node = runAs === undefined ? process.execPath : runAs.copy(process.execPath)
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, ...args], {
+    const child = spawn(node, ['--input-type=module', '-e', script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: tmpdir(),
-      env: { ...process.env, ...options.env },
+      env,
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     })
@@ -60,6 +70,36 @@ export function runNode(
       resolve({ code, stdout, stderr, timedOut })
     })
   })
+}
+
+let copies: { dir: string; copy(file: string): string } | undefined
+
+/** Copies files into one world-readable temporary directory, once per file. */
+function runnableCopies(): { dir: string; copy(file: string): string } {
+  if (copies !== undefined) return copies
+  const dir = mkdtempSync(join(tmpdir(), 'baton-run-as-'))
+  chmodSync(dir, 0o755)
+  const done = new Map<string, string>()
+  copies = {
+    dir,
+    copy(file) {
+      let target = done.get(file)
+      if (target === undefined) {
+        target = join(dir, `${done.size}-${basename(file)}`)
+        copyFileSync(file, target)
+        chmodSync(target, 0o755)
+        done.set(file, target)
+      }
+      return target
+    },
+  }
+  return copies
+}
+
+/** Removes the copies `runNode` made for another user (call it in `afterAll`). */
+export function removeRunnableCopies(): void {
+  if (copies !== undefined) rmSync(copies.dir, { recursive: true, force: true })
+  copies = undefined
 }
 
 /** The built package, for child processes (they cannot load the TypeScript sources). */
