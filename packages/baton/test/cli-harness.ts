@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureBuilt, repoRoot } from '@baton-lock/test-matrix'
+import { expect } from 'vitest'
 
 /** The built binary, run as a user would: `node packages/baton/dist/cli.js`. */
 export const CLI = join(repoRoot, 'packages/baton/dist/cli.js')
@@ -98,4 +99,35 @@ export async function waitUntil<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
+}
+
+/**
+ * Starts three `baton run NAME --url URL -- node hold.mjs LOG 100` at once and checks
+ * that their holds never overlapped (strictly alternating start/end in the shared log)
+ * and that fences increased. Returns the log's events (`[start|end, pid, fence]`).
+ */
+export async function expectSerialRuns(
+  url: string,
+  name: string,
+  dir: string,
+): Promise<string[][]> {
+  const log = join(dir, `${name}-overlap.log`)
+  writeFileSync(log, '')
+  const hold = new URL('./fixtures/hold.mjs', import.meta.url).pathname
+  const results = await Promise.all(
+    Array.from({ length: 3 }, () =>
+      runCli(['run', name, '--url', url, '--', process.execPath, hold, log, '100'], dir),
+    ),
+  )
+  for (const r of results) expect(r.code, r.stderr).toBe(0)
+  const events = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '))
+  expect(events.map((e) => e[0])).toEqual(['start', 'end', 'start', 'end', 'start', 'end'])
+  const fences = events.filter((e) => e[0] === 'start').map((e) => BigInt(e[2] as string))
+  for (let i = 1; i < fences.length; i++) {
+    expect(fences[i] as bigint).toBeGreaterThan(fences[i - 1] as bigint)
+  }
+  return events
 }

@@ -1,14 +1,12 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import type { ServerHandle } from '@baton-lock/test-matrix'
 import { startPostgres, startRedis } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildCli, runCli, tempDir } from './cli-harness.js'
+import { buildCli, expectSerialRuns, runCli, tempDir } from './cli-harness.js'
 
 // `baton run` and `baton demo` against real servers started by the test matrix on free
 // loopback ports (never the machine's own services).
 const dir = tempDir()
-const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname
 
 beforeAll(() => buildCli(['packages/redis', 'packages/postgres']), 180_000)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -29,37 +27,7 @@ for (const [name, start] of BACKENDS) {
     })
 
     it('baton run: concurrent runs never overlap, fences increase', async () => {
-      const log = join(dir, `${name}-overlap.log`)
-      writeFileSync(log, '')
-      const results = await Promise.all(
-        Array.from({ length: 3 }, () =>
-          runCli(
-            [
-              'run',
-              `cli-${name}`,
-              '--url',
-              server.url,
-              '--',
-              process.execPath,
-              fixture('hold.mjs'),
-              log,
-              '100',
-            ],
-            dir,
-          ),
-        ),
-      )
-      for (const r of results) expect(r.code, r.stderr).toBe(0)
-      const events = readFileSync(log, 'utf8')
-        .trim()
-        .split('\n')
-        .map((line) => line.split(' '))
-      // Strictly alternating start/end with one fence per hold, fences increasing.
-      expect(events.map((e) => e[0])).toEqual(['start', 'end', 'start', 'end', 'start', 'end'])
-      const fences = events.filter((e) => e[0] === 'start').map((e) => BigInt(e[2] as string))
-      for (let i = 1; i < fences.length; i++) {
-        expect(fences[i] as bigint).toBeGreaterThan(fences[i - 1] as bigint)
-      }
+      const events = await expectSerialRuns(server.url, `cli-${name}`, dir)
       for (const [i, e] of events.entries()) {
         if (e[0] === 'end') expect(events[i - 1]?.[2], 'end matches its start').toBe(e[2])
       }

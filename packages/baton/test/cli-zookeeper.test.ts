@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ServerHandle } from '@baton-lock/test-matrix'
 import { startZookeeper } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildCli, runCli, startCli, tempDir, waitUntil } from './cli-harness.js'
+import { buildCli, expectSerialRuns, runCli, startCli, tempDir, waitUntil } from './cli-harness.js'
 
 // Every `baton` command on zk:// against a ZooKeeper the test matrix starts.
 const dir = tempDir()
@@ -21,36 +21,7 @@ afterAll(async () => {
 
 describe('baton CLI on zookeeper', () => {
   it('baton run: concurrent runs never overlap, fences increase', async () => {
-    const log = join(dir, 'zk-overlap.log')
-    writeFileSync(log, '')
-    const results = await Promise.all(
-      Array.from({ length: 3 }, () =>
-        runCli(
-          [
-            'run',
-            'cli-zk',
-            '--url',
-            server.url,
-            '--',
-            process.execPath,
-            fixture('hold.mjs'),
-            log,
-            '100',
-          ],
-          dir,
-        ),
-      ),
-    )
-    for (const r of results) expect(r.code, r.stderr).toBe(0)
-    const events = readFileSync(log, 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => line.split(' '))
-    expect(events.map((e) => e[0])).toEqual(['start', 'end', 'start', 'end', 'start', 'end'])
-    const fences = events.filter((e) => e[0] === 'start').map((e) => BigInt(e[2] as string))
-    for (let i = 1; i < fences.length; i++) {
-      expect(fences[i] as bigint).toBeGreaterThan(fences[i - 1] as bigint)
-    }
+    await expectSerialRuns(server.url, 'cli-zk', dir)
   })
 
   it('baton status, ls and release --force on a held key', async () => {
