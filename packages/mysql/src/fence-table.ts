@@ -13,12 +13,16 @@ export class FenceTable {
     this.#session = session
   }
 
+  /** True once a statement used the table (or `ensure` created it): a wait may go first. */
+  known = false
+
   /** Resolves once the table exists; a failure is retried by the next call. */
   ensure(): Promise<void> {
     if (this.#ready === undefined) {
       const ready = this.#session().then(async (session) => {
         if (session === undefined) throw new Error('mysql driver is closed')
         await session.query(session.statements.createTable)
+        this.known = true
       })
       this.#ready = ready
       ready.catch(() => {

@@ -142,6 +142,26 @@ export class LockSession {
     }
   }
 
+  /**
+   * Runs `sql` as a prepared statement (binary protocol; mysql2 prepares it once per
+   * connection and keeps it): the server skips parsing the text on every call, which is a
+   * large part of a short statement's cost. One statement only.
+   */
+  async execute(sql: string, values: Array<string | number | null>): Promise<unknown> {
+    this.#inFlight++
+    this.lastUsedMs = performance.now()
+    try {
+      return await new Promise<unknown>((resolve, reject) => {
+        this.#connection.execute(sql, values, (err, result) =>
+          err ? reject(err) : resolve(result),
+        )
+      })
+    } finally {
+      this.#inFlight--
+      this.lastUsedMs = performance.now()
+    }
+  }
+
   /** The last result set's first row of a (multi-statement) query. */
   async row(sql: string, values?: unknown[]): Promise<Row | undefined> {
     const result = await this.query(sql, values)
@@ -184,6 +204,14 @@ export class LockSession {
     this.#notifyEnded()
     this.#onEnd(this, this.#cause)
   }
+}
+
+/**
+ * The OK packet (mysql2's `ResultSetHeader`) of the last statement in `result`: the result
+ * itself for one statement, the last entry for several.
+ */
+export function lastHeader(result: unknown): unknown {
+  return Array.isArray(result) ? result[result.length - 1] : result
 }
 
 /**

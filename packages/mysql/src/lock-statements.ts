@@ -3,12 +3,24 @@ export interface LockStatements {
   /** Creates the fence table unless it exists. */
   readonly createTable: string
   /**
-   * Takes lock name `?` waiting up to `?` seconds (0 for one attempt) and, only when
-   * granted, bumps the name's fence row and records the key `?` and owner `?` there; one
-   * round trip of four statements whose last result row is `{ got, fence }` (`got` 1
-   * granted, 0 timed out, NULL killed or error; `fence` the new fence when granted).
+   * One attempt, one statement (sent as a prepared statement): takes lock name `?` with
+   * `GET_LOCK(?, 0)` and, only when granted, bumps the name's fence row and records the key
+   * `?` and owner `?` there. Values: name, key, owner, name, owner. The OK packet says it
+   * all: `affectedRows` > 0 and `insertId` the new fence when granted, 0 and 0 when the name
+   * is held by another session. Never blocks: the write statement must not run for long
+   * (see `wait`).
    */
-  readonly lock: string
+  readonly tryLock: string
+  /**
+   * A blocking attempt: `SET @baton_got = GET_LOCK(?, ?)` (name, seconds) then the same
+   * fence bump under `@baton_got = 1` (values: name, key, owner, owner), two statements in
+   * one round trip. The wait runs in a plain `SET`, not inside the `INSERT`, so a waiter
+   * never keeps a write statement, the fence table's metadata lock and an InnoDB
+   * transaction open for as long as it waits (which would hold up `FLUSH TABLES WITH READ
+   * LOCK` of a backup, and every write behind it). The second result's `insertId` is the
+   * fence when granted.
+   */
+  readonly wait: string
   /** Releases `?`; `released` 1 when this session held it, 0 when another does, NULL when nobody. */
   readonly unlock: string
   /** Releases `?` only if this session holds it (no effect otherwise): the late-grant sweep (S4). */
@@ -25,29 +37,27 @@ export interface LockStatements {
 /**
  * Builds the statements for the fence table `database.table` (either part quoted here, so
  * any identifier works; no database means the connection's own). The fence row of a name
- * is changed only by the statement that was just granted the name, inside the same round
- * trip, so every holder's fence is strictly greater than the previous holder's (S3). The
- * row is an InnoDB row committed with the statement (autocommit): it survives a server
- * restart, and a crash too with `innodb_flush_log_at_trx_commit = 1` (the default).
+ * is changed only by the statement that was just granted the name, so every holder's
+ * fence is strictly greater than the previous holder's (S3). The row is an InnoDB row
+ * committed with the statement (autocommit): it survives a server restart, and a crash
+ * too with `innodb_flush_log_at_trx_commit = 1` (the default). `LAST_INSERT_ID(expr)`
+ * puts the new fence into the OK packet, so no `SELECT` is needed to read it back.
  */
 export function lockStatements(table: string, database: string | undefined): LockStatements {
   const qualified =
     database === undefined ? quoteIdent(table) : `${quoteIdent(database)}.${quoteIdent(table)}`
+  const bump = (granted: string) =>
+    `INSERT INTO ${qualified} (name, fence, lock_key, owner, holder) ` +
+    `SELECT ?, LAST_INSERT_ID(1), ?, ?, CONNECTION_ID() FROM DUAL WHERE ${granted} ` +
+    'ON DUPLICATE KEY UPDATE fence = LAST_INSERT_ID(fence + 1), owner = ?, holder = CONNECTION_ID()'
   return Object.freeze({
     createTable:
       `CREATE TABLE IF NOT EXISTS ${qualified} (` +
       'name VARBINARY(255) NOT NULL PRIMARY KEY, fence BIGINT UNSIGNED NOT NULL, ' +
       'lock_key MEDIUMBLOB NOT NULL, owner VARBINARY(255) NOT NULL, holder BIGINT UNSIGNED NOT NULL, ' +
       'KEY baton_fence_key (lock_key(255))) ENGINE=InnoDB',
-    lock: [
-      // two statements: within one SET, later expressions see the variables' old values
-      'SET @baton_name = ?, @baton_key = ?, @baton_owner = ?',
-      'SET @baton_got = GET_LOCK(@baton_name, ?)',
-      `INSERT INTO ${qualified} (name, fence, lock_key, owner, holder) ` +
-        'SELECT @baton_name, LAST_INSERT_ID(1), @baton_key, @baton_owner, CONNECTION_ID() FROM DUAL WHERE @baton_got = 1 ' +
-        'ON DUPLICATE KEY UPDATE fence = LAST_INSERT_ID(fence + 1), owner = @baton_owner, holder = CONNECTION_ID()',
-      'SELECT @baton_got AS got, IF(@baton_got = 1, LAST_INSERT_ID(), NULL) AS fence',
-    ].join('; '),
+    tryLock: bump('GET_LOCK(?, 0) = 1'),
+    wait: `SET @baton_got = GET_LOCK(?, ?); ${bump('@baton_got = 1')}`,
     unlock: 'SELECT RELEASE_LOCK(?) AS released',
     unlockIfHeld: 'SELECT IF(IS_USED_LOCK(?) = CONNECTION_ID(), RELEASE_LOCK(?), NULL) AS released',
     inspect:
@@ -57,6 +67,17 @@ export function lockStatements(table: string, database: string | undefined): Loc
       `SELECT lock_key, fence, owner, holder FROM ${qualified} ` +
       "WHERE lock_key LIKE ? ESCAPE '!' AND IS_USED_LOCK(name) = holder",
   })
+}
+
+/**
+ * The fence of a grant from the OK packet of a fence bump (`insertId`, set by
+ * `LAST_INSERT_ID(expr)`), or null when the statement granted nothing.
+ */
+export function grantedFence(header: unknown): bigint | null {
+  const h = header as { affectedRows?: unknown; insertId?: unknown } | null | undefined
+  if (h == null || !(Number(h.affectedRows) > 0)) return null
+  const fence = BigInt(String(h.insertId ?? 0))
+  return fence > 0n ? fence : null
 }
 
 /** Quotes an SQL identifier: a`b -> `a``b`. */

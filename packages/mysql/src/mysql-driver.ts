@@ -13,7 +13,7 @@ import {
   untilAborted,
 } from '@baton-lock/core/driver'
 import { FenceTable } from './fence-table.js'
-import type { LockSession } from './lock-session.js'
+import { type LockSession, lastRow } from './lock-session.js'
 import { lockStatements } from './lock-statements.js'
 import { MYSQL_CAPABILITIES, type MysqlServerInfo } from './mysql-capabilities.js'
 import { lockName } from './mysql-key.js'
@@ -30,8 +30,8 @@ const DEADLINE_SLACK_MS = 250
 
 /**
  * `GET_LOCK` names on connections the driver owns. An uncontended acquire is one round
- * trip (`GET_LOCK(name, 0)` and the fence bump, four statements sent together) and a
- * release another; a contended acquire waits server-side in `GET_LOCK(name, seconds)`
+ * trip (one prepared statement: `GET_LOCK(name, 0)` and the fence bump) and a release
+ * another; a contended acquire waits server-side in `GET_LOCK(name, seconds)`
  * and is cancelled with `KILL QUERY`; many locks share few sessions, and one heartbeat
  * per session renews all of its locks and restarts the session's `wait_timeout`.
  */
@@ -93,27 +93,37 @@ export class MysqlDriver implements LockDriver {
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#lifecycle.assertOpen()
     if (this.#server === undefined) await this.ready()
-    const deadlineMs = performance.now() + req.waitMs
     const name = lockName(req.key)
-    const lease = await this.#tryOnce(req, name, req.signal)
-    if (lease !== null || !(req.waitMs > 0) || req.signal.aborted) return lease
+    if (!(req.waitMs > 0)) return this.#tryOnce(req, name, req.signal)
+    const deadlineMs = performance.now() + req.waitMs
+    // A session that holds nothing and has nothing in flight waits on the server at once:
+    // GET_LOCK(name, seconds) answers at once when the name is free, so a separate try
+    // first would only add a round trip, and would join the server's queue later (FIFO).
+    let session = this.#fences.known ? this.#pool.idleForWait(name, req.ttlMs) : undefined
+    if (session === undefined) {
+      const lease = await this.#tryOnce(req, name, req.signal)
+      if (lease !== null || req.signal.aborted) return lease
+    }
     const signals = [req.signal, this.#lifecycle.signal]
     const leftMs = deadlineMs - performance.now()
     if (leftMs < 2 ** 31 - DEADLINE_SLACK_MS) {
       signals.push(AbortSignal.timeout(Math.ceil(Math.max(0, leftMs) + DEADLINE_SLACK_MS)))
     }
     const signal = AbortSignal.any(signals)
-    const session = await this.#pool.forWait(name, req.ttlMs, signal)
-    if (session === undefined) return null
-    if (session === null) {
-      // every session is busy waiting (maxSessions): bounded polling with one-shot tries
-      return pollForGrant({
-        attempt: async () => ({ lease: await this.#tryOnce(req, name, signal) }),
-        waitMs: Math.max(0, deadlineMs - performance.now()),
-        signal,
-        minMs: 5,
-        maxMs: 250,
-      })
+    if (session === undefined) {
+      const waiter = await this.#pool.forWait(name, req.ttlMs, signal)
+      if (waiter === undefined) return null
+      if (waiter === null) {
+        // every session is busy waiting (maxSessions): bounded polling with one-shot tries
+        return pollForGrant({
+          attempt: async () => ({ lease: await this.#tryOnce(req, name, signal) }),
+          waitMs: Math.max(0, deadlineMs - performance.now()),
+          signal,
+          minMs: 5,
+          maxMs: 250,
+        })
+      }
+      session = waiter
     }
     return this.#settle(this.#waitOn(session, req, name, deadlineMs, signal), signal)
   }
@@ -134,7 +144,7 @@ export class MysqlDriver implements LockDriver {
     session.held.delete(name)
     if (session.ended) return false
     try {
-      const row = await session.row(session.statements.unlock, [name])
+      const row = lastRow(await session.execute(session.statements.unlock, [name]))
       return Number(row?.released) === 1
     } catch (err) {
       // a broken connection takes the lock with it; after any other failure we cannot
@@ -218,6 +228,7 @@ export class MysqlDriver implements LockDriver {
       try {
         const sentAtMs = performance.now()
         const fence = await tryLock(session, name, req, this.#fences)
+        this.#fences.known = true
         if (fence === null) {
           session.claimed.delete(name)
           return null
@@ -242,7 +253,7 @@ export class MysqlDriver implements LockDriver {
   ): Promise<DriverLease | null> {
     let lease: DriverLease | null = null
     try {
-      // the one-shot try before every wait made sure the fence table exists
+      // a wait goes first only once the fence table is known to exist (#fences.known)
       const sentAtMs = performance.now()
       const fence = await waitOnServer(session, this.#pool, name, req, deadlineMs, signal)
       if (fence === null) return null

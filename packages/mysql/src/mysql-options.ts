@@ -51,7 +51,8 @@ export function resolveMysqlOptions(options: MysqlDriverOptions): ResolvedMysqlO
   const connection: ConnectionOptions = {
     connectTimeout,
     ...base,
-    // four statements per acquire in one round trip; values are escaped by mysql2 client-side
+    // a wait and its fence bump, a heartbeat's checks: one round trip each; values of
+    // text queries are escaped by mysql2 client-side
     multipleStatements: true,
     // LAST_INSERT_ID() is BIGINT UNSIGNED: exact, as a string
     supportBigNumbers: true,

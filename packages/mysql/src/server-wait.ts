@@ -1,5 +1,6 @@
 import { sleep } from '@baton-lock/core/driver'
-import type { LockSession } from './lock-session.js'
+import { type LockSession, lastHeader } from './lock-session.js'
+import { grantedFence } from './lock-statements.js'
 import type { SessionPool } from './session-pool.js'
 
 /**
@@ -47,17 +48,17 @@ export async function waitOnServer(
   let granted = false
   try {
     const settings = session.takeSettings()
-    const row = await session.row(settings + session.statements.lock, [
+    const result = await session.query(settings + session.statements.wait, [
+      name,
+      seconds.toFixed(3),
       name,
       req.key,
       req.owner,
-      seconds.toFixed(3),
+      req.owner,
     ])
-    if (Number(row?.got) === 1 && row?.fence != null) {
-      granted = true
-      return BigInt(String(row.fence))
-    }
-    return null
+    const fence = grantedFence(lastHeader(result))
+    granted = fence !== null
+    return fence
   } catch (err) {
     // KILL QUERY between GET_LOCK and the fence bump (1317) or any other statement error:
     // the name may be held with no fence handed out; the sweep below frees it

@@ -1,5 +1,5 @@
 import type { DriverLease, LeaseBook, RenewResult } from '@baton-lock/core/driver'
-import type { LockSession } from './lock-session.js'
+import { type LockSession, lastRow } from './lock-session.js'
 import { endsSession, sessionEndedError } from './session-errors.js'
 
 /** What the driver keeps about each lease it granted. */
@@ -13,11 +13,14 @@ export interface HeldName {
 /**
  * One heartbeat per session for every renewal asked for in the same tick: a statement on
  * the session itself, so the server's `wait_timeout` clock of that session starts over.
- * A `GET_LOCK` name stays held for exactly as long as the session that took it lives
- * (only that session can `RELEASE_LOCK` it; `KILL`, a server restart, `wait_timeout` or a
- * dropped connection end the session and free them all), so a heartbeat answered by the
- * same connection id confirms every lock on the session. A different connection id means
- * a proxy that multiplexes sessions is in between, under which `GET_LOCK` cannot work.
+ * It reads `CONNECTION_ID()` and checks every name the session holds
+ * (`IS_USED_LOCK(name) <=> CONNECTION_ID()`, all in the same round trip), so one answer
+ * confirms every lock on the session and proves it for each name, not just that the
+ * connection lives: a name the server no longer counts as this session's is lost at once
+ * (exactly those names; the others stay valid). A different connection id means a proxy
+ * that multiplexes sessions is in between, under which `GET_LOCK` cannot work. A `KILL`,
+ * a server restart, `wait_timeout` or a dropped connection end the session, and with it
+ * every lock on it.
  */
 export class SessionHeartbeat {
   readonly #book: LeaseBook<HeldName>
@@ -29,7 +32,7 @@ export class SessionHeartbeat {
 
   /**
    * Renews `leases` with one heartbeat per session they live on; results in their order.
-   * A lease that is unknown, released, or on a session that ended is `{ ok: false }`.
+   * A lease that is unknown, released, lost, or on a session that ended is `{ ok: false }`.
    */
   async renew(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]> {
     const results: RenewResult[] = leases.map(() => NOT_OK)
@@ -63,26 +66,68 @@ export class SessionHeartbeat {
     return results
   }
 
-  /** Proves `session` is alive and the same connection; calls in the same tick share one round trip. */
+  /**
+   * Proves `session` is alive, the same connection, and still holds its names (losing the
+   * leases of names it does not hold); calls in the same tick share one round trip.
+   */
   confirm(session: LockSession): Promise<void> {
     let batch = this.#pending.get(session)
     if (batch === undefined) {
-      batch = Promise.resolve().then(() => {
+      batch = Promise.resolve().then(async () => {
         this.#pending.delete(session)
-        return beat(session)
+        const gone = await beat(session)
+        if (gone.length > 0) this.#loseNames(session, gone)
       })
       this.#pending.set(session, batch)
     }
     return batch
   }
+
+  #loseNames(session: LockSession, names: readonly string[]): void {
+    const gone = new Set(names)
+    for (const name of gone) {
+      session.held.delete(name)
+      session.claimed.delete(name)
+    }
+    const reason = new Error(
+      `mysql: the heartbeat of lock session (connection id ${session.id}) found ${gone.size} ` +
+        'lock name(s) no longer held by it (IS_USED_LOCK is not this connection)',
+    )
+    this.#book.loseWhere((e) => e.data.session === session && gone.has(e.data.name), reason)
+  }
 }
 
 const NOT_OK: RenewResult = Object.freeze({ ok: false })
 
-async function beat(session: LockSession): Promise<void> {
-  const row = await session.row(`${session.takeSettings()}SELECT CONNECTION_ID() AS id`)
+/** Names checked per column of a heartbeat (about 100 bytes of SQL each). */
+const NAMES_PER_COLUMN = 500
+
+/**
+ * One statement, one round trip: `CONNECTION_ID()` and, for every name the session holds
+ * now, whether the server still counts it as this connection's (a string of `1`/`0` per
+ * column of up to 500 names). Resolves the names it does not hold.
+ */
+async function beat(session: LockSession): Promise<string[]> {
+  const names = [...session.held]
+  let sql = `${session.takeSettings()}SELECT CONNECTION_ID() AS id`
+  for (let i = 0; i < names.length; i += NAMES_PER_COLUMN) {
+    const count = Math.min(NAMES_PER_COLUMN, names.length - i)
+    sql += `, CONCAT(${HELD_CHECK.repeat(count).slice(0, -1)}) AS h${i / NAMES_PER_COLUMN}`
+  }
+  const row = lastRow(await session.query(sql, names))
   assertSameConnection(session, Number(row?.id))
+  let held = ''
+  for (let c = 0; c * NAMES_PER_COLUMN < names.length; c++) held += String(row?.[`h${c}`] ?? '')
+  if (held.length !== names.length) {
+    throw new Error(
+      `mysql: heartbeat answered ${held.length} lock checks for ${names.length} names held`,
+    )
+  }
+  return names.filter((_, i) => held[i] !== '1')
 }
+
+/** One name's check in a heartbeat: `1` when this connection holds it (`<=>`: a free name gives 0, not NULL). */
+const HELD_CHECK = 'IS_USED_LOCK(?)<=>CONNECTION_ID(),'
 
 /**
  * Throws (and drops the session) when a statement was answered by another connection

@@ -95,14 +95,20 @@ export class SessionPool {
     }
   }
 
+  /** An open session that holds nothing and has nothing in flight, marked waiting; undefined when none is. */
+  idleForWait(name: string, ttlMs: number): LockSession | undefined {
+    const idle = this.#pick((s) => s.claimed.size === 0 && s.inFlight === 0)
+    return idle === undefined ? undefined : this.#markWaiting(idle, name, ttlMs)
+  }
+
   /** A session that holds nothing and has nothing in flight, marked waiting; null when at `maxSessions`. */
   async forWait(
     name: string,
     ttlMs: number,
     signal: AbortSignal,
   ): Promise<LockSession | null | undefined> {
-    const idle = this.#pick((s) => s.claimed.size === 0 && s.inFlight === 0)
-    if (idle !== undefined) return this.#markWaiting(idle, name, ttlMs)
+    const idle = this.idleForWait(name, ttlMs)
+    if (idle !== undefined) return idle
     if (!this.#hasRoom()) return null
     const opening = this.#open()
     const session = await untilAborted(opening, signal)
