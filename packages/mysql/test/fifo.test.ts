@@ -46,7 +46,8 @@ test('FIFO: waiters in separate processes are granted in the order their waits r
     for (let round = 0; round < rounds; round++) {
       const key = `fifo:${round}`
       const name = lockName(key)
-      const held = must(await driver.acquire(driverRequest(key)))
+      // no heartbeats here: a TTL (wait_timeout) far beyond the time the waiters take to start
+      const held = must(await driver.acquire(driverRequest(key, { ttlMs: 600_000 })))
       // connections blocked in GET_LOCK on this name, as the server lists them
       const queued = async () => {
         const [row] = await sql(
@@ -63,7 +64,8 @@ test('FIFO: waiters in separate processes are granted in the order their waits r
         // the next one starts only once this one's wait is queued on the server
         await until(async () => (await queued()) === i + 1, 30_000)
       }
-      await driver.release(held)
+      // still held by us until now: nobody was granted before this release
+      expect(await driver.release(held)).toBe(true)
       await until(() => waiters.every((w) => w.lines.includes('released')), 30_000)
       const fences = waiters.map((w) => {
         const line = must(w.lines.find((l) => l.startsWith('granted ')))
