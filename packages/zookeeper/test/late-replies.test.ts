@@ -72,7 +72,9 @@ test('closing a session while its client reconnects throws nothing (the ConnectR
       round % 2 === 1 ? [session.getChildren('/'), session.exists('/zookeeper')] : [],
     )
     // drop the connection: the client reconnects, and its ConnectResponse is on the way
-    const reconnecting = new Promise((resolve) => session.client.once('disconnected', resolve))
+    const reconnecting = new Promise<void>((resolve) =>
+      session.client.once('disconnected', () => resolve()),
+    )
     ;(session.client as unknown as ZkInternals).connectionManager.socket?.destroy()
     await reconnecting
     await new Promise((resolve) => setTimeout(resolve, 1 + (round % 3)))
@@ -87,7 +89,9 @@ test('bytes the client cannot read drop the connection instead of throwing', asy
   const session = await openSession()
   try {
     const manager = (session.client as unknown as ZkInternals).connectionManager
-    const dropped = new Promise((resolve) => session.client.once('disconnected', resolve))
+    const dropped = new Promise<void>((resolve) =>
+      session.client.once('disconnected', () => resolve()),
+    )
     // a reply frame for no request, with an error code the library does not know:
     // int32 length, int32 xid, int64 zxid, int32 err
     const pending = session.getChildren('/').catch((err: unknown) => err)
