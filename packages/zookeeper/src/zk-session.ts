@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { type Created, rawCreate } from './raw-create.js'
 import type { ZkClient, ZkEvent, ZkInternals, ZkStat } from './zk-client.js'
 import { ZK, zkErrorCode, zookeeper } from './zk-client.js'
@@ -48,6 +49,8 @@ export class ZkSession {
     this.id = client.getSessionId().toString('hex')
     this.#lastReplySentAtMs = connectedSentAtMs
     this.#lastSentAtMs = connectedSentAtMs
+    // every request and every waiter listens to `ended` while it runs: many at once is normal
+    setMaxListeners(0, this.#ended.signal)
     client.once('expired', this.#onExpired)
     client.once('authenticationFailed', this.#onExpired)
     this.#timer = this.#startWatch()
