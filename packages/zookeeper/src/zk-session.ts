@@ -41,6 +41,8 @@ export class ZkSession {
   #lastReplySentAtMs: number
   #lastSentAtMs: number
   #pinging = false
+  /** Rejects of the requests in flight, for end(). */
+  readonly #calls = new Set<(reason: unknown) => void>()
 
   constructor(client: ZkClient, owned: boolean, connectedSentAtMs: number) {
     this.client = client
@@ -49,7 +51,7 @@ export class ZkSession {
     this.id = client.getSessionId().toString('hex')
     this.#lastReplySentAtMs = connectedSentAtMs
     this.#lastSentAtMs = connectedSentAtMs
-    // every request and every waiter listens to `ended` while it runs: many at once is normal
+    // every waiter listens to `ended` while it waits: many at once is normal
     setMaxListeners(0, this.#ended.signal)
     client.once('expired', this.#onExpired)
     client.once('authenticationFailed', this.#onExpired)
@@ -120,10 +122,10 @@ export class ZkSession {
     const sentAtMs = performance.now()
     this.#lastSentAtMs = sentAtMs
     return new Promise<T>((resolve, reject) => {
-      const onEnd = () => reject(ended.reason)
-      ended.addEventListener('abort', onEnd, { once: true })
+      // rejected by end(): a Set entry is cheaper than an abort listener per request
+      this.#calls.add(reject)
       send((error, value) => {
-        ended.removeEventListener('abort', onEnd)
+        this.#calls.delete(reject)
         const code = zkErrorCode(error)
         if (code !== ZK.CONNECTION_LOSS && code !== ZK.SESSION_EXPIRED) this.#replied(sentAtMs)
         if (code === ZK.SESSION_EXPIRED) this.#onExpired()
@@ -198,6 +200,8 @@ export class ZkSession {
     this.client.removeListener('expired', this.#onExpired)
     this.client.removeListener('authenticationFailed', this.#onExpired)
     this.#ended.abort(reason)
+    for (const reject of this.#calls) reject(reason)
+    this.#calls.clear()
     if (!this.#owned) return
     // an expired or silent session has nothing left to say: drop the socket now rather than
     // let a late burst of bytes reach a client that is closing
