@@ -149,38 +149,34 @@ export async function lookAtQueue(
 
 /**
  * Waits until the predecessor's node changes or is deleted (a `getData` watch, as Curator
- * sets), or `signal` aborts; resolves at once if it is already gone. True when the watch
- * fired or the node was gone, false on abort.
+ * sets), or `stop` aborts; resolves at once if it is already gone. `stop` must follow the
+ * session's end (the wait throws its reason then). True when the watch fired or the node
+ * was gone, false on abort.
  */
 export async function awaitPredecessor(
   session: ZkSession,
   predecessor: string,
-  signal: AbortSignal,
+  stop: AbortSignal,
 ): Promise<boolean> {
-  if (signal.aborted) return false
-  let wake!: () => void
-  const fired = new Promise<void>((resolve) => {
-    wake = resolve
-  })
-  try {
-    await session.watchData(predecessor, () => wake())
-  } catch (err) {
-    if (zkErrorCode(err) === ZK.NO_NODE) return true
-    throw err
+  if (!stop.aborted) {
+    let wake!: () => void
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve
+    })
+    try {
+      await session.watchData(predecessor, () => wake())
+    } catch (err) {
+      if (zkErrorCode(err) === ZK.NO_NODE) return true
+      throw err
+    }
+    if (!stop.aborted) {
+      stop.addEventListener('abort', wake, { once: true })
+      await woken
+      stop.removeEventListener('abort', wake)
+    }
   }
-  const stop = AbortSignal.any([signal, session.ended])
-  let onStop!: () => void
-  await Promise.race([
-    fired,
-    new Promise<void>((resolve) => {
-      onStop = resolve
-      if (stop.aborted) resolve()
-      else stop.addEventListener('abort', onStop, { once: true })
-    }),
-  ])
-  stop.removeEventListener('abort', onStop)
   if (session.ended.aborted) throw session.ended.reason
-  return !signal.aborted
+  return !stop.aborted
 }
 
 /**

@@ -60,6 +60,10 @@ export interface ZkInternals {
     /** Sets the timeout the next ConnectRequest asks for. */
     updateTimeout(timeoutMs: number): void
     readonly socket?: { destroy(): void }
+    /** The socket's 'data' handler; bound to the manager on every connect. */
+    onSocketData(buffer: Buffer): void
+    /** Requests sent and not answered yet, oldest first. */
+    readonly pendingQueue: ReadonlyArray<{ readonly callback?: (error: Error) => void }>
   }
 }
 
@@ -89,7 +93,11 @@ interface ZkModule {
     options: { sessionTimeout: number; spinDelay: number; retries: number },
   ): ZkClient
   readonly ACL: { readonly OPEN_ACL_UNSAFE: Array<{ toRecord(): unknown }> }
-  readonly Exception: { readonly NO_NODE: number; readonly NODE_EXISTS: number }
+  readonly Exception: {
+    readonly NO_NODE: number
+    readonly NODE_EXISTS: number
+    create(code: number): Error
+  }
   readonly Event: { readonly NODE_DELETED: number }
 }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { type Created, rawCreate } from './raw-create.js'
 import type { ZkClient, ZkEvent, ZkInternals, ZkStat } from './zk-client.js'
 import { ZK, zkErrorCode, zookeeper } from './zk-client.js'
@@ -40,6 +41,8 @@ export class ZkSession {
   #lastReplySentAtMs: number
   #lastSentAtMs: number
   #pinging = false
+  /** Rejects of the requests in flight, for end(). */
+  readonly #calls = new Set<(reason: unknown) => void>()
 
   constructor(client: ZkClient, owned: boolean, connectedSentAtMs: number) {
     this.client = client
@@ -48,6 +51,8 @@ export class ZkSession {
     this.id = client.getSessionId().toString('hex')
     this.#lastReplySentAtMs = connectedSentAtMs
     this.#lastSentAtMs = connectedSentAtMs
+    // every waiter listens to `ended` while it waits: many at once is normal
+    setMaxListeners(0, this.#ended.signal)
     client.once('expired', this.#onExpired)
     client.once('authenticationFailed', this.#onExpired)
     this.#timer = this.#startWatch()
@@ -66,16 +71,15 @@ export class ZkSession {
       spinDelay: spec.reconnectDelayMs,
       retries: 0, // never retried by the library: a retried create makes a second node
     })
+    guardSocketData(client)
     const sentAtMs = performance.now()
     const connecting = connected(client, spec.connectTimeoutMs, spec.signal)
     client.connect()
     try {
       await connecting
     } catch (err) {
-      // node-zookeeper-client parses a ConnectResponse that arrives after close() as a
-      // reply and throws from its socket handler: drop the socket with the client
-      client.close()
-      destroySocket(client)
+      // close() before the ConnectResponse: drop the socket with the client (see closeClient)
+      closeClient(client)
       throw err
     }
     return new ZkSession(client, true, sentAtMs)
@@ -118,10 +122,10 @@ export class ZkSession {
     const sentAtMs = performance.now()
     this.#lastSentAtMs = sentAtMs
     return new Promise<T>((resolve, reject) => {
-      const onEnd = () => reject(ended.reason)
-      ended.addEventListener('abort', onEnd, { once: true })
+      // rejected by end(): a Set entry is cheaper than an abort listener per request
+      this.#calls.add(reject)
       send((error, value) => {
-        ended.removeEventListener('abort', onEnd)
+        this.#calls.delete(reject)
         const code = zkErrorCode(error)
         if (code !== ZK.CONNECTION_LOSS && code !== ZK.SESSION_EXPIRED) this.#replied(sentAtMs)
         if (code === ZK.SESSION_EXPIRED) this.#onExpired()
@@ -196,11 +200,16 @@ export class ZkSession {
     this.client.removeListener('expired', this.#onExpired)
     this.client.removeListener('authenticationFailed', this.#onExpired)
     this.#ended.abort(reason)
+    for (const reject of this.#calls) reject(reason)
+    this.#calls.clear()
     if (!this.#owned) return
-    this.client.close()
     // an expired or silent session has nothing left to say: drop the socket now rather than
     // let a late burst of bytes reach a client that is closing
-    if (!graceful) destroySocket(this.client)
+    if (graceful) closeClient(this.client)
+    else {
+      this.client.close()
+      destroySocket(this.client)
+    }
   }
 
   /** Closes: ends the session; with `closeClient`, also an injected client. Waits briefly for the socket. */
@@ -276,6 +285,44 @@ function disconnected(client: ZkClient, timeoutMs: number): Promise<boolean> {
     const timer = setTimeout(() => done(false), timeoutMs)
     client.once('disconnected', onClosed)
   })
+}
+
+/**
+ * Closes a client the driver owns. node-zookeeper-client reads every frame by its own
+ * state: once close() moved it to CLOSING, a ConnectResponse still on the way (the client
+ * was connecting or reconnecting) is read as a reply, and an error code it does not know
+ * makes it throw from the socket's 'data' handler. So a client that is not connected is
+ * closed with its socket dropped at once: there is no session to close gracefully on it.
+ */
+function closeClient(client: ZkClient): void {
+  const connected = client.getState().name === 'SYNC_CONNECTED'
+  client.close()
+  if (!connected) destroySocket(client)
+}
+
+/**
+ * node-zookeeper-client throws from its socket's 'data' handler on bytes it cannot read
+ * (an unknown error code, a frame read in the wrong state), an uncaught exception in the
+ * user's process. On a client the driver owns, such a throw drops the connection instead,
+ * which is what the library does itself for frames it rejects (out-of-order xid): pending
+ * requests fail with connection loss (the one whose reply could not be read too: its
+ * outcome is unknown) and the session reconnects or ends.
+ */
+function guardSocketData(client: ZkClient): void {
+  const manager = (client as unknown as ZkInternals).connectionManager
+  const onSocketData = manager.onSocketData
+  manager.onSocketData = function guarded(this: typeof manager, buffer: Buffer): void {
+    const head = this.pendingQueue[0]
+    try {
+      onSocketData.call(this, buffer)
+    } catch {
+      // the library took `head` off the queue for this frame before it threw
+      if (head !== undefined && this.pendingQueue[0] !== head) {
+        head.callback?.(zookeeper.Exception.create(ZK.CONNECTION_LOSS))
+      }
+      this.socket?.destroy()
+    }
+  }
 }
 
 function destroySocket(client: ZkClient): void {

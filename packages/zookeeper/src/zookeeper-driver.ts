@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type {
   AcquireRequest,
   DriverLease,
@@ -14,6 +15,7 @@ import {
   lookAtQueue,
   sortedLockNodes,
 } from './curator-lock.js'
+import { LinkedAbort } from './linked-abort.js'
 import { SessionPool } from './session-pool.js'
 import { longOf, ZK, zkErrorCode } from './zk-client.js'
 import type { ZkSession } from './zk-session.js'
@@ -24,6 +26,9 @@ import {
   resolveZookeeperOptions,
   type ZookeeperDriverOptions,
 } from './zookeeper-options.js'
+
+/** The longest delay setTimeout takes (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647
 
 /** What the book keeps per lease: the session whose ephemeral node holds it, and that node. */
 interface HeldNode {
@@ -48,6 +53,8 @@ export class ZookeeperDriver implements LockDriver {
   constructor(options: ZookeeperDriverOptions) {
     this.#options = resolveZookeeperOptions(options)
     this.capabilities = zookeeperCapabilities(this.#options.minSessionTimeoutMs)
+    // each acquire in flight follows the closing signal (LinkedAbort): many at once is normal
+    setMaxListeners(0, this.#lifecycle.signal)
     this.#pool = new SessionPool(this.#options, this.#lifecycle.signal, (session, reason) => {
       this.#book.loseWhere((entry) => entry.data.session === session, reason)
     })
@@ -76,16 +83,21 @@ export class ZookeeperDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#lifecycle.assertOpen()
-    const signal = AbortSignal.any([req.signal, this.#lifecycle.signal])
-    const deadlineMs = performance.now() + req.waitMs
-    const session = await untilAborted(this.#pool.forTtl(req.ttlMs), signal)
-    if (session === ABORTED) return null
-    const work = this.#contend(session, req, deadlineMs, signal)
-    const lease = await untilAborted(work, signal)
-    if (lease !== ABORTED) return lease
-    // the backend stopped answering: whatever the work still gets is given back (S4)
-    this.#lifecycle.track(work.then((late) => (late === null ? false : this.release(late))))
-    return null
+    const cancel = new LinkedAbort(req.signal, this.#lifecycle.signal)
+    const signal = cancel.signal
+    try {
+      const deadlineMs = performance.now() + req.waitMs
+      const session = await untilAborted(this.#pool.forTtl(req.ttlMs), signal)
+      if (session === ABORTED) return null
+      const work = this.#contend(session, req, deadlineMs, signal)
+      const lease = await untilAborted(work, signal)
+      if (lease !== ABORTED) return lease
+      // the backend stopped answering: whatever the work still gets is given back (S4)
+      this.#lifecycle.track(work.then((late) => (late === null ? false : this.release(late))))
+      return null
+    } finally {
+      cancel.dispose()
+    }
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -187,6 +199,8 @@ export class ZookeeperDriver implements LockDriver {
   ): Promise<DriverLease | null> {
     const path = this.lockPathOf(req.key)
     const node = await createLockNode(session, path)
+    let wait: LinkedAbort | undefined
+    let timer: NodeJS.Timeout | undefined
     try {
       for (;;) {
         const turn = await lookAtQueue(session, path, node)
@@ -198,24 +212,24 @@ export class ZookeeperDriver implements LockDriver {
           }
           return this.#book.grant(req, grant, { session, node })
         }
+        req.onContended?.()
         const leftMs = deadlineMs - performance.now()
         if (!(leftMs > 0) || signal.aborted) break
-        const timeout = new AbortController()
-        const timer = leftMs === Infinity ? undefined : setTimeout(() => timeout.abort(), leftMs)
-        try {
-          const woke = await awaitPredecessor(
-            session,
-            turn.predecessor,
-            AbortSignal.any([signal, timeout.signal]),
-          )
-          if (!woke) break
-        } finally {
-          clearTimeout(timer)
+        if (wait === undefined) {
+          // made at the first wait only: an uncontended acquire pays for none of this
+          const stop = new LinkedAbort(signal, session.ended)
+          wait = stop
+          // beyond setTimeout's range core's own deadline (waitMs) aborts `signal`
+          if (leftMs <= MAX_TIMER_MS) timer = setTimeout(() => stop.abort(), leftMs)
         }
+        if (!(await awaitPredecessor(session, turn.predecessor, wait.signal))) break
       }
     } catch (err) {
       this.#lifecycle.track(deleteLockNode(session, node.path))
       throw err
+    } finally {
+      clearTimeout(timer)
+      wait?.dispose()
     }
     // timed out or aborted: as Curator does, delete our node before giving up (S4)
     await deleteLockNode(session, node.path)

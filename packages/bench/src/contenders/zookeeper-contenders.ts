@@ -115,7 +115,14 @@ function rawRecipe(name: string, waits: boolean): ContenderSpec {
 /** Uncontended floor: create + getChildren + delete, one session. */
 export const zookeeperFloor = rawRecipe('floor: create + getChildren + delete', false)
 
-/** Handoff floor: the raw recipe with a getData watch on the predecessor. */
+/**
+ * Handoff floor: the raw recipe with a getData watch on the predecessor. It pays what
+ * Baton's driver pays per handoff and nothing more, so the ratio is Baton's own cost: the
+ * waiter's create, getChildren and getData watch (off the critical path), then one
+ * getChildren after the watch fires; the holder's delete. It skips what a real lock needs
+ * but costs no round trip (protected-mode recovery, session liveness, the fence, which
+ * Baton reads from create2's reply).
+ */
 export const zookeeperRawWatch = rawRecipe('floor: raw recipe, predecessor watch', true)
 
 export async function zookeeperDriver(target: BackendTarget): Promise<LockDriver> {
