@@ -12,6 +12,9 @@ export function zookeeperCapabilities(ttlResolutionMs: number) {
     ttlResolutionMs,
     nativeWait: true,
     fair: true,
+    // the first create takes the waiter's place in the queue: core skips its waitMs: 0
+    // attempt, which would create, list and delete a node before the waiting create
+    queuedWait: true,
     // czxid: the transaction id, kept in the snapshot and log and never reused; its high
     // 32 bits are the election epoch, so it grows across restarts and leader changes
     fencing: 'durable',

@@ -198,6 +198,7 @@ export class ZookeeperDriver implements LockDriver {
           }
           return this.#book.grant(req, grant, { session, node })
         }
+        req.onContended?.()
         const leftMs = deadlineMs - performance.now()
         if (!(leftMs > 0) || signal.aborted) break
         const timeout = new AbortController()
