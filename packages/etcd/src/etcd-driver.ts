@@ -12,7 +12,7 @@ import {
 } from '@baton-lock/core/driver'
 import { Etcd3 } from 'etcd3'
 import { etcdCapabilities } from './etcd-capabilities.js'
-import { etcdLockName, waiterKey } from './etcd-key.js'
+import { etcdLockName } from './etcd-key.js'
 import {
   type EtcdDriverOptions,
   type ResolvedEtcdOptions,
@@ -157,7 +157,12 @@ export class EtcdDriver implements LockDriver {
           continue
         }
         // The put may have been applied: delete the key in the background.
-        void this.#cleanup.delete(name, Buffer.from(waiterKey(name, shared.id)), undefined, shared)
+        void this.#cleanup.delete(
+          name,
+          this.#protocol.waiterKey(name, shared.id),
+          undefined,
+          shared,
+        )
         await retryLater(err)
         continue
       }
@@ -167,6 +172,7 @@ export class EtcdDriver implements LockDriver {
         void this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
         continue
       }
+      if (!mine.owner) req.onContended?.()
       const outcome = mine.owner
         ? ({ kind: 'granted' } as const)
         : req.waitMs <= 0
