@@ -69,6 +69,40 @@ async function leaderIndex(among: readonly number[] = [0, 1, 2]): Promise<number
   throw new Error('no etcd leader found')
 }
 
+/** Waits (bounded) until every member commits a write: the cluster settled after a fault. */
+async function everyMemberServes(timeoutMs = 20_000): Promise<void> {
+  const until = performance.now() + timeoutMs
+  for (const i of [0, 1, 2]) {
+    const client = new Etcd3({ hosts: [endpoint(i)] })
+    try {
+      for (;;) {
+        try {
+          await client
+            .put('cluster-faults/settled')
+            .value(String(i))
+            .options({ deadline: Date.now() + 1_000 })
+            .exec()
+          break
+        } catch (err) {
+          if (performance.now() > until) throw err
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      }
+    } finally {
+      client.close()
+    }
+  }
+}
+
+/** `promise`, with `label` in the message of its rejection (which step of a fault test failed). */
+async function step<T>(label: string, promise: Promise<T>): Promise<T> {
+  try {
+    return await promise
+  } catch (err) {
+    throw new Error(`${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+}
+
 /**
  * Follows one grant until it ends (release, lost signal or validity end), sampling the
  * latest validity end the holder could believe every 5 ms. `release()` ends it and
@@ -132,6 +166,7 @@ async function acquireBy(
 }
 
 test('kill the member the client talks to: its holder is invalid before anyone else is granted, waiters on other members and then its own waiter recover', async () => {
+  await everyMemberServes()
   const leader = await leaderIndex()
   // The client talks to the leader only (the worst case: its lease survives an election).
   const pinned = leader
@@ -142,14 +177,15 @@ test('kill the member the client talks to: its holder is invalid before anyone e
   const key = 'member-kill'
   const lag = timerLateness()
   try {
-    const holder = follow(0, await holderLocker.acquire(key, { ttlMs: TTL_MS }))
+    const holder = follow(0, await step('holder', holderLocker.acquire(key, { ttlMs: TTL_MS })))
     const waiting = otherWaiter.acquire(key, { ttlMs: TTL_MS, waitMs: 30_000 })
+    waiting.catch(() => {}) // awaited below
     await new Promise((r) => setTimeout(r, 300))
     const killedAtMs = performance.now()
     await cluster.members[pinned]?.kill()
     // The other member's waiter: granted once the new leader expired the holder's lease
     // (an election, then the full TTL again: a new leader refreshes every lease).
-    const next = follow(1, await waiting)
+    const next = follow(1, await step('waiter on the other members', waiting))
     const grantedAtMs = performance.now()
     const holderWindow = await holder.ended
     // The pinned client's own waiter cannot be served while its member is down: it is
@@ -185,6 +221,7 @@ test('kill the member the client talks to: its holder is invalid before anyone e
 }, 120_000)
 
 test('minority partition: the minority member grants nothing, its holder is signalled lost within the TTL, the majority takes over after it, no overlap', async () => {
+  await everyMemberServes()
   const leader = await leaderIndex()
   const minority = [0, 1, 2].find((i) => i !== leader) ?? 0
   const majority = [0, 1, 2].filter((i) => i !== minority)
@@ -195,8 +232,9 @@ test('minority partition: the minority member grants nothing, its holder is sign
   const freeKey = 'minority-free'
   const lag = timerLateness()
   try {
-    const holder = follow(0, await minorityHolder.acquire(key, { ttlMs: TTL_MS }))
+    const holder = follow(0, await step('holder', minorityHolder.acquire(key, { ttlMs: TTL_MS })))
     const waiting = majorityClient.acquire(key, { ttlMs: TTL_MS, waitMs: 30_000 })
+    waiting.catch(() => {}) // awaited below
     // let a renewal go through before the cut
     await new Promise((r) => setTimeout(r, 800))
     const cutAtMs = performance.now()
@@ -206,7 +244,7 @@ test('minority partition: the minority member grants nothing, its holder is sign
       (handle) => follow(2, handle),
       (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
     )
-    const next = follow(1, await waiting)
+    const next = follow(1, await step('majority waiter', waiting))
     const grantedAtMs = performance.now()
     const holderWindow = await holder.ended
     const denied = await attempt
