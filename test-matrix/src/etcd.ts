@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { requireBinary } from './binaries.js'
 import { clusterOf } from './cluster-handle.js'
@@ -8,8 +10,9 @@ import { externalServer, externalUrl } from './external-server.js'
 import { freePorts } from './free-port.js'
 import { NativeServer } from './native-server.js'
 import { etcdReady } from './probes.js'
+import { processTree } from './process-tree.js'
 import { makeServerDir } from './server-dir.js'
-import type { ClusterHandle, ServerHandle } from './server-handle.js'
+import { type ClusterHandle, ExternalServerError, type ServerHandle } from './server-handle.js'
 import { ServerStartError } from './server-start-error.js'
 
 export interface EtcdOptions {
@@ -18,6 +21,22 @@ export interface EtcdOptions {
   /** Raft election timeout; etcd's default is 1000 ms. A killed leader is replaced after about this long. */
   electionTimeoutMs?: number
   startTimeoutMs?: number
+  /**
+   * Cluster only: members reach each other through one proxy per member (the advertised
+   * peer URL), so that `isolate(i)` can cut member i off from the others.
+   */
+  peerProxies?: boolean
+}
+
+/** An etcd cluster; with `peerProxies`, members can be cut off from each other. */
+export interface EtcdCluster extends ClusterHandle {
+  /**
+   * Cuts member `index` off from every other member, both directions (open peer connections
+   * are destroyed, new ones reset at once); its clients still reach it. Needs `peerProxies`.
+   */
+  isolate(index: number): void
+  /** Ends every isolation (members reconnect on their own). */
+  heal(): void
 }
 
 interface Member {
@@ -43,15 +62,15 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<ServerHandle
  * An etcd cluster of `size` members (3 by default) on free loopback ports (or BATON_ETCD_URL
  * listing several hosts); url `etcd://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.
  */
-export async function startEtcdCluster(
-  size = 3,
-  options: EtcdOptions = {},
-): Promise<ClusterHandle> {
+export async function startEtcdCluster(size = 3, options: EtcdOptions = {}): Promise<EtcdCluster> {
   const url = externalUrl('etcd')
   if (url) {
     const hosts = url.replace(/^etcd:\/\//, '').split(',')
     const members = hosts.map((h) => externalServer('etcd', `etcd://${h}`))
-    return clusterOf('etcd-cluster', members, url)
+    const external = () => {
+      throw new ExternalServerError('etcd cluster from BATON_ETCD_URL: the harness cannot cut it')
+    }
+    return { ...clusterOf('etcd-cluster', members, url), isolate: external, heal: external }
   }
   return startMembers(size, options, 'etcd-cluster')
 }
@@ -60,8 +79,24 @@ async function startMembers(
   size: number,
   options: EtcdOptions,
   name: string,
-): Promise<ClusterHandle> {
+): Promise<EtcdCluster> {
   const etcd = requireBinary('etcd', 'etcd')
+  const links = options.peerProxies === true ? new PeerLinks() : undefined
+  try {
+    return await startMembersOnce(etcd, size, options, name, links)
+  } catch (err) {
+    await links?.close()
+    throw err
+  }
+}
+
+async function startMembersOnce(
+  etcd: string,
+  size: number,
+  options: EtcdOptions,
+  name: string,
+  links: PeerLinks | undefined,
+): Promise<EtcdCluster> {
   for (let attempt = 1; ; attempt++) {
     const ports = await freePorts(size * 2)
     const members: Member[] = Array.from({ length: size }, (_, i) => ({
@@ -69,10 +104,16 @@ async function startMembers(
       clientPort: ports[i * 2] ?? 0,
       peerPort: ports[i * 2 + 1] ?? 0,
     }))
-    const initialCluster = members.map((m) => `${m.name}=http://${host}:${m.peerPort}`).join(',')
+    // With peer proxies, members advertise (and dial) the proxy of each peer.
+    const advertised = links
+      ? await Promise.all(members.map((m, i) => links.listen(i, m.peerPort)))
+      : members.map((m) => m.peerPort)
+    const initialCluster = members
+      .map((m, i) => `${m.name}=http://${host}:${advertised[i]}`)
+      .join(',')
     const token = randomBytes(8).toString('hex')
     const servers = await Promise.all(
-      members.map(async (member) => {
+      members.map(async (member, i) => {
         const dir = await makeServerDir('etcd')
         return new NativeServer({
           name: member.name,
@@ -90,7 +131,7 @@ async function startMembers(
               `--listen-client-urls=http://${host}:${member.clientPort}`,
               `--advertise-client-urls=http://${host}:${member.clientPort}`,
               `--listen-peer-urls=http://${host}:${member.peerPort}`,
-              `--initial-advertise-peer-urls=http://${host}:${member.peerPort}`,
+              `--initial-advertise-peer-urls=http://${host}:${advertised[i]}`,
               `--initial-cluster=${initialCluster}`,
               `--initial-cluster-token=${token}`,
               '--initial-cluster-state=new',
@@ -104,14 +145,158 @@ async function startMembers(
         })
       }),
     )
+    if (links) links.servers = servers
     // Members only report healthy once they elected a leader together: start them at once.
     const results = await Promise.allSettled(servers.map((s) => s.start()))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (!failed) {
-      return clusterOf(name, servers, `etcd://${servers.map((s) => `${host}:${s.port}`).join(',')}`)
+      const handle = clusterOf(
+        name,
+        servers,
+        `etcd://${servers.map((s) => `${host}:${s.port}`).join(',')}`,
+      )
+      const noProxies = () => {
+        throw new Error('etcd cluster started without peerProxies: members cannot be cut off')
+      }
+      if (links === undefined) return { ...handle, isolate: noProxies, heal: noProxies }
+      return {
+        ...handle,
+        async stop() {
+          try {
+            await handle.stop()
+          } finally {
+            await links.close()
+          }
+        },
+        isolate: (index) => links.isolate(index),
+        heal: () => links.heal(),
+      }
     }
     await Promise.allSettled(servers.map((s) => s.stop()))
+    await links?.closeListeners()
     const retry = failed.reason instanceof ServerStartError && failed.reason.portInUse
     if (!retry || attempt >= 3) throw failed.reason
+  }
+}
+
+interface PeerLink {
+  from: number | undefined
+  readonly to: number
+  readonly ports: readonly [number, number]
+  readonly sockets: readonly Socket[]
+}
+
+/**
+ * One TCP proxy per member in front of its peer port. Each accepted connection is
+ * attributed to the member that dialed it (the process owning the connection's other end,
+ * read from /proc), so that a member can be cut off in both directions: a connection
+ * between an isolated member and a non-isolated one is destroyed.
+ */
+class PeerLinks {
+  servers: readonly NativeServer[] = []
+  readonly #listeners: Server[] = []
+  readonly #open = new Set<PeerLink>()
+  readonly #isolated = new Set<number>()
+
+  /** A proxy for member `to` forwarding to its peer port `targetPort`; resolves with its port. */
+  async listen(to: number, targetPort: number): Promise<number> {
+    const server = createServer({ noDelay: true }, (client) => this.#accept(client, to, targetPort))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ host, port: 0 }, resolve)
+    })
+    server.unref()
+    this.#listeners.push(server)
+    const address = server.address()
+    return typeof address === 'object' && address ? address.port : 0
+  }
+
+  isolate(index: number): void {
+    this.#isolated.add(index)
+    for (const link of [...this.#open]) {
+      link.from ??= this.#dialer(...link.ports)
+      if (this.#blocked(link.from, link.to)) this.#destroy(link)
+    }
+  }
+
+  heal(): void {
+    this.#isolated.clear()
+  }
+
+  /** Closes the listeners of a failed start attempt (the next attempt opens new ones). */
+  async closeListeners(): Promise<void> {
+    const listeners = this.#listeners.splice(0)
+    for (const link of [...this.#open]) this.#destroy(link)
+    await Promise.all(listeners.map((l) => new Promise((resolve) => l.close(resolve))))
+  }
+
+  close(): Promise<void> {
+    return this.closeListeners()
+  }
+
+  #blocked(from: number | undefined, to: number): boolean {
+    return from !== undefined && this.#isolated.has(from) !== this.#isolated.has(to)
+  }
+
+  #accept(client: Socket, to: number, targetPort: number): void {
+    client.on('error', () => {})
+    const ports = [client.remotePort ?? 0, client.localPort ?? 0] as const
+    const from = this.#dialer(...ports)
+    if (this.#blocked(from, to)) {
+      client.resetAndDestroy()
+      return
+    }
+    const upstream = connect({ host, port: targetPort, noDelay: true })
+    upstream.on('error', () => {})
+    const link: PeerLink = { from, to, ports, sockets: [client, upstream] }
+    this.#open.add(link)
+    client.pipe(upstream)
+    upstream.pipe(client)
+    const closed = () => this.#destroy(link)
+    client.once('close', closed)
+    upstream.once('close', closed)
+  }
+
+  #destroy(link: PeerLink): void {
+    this.#open.delete(link)
+    for (const socket of link.sockets) socket.destroy()
+  }
+
+  /** Index of the member whose process owns the socket 127.0.0.1:srcPort -> 127.0.0.1:dstPort. */
+  #dialer(srcPort: number, dstPort: number): number | undefined {
+    const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0')
+    const local = `0100007F:${hex(srcPort)}`
+    const remote = `0100007F:${hex(dstPort)}`
+    let inode: string | undefined
+    try {
+      for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+        const fields = line.trim().split(/\s+/)
+        if (fields[1] === local && fields[2] === remote) inode = fields[9]
+      }
+    } catch {
+      return undefined
+    }
+    if (inode === undefined) return undefined
+    const socket = `socket:[${inode}]`
+    for (const [index, server] of this.servers.entries()) {
+      const pid = server.pid
+      if (pid === undefined) continue
+      for (const member of processTree(pid)) {
+        let fds: string[]
+        try {
+          fds = readdirSync(`/proc/${member}/fd`)
+        } catch {
+          continue
+        }
+        for (const fd of fds) {
+          try {
+            if (readlinkSync(`/proc/${member}/fd/${fd}`) === socket) return index
+          } catch {
+            // closed meanwhile
+          }
+        }
+      }
+    }
+    return undefined
   }
 }

@@ -75,4 +75,39 @@ describe('startEtcdCluster(3)', () => {
     await first.restart()
     expect(await withTimeout(client(first.url).get('baton/cluster').string(), 5_000)).toBe('during')
   })
+
+  test('isolate() needs peerProxies', (ctx) => {
+    skipIfExternal(ctx, cluster())
+    expect(() => cluster().isolate(0)).toThrow(/peerProxies/)
+  })
+})
+
+describe('startEtcdCluster(3, { peerProxies: true })', () => {
+  const cluster = useServer(() => startEtcdCluster(3, { peerProxies: true }))
+
+  test('isolate(i) cuts one member off from the other two (it commits nothing), heal() lets it rejoin', async (ctx) => {
+    skipIfExternal(ctx, cluster())
+    const [first, second, third] = cluster().members
+    if (!first || !second || !third) throw new Error('expected three members')
+    await client(cluster().url).put('baton/partition').value('before')
+    cluster().isolate(0)
+    try {
+      // The minority member cannot commit a write; the majority (re-electing if needed) can.
+      await expect(
+        withTimeout(client(first.url).put('baton/partition').value('minority').exec(), 3_000),
+      ).rejects.toThrow()
+      const majority = client(`${second.url},127.0.0.1:${third.port}`)
+      await eventually(async () => {
+        await withTimeout(majority.put('baton/partition').value('majority').exec(), 2_000)
+        return true
+      }, 15_000)
+    } finally {
+      cluster().heal()
+    }
+    // Rejoined: the member serves linearizable reads of the majority's write again.
+    await eventually(async () => {
+      const value = await withTimeout(client(first.url).get('baton/partition').string(), 2_000)
+      return value === 'majority'
+    }, 20_000)
+  })
 })

@@ -10,6 +10,9 @@ export const etcdCapabilities: Readonly<Capabilities> = defineCapabilities({
   ttlResolutionMs: 1_000,
   nativeWait: true,
   fair: true,
+  // the first txn takes the waiter's place in the queue: core skips its waitMs: 0 attempt,
+  // which would put, delete and put the key again before the wait (and lose the place)
+  queuedWait: true,
   fencing: 'durable',
   lossSignal: true,
   maxKeyBytes: 1024,

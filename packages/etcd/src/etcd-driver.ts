@@ -1,5 +1,6 @@
 import {
   type AcquireRequest,
+  Backoff,
   type Capabilities,
   type DriverLease,
   DriverLifecycle,
@@ -7,10 +8,11 @@ import {
   type LockDriver,
   type LockInfo,
   type RenewResult,
+  sleep,
 } from '@baton-lock/core/driver'
 import { Etcd3 } from 'etcd3'
 import { etcdCapabilities } from './etcd-capabilities.js'
-import { etcdLockName, waiterKey } from './etcd-key.js'
+import { etcdLockName } from './etcd-key.js'
 import {
   type EtcdDriverOptions,
   type ResolvedEtcdOptions,
@@ -117,12 +119,34 @@ export class EtcdDriver implements LockDriver {
     this.#lifecycle.assertOpen()
     await this.ready()
     const name = this.lockName(req.key)
-    const signal = AbortSignal.any([req.signal, this.#lifecycle.signal])
+    const lifecycle = this.#lifecycle.signal
+    const aborted = () => req.signal.aborted || lifecycle.aborted
+    // Combined only when a wait needs it (an uncontended acquire never does).
+    let waitSignal: AbortSignal | undefined
+    const combined = () => {
+      waitSignal ??= AbortSignal.any([req.signal, lifecycle])
+      return waitSignal
+    }
     const deadlineMs = performance.now() + req.waitMs
+    // Set once a wait lost its key or lease (a member down, an election): enqueueing again
+    // is retried with backoff until the deadline instead of failing the whole wait.
+    let requeue: Backoff | undefined
+    const retryLater = async (err: unknown): Promise<void> => {
+      const leftMs = deadlineMs - performance.now()
+      if (requeue === undefined || leftMs <= 0 || aborted()) throw err
+      await sleep(requeue.next(leftMs), combined())
+    }
     for (;;) {
-      await this.#cleanup.settled(name)
-      if (signal.aborted) return null
-      const shared = await this.#pool.use(req.ttlMs)
+      const cleanup = this.#cleanup.settled(name)
+      if (cleanup !== undefined) await cleanup
+      if (aborted()) return null
+      let shared: SharedLease
+      try {
+        shared = await this.#pool.use(req.ttlMs)
+      } catch (err) {
+        await retryLater(err)
+        continue
+      }
       let mine: QueuedKey
       try {
         mine = await this.#protocol.enqueue(name, shared.id, req.owner, this.#call())
@@ -133,8 +157,14 @@ export class EtcdDriver implements LockDriver {
           continue
         }
         // The put may have been applied: delete the key in the background.
-        void this.#cleanup.delete(name, Buffer.from(waiterKey(name, shared.id)), undefined, shared)
-        throw err
+        void this.#cleanup.delete(
+          name,
+          this.#protocol.waiterKey(name, shared.id),
+          undefined,
+          shared,
+        )
+        await retryLater(err)
+        continue
       }
       if (!mine.created) {
         // A key of this lease left over by a delete that never reached the server: start
@@ -142,6 +172,7 @@ export class EtcdDriver implements LockDriver {
         void this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
         continue
       }
+      if (!mine.owner) req.onContended?.()
       const outcome = mine.owner
         ? ({ kind: 'granted' } as const)
         : req.waitMs <= 0
@@ -153,20 +184,22 @@ export class EtcdDriver implements LockDriver {
               mine,
               lease: shared,
               deadlineMs,
-              signal,
+              signal: combined(),
               recheckMs: this.#options.recheckMs,
               call: () => this.#call(),
             })
       if (outcome.kind === 'granted') {
-        const lease = await this.#grant(req, name, mine, shared, signal)
+        const lease = await this.#grant(req, name, mine, shared, aborted)
         if (lease !== undefined) return lease
         return null
       }
-      const cleanup = this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
-      if (req.waitMs <= 0) await cleanup
-      else await Promise.race([cleanup, new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())])
+      const abandoned = this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
+      if (req.waitMs <= 0) await abandoned
+      else
+        await Promise.race([abandoned, new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())])
       if (outcome.kind === 'error') throw outcome.error
       if (outcome.kind !== 'restart' || performance.now() >= deadlineMs) return null
+      requeue ??= new Backoff({ minMs: 50, maxMs: 1_000 })
     }
   }
 
@@ -245,11 +278,11 @@ export class EtcdDriver implements LockDriver {
     name: string,
     mine: QueuedKey,
     shared: SharedLease,
-    signal: AbortSignal,
+    aborted: () => boolean,
   ): Promise<DriverLease | undefined> {
     // Validity is counted from the lease's last confirmed keepalive: refresh a stale one.
     if (shared.leftMs() < shared.ttlMs / 2) await this.#pool.keepAlive(shared)
-    if (signal.aborted || shared.dead.aborted || shared.leftMs() <= 0) {
+    if (aborted() || shared.dead.aborted || shared.leftMs() <= 0) {
       // A grant nobody can use any more: give it back (S4).
       void this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
       return undefined

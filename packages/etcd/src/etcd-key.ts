@@ -11,6 +11,7 @@
  * (default empty): Baton's `invoice:42` is `etcdctl lock invoice:42`.
  */
 export function etcdLockName(key: string, prefix = ''): string {
+  if (!key.includes('/') && !key.includes('%')) return prefix + key
   return prefix + key.replace(/[%/]/g, (c) => (c === '%' ? '%25' : '%2F'))
 }
 

@@ -39,6 +39,8 @@ export class KeepAliveStream {
       }, this.#timeoutMs)
       timer.unref()
     })
+    // A stream that fails to open rejects `reply` (via #reset) before it is awaited.
+    reply.catch(() => {})
     try {
       const stream = await opened
       stream.write({ ID: id })

@@ -44,14 +44,17 @@ function prefixRange(prefix: string): { key: Buffer; range_end: Buffer } {
   return { key, range_end: prefixEnd(key) }
 }
 
-/** The first-created key under `NAME/` (Go's `WithFirstCreate`): the holder. */
-function firstCreate(name: string): IRangeRequest {
-  return {
-    ...prefixRange(lockPrefix(name)),
-    sort_target: SortTarget.Create,
-    sort_order: SortOrder.Ascend,
-    limit: 1,
+/** Entries of the per-name caches below; both are cleared when full. */
+const CACHE_SIZE = 1_024
+
+function cached<V>(cache: Map<string, V>, key: string, make: (key: string) => V): V {
+  let value = cache.get(key)
+  if (value === undefined) {
+    if (cache.size >= CACHE_SIZE) cache.clear()
+    value = make(key)
+    cache.set(key, value)
   }
+  return value
 }
 
 /**
@@ -60,9 +63,34 @@ function firstCreate(name: string): IRangeRequest {
  */
 export class MutexProtocol {
   readonly #client: Etcd3
+  /** `NAME/` ranges and waiter keys of recent names: no Buffer or BigInt work per acquire. */
+  readonly #ranges = new Map<string, { key: Buffer; range_end: Buffer }>()
+  readonly #keys = new Map<string, Buffer>()
 
   constructor(client: Etcd3) {
     this.#client = client
+  }
+
+  /** The range of every key of lock `name` (`NAME/`). */
+  #lockRange(name: string): { key: Buffer; range_end: Buffer } {
+    return cached(this.#ranges, name, (n) => prefixRange(lockPrefix(n)))
+  }
+
+  /** The first-created key under `NAME/` (Go's `WithFirstCreate`): the holder. */
+  #firstCreate(name: string): IRangeRequest {
+    return {
+      ...this.#lockRange(name),
+      sort_target: SortTarget.Create,
+      sort_order: SortOrder.Ascend,
+      limit: 1,
+    }
+  }
+
+  /** `NAME/<lease hex>`: the key lease `leaseId` puts for lock `name`. */
+  waiterKey(name: string, leaseId: string): Buffer {
+    return cached(this.#keys, `${leaseId}\u0000${name}`, () =>
+      Buffer.from(waiterKey(name, leaseId)),
+    )
   }
 
   /**
@@ -75,7 +103,8 @@ export class MutexProtocol {
     value: string,
     options: { deadline: number },
   ): Promise<QueuedKey> {
-    const key = Buffer.from(waiterKey(name, leaseId))
+    const key = this.waiterKey(name, leaseId)
+    const holder = this.#firstCreate(name)
     const res = await this.#client.kv.txn(
       {
         compare: [
@@ -88,20 +117,20 @@ export class MutexProtocol {
         ],
         success: [
           { request_put: { key, value: Buffer.from(value), lease: leaseId } },
-          { request_range: firstCreate(name) },
+          { request_range: holder },
         ],
-        failure: [{ request_range: { key } }, { request_range: firstCreate(name) }],
+        failure: [{ request_range: { key } }, { request_range: holder }],
       },
       options,
     )
     const createRevision = res.succeeded
       ? res.header.revision
       : (res.responses[0]?.response_range.kvs[0]?.create_revision ?? '0')
-    const holder = res.responses[1]?.response_range.kvs[0]
+    const first = res.responses[1]?.response_range.kvs[0]
     return {
       key,
       createRevision,
-      owner: holder !== undefined && holder.create_revision === createRevision,
+      owner: first !== undefined && first.create_revision === createRevision,
       created: res.succeeded,
     }
   }
@@ -120,7 +149,7 @@ export class MutexProtocol {
         success: [
           {
             request_range: {
-              ...prefixRange(lockPrefix(name)),
+              ...this.#lockRange(name),
               sort_target: SortTarget.Create,
               sort_order: SortOrder.Descend,
               max_create_revision: (BigInt(mine.createRevision) - 1n).toString(),
@@ -218,7 +247,7 @@ export class MutexProtocol {
 
   /** The holder of lock `name`: its first-created key, or undefined when free. */
   async holder(name: string, options: { deadline: number }): Promise<IKeyValue | undefined> {
-    const res = await this.#client.kv.range(firstCreate(name), options)
+    const res = await this.#client.kv.range(this.#firstCreate(name), options)
     return res.kvs[0]
   }
 

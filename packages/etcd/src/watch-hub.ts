@@ -77,8 +77,11 @@ export class WatchHub {
     } finally {
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
-      this.#waits.delete(watcher)
-      this.#cancel(watcher)
+      watcher.removeAllListeners('delete')
+      // The cancel is not on a grant's path: send it after the waiter's next read.
+      setImmediate(() => {
+        if (this.#waits.delete(watcher)) this.#cancel(watcher)
+      })
     }
   }
 

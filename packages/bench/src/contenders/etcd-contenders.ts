@@ -145,8 +145,10 @@ export const etcdWatchRecipe: ContenderSpec = {
             watcher.on('delete', done)
             watcher.once('connected', (res: { header: { revision: string } }) => {
               if (res.header.revision === below.header.revision) return
+              // The key may be gone and put again by the same lease behind us (a new
+              // create revision): only the create revision read tells it is still there.
               void client.kv.range({ key: before.key, keys_only: true }).then((r) => {
-                if (r.kvs.length === 0) done()
+                if (r.kvs[0]?.create_revision !== before.create_revision) done()
               })
             })
           })
