@@ -60,15 +60,29 @@ async function contend(client: LockClient, start: HandoffStart, go: HandoffGo) {
   return { cycles, timeouts }
 }
 
-/** One round: open the contender, report ready, contend on `go`, report, close. */
+/**
+ * One round: open the contender, report ready, contend on `go`, report, close, and report
+ * `closed` (the parent keeps a counting proxy up until every client has closed).
+ */
 async function round(start: HandoffStart): Promise<void> {
   const client = await contenderNamed(start.backend, start.contender).open({ url: start.url })
+  let done = false
   try {
     await send({ type: 'ready', nowNs: monotonicNs() })
     const go = await take<HandoffGo>('go')
     await send({ type: 'done', ...(await contend(client, start, go)) })
+    done = true
   } finally {
-    await client.close()
+    const closing = client.close()
+    if (done) {
+      await closing.then(
+        () => send({ type: 'closed' }),
+        (err: unknown) =>
+          send({ type: 'closed', error: err instanceof Error ? err.message : String(err) }),
+      )
+    } else {
+      await closing.catch(() => {})
+    }
   }
 }
 
