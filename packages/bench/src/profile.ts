@@ -8,6 +8,8 @@ export interface Profile {
   readonly name: string
   /** Runs (the outer loop) when --runs is not given. */
   readonly runs: number
+  /** Runs that include the scale scenario (the first ones): its figures are counts and bytes, not ratios. */
+  readonly scaleRuns: number
   readonly uncontended: UncontendedOptions
   readonly keys: KeysOptions
   readonly handoff: HandoffOptions
@@ -15,21 +17,21 @@ export interface Profile {
 }
 
 const HANDOFF_SHAPE = { holdMs: 1, pauseMs: 2, countAt: 4 }
-// Etcd and MySQL drivers refuse a TTL under 1 s; the tiny scale run holds for one interval (TTL/3).
 const KEY_COUNTS = [1, 4, 16, 64]
 
 /** The run docs/benchmarks.md is made from (budget: 15 minutes on 2 quiet cores, plus the build). */
 export const FULL: Profile = {
   name: 'full',
   runs: 3,
-  uncontended: { warmupMs: 200, blockMs: 100, rounds: 12, maxLatencies: 20_000 },
-  keys: { counts: KEY_COUNTS, warmupMs: 100, blockMs: 100, rounds: 5 },
+  scaleRuns: 1,
+  uncontended: { warmupMs: 200, blockMs: 100, rounds: 10, maxLatencies: 20_000 },
+  keys: { counts: KEY_COUNTS, warmupMs: 100, blockMs: 100, rounds: 4 },
   handoff: {
     ...HANDOFF_SHAPE,
     processes: [2, 4, 8, 16],
-    warmupMs: 200,
-    durationMs: 1_500,
-    countMs: 800,
+    warmupMs: 150,
+    durationMs: 1_000,
+    countMs: 600,
   },
   scale: { keys: 10_000, ttlMs: 3_000, intervals: 3, concurrency: 100 },
 }
@@ -38,6 +40,7 @@ export const FULL: Profile = {
 export const QUICK: Profile = {
   name: 'quick',
   runs: 1,
+  scaleRuns: 1,
   uncontended: { warmupMs: 100, blockMs: 100, rounds: 5, maxLatencies: 5_000 },
   keys: { counts: KEY_COUNTS, warmupMs: 50, blockMs: 100, rounds: 2 },
   handoff: {
@@ -54,8 +57,10 @@ export const QUICK: Profile = {
 export const TINY: Profile = {
   name: 'tiny',
   runs: 1,
+  scaleRuns: 1,
   uncontended: { warmupMs: 10, blockMs: 20, rounds: 2, maxLatencies: 200 },
   keys: { counts: [1, 4], warmupMs: 10, blockMs: 20, rounds: 1 },
   handoff: { ...HANDOFF_SHAPE, processes: [2, 4], warmupMs: 100, durationMs: 300, countMs: 200 },
+  // The etcd and MySQL drivers refuse a TTL under 1 s.
   scale: { keys: 50, ttlMs: 1_500, intervals: 1, concurrency: 10 },
 }

@@ -112,8 +112,10 @@ ${FLOORS}
   Server sessions and round trips per cycle at the two largest counts come from a separate
   untimed pass through the counting proxy.
 - **Handoff** (${h.processes.join(', ')} processes): worker processes (\`child_process.fork\`,
-  one pool reused across rounds) contend for one key for ${h.durationMs} ms per round, hold
-  about ${h.holdMs} ms (\`setTimeout\`) and pause ${h.pauseMs} ms between attempts. Timestamps
+  one pool reused across rounds) contend for one key for ${h.warmupMs} ms of warm-up (not
+  counted) and a measured window of ${h.durationMs} ms per round, hold about ${h.holdMs} ms
+  (\`setTimeout\`) and pause ${h.pauseMs} ms between attempts. Every wait lasts until 1 s
+  after the window (at least 1 s); one that ends without the lock is a *timed-out wait*. Timestamps
   come from \`process.hrtime.bigint()\`, which on Linux reads CLOCK_MONOTONIC, one clock for
   every process (each worker's is checked against the parent's with a message round trip).
   *Idle per handoff* = next grant seen by the new holder minus the moment the previous holder
@@ -130,7 +132,8 @@ ${FLOORS}
   \`Query\` and \`Sync\` messages), and on Redis the EVAL/EVALSHA/FCALL commands, over every
   grant of the pass (release and renewal traffic included); etcd (multiplexed HTTP/2) and
   SQLite (no server) have no counter.
-- **Scale**: one process (forked with --expose-gc) acquires ${p.scale.keys.toLocaleString('en-US')} keys
+- **Scale** (in the first ${Math.min(report.runs, p.scaleRuns)} round${Math.min(report.runs, p.scaleRuns) === 1 ? '' : 's'} only: its figures are counts and
+  bytes, not ratios): one process (forked with --expose-gc) acquires ${p.scale.keys.toLocaleString('en-US')} keys
   through one Locker (${p.scale.concurrency} acquisitions in flight), holds them for
   ${p.scale.intervals} renewal intervals (TTL/3 each, TTL ${p.scale.ttlMs} ms) and releases them.
   Round trips through the counting proxy; *driver renew calls* counts the \`renew\`/\`renewMany\`
@@ -201,7 +204,7 @@ ${renderHandoff(rows)}
 
 ## Scale
 
-${scaleRows.length === 0 ? 'Not run.' : renderTable(scaleRows, report.runs)}
+${scaleRows.length === 0 ? 'Not run.' : renderTable(scaleRows, Math.min(report.runs, report.plan.profile.scaleRuns))}
 
 ## Failures
 

@@ -80,6 +80,7 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkReport
       results.beginRun(run)
       const window = loadWindow(`run ${run}`)
       for (const scenario of plan.scenarios) {
+        if (scenario === 'scale' && run > plan.profile.scaleRuns) continue
         for (const { spec, running } of live) {
           const context = {
             profile: plan.profile,

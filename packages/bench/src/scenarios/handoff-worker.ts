@@ -41,10 +41,11 @@ async function contend(client: LockClient, start: HandoffStart, go: HandoffGo) {
   if (untilStart > 0) await sleep(untilStart)
   while (now() < go.endAtMs) {
     const requestedAtMs = now()
-    // Generous: a fair lock hands over within a few holds; a wait that long is a finding.
+    // Until 1 s past the window's end: a fair lock hands over within a few holds, a wait
+    // that long is a finding (a timed-out wait), and the round ends within a second of it.
     const release = await client.acquire(
       start.key,
-      Math.ceil(Math.max(1_000, go.endAtMs - requestedAtMs + 5_000)),
+      Math.ceil(Math.max(1_000, go.endAtMs - requestedAtMs + 1_000)),
     )
     const acquiredAtMs = now()
     if (release === null) {
