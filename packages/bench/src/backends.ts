@@ -158,7 +158,7 @@ export function uncontendedContenders(spec: BackendSpec): ContenderSpec[] {
  */
 export function handoffContenders(spec: BackendSpec): ContenderSpec[] {
   if (!spec.crossProcess) return []
-  const own = spec.handoffReference === 'own'
+  const own = (spec.handoffReference ?? 'own') === 'own'
   const floors = (spec.handoffFloors ?? []).map((f) =>
     own || f.role !== 'floor' ? f : { ...f, role: 'reference' as const },
   )
@@ -167,7 +167,8 @@ export function handoffContenders(spec: BackendSpec): ContenderSpec[] {
 
 /** The ratio group of a backend's handoff at `n` processes: the reference backend's floor is its 1.0x. */
 export function handoffGroup(spec: BackendSpec, n: number): string {
-  const reference = spec.handoffReference === 'own' ? spec.name : spec.handoffReference
+  const reference =
+    (spec.handoffReference ?? 'own') === 'own' ? spec.name : (spec.handoffReference as string)
   return `handoff/${n}/${reference}`
 }
 

@@ -88,7 +88,7 @@ export function handoffChart(
   const groupW = Math.max(90, contenders.length * (box + 8) + 30)
   const plotW = counts.length * groupW
   const legendH = 18 * contenders.length + 10
-  const width = left + plotW + 20
+  const width = Math.max(640, left + plotW + 20)
   const height = top + plotH + 40 + legendH
   const y = (v: number) =>
     top +
@@ -157,7 +157,7 @@ export function keysChart(rows: readonly Row[], backends: readonly string[]): st
   const panelH = 170
   const cols = Math.min(3, shown.length)
   const rowsN = Math.ceil(shown.length / cols)
-  const width = cols * (panelW + 70) + 20
+  const width = Math.max(640, cols * (panelW + 70) + 20)
   const height = 40 + rowsN * (panelH + 60) + 20
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,

@@ -153,11 +153,12 @@ async function runScenario(
       spec.probe,
     )
   } else if (scenario === 'keys') {
-    log(`keys ${spec.name}: ${profile.keys.counts.join(', ')} keys, floor ${spec.keysFloor}`)
+    const shape = spec.keysFloor ?? 'shared'
+    log(`keys ${spec.name}: ${profile.keys.counts.join(', ')} keys, floor ${shape}`)
     await runKeys(
       spec.name,
       spec.floor,
-      spec.keysFloor,
+      shape,
       batonOf(spec),
       target,
       profile.keys,
