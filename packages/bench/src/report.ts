@@ -214,42 +214,73 @@ ${method(report)}
 `
 }
 
-/** Every figure of the run, for tools: machine, load, rows, samples and distribution quantiles. */
+/** Every figure of the run, for tools: machine, load, verdicts, one entry per row with its per-round values, distribution quantiles. */
 export function renderJson(machine: Machine, report: BenchmarkReport, generatedAt: Date): string {
   const qs = [0.05, 0.25, 0.5, 0.75, 0.9, 0.99]
-  const finite = (v: number) => (Number.isFinite(v) ? v : null)
-  return `${JSON.stringify(
-    {
-      generatedAt: generatedAt.toISOString(),
-      profile: report.plan.profile,
-      runs: report.runs,
-      machine,
-      load: report.load,
-      servers: report.backends.map((b) => ({
-        name: b.name,
-        version: b.running?.version,
-        provisioning: b.running?.provisioning,
-        error: b.error,
+  const samples = report.results.samples()
+  const rows = report.results.rows()
+  const figures = rows.map((r) => ({
+    scenario: r.scenario,
+    backend: r.backend,
+    contender: r.contender,
+    role: r.role,
+    metric: r.metric,
+    unit: r.unit,
+    median: r.spread.median,
+    ratio: r.ratio,
+    ...(r.blocks === undefined ? {} : { blocks: r.blocks }),
+    perRound: samples
+      .filter(
+        (s) =>
+          s.scenario === r.scenario &&
+          s.backend === r.backend &&
+          s.contender === r.contender &&
+          s.metric === r.metric,
+      )
+      .map((s) => ({
+        round: s.run,
+        value: s.value,
+        ...(s.blocks === undefined ? {} : { blocks: s.blocks }),
       })),
-      verdicts: checkTargets(report.results.rows(), report.plan.profile.scale.keys),
-      rows: report.results.rows(),
-      samples: report.results.samples(),
-      distributions: report.results.distributions().map(({ values, ...d }) => ({
-        ...d,
-        count: values.length,
-        ...(d.kind === 'shares'
-          ? { values }
-          : {
-              quantiles: Object.fromEntries(
-                qs.map((q) => [`p${q * 100}`, finite(quantile(values, q))]),
-              ),
-              max: values.length === 0 ? null : Math.max(...values),
-            }),
-      })),
-    },
-    (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),
-    2,
-  )}\n`
+    ...(r.notes.length === 0 ? {} : { failures: r.notes }),
+  }))
+  const distributions = report.results.distributions().map(({ values, ...d }) => ({
+    ...d,
+    count: values.length,
+    ...(d.kind === 'shares'
+      ? { values }
+      : {
+          quantiles: Object.fromEntries(qs.map((q) => [`p${q * 100}`, quantile(values, q)])),
+          max: values.length === 0 ? null : Math.max(...values),
+        }),
+  }))
+  const top: Record<string, unknown> = {
+    generatedAt: generatedAt.toISOString(),
+    profile: report.plan.profile,
+    runs: report.runs,
+    machine,
+    load: report.load,
+    servers: report.backends.map((b) => ({
+      name: b.name,
+      version: b.running?.version,
+      provisioning: b.running?.provisioning,
+      error: b.error,
+    })),
+    verdicts: checkTargets(rows, report.plan.profile.scale.keys),
+    figures,
+    distributions,
+  }
+  // NaN and Infinity are not JSON: null. Arrays one element a line, to keep the file small and diffable.
+  const json = (v: unknown) =>
+    JSON.stringify(v, (_key, value) =>
+      typeof value === 'number' && !Number.isFinite(value) ? null : value,
+    )
+  const fields = Object.entries(top).map(([key, value]) =>
+    Array.isArray(value)
+      ? `  ${JSON.stringify(key)}: [\n${value.map((e) => `    ${json(e)}`).join(',\n')}\n  ]`
+      : `  ${JSON.stringify(key)}: ${json(value)}`,
+  )
+  return `{\n${fields.join(',\n')}\n}\n`
 }
 
 /** The JSON file written beside a report: `benchmarks.md` -> `benchmarks.json`. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { backendNamed, handoffContenders, uncontendedContenders } from '../src/backends.js'
 import { describeMachine } from '../src/machine.js'
 import { TINY } from '../src/profile.js'
-import { renderCharts, renderReport } from '../src/report.js'
+import { renderCharts, renderJson, renderReport } from '../src/report.js'
 import type { Row } from '../src/results.js'
 import { runBenchmark } from '../src/run-benchmark.js'
 import { handoffScenario } from '../src/scenarios/handoff.js'
@@ -93,6 +93,10 @@ describe.each(['memory', 'sqlite', 'redis', 'postgres', 'mysql', 'etcd', 'zookee
       const text = renderReport(describeMachine(), report, [...charts.keys()], new Date(), 1)
       expect(text).toContain('## Targets')
       expect(text).toContain('bench-keys.svg')
+      const json = JSON.parse(renderJson(describeMachine(), report, new Date()))
+      expect(json.load).toHaveLength(2)
+      expect(json.figures).toHaveLength(rows.length)
+      expect(json.figures[0].perRound[0].round).toBe(1)
     })
   },
 )
