@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
 /** Scenario names accepted by --scenario. */
-export const SCENARIOS = ['uncontended', 'handoff', 'scale'] as const
+export const SCENARIOS = ['uncontended', 'keys', 'handoff', 'scale'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
 
 /** Everything a run needs to know, from the command line. */
@@ -10,19 +10,21 @@ export interface BenchArgs {
   readonly backends: readonly string[] | undefined
   readonly scenarios: readonly ScenarioName[]
   readonly quick: boolean
-  readonly runs: number
+  /** Undefined: the profile's own (3 full, 1 quick). */
+  readonly runs: number | undefined
   /** Markdown file to write; undefined with --no-write. */
   readonly outFile: string | undefined
   readonly help: boolean
 }
 
-export const USAGE = `pnpm bench [--backend redis,postgres,sqlite,memory] [--scenario uncontended,handoff,scale]
-           [--quick] [--runs N] [--out FILE | --no-write]
+export const USAGE = `pnpm bench [--backend redis,postgres,mysql,etcd,zookeeper,sqlite,memory]
+           [--scenario uncontended,keys,handoff,scale] [--quick] [--runs N] [--out FILE | --no-write]
 
-Starts its own servers through @baton-lock/test-matrix, runs every scenario N times (default 3)
-for each backend, prints one markdown table (median, min-max over the runs, ratio to the
-floor) and writes it with the machine's description to docs/benchmarks.md.
---quick shortens every scenario (a check that everything runs, in under 3 minutes).`
+Starts its own servers through @baton-lock/test-matrix, runs every scenario N times (default 3;
+1 with --quick) for each backend, prints the machine, its load, the target verdicts and the
+tables (median, min-max over the runs, ratio to the floor), and writes them with the charts
+(docs/*.svg) and the raw figures (docs/benchmarks.json) to docs/benchmarks.md.
+--quick shortens every scenario (a check that everything runs, in under 4 minutes).`
 
 const DEFAULT_OUT = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url))
 
@@ -49,8 +51,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     },
     strict: true,
   })
-  const runs = values.runs === undefined ? 3 : Number(values.runs)
-  if (!Number.isInteger(runs) || runs < 1 || runs > 20)
+  const runs = values.runs === undefined ? undefined : Number(values.runs)
+  if (runs !== undefined && (!Number.isInteger(runs) || runs < 1 || runs > 20))
     throw new RangeError(`--runs must be 1..20, got ${values.runs}`)
   const scenarios = list(values.scenario) ?? [...SCENARIOS]
   for (const s of scenarios) {

@@ -27,10 +27,25 @@ export interface BackendSpec {
   createDriver(target: BackendTarget): Promise<LockDriver>
   /** Peer libraries, for uncontended cycles and (when they wait) the handoff. */
   readonly peers: readonly ContenderSpec[]
+  /** Extra rows of the uncontended interleave beside the floor (role `reference`), e.g. the unfenced protocol. */
+  readonly references?: readonly ContenderSpec[]
+  /**
+   * The floor's natural best for independent keys in one process: `shared` = one client
+   * for every key (Redis: one connection, commands pipelined), `per-key` = one client per
+   * key (PostgreSQL, MySQL: one connection each, since a session runs one statement at a time).
+   * Default `shared`.
+   */
+  readonly keysFloor?: 'shared' | 'per-key'
+  /**
+   * Whose handoff floor this backend's handoff is judged against: `own` (etcd, ZooKeeper:
+   * their best raw watch recipe) or another backend's name (`postgres`: PostgreSQL's
+   * server-side wait). This backend's own handoff floors then show as references. Default `own`.
+   */
+  readonly handoffReference?: 'own' | string
   /** Extra handoff contenders for this backend, e.g. PostgreSQL's server-side wait (the handoff floor). */
   readonly handoffFloors?: readonly ContenderSpec[]
   /** False for in-process backends, which cannot be shared by worker processes. */
   readonly crossProcess: boolean
-  /** Server-side round-trip and session counters for the scale scenario, where the backend has them. */
+  /** Round-trip and session counters (a counting proxy), where the backend's protocol lets one count. */
   probe?(target: BackendTarget): Promise<RoundTripProbe>
 }

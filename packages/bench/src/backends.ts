@@ -17,7 +17,7 @@ import { memoryFloor } from './contenders/memory-floor.js'
 import { mysqlFloor, mysqlServerWait } from './contenders/mysql-floor.js'
 import { postgresFloor, postgresServerWait } from './contenders/postgres-floor.js'
 import { advisoryLockPeer } from './contenders/postgres-peers.js'
-import { redisFloor } from './contenders/redis-floor.js'
+import { redisFloor, redisUnfenced } from './contenders/redis-floor.js'
 import { redisSemaphorePeer, redlockPeer } from './contenders/redis-peers.js'
 import { sqliteFloor } from './contenders/sqlite-floor.js'
 import {
@@ -28,7 +28,7 @@ import {
 } from './contenders/zookeeper-contenders.js'
 import type { ContenderSpec } from './lock-client.js'
 import { mysqlDriver, startMysqlBackend } from './mysql-backend.js'
-import { postgresProbe, redisProbe } from './probes/round-trip-probe.js'
+import { mysqlProbe, postgresProbe, redisProbe, zookeeperProbe } from './probes/round-trip-probe.js'
 import {
   startMemoryBackend,
   startPostgresBackend,
@@ -45,8 +45,11 @@ export const BACKENDS: readonly BackendSpec[] = [
     name: 'redis',
     start: startRedisBackend,
     floor: redisFloor,
+    references: [redisUnfenced],
     createDriver: redisDriver,
     peers: [redlockPeer, redisSemaphorePeer],
+    keysFloor: 'shared',
+    handoffReference: 'postgres',
     crossProcess: true,
     probe: redisProbe,
   },
@@ -57,6 +60,8 @@ export const BACKENDS: readonly BackendSpec[] = [
     createDriver: postgresDriver,
     peers: [advisoryLockPeer],
     handoffFloors: [postgresServerWait],
+    keysFloor: 'per-key',
+    handoffReference: 'own',
     crossProcess: true,
     probe: postgresProbe,
   },
@@ -67,6 +72,9 @@ export const BACKENDS: readonly BackendSpec[] = [
     createDriver: etcdDriver,
     peers: [etcd3LockPeer],
     handoffFloors: [etcdWatchRecipe],
+    // One gRPC channel multiplexes every request; etcd has no per-session statement queue.
+    keysFloor: 'shared',
+    handoffReference: 'own',
     crossProcess: true,
   },
   {
@@ -76,7 +84,10 @@ export const BACKENDS: readonly BackendSpec[] = [
     createDriver: mysqlDriver,
     peers: [],
     handoffFloors: [mysqlServerWait],
+    keysFloor: 'per-key',
+    handoffReference: 'postgres',
     crossProcess: true,
+    probe: mysqlProbe,
   },
   {
     name: 'zookeeper',
@@ -85,7 +96,11 @@ export const BACKENDS: readonly BackendSpec[] = [
     createDriver: zookeeperDriver,
     peers: [],
     handoffFloors: [zookeeperRawWatch],
+    // One session pipelines requests (replies come in order).
+    keysFloor: 'shared',
+    handoffReference: 'own',
     crossProcess: true,
+    probe: zookeeperProbe,
   },
   {
     name: 'sqlite',
@@ -93,6 +108,9 @@ export const BACKENDS: readonly BackendSpec[] = [
     floor: sqliteFloor,
     createDriver: sqliteDriver,
     peers: [],
+    // One synchronous connection: a second one would only add lock contention on the file.
+    keysFloor: 'shared',
+    handoffReference: 'postgres',
     crossProcess: true,
   },
   {
@@ -101,6 +119,8 @@ export const BACKENDS: readonly BackendSpec[] = [
     floor: memoryFloor,
     createDriver: memoryDriver,
     peers: [],
+    keysFloor: 'shared',
+    handoffReference: 'own',
     crossProcess: false,
   },
 ]
@@ -126,15 +146,30 @@ function batonTryOf(spec: BackendSpec): ContenderSpec {
   return { ...batonContender(spec.createDriver, 'Baton: Locker.tryAcquire'), waits: false }
 }
 
-/** Contenders of the uncontended scenario: floor first, then Baton, then peers. */
+/** Contenders of the uncontended scenario: floor first, then references, Baton, peers. */
 export function uncontendedContenders(spec: BackendSpec): ContenderSpec[] {
-  return [spec.floor, batonOf(spec), batonTryOf(spec), ...spec.peers]
+  return [spec.floor, ...(spec.references ?? []), batonOf(spec), batonTryOf(spec), ...spec.peers]
 }
 
-/** Contenders of the handoff scenario (multi-process); empty for in-process backends. */
+/**
+ * Contenders of the handoff scenario (multi-process); empty for in-process backends. A
+ * backend judged against another backend's floor (`handoffReference`) shows its own
+ * handoff floors as references, so that each ratio group has one floor.
+ */
 export function handoffContenders(spec: BackendSpec): ContenderSpec[] {
   if (!spec.crossProcess) return []
-  return [...(spec.handoffFloors ?? []), batonOf(spec), ...spec.peers.filter((p) => p.waits)]
+  const own = (spec.handoffReference ?? 'own') === 'own'
+  const floors = (spec.handoffFloors ?? []).map((f) =>
+    own || f.role !== 'floor' ? f : { ...f, role: 'reference' as const },
+  )
+  return [...floors, batonOf(spec), ...spec.peers.filter((p) => p.waits)]
+}
+
+/** The ratio group of a backend's handoff at `n` processes: the reference backend's floor is its 1.0x. */
+export function handoffGroup(spec: BackendSpec, n: number): string {
+  const reference =
+    (spec.handoffReference ?? 'own') === 'own' ? spec.name : (spec.handoffReference as string)
+  return `handoff/${n}/${reference}`
 }
 
 /** Finds a contender of a backend by its table name (worker processes receive names, not code). */

@@ -1,9 +1,17 @@
 #!/usr/bin/env node
 import { parseBenchArgs, USAGE } from './args.js'
-import { renderTable } from './format.js'
-import { currentLoad, describeMachine } from './machine.js'
+import { renderHandoff, renderKeys, renderUncontended } from './format.js'
+import { busyShare, currentLoad, describeMachine, readCpuTicks } from './machine.js'
 import { FULL, QUICK } from './profile.js'
-import { renderMachine, renderReport, writeReport } from './report.js'
+import {
+  jsonNameOf,
+  renderCharts,
+  renderJson,
+  renderLoad,
+  renderMachine,
+  renderReport,
+  writeReport,
+} from './report.js'
 import { runBenchmark } from './run-benchmark.js'
 import { checkTargets, renderVerdicts } from './targets.js'
 
@@ -14,6 +22,7 @@ async function main(): Promise<void> {
     return
   }
   const machine = describeMachine()
+  const ticks = readCpuTicks()
   const started = performance.now()
   const log = (line: string) =>
     process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${line}\n`)
@@ -25,16 +34,32 @@ async function main(): Promise<void> {
     log,
   })
   machine.loadEnd = currentLoad()
+  machine.busyPct = busyShare(ticks, readCpuTicks())
+  const seconds = (performance.now() - started) / 1000
   const rows = report.results.rows()
-  const table = renderTable(rows, args.runs)
   process.stdout.write(
-    `${renderMachine(machine, report)}\n\n${renderVerdicts(checkTargets(rows, report.plan.profile.scale.keys))}\n\n${table}\n`,
+    [
+      renderMachine(machine, report),
+      renderLoad(report.load),
+      renderVerdicts(checkTargets(rows, report.plan.profile.scale.keys)),
+      renderUncontended(rows, report.runs),
+      renderKeys(rows, report.plan.profile.keys.counts),
+      renderHandoff(rows),
+      '',
+    ].join('\n\n'),
   )
   if (args.outFile !== undefined) {
-    await writeReport(args.outFile, renderReport(machine, report, table, new Date()))
-    log(`wrote ${args.outFile}`)
+    const now = new Date()
+    const charts = renderCharts(report)
+    const written = await writeReport(
+      args.outFile,
+      renderReport(machine, report, [...charts.keys()], now, seconds, jsonNameOf(args.outFile)),
+      charts,
+      renderJson(machine, report, now),
+    )
+    log(`wrote ${written.join(', ')}`)
   }
-  log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+  log(`done in ${seconds.toFixed(0)} s`)
 }
 
 main().catch((err: unknown) => {

@@ -17,8 +17,12 @@ export interface BackendTarget {
   readonly url: string
 }
 
-/** Role of a contender in the table: ratios are taken against the floor of the same scenario. */
-export type ContenderRole = 'floor' | 'baton' | 'peer'
+/**
+ * Role of a contender in the table: ratios are taken against the floor of the same scenario.
+ * A `reference` is a second yardstick shown beside the floor (e.g. the unfenced Redis
+ * protocol, or a backend's own server-side wait where another backend's is the floor).
+ */
+export type ContenderRole = 'floor' | 'baton' | 'peer' | 'reference'
 
 /** One contender: a name for the table and a factory a worker process can call again. */
 export interface ContenderSpec {

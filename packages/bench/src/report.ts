@@ -1,10 +1,23 @@
 import { mkdir, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
-import type { Machine } from './machine.js'
+import { basename, dirname, join } from 'node:path'
+import { handoffChart, keysChart } from './charts.js'
+import {
+  renderFailures,
+  renderHandoff,
+  renderKeys,
+  renderTable,
+  renderUncontended,
+} from './format.js'
+import type { LoadWindow, Machine } from './machine.js'
 import type { BenchmarkReport } from './run-benchmark.js'
+import { quantile } from './stats.js'
 import { checkTargets, renderVerdicts } from './targets.js'
 
-/** The machine and server lines of the report. */
+const loads = (l: readonly number[]) =>
+  l.length === 0 ? '-' : l.map((v) => v.toFixed(2)).join(' / ')
+const pct = (v: number) => (Number.isFinite(v) ? `${v.toFixed(0)}%` : 'unknown')
+
+/** The machine, its load and the server lines of the report. */
 export function renderMachine(machine: Machine, report: BenchmarkReport): string {
   const servers = report.backends.map((b) =>
     b.running === undefined
@@ -15,81 +28,283 @@ export function renderMachine(machine: Machine, report: BenchmarkReport): string
     `- CPU: ${machine.cpu}, ${machine.cores} cores`,
     `- Memory: ${machine.memoryGiB} GiB`,
     `- OS: ${machine.os}; Node ${machine.node}`,
-    `- 1-minute load average: ${machine.loadStart.toFixed(2)} at start, ${machine.loadEnd.toFixed(2)} at end`,
+    `- Machine busy over the whole benchmark: ${pct(machine.busyPct)} of all cores (/proc/stat; the bench and its servers included)`,
+    `- Load average (1 / 5 / 15 min): ${loads(machine.loadStart)} at start, ${loads(machine.loadEnd)} at end`,
     ...servers,
   ].join('\n')
 }
 
-const METHOD = `## Method
+/** The load of every run, as a table. */
+export function renderLoad(windows: readonly LoadWindow[]): string {
+  const lines = [
+    '| Window | Duration (s) | Machine busy (all cores) | Load average at start (1 / 5 / 15) | at end |',
+    '|---|--:|--:|--:|--:|',
+  ]
+  for (const w of windows) {
+    lines.push(
+      `| ${w.label} | ${w.seconds.toFixed(0)} | ${pct(w.busyPct)} | ${loads(w.loadStart)} | ${loads(w.loadEnd)} |`,
+    )
+  }
+  return lines.join('\n')
+}
 
-- Every scenario runs once per round, rounds are repeated (the outer loop), and each row
-  shows the median over the rounds with the smallest and largest round. "vs floor" is the
-  median over rounds of (this row / the floor's row of the same round): for cycles/s higher
-  is better, for times lower is better. Timings on a shared machine are noisy; compare ratios, not
-  absolute figures.
-- **Floors** are the minimal correct protocol written by hand with the raw client: Redis
-  \`SET key owner NX PX\` + compare-and-delete (EVALSHA) on one ioredis connection;
-  PostgreSQL \`pg_try_advisory_lock\` + \`pg_advisory_unlock\` (prepared) on one connection;
-  SQLite an upsert-if-expired + owner-checked delete with @baton-lock/sqlite's pragmas; memory
-  the bare MemoryDriver calls without a Locker (so that row pair is core's overhead).
-  Floors take no fence; Baton's drivers do.
-- **Uncontended**: one client, one key, acquire+release back to back. Baton is a \`Locker\`
-  (default options, renewal on) calling \`acquire(key, { waitMs: 5000 })\` and \`release()\`.
-- **Handoff**: 4 processes (\`child_process.fork\`) contend for one key, hold about 1 ms
-  (\`setTimeout(1)\`) and pause 2 ms between attempts. The reference floor is PostgreSQL's
-  server-side wait: each worker blocks in \`pg_advisory_lock\` on its own connection.
-  Timestamps come from \`process.hrtime.bigint()\`, which on Linux reads CLOCK_MONOTONIC,
-  one system-wide clock that every process reads alike (unlike \`performance.now()\`,
-  whose origin is per process, or \`performance.timeOrigin\`, read from the wall clock at
-  start-up); each worker's clock is checked against the parent's with a message
-  round trip before the run. *Idle per handoff* = next grant seen by the new holder minus
-  the moment the previous holder started its release, over handoffs where the new holder
-  was already waiting: it includes the release's trip, the wake-up and the grant's reply.
-  *Acquire* = grant minus request. *Self re-acquire* = share of consecutive grants that went
-  to the same worker (a fair lock keeps it low, since the releaser pauses 2 ms).
-  *Overlapping holds* counts grants seen before the previous holder began releasing (must be 0).
-- **Scale**: one process (forked with --expose-gc) acquires the keys through one Locker
-  (100 acquisitions in flight), holds them for 3 renewal intervals (TTL/3 each) and
-  releases them. Round trips are counted by the server where it can tell exactly: Redis
-  \`INFO commandstats\` (a pipelined batch counts once per command), PostgreSQL a counting
-  proxy in front of the server that counts \`Query\` and \`Sync\` messages (pg_stat_database
-  is flushed too lazily to count a few seconds). *Driver renew calls* counts the
-  \`renew\`/\`renewMany\` calls core made. *Heap per held lock* is the heapUsed delta after
-  two full GCs divided by the number of locks.`
+const FLOORS = `- **What every floor pays.** Owner ids: every floor draws a random 128-bit id per
+  acquisition from the OS CSPRNG in batches of 256 (\`contenders/owner-id.ts\`), exactly as
+  core's \`newOwnerId\` does; the ZooKeeper floor's node names carry a \`randomUUID\`, as
+  Curator's protected mode (and Baton's driver) do. Fences, where the design requires the
+  driver to make one:
+  - Redis (floor): one script \`SET key owner NX PX ttl\` + \`INCR\` of the key's fence
+    counter, then compare-and-delete (EVALSHA): 2 round trips, a fence per grant, as the
+    design's acquire. The former floor, plain \`SET NX PX\` without a fence, is shown as a
+    *reference* row beside it.
+  - PostgreSQL: \`pg_try_advisory_lock\` + \`pg_advisory_unlock\` (named prepared statements)
+    on one connection; no fence (Baton reads a \`CACHE 1\` sequence per grant).
+  - MySQL/MariaDB: \`GET_LOCK(name, 0)\` + \`RELEASE_LOCK(name)\` on one connection; no fence
+    (Baton updates a durable InnoDB counter row per grant).
+  - SQLite: one autocommit upsert that only overwrites an expired row + an owner-checked
+    delete, on one better-sqlite3 connection with the driver's pragmas; no fence counter
+    (Baton keeps one per key).
+  - etcd: one txn put-if-absent of \`key/<lease>\` with a reused lease plus a range read of
+    the first creator, then a delete: 2 writes; the fence (create revision) comes free.
+  - ZooKeeper: create an ephemeral sequential node, getChildren, delete; the fence (czxid)
+    comes free.
+  - memory: MemoryDriver's acquire and release called directly (so that pair is core's overhead).
+  Where a floor takes no fence and Baton does, the difference is part of Baton's cost and the
+  ratio says so; the per-driver helpers own those floors.
+- **Handoff references.** Redis, PostgreSQL, MySQL and SQLite are judged against
+  PostgreSQL's server-side wait (each worker blocks in \`pg_advisory_lock\` on its own
+  connection); MySQL's own \`GET_LOCK\` server-side wait shows as a reference row. etcd is
+  judged against the best raw watch recipe (Go's Mutex on one anchored watch stream),
+  ZooKeeper against the raw Curator recipe with a predecessor watch.
+- **Independent keys.** The floor at its natural best: Redis, etcd, ZooKeeper, SQLite and
+  memory one client for every key (Redis: one connection, commands pipelined as they are
+  issued); PostgreSQL and MySQL one connection per key (a session runs one statement at a time).`
 
-/** The whole docs/benchmarks.md. */
+function method(report: BenchmarkReport): string {
+  const p = report.plan.profile
+  const u = p.uncontended
+  const h = p.handoff
+  const k = p.keys
+  return `## Method
+
+- Rounds are the outer loop: every scenario of every backend runs once per round, and each
+  figure is the median over ${report.runs} rounds ("min-max" the smallest and largest round).
+  "vs floor" is the median over rounds of (this row / the floor's row of the same round):
+  for cycles/s higher is better, for times lower is better. The machine's busy share
+  (from /proc/stat deltas, all cores, the bench and its servers included) and its load
+  average are recorded for every round (above) and stored with the figures in
+  \`benchmarks.json\`. Timings on a shared machine are noisy; compare ratios, not absolute figures.
+${FLOORS}
+- **Uncontended** (primary figure): every contender of a backend is open at once in one
+  process, each on its own key, and measured in interleaved blocks of ${u.blockMs} ms: each
+  of ${u.rounds} rounds runs one block of every contender in a freshly shuffled order (after
+  a ${u.warmupMs} ms warm-up block each), so that the drift of a shared machine hits all
+  alike. A contender's figure is the median over its blocks of cycles/s; "blocks p25-p75"
+  is the spread over blocks. Client CPU per cycle is \`process.cpuUsage()\` around each
+  block over its cycles (median over blocks). Round trips per cycle are counted on the
+  wire, through a counting proxy, in a separate untimed pass of 50 cycles. Baton is a
+  \`Locker\` (default options, renewal on) calling \`acquire(key, { waitMs: 5000 })\` and
+  \`release()\`; \`Locker.tryAcquire\` is shown too.
+- **Independent keys** (${k.counts.join(', ')}): N concurrent loops in one process, loop i
+  acquiring and releasing key i back to back: Baton through one \`Locker\`, the floor at its
+  natural best. Every (contender, N) pair is an entry of the same shuffled-block interleave
+  (${k.rounds} rounds of ${k.blockMs} ms blocks); the figure is all loops' cycles/s together.
+  Server sessions and round trips per cycle at the two largest counts come from a separate
+  untimed pass through the counting proxy.
+- **Handoff** (${h.processes.join(', ')} processes): worker processes (\`child_process.fork\`,
+  one pool reused across rounds) contend for one key for ${h.warmupMs} ms of warm-up (not
+  counted) and a measured window of ${h.durationMs} ms per round, hold about ${h.holdMs} ms
+  (\`setTimeout\`) and pause ${h.pauseMs} ms between attempts. Every wait lasts until 1 s
+  after the window (at least 1 s); one that ends without the lock is a *timed-out wait*. Timestamps
+  come from \`process.hrtime.bigint()\`, which on Linux reads CLOCK_MONOTONIC, one clock for
+  every process (each worker's is checked against the parent's with a message round trip).
+  *Idle per handoff* = next grant seen by the new holder minus the moment the previous holder
+  started its release, over handoffs where the new holder was already waiting. *Acquire* =
+  grant minus request. *Grants in arrival order* = share of contested grants (another worker
+  was waiting too) that went to the worker whose request came first, by the workers' own
+  request timestamps (requests sent closer together than the client-to-server latency can
+  look misordered, so the reference floor shows what this machine allows). *Self
+  re-acquire* = consecutive grants to the same worker. *Shares* = each worker's share of the
+  grants (busiest and least busy; all in \`benchmarks.json\`). *Overlaps* counts grants seen
+  before the previous holder began releasing (must be 0). *Round trips / scripts per
+  grant* come from a separate untimed pass at ${h.countAt} processes (${h.countMs} ms) with every
+  worker connected through the counting proxy: request bursts per connection (PostgreSQL:
+  \`Query\` and \`Sync\` messages), and on Redis the EVAL/EVALSHA/FCALL commands, over every
+  grant of the pass (release and renewal traffic included); etcd (multiplexed HTTP/2) and
+  SQLite (no server) have no counter.
+- **Scale** (in the first ${Math.min(report.runs, p.scaleRuns)} round${Math.min(report.runs, p.scaleRuns) === 1 ? '' : 's'} only: its figures are counts and
+  bytes, not ratios): one process (forked with --expose-gc) acquires ${p.scale.keys.toLocaleString('en-US')} keys
+  through one Locker (${p.scale.concurrency} acquisitions in flight), holds them for
+  ${p.scale.intervals} renewal intervals (TTL/3 each, TTL ${p.scale.ttlMs} ms) and releases them.
+  Round trips through the counting proxy; *driver renew calls* counts the \`renew\`/\`renewMany\`
+  calls core made; *heap per held lock* is the heapUsed delta after two full GCs per lock.`
+}
+
+/** Chart files the report links, by name, with their SVG text. */
+export function renderCharts(report: BenchmarkReport): Map<string, string> {
+  const charts = new Map<string, string>()
+  const distributions = report.results.distributions()
+  for (const b of report.backends) {
+    const svg = handoffChart(b.name, distributions)
+    if (svg !== undefined) charts.set(`bench-handoff-${b.name}.svg`, svg)
+  }
+  const keys = keysChart(
+    report.results.rows(),
+    report.backends.map((b) => b.name),
+  )
+  if (keys !== undefined) charts.set('bench-keys.svg', keys)
+  return charts
+}
+
+/** The whole docs/benchmarks.md; `charts` are the file names of the SVGs beside it. */
 export function renderReport(
   machine: Machine,
   report: BenchmarkReport,
-  table: string,
+  charts: readonly string[],
   generatedAt: Date,
+  seconds: number,
+  jsonName = 'benchmarks.json',
 ): string {
   const rows = report.results.rows()
   const verdicts = checkTargets(rows, report.plan.profile.scale.keys)
+  const scaleRows = rows.filter((r) => r.scenario === 'scale')
+  const chartLines = charts.map((c) => `![${c.replace(/\.svg$/, '')}](${c})`).join('\n\n')
   return `# Baton benchmarks
 
-Generated by \`pnpm bench\` (profile \`${report.plan.profile.name}\`, ${report.plan.runs} runs per scenario)
-at ${generatedAt.toISOString()}. Regenerate with \`pnpm bench\`; \`pnpm bench --quick\` only
-checks that everything runs.
+Generated by \`pnpm bench\` (profile \`${report.plan.profile.name}\`, ${report.runs} round${report.runs === 1 ? '' : 's'}) at
+${generatedAt.toISOString()} in ${seconds.toFixed(0)} s. Regenerate with \`pnpm bench\`;
+\`pnpm bench --quick\` only checks that everything runs. Every figure, with its round, is
+also in [${jsonName}](${jsonName}).
 
 ## Machine
 
 ${renderMachine(machine, report)}
 
+${renderLoad(report.load)}
+
 ## Targets
 
 ${renderVerdicts(verdicts)}
 
-## Results
+## Charts
 
-${table}
+${chartLines === '' ? 'No chart (no handoff or keys figures in this run).' : chartLines}
 
-${METHOD}
+## Uncontended acquire+release (interleaved ${report.plan.profile.uncontended.blockMs} ms blocks)
+
+${renderUncontended(rows, report.runs)}
+
+## Independent keys in one process
+
+${renderKeys(rows, report.plan.profile.keys.counts)}
+
+## Handoff under contention
+
+${renderHandoff(rows)}
+
+## Scale
+
+${scaleRows.length === 0 ? 'Not run.' : renderTable(scaleRows, Math.min(report.runs, report.plan.profile.scaleRuns))}
+
+## Failures
+
+${renderFailures(rows)}
+
+${method(report)}
 `
 }
 
-/** Writes the report, creating the directory. */
-export async function writeReport(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true })
+/** Every figure of the run, for tools: machine, load, verdicts, one entry per row with its per-round values, distribution quantiles. */
+export function renderJson(machine: Machine, report: BenchmarkReport, generatedAt: Date): string {
+  const qs = [0.05, 0.25, 0.5, 0.75, 0.9, 0.99]
+  const samples = report.results.samples()
+  const rows = report.results.rows()
+  const figures = rows.map((r) => ({
+    scenario: r.scenario,
+    backend: r.backend,
+    contender: r.contender,
+    role: r.role,
+    metric: r.metric,
+    unit: r.unit,
+    median: r.spread.median,
+    ratio: r.ratio,
+    ...(r.blocks === undefined ? {} : { blocks: r.blocks }),
+    perRound: samples
+      .filter(
+        (s) =>
+          s.scenario === r.scenario &&
+          s.backend === r.backend &&
+          s.contender === r.contender &&
+          s.metric === r.metric,
+      )
+      .map((s) => ({
+        round: s.run,
+        value: s.value,
+        ...(s.blocks === undefined ? {} : { blocks: s.blocks }),
+      })),
+    ...(r.notes.length === 0 ? {} : { failures: r.notes }),
+  }))
+  const distributions = report.results.distributions().map(({ values, ...d }) => ({
+    ...d,
+    count: values.length,
+    ...(d.kind === 'shares'
+      ? { values }
+      : {
+          quantiles: Object.fromEntries(qs.map((q) => [`p${q * 100}`, quantile(values, q)])),
+          max: values.length === 0 ? null : Math.max(...values),
+        }),
+  }))
+  const top: Record<string, unknown> = {
+    generatedAt: generatedAt.toISOString(),
+    profile: report.plan.profile,
+    runs: report.runs,
+    machine,
+    load: report.load,
+    servers: report.backends.map((b) => ({
+      name: b.name,
+      version: b.running?.version,
+      provisioning: b.running?.provisioning,
+      error: b.error,
+    })),
+    verdicts: checkTargets(rows, report.plan.profile.scale.keys),
+    figures,
+    distributions,
+  }
+  // NaN and Infinity are not JSON: null. Arrays one element a line, to keep the file small and diffable.
+  const json = (v: unknown) =>
+    JSON.stringify(v, (_key, value) =>
+      typeof value === 'number' && !Number.isFinite(value) ? null : value,
+    )
+  const fields = Object.entries(top).map(([key, value]) =>
+    Array.isArray(value)
+      ? `  ${JSON.stringify(key)}: [\n${value.map((e) => `    ${json(e)}`).join(',\n')}\n  ]`
+      : `  ${JSON.stringify(key)}: ${json(value)}`,
+  )
+  return `{\n${fields.join(',\n')}\n}\n`
+}
+
+/** The JSON file written beside a report: `benchmarks.md` -> `benchmarks.json`. */
+export function jsonNameOf(file: string): string {
+  return `${basename(file).replace(/\.md$/, '')}.json`
+}
+
+/** Writes the report, its charts beside it and the JSON figures (`<report>.json`). */
+export async function writeReport(
+  file: string,
+  text: string,
+  charts: ReadonlyMap<string, string>,
+  json: string,
+): Promise<string[]> {
+  const dir = dirname(file)
+  await mkdir(dir, { recursive: true })
+  const written = [file]
   await writeFile(file, text)
+  for (const [name, svg] of charts) {
+    await writeFile(join(dir, name), svg)
+    written.push(join(dir, name))
+  }
+  const jsonFile = join(dir, jsonNameOf(file))
+  await writeFile(jsonFile, json)
+  written.push(jsonFile)
+  return written
 }

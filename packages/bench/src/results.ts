@@ -12,6 +12,15 @@ export interface Sample {
   readonly value: number
   /** Rows of one group are divided by the group's floor row of the same metric. */
   readonly group: string
+  /** Spread over the interleaved blocks of this run (quartiles of the per-block values). */
+  readonly blocks?: BlockSpread
+}
+
+/** Quartiles of a metric over the blocks of one run, and how many blocks there were. */
+export interface BlockSpread {
+  readonly p25: number
+  readonly p75: number
+  readonly n: number
 }
 
 /** One table row: a metric's spread over the runs, and its ratio to the floor's median. */
@@ -29,13 +38,31 @@ export interface Row {
    */
   readonly ratio: number | undefined
   readonly notes: readonly string[]
+  /** Block quartiles (medians over runs) and the blocks of every run together. */
+  readonly blocks?: BlockSpread
 }
 
 const RATIO_UNITS = new Set(['1/s', 'ms', 'µs'])
 
-type Who = Omit<Sample, 'metric' | 'unit' | 'value'>
+type Who = Omit<Sample, 'metric' | 'unit' | 'value' | 'blocks'>
 
 type Stored = Sample & { readonly run: number }
+
+/** Raw values of one contender's latency (ms) in one scenario, pooled over the runs (charts). */
+export interface Distribution {
+  readonly scenario: string
+  readonly backend: string
+  readonly contender: string
+  readonly role: ContenderRole
+  /** What the values are, e.g. `acquire` or `idle`. */
+  readonly kind: string
+  /** Worker processes of the handoff the values come from. */
+  readonly processes: number
+  readonly values: number[]
+}
+
+/** Values kept per distribution (the earliest ones), to bound memory. */
+const MAX_DISTRIBUTION_VALUES = 50_000
 
 /** Collects samples and failures across runs and folds them into table rows. */
 export class Results {
@@ -49,6 +76,27 @@ export class Results {
   /** Contenders in first-seen order, with their failure messages. */
   readonly #contenders = new Map<string, { who: Who; failures: string[] }>()
 
+  readonly #distributions = new Map<string, Distribution>()
+
+  /** Adds latencies to a distribution (pooled across runs). */
+  addDistribution(d: Distribution): void {
+    const id = `${d.scenario}|${d.backend}|${d.contender}|${d.kind}`
+    const mine = this.#distributions.get(id)
+    if (mine === undefined) {
+      this.#distributions.set(id, { ...d, values: d.values.slice(0, MAX_DISTRIBUTION_VALUES) })
+      return
+    }
+    for (const v of d.values) {
+      if (mine.values.length >= MAX_DISTRIBUTION_VALUES) break
+      mine.values.push(v)
+    }
+  }
+
+  /** Every distribution, in first-seen order. */
+  distributions(): readonly Distribution[] {
+    return [...this.#distributions.values()]
+  }
+
   add(sample: Sample): void {
     this.#samples.push({ ...sample, run: this.#run })
     this.#entry(sample)
@@ -60,8 +108,8 @@ export class Results {
     this.#entry(who).failures.push((message.split('\n')[0] ?? 'failed').slice(0, 160))
   }
 
-  /** Every sample so far. */
-  samples(): readonly Sample[] {
+  /** Every sample so far, with its run number. */
+  samples(): ReadonlyArray<Sample & { readonly run: number }> {
     return this.#samples
   }
 
@@ -84,9 +132,22 @@ export class Results {
       }
       for (const metric of metrics) {
         const values = mine.filter((s) => s.metric === metric)
-        const { run: _run, value: _value, ...first } = values[0] as Stored
+        const { run: _run, value: _value, blocks: _blocks, ...first } = values[0] as Stored
         const s = spread(values.map((v) => v.value))
-        rows.push({ ...first, spread: s, ratio: this.#ratio(values), notes: failures })
+        const withBlocks = values.flatMap((v) => (v.blocks === undefined ? [] : [v.blocks]))
+        const row: Row = { ...first, spread: s, ratio: this.#ratio(values), notes: failures }
+        rows.push(
+          withBlocks.length === 0
+            ? row
+            : {
+                ...row,
+                blocks: {
+                  p25: spread(withBlocks.map((b) => b.p25)).median,
+                  p75: spread(withBlocks.map((b) => b.p75)).median,
+                  n: withBlocks.reduce((sum, b) => sum + b.n, 0),
+                },
+              },
+        )
       }
     }
     return rows

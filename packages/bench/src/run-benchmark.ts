@@ -5,12 +5,15 @@ import {
   backendNamed,
   batonOf,
   handoffContenders,
+  handoffGroup,
   uncontendedContenders,
 } from './backends.js'
 import type { BackendTarget, ContenderSpec } from './lock-client.js'
+import { type LoadWindow, loadWindow } from './machine.js'
 import type { Profile } from './profile.js'
-import { Results, type Sample } from './results.js'
-import { runHandoff } from './scenarios/handoff.js'
+import { Results } from './results.js'
+import { countHandoff, handoffScenario, runHandoff } from './scenarios/handoff.js'
+import { runKeys } from './scenarios/keys.js'
 import { runScale } from './scenarios/scale.js'
 import { runUncontended } from './scenarios/uncontended.js'
 import { WorkerPool } from './scenarios/worker-pool.js'
@@ -19,7 +22,8 @@ import { WorkerPool } from './scenarios/worker-pool.js'
 export interface BenchmarkPlan {
   readonly backends?: readonly string[] | undefined
   readonly scenarios: readonly ScenarioName[]
-  readonly runs: number
+  /** Runs (the outer loop); the profile's own count when undefined. */
+  readonly runs?: number | undefined
   readonly profile: Profile
   /** Progress lines (stderr in the CLI). */
   readonly log?: (line: string) => void
@@ -37,19 +41,27 @@ export interface BenchmarkReport {
   readonly results: Results
   readonly backends: readonly BackendOutcome[]
   readonly plan: BenchmarkPlan
+  /** Runs done. */
+  readonly runs: number
+  /** The machine's load over each run and over the whole benchmark (last). */
+  readonly load: readonly LoadWindow[]
 }
 
 /**
  * Starts the selected backends, then runs every scenario `runs` times. Runs are the outer
  * loop, so that every contender sees the same drift of a shared machine; a failing
  * contender is recorded in its rows and the run goes on. Servers are stopped at the end.
+ * The machine's busy share (/proc/stat) and load average are recorded for every run.
  */
 export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkReport> {
   const log = plan.log ?? (() => {})
   const specs = plan.backends === undefined ? [...BACKENDS] : plan.backends.map(backendNamed)
+  const runs = plan.runs ?? plan.profile.runs
   const outcomes: BackendOutcome[] = []
   const results = new Results()
-  const pool = new WorkerPool(plan.profile.handoff.workers)
+  const load: LoadWindow[] = []
+  const whole = loadWindow('whole benchmark')
+  const pool = new WorkerPool()
   try {
     for (const spec of specs) {
       log(`starting ${spec.name}`)
@@ -64,21 +76,29 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkReport
       const spec = specs.find((s) => s.name === o.name) as BackendSpec
       return o.running === undefined ? [] : [{ spec, running: o.running }]
     })
-    for (let run = 1; run <= plan.runs; run++) {
+    for (let run = 1; run <= runs; run++) {
       results.beginRun(run)
+      const window = loadWindow(`run ${run}`)
       for (const scenario of plan.scenarios) {
+        if (scenario === 'scale' && run > plan.profile.scaleRuns) continue
         for (const { spec, running } of live) {
           const context = {
             profile: plan.profile,
             results,
             pool,
-            log: (line: string) => log(`run ${run}/${plan.runs} ${line}`),
+            log: (line: string) => log(`run ${run}/${runs} ${line}`),
           }
           await runScenario(scenario, spec, running.target, context)
         }
       }
+      const w = window()
+      load.push(w)
+      log(
+        `run ${run}/${runs} done in ${w.seconds.toFixed(0)} s, machine busy ${w.busyPct.toFixed(0)}%`,
+      )
     }
-    return { results, backends: outcomes, plan }
+    load.push(whole())
+    return { results, backends: outcomes, plan, runs, load }
   } finally {
     await pool.close()
     for (const o of outcomes) await o.running?.stop().catch(() => {})
@@ -100,12 +120,14 @@ async function runScenario(
   context: ScenarioContext,
 ): Promise<void> {
   const { profile, results, pool, log } = context
-  const label = scenario === 'uncontended' && spec.name === 'memory' ? 'core overhead' : scenario
-  const group = scenario === 'handoff' ? 'handoff' : `${scenario}/${spec.name}`
-  const attempt = async (contender: ContenderSpec, work: () => Promise<readonly Sample[]>) => {
-    log(`${label} ${spec.name}: ${contender.name}`)
+  const attempt = async (
+    label: string,
+    group: string,
+    contender: ContenderSpec,
+    work: () => Promise<void>,
+  ) => {
     try {
-      for (const sample of await work()) results.add(sample)
+      await work()
     } catch (err) {
       log(`  failed: ${err instanceof Error ? err.message : String(err)}`)
       results.fail(
@@ -121,18 +143,54 @@ async function runScenario(
     }
   }
   if (scenario === 'uncontended') {
-    for (const contender of uncontendedContenders(spec)) {
-      await attempt(contender, () =>
-        runUncontended(spec.name, contender, target, profile.uncontended, spec.probe),
-      )
-    }
+    log(`uncontended ${spec.name}: ${uncontendedContenders(spec).length} contenders interleaved`)
+    await runUncontended(
+      spec.name,
+      uncontendedContenders(spec),
+      target,
+      profile.uncontended,
+      results,
+      spec.probe,
+    )
+  } else if (scenario === 'keys') {
+    const shape = spec.keysFloor ?? 'shared'
+    log(`keys ${spec.name}: ${profile.keys.counts.join(', ')} keys, floor ${shape}`)
+    await runKeys(
+      spec.name,
+      spec.floor,
+      shape,
+      batonOf(spec),
+      target,
+      profile.keys,
+      results,
+      spec.probe,
+    )
   } else if (scenario === 'handoff') {
-    for (const contender of handoffContenders(spec)) {
-      await attempt(contender, () =>
-        runHandoff(spec.name, contender, target, profile.handoff, pool),
-      )
+    const options = profile.handoff
+    for (const n of options.processes) {
+      for (const contender of handoffContenders(spec)) {
+        log(`handoff ${spec.name} x${n}: ${contender.name}`)
+        const group = handoffGroup(spec, n)
+        await attempt(handoffScenario(n), group, contender, () =>
+          runHandoff(spec.name, contender, target, n, options, pool, group, results),
+        )
+      }
+    }
+    const probe = spec.probe
+    if (probe !== undefined && options.countAt > 0) {
+      for (const contender of handoffContenders(spec)) {
+        log(`handoff ${spec.name} x${options.countAt}, counted: ${contender.name}`)
+        const group = handoffGroup(spec, options.countAt)
+        await attempt(handoffScenario(options.countAt), group, contender, () =>
+          countHandoff(spec.name, contender, target, options, pool, group, probe, results),
+        )
+      }
     }
   } else {
-    await attempt(batonOf(spec), () => runScale(spec.name, target, profile.scale))
+    const baton = batonOf(spec)
+    log(`scale ${spec.name}: ${profile.scale.keys} keys`)
+    await attempt('scale', `scale/${spec.name}`, baton, async () => {
+      for (const sample of await runScale(spec.name, target, profile.scale)) results.add(sample)
+    })
   }
 }

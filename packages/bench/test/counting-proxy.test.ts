@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { FlightCounter, PgMessageCounter } from '../src/probes/counting-proxy.js'
+import { FlightCounter, PgMessageCounter, RespCounter } from '../src/probes/counting-proxy.js'
 
 const message = (type: string, body: Buffer = Buffer.alloc(0)) => {
   const header = Buffer.alloc(5)
@@ -33,6 +33,26 @@ describe('round-trip counters', () => {
     counter.fromClient()
     counter.fromServer()
     counter.fromClient()
+    expect(counter.roundTrips).toBe(2)
+  })
+
+  it('RespCounter counts commands and script calls across chunk boundaries', () => {
+    const resp = (...args: string[]) =>
+      `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`
+    const stream = Buffer.from(
+      resp('evalsha', 'abc', '1', 'key', 'va\r\nlue') +
+        resp('SET', 'k', 'v', 'NX') +
+        resp('EVAL', 'return 1', '0') +
+        'PING\r\n',
+    )
+    const counter = new RespCounter()
+    for (let i = 0; i < stream.length; i += 5) counter.fromClient(stream.subarray(i, i + 5))
+    expect(counter.commands).toBe(4)
+    expect(counter.scripts).toBe(2)
+    expect(counter.roundTrips).toBe(1)
+    counter.fromServer()
+    counter.fromClient(Buffer.from(resp('FCALL', 'f', '0')))
+    expect(counter.scripts).toBe(3)
     expect(counter.roundTrips).toBe(2)
   })
 })

@@ -53,4 +53,25 @@ describe('analyseHandoff', () => {
     expect(f.cyclesPerS).toBeCloseTo(100)
     expect(f.sharesPct).toEqual([100, 0])
   })
+
+  it('counts contested grants that went to the worker that asked first', () => {
+    const f = analyseHandoff(
+      [
+        // Worker 0 asks at 0 and gets it at 0 (uncontested), asks again at 2.5, granted at 5.
+        { cycles: [cycle(0, 0, 2), cycle(2.5, 5, 6)], timeouts: 0 },
+        // Worker 1 asks at 1 (before worker 0's second request) and is granted at 2.1: in order.
+        { cycles: [cycle(1, 2.1, 3)], timeouts: 0 },
+        // Worker 2 asks at 1.5 but is only granted at 8, after worker 0 (asked 2.5): out of order at 5.
+        { cycles: [cycle(1.5, 8, 9)], timeouts: 0 },
+      ],
+      0,
+      10,
+    )
+    // Grants at 2.1 (rival worker 2 pending since 1.5: in order), at 5 (rival 2 asked 1.5 < 2.5: out of order),
+    // at 8 (nobody else pending: not contested); the grant at 0 had no rival either.
+    expect(f.contested).toBe(2)
+    expect(f.inOrderPct).toBeCloseTo(50)
+    expect(f.acquireMs).toHaveLength(4)
+    expect(f.allGrants).toBe(4)
+  })
 })

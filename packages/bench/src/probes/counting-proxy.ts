@@ -17,6 +17,8 @@ export interface RoundTripCounter {
   fromClient(chunk: Buffer): void
   fromServer(chunk: Buffer): void
   readonly roundTrips: number
+  /** Script calls seen (Redis EVAL, EVALSHA, FCALL and their _RO forms), where the counter parses commands. */
+  readonly scripts?: number
 }
 
 /**
@@ -34,6 +36,93 @@ export class FlightCounter implements RoundTripCounter {
 
   fromServer(): void {
     this.#serverSpoke = true
+  }
+}
+
+const SCRIPT_COMMANDS = new Set(['EVAL', 'EVALSHA', 'FCALL', 'EVAL_RO', 'EVALSHA_RO', 'FCALL_RO'])
+const LF = 0x0a
+
+/**
+ * Redis: round trips as `FlightCounter` does, plus the commands the client sends (RESP
+ * arrays, or inline commands), and among them the script calls. Streams across chunk
+ * boundaries; only the first bulk string of each command (its name) is kept.
+ */
+export class RespCounter implements RoundTripCounter {
+  readonly #flight = new FlightCounter()
+  commands = 0
+  scripts = 0
+  #line = ''
+  #state: 'top' | 'bulkHeader' | 'bulkData' = 'top'
+  #bulksLeft = 0
+  #dataLeft = 0
+  #crlfLeft = 0
+  #first = false
+  #name = ''
+
+  get roundTrips(): number {
+    return this.#flight.roundTrips
+  }
+
+  fromServer(): void {
+    this.#flight.fromServer()
+  }
+
+  fromClient(chunk: Buffer): void {
+    this.#flight.fromClient()
+    let i = 0
+    while (i < chunk.length) {
+      if (this.#state === 'bulkData') {
+        if (this.#dataLeft > 0) {
+          const n = Math.min(this.#dataLeft, chunk.length - i)
+          if (this.#first && this.#name.length < 32)
+            this.#name += chunk.toString('latin1', i, i + n)
+          this.#dataLeft -= n
+          i += n
+          continue
+        }
+        const n = Math.min(this.#crlfLeft, chunk.length - i)
+        this.#crlfLeft -= n
+        i += n
+        if (this.#crlfLeft > 0) continue
+        if (this.#first) this.#command(this.#name)
+        this.#first = false
+        this.#bulksLeft -= 1
+        this.#state = this.#bulksLeft > 0 ? 'bulkHeader' : 'top'
+        continue
+      }
+      const end = chunk.indexOf(LF, i)
+      if (end < 0) {
+        this.#line += chunk.toString('latin1', i)
+        return
+      }
+      const line = (this.#line + chunk.toString('latin1', i, end)).replace(/\r$/, '')
+      this.#line = ''
+      i = end + 1
+      this.#header(line)
+    }
+  }
+
+  #header(line: string): void {
+    if (this.#state === 'bulkHeader') {
+      this.#dataLeft = Math.max(0, Number.parseInt(line.slice(1), 10) || 0)
+      this.#crlfLeft = 2
+      this.#state = 'bulkData'
+      return
+    }
+    if (line.startsWith('*')) {
+      this.#bulksLeft = Number.parseInt(line.slice(1), 10) || 0
+      if (this.#bulksLeft <= 0) return
+      this.#first = true
+      this.#name = ''
+      this.#state = 'bulkHeader'
+      return
+    }
+    if (line.trim() !== '') this.#command(line.trim().split(/\s+/)[0] ?? '')
+  }
+
+  #command(name: string): void {
+    this.commands += 1
+    if (SCRIPT_COMMANDS.has(name.toUpperCase())) this.scripts += 1
   }
 }
 
@@ -87,6 +176,7 @@ export class CountingProxy {
   readonly #sockets = new Set<Socket>()
   readonly #counters = new Set<RoundTripCounter>()
   #closedRoundTrips = 0
+  #closedScripts = 0
   #sessions = 0
   #opened = 0
   port = 0
@@ -110,6 +200,7 @@ export class CountingProxy {
       const end = () => {
         if (!this.#counters.delete(counter)) return
         this.#closedRoundTrips += counter.roundTrips
+        this.#closedScripts += counter.scripts ?? 0
         this.#sessions -= 1
         client.destroy()
         upstream.destroy()
@@ -140,6 +231,13 @@ export class CountingProxy {
   roundTrips(): number {
     let total = this.#closedRoundTrips
     for (const counter of this.#counters) total += counter.roundTrips
+    return total
+  }
+
+  /** Script calls of every session so far (counters that parse commands only). */
+  scripts(): number {
+    let total = this.#closedScripts
+    for (const counter of this.#counters) total += counter.scripts ?? 0
     return total
   }
 

@@ -17,6 +17,20 @@ export interface HandoffFigures {
   /** Grants that came before the previous holder started releasing: must be 0 (exclusion). */
   readonly overlaps: number
   readonly timeouts: number
+  /**
+   * Share (%) of contested grants (another worker was waiting too) that went to the worker
+   * that had asked first, by the workers' request timestamps; NaN without a contested grant.
+   */
+  readonly inOrderPct: number
+  /** Contested grants the in-order share is taken over. */
+  readonly contested: number
+  /** Every acquire latency (ms) and idle time (ms) of the window, for the charts. */
+  readonly acquireMs: readonly number[]
+  readonly idleMs: readonly number[]
+  /** Grants in the window. */
+  readonly grants: number
+  /** Grants of the whole round, the window's edges included. */
+  readonly allGrants: number
 }
 
 type Tagged = HandoffCycle & { readonly worker: number }
@@ -52,6 +66,7 @@ export function analyseHandoff(
     if (next.requestedAtMs < prev.releasingAtMs) idle.push(next.acquiredAtMs - prev.releasingAtMs)
   }
   const acquire = all.map((c) => c.acquiredAtMs - c.requestedAtMs)
+  const { inOrder, contested } = arrivalOrder(perWorker, all)
   const counts = perWorker.map((_, worker) => all.filter((c) => c.worker === worker).length)
   const share = (n: number) => (all.length === 0 ? 0 : (100 * n) / all.length)
   return {
@@ -65,5 +80,45 @@ export function analyseHandoff(
     sharesPct: counts.map(share).sort((a, b) => b - a),
     overlaps,
     timeouts: perWorker.reduce((sum, w) => sum + w.timeouts, 0),
+    inOrderPct: contested === 0 ? Number.NaN : (100 * inOrder) / contested,
+    contested,
+    acquireMs: acquire,
+    idleMs: idle,
+    grants: all.length,
+    allGrants: perWorker.reduce((sum, w) => sum + w.cycles.length, 0),
   }
+}
+
+/**
+ * For each grant of the window, the request every other worker had pending at that moment
+ * (asked before the grant, granted after it): a grant with at least one such rival is
+ * contested, and in order when its own request came before every rival's. Each worker has
+ * one request outstanding at a time, so one pointer per worker walks its cycles.
+ */
+function arrivalOrder(
+  perWorker: ReadonlyArray<{ readonly cycles: readonly HandoffCycle[] }>,
+  grants: readonly Tagged[],
+): { inOrder: number; contested: number } {
+  const byWorker = perWorker.map((w) =>
+    [...w.cycles].sort((a, b) => a.acquiredAtMs - b.acquiredAtMs),
+  )
+  const next = byWorker.map(() => 0)
+  let inOrder = 0
+  let contested = 0
+  for (const g of grants) {
+    let earliestRival = Number.POSITIVE_INFINITY
+    byWorker.forEach((cycles, w) => {
+      if (w === g.worker) return
+      let i = next[w] as number
+      while (i < cycles.length && (cycles[i] as HandoffCycle).acquiredAtMs <= g.acquiredAtMs) i++
+      next[w] = i
+      const pending = cycles[i]
+      if (pending !== undefined && pending.requestedAtMs < g.acquiredAtMs)
+        earliestRival = Math.min(earliestRival, pending.requestedAtMs)
+    })
+    if (earliestRival === Number.POSITIVE_INFINITY) continue
+    contested += 1
+    if (g.requestedAtMs <= earliestRival) inOrder += 1
+  }
+  return { inOrder, contested }
 }

@@ -49,3 +49,13 @@ export function isReady(m: unknown): m is HandoffReady {
 export function isDone(m: unknown): m is HandoffDone {
   return (m as { type?: unknown } | null)?.type === 'done'
 }
+
+/** Worker to parent, after `done`: its client is closed (`error` when closing failed). */
+export interface HandoffClosed {
+  readonly type: 'closed'
+  readonly error?: string
+}
+
+export function isClosed(m: unknown): m is HandoffClosed {
+  return (m as { type?: unknown } | null)?.type === 'closed'
+}

@@ -41,10 +41,11 @@ async function contend(client: LockClient, start: HandoffStart, go: HandoffGo) {
   if (untilStart > 0) await sleep(untilStart)
   while (now() < go.endAtMs) {
     const requestedAtMs = now()
-    // Generous: a fair lock hands over within a few holds; a wait that long is a finding.
+    // Until 1 s past the window's end: a fair lock hands over within a few holds, a wait
+    // that long is a finding (a timed-out wait), and the round ends within a second of it.
     const release = await client.acquire(
       start.key,
-      Math.ceil(Math.max(1_000, go.endAtMs - requestedAtMs + 5_000)),
+      Math.ceil(Math.max(1_000, go.endAtMs - requestedAtMs + 1_000)),
     )
     const acquiredAtMs = now()
     if (release === null) {
@@ -60,15 +61,29 @@ async function contend(client: LockClient, start: HandoffStart, go: HandoffGo) {
   return { cycles, timeouts }
 }
 
-/** One round: open the contender, report ready, contend on `go`, report, close. */
+/**
+ * One round: open the contender, report ready, contend on `go`, report, close, and report
+ * `closed` (the parent keeps a counting proxy up until every client has closed).
+ */
 async function round(start: HandoffStart): Promise<void> {
   const client = await contenderNamed(start.backend, start.contender).open({ url: start.url })
+  let done = false
   try {
     await send({ type: 'ready', nowNs: monotonicNs() })
     const go = await take<HandoffGo>('go')
     await send({ type: 'done', ...(await contend(client, start, go)) })
+    done = true
   } finally {
-    await client.close()
+    const closing = client.close()
+    if (done) {
+      await closing.then(
+        () => send({ type: 'closed' }),
+        (err: unknown) =>
+          send({ type: 'closed', error: err instanceof Error ? err.message : String(err) }),
+      )
+    } else {
+      await closing.catch(() => {})
+    }
   }
 }
 

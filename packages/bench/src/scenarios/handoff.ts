@@ -1,19 +1,35 @@
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import type { BackendTarget, ContenderSpec } from '../lock-client.js'
-import type { Sample } from '../results.js'
+import type { RoundTripProbe } from '../probes/round-trip-probe.js'
+import type { Results } from '../results.js'
 import { clockSlackMs, monotonicNs, msSince } from '../shared-clock.js'
 import { nextMessage } from '../worker-process.js'
-import { analyseHandoff } from './handoff-analysis.js'
-import { type HandoffStart, isDone, isReady } from './handoff-protocol.js'
+import { analyseHandoff, type HandoffFigures } from './handoff-analysis.js'
+import { type HandoffStart, isClosed, isDone, isReady } from './handoff-protocol.js'
 import type { WorkerPool } from './worker-pool.js'
 
 /** Shape of the contention. */
 export interface HandoffOptions {
-  readonly workers: number
+  /** Worker process counts, each a round of its own (e.g. 2, 4, 8, 16). */
+  readonly processes: readonly number[]
   readonly holdMs: number
   readonly pauseMs: number
+  /**
+   * Contention before the measured window of every round (left out of the figures): the
+   * first waits of fresh worker processes pay for JIT and lazily opened connections.
+   */
+  readonly warmupMs: number
+  /** Measured window of one round. */
   readonly durationMs: number
+  /** Process count of the untimed pass through the counting proxy (0: none). */
+  readonly countAt: number
+  /** Window of that counted pass. */
+  readonly countMs: number
 }
+
+/** The scenario name of a handoff with `n` processes, as the table shows it. */
+export const handoffScenario = (n: number) => `handoff, ${n} processes`
 
 /** Name of the share row of the worker ranked `index` (0 = busiest) of `count`. */
 export function shareMetric(index: number, count: number): string {
@@ -25,25 +41,30 @@ export function shareMetric(index: number, count: number): string {
 const CLOCK_SLACK_LIMIT_MS = 0.001
 
 /**
- * `options.workers` processes (child_process.fork, from `pool`) contend for one key for `durationMs`, each
- * holding about `holdMs` and pausing `pauseMs` between attempts. Returns the figures of
- * `analyseHandoff` as samples; throws if the shared-clock check fails or a worker dies.
+ * One round: `count` processes (child_process.fork, from `pool`) contend for one key on
+ * `url` for `durationMs`, each holding about `holdMs` and pausing `pauseMs` between
+ * attempts. Returns `analyseHandoff`'s figures; throws if the shared-clock check fails or
+ * a worker dies (the pool is then discarded).
  */
-export async function runHandoff(
+export async function handoffRound(
   backend: string,
   contender: ContenderSpec,
-  target: BackendTarget,
-  options: HandoffOptions,
+  url: string,
+  count: number,
+  options: Pick<HandoffOptions, 'holdMs' | 'pauseMs' | 'warmupMs'>,
+  durationMs: number,
   pool: WorkerPool,
-): Promise<Sample[]> {
+  onReady?: () => Promise<void>,
+): Promise<HandoffFigures> {
   const originNs = monotonicNs()
-  const children = await pool.workers()
+  let children: readonly ChildProcess[] = []
   try {
+    children = await pool.workers(count)
     const start: HandoffStart = {
       type: 'start',
       backend,
       contender: contender.name,
-      url: target.url,
+      url,
       key: `bench:handoff:${randomBytes(6).toString('hex')}`,
       originNs,
       holdMs: options.holdMs,
@@ -62,39 +83,136 @@ export async function runHandoff(
     if (worst > CLOCK_SLACK_LIMIT_MS) {
       throw new Error(`shared-clock check failed: a worker's monotonic clock is off by ${worst} ms`)
     }
+    await onReady?.()
     const startAtMs = msSince(originNs) + 50
-    const endAtMs = startAtMs + options.durationMs
-    const done = Promise.all(
-      children.map((c) => nextMessage(c, isDone, options.durationMs + 60_000)),
-    )
+    const measureFromMs = startAtMs + options.warmupMs
+    const endAtMs = measureFromMs + durationMs
+    const done = Promise.all(children.map((c) => nextMessage(c, isDone, durationMs + 60_000)))
+    // Listening for `closed` from the start: a worker may close before the last one reports.
+    const closing = Promise.all(children.map((c) => nextMessage(c, isClosed, durationMs + 90_000)))
+    closing.catch(() => {}) // awaited below; a rejection before then is not unhandled
     for (const child of children) child.send({ type: 'go', startAtMs, endAtMs })
-    const f = analyseHandoff(await done, startAtMs, endAtMs)
-    const base = {
-      scenario: 'handoff',
-      backend,
-      contender: contender.name,
-      role: contender.role,
-      group: 'handoff',
-    }
-    const figures: Array<[string, string, number]> = [
-      ['cycles/s', '1/s', f.cyclesPerS],
-      ['idle per handoff p50', 'ms', f.idleP50Ms],
-      ['idle per handoff p99', 'ms', f.idleP99Ms],
-      ['acquire p50', 'ms', f.acquireP50Ms],
-      ['acquire p99', 'ms', f.acquireP99Ms],
-      ['acquire max', 'ms', f.acquireMaxMs],
-      ['self re-acquire', '%', f.selfReacquirePct],
-      ...f.sharesPct.map((pct, i): [string, string, number] => [
-        shareMetric(i, f.sharesPct.length),
-        '%',
-        pct,
-      ]),
-      ['overlapping holds', 'count', f.overlaps],
-      ['timed-out waits', 'count', f.timeouts],
-    ]
-    return figures.map(([metric, unit, value]) => ({ ...base, metric, unit, value }))
+    const reports = await done
+    const closed = await closing
+    const failed = closed.find((c) => c.error !== undefined)
+    if (failed !== undefined) throw new Error(`closing a worker's client failed: ${failed.error}`)
+    return analyseHandoff(reports, measureFromMs, endAtMs)
   } catch (err) {
     await pool.discard()
     throw err
+  }
+}
+
+/**
+ * The timed round of one contender at `count` processes, recorded as rows of
+ * `handoffScenario(count)` in `group` (whose floor is the reference of the ratios), plus
+ * the acquire and idle distributions for the charts.
+ */
+export async function runHandoff(
+  backend: string,
+  contender: ContenderSpec,
+  target: BackendTarget,
+  count: number,
+  options: HandoffOptions,
+  pool: WorkerPool,
+  group: string,
+  results: Pick<Results, 'add' | 'addDistribution'>,
+): Promise<void> {
+  const f = await handoffRound(
+    backend,
+    contender,
+    target.url,
+    count,
+    options,
+    options.durationMs,
+    pool,
+  )
+  const scenario = handoffScenario(count)
+  const base = { scenario, backend, contender: contender.name, role: contender.role, group }
+  const least = f.sharesPct[f.sharesPct.length - 1] ?? Number.NaN
+  const figures: Array<[string, string, number]> = [
+    ['cycles/s', '1/s', f.cyclesPerS],
+    ['idle per handoff p50', 'ms', f.idleP50Ms],
+    ['idle per handoff p99', 'ms', f.idleP99Ms],
+    ['acquire p50', 'ms', f.acquireP50Ms],
+    ['acquire p99', 'ms', f.acquireP99Ms],
+    ['acquire max', 'ms', f.acquireMaxMs],
+    ['grants in arrival order', '%', f.inOrderPct],
+    ['self re-acquire', '%', f.selfReacquirePct],
+    ['share of worker busiest', '%', f.sharesPct[0] ?? Number.NaN],
+    ['share of worker least busy', '%', least],
+    ['overlapping holds', 'count', f.overlaps],
+    ['timed-out waits', 'count', f.timeouts],
+    ['grants in round (warm-up and edges included)', 'count', f.allGrants],
+  ]
+  for (const [metric, unit, value] of figures) results.add({ ...base, metric, unit, value })
+  for (const [kind, values] of [
+    ['acquire', f.acquireMs],
+    ['idle', f.idleMs],
+  ] as const) {
+    results.addDistribution({ ...base, kind, processes: count, values: [...values] })
+  }
+  results.addDistribution({ ...base, kind: 'shares', processes: count, values: [...f.sharesPct] })
+}
+
+/**
+ * The untimed counted pass: the same contention at `options.countAt` processes, every
+ * worker connected through the backend's counting proxy, giving round trips (and, on
+ * Redis, scripts) per grant. Rows go to the `handoffScenario(countAt)` rows.
+ */
+export async function countHandoff(
+  backend: string,
+  contender: ContenderSpec,
+  target: BackendTarget,
+  options: HandoffOptions,
+  pool: WorkerPool,
+  group: string,
+  makeProbe: (target: BackendTarget) => Promise<RoundTripProbe>,
+  results: Pick<Results, 'add'>,
+): Promise<void> {
+  const probe = await makeProbe(target)
+  try {
+    let trips0 = 0
+    let scripts0 = 0
+    const f = await handoffRound(
+      backend,
+      contender,
+      probe.target.url,
+      options.countAt,
+      options,
+      options.countMs,
+      pool,
+      async () => {
+        trips0 = await probe.roundTrips()
+        scripts0 = (await probe.scripts?.()) ?? 0
+      },
+    )
+    // Traffic from the moment every worker is connected to the moment the last reported,
+    // over every grant of the round (a timed-out wait's traffic counts against the grants).
+    const grants = Math.max(1, f.allGrants)
+    const base = {
+      scenario: handoffScenario(options.countAt),
+      backend,
+      contender: contender.name,
+      role: contender.role,
+      group,
+    }
+    results.add({
+      ...base,
+      metric: 'round trips per grant (counted pass)',
+      unit: 'count',
+      value: ((await probe.roundTrips()) - trips0) / grants,
+    })
+    const scripts1 = await probe.scripts?.()
+    if (scripts1 !== undefined) {
+      results.add({
+        ...base,
+        metric: 'scripts per grant (counted pass)',
+        unit: 'count',
+        value: (scripts1 - scripts0) / grants,
+      })
+    }
+  } finally {
+    await probe.close()
   }
 }

@@ -3,28 +3,26 @@ import { endWorker, forkWorker, isHello, nextMessage } from '../worker-process.j
 
 /**
  * The handoff's worker processes, kept across rounds so that a run pays for process
- * start-up (and module loading) once, not once per contender. A round that fails
- * discards the pool; the next round forks fresh workers.
+ * start-up (and module loading) once, not once per contender and process count. A round
+ * asks for `count` workers and gets the first `count` of the pool (forked on first need,
+ * so the pool grows to the largest count asked for). A round that fails discards the
+ * pool; the next round forks fresh workers.
  */
 export class WorkerPool {
-  readonly #size: number
   #children: ChildProcess[] = []
 
-  constructor(size: number) {
-    this.#size = size
-  }
-
-  /** Live workers, forking replacements for any that exited; each has said hello. */
-  async workers(): Promise<readonly ChildProcess[]> {
+  /** `count` live workers, forking what is missing; each has said hello. */
+  async workers(count: number): Promise<readonly ChildProcess[]> {
     const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null
-    if (this.#children.length === this.#size && this.#children.every(alive)) return this.#children
-    await this.discard()
-    const children = Array.from({ length: this.#size }, () =>
-      forkWorker('scenarios/handoff-worker'),
-    )
-    this.#children = children
-    await Promise.all(children.map((c) => nextMessage(c, isHello, 60_000)))
-    return children
+    if (!this.#children.every(alive)) await this.discard()
+    const forked: ChildProcess[] = []
+    while (this.#children.length < count) {
+      const child = forkWorker('scenarios/handoff-worker')
+      forked.push(child)
+      this.#children.push(child)
+    }
+    await Promise.all(forked.map((c) => nextMessage(c, isHello, 60_000)))
+    return this.#children.slice(0, count)
   }
 
   /** Ends every worker now (by PID: SIGTERM, then SIGKILL after a grace period). */
