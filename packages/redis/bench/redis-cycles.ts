@@ -91,6 +91,7 @@ async function main(): Promise<void> {
       const tally = { cycles: 0, wallMs: 0, cpuUs: 0 }
       await block(contenders.baton.cycle, keysOf('baton'), seconds * 1000, tally)
       console.log(`baton only: ${(tally.cpuUs / tally.cycles).toFixed(1)} µs CPU per cycle`)
+      await Promise.all(Object.values(contenders).map((c) => c.close()))
       return
     }
     const tallies: Record<string, Tally> = {
