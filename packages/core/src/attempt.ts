@@ -114,11 +114,18 @@ export class Attempt {
   async callDriver(waitMs: number, onContended?: () => void): Promise<DriverLease | null> {
     if (this.#reason !== undefined) throw this.#reason
     const { fullKey, owner, ttlMs } = this.#target
-    const signal = this.signal
-    const request: AcquireRequest =
-      onContended === undefined
-        ? { key: fullKey, owner, ttlMs, waitMs, signal }
-        : { key: fullKey, owner, ttlMs, waitMs, signal, onContended: this.#once(onContended) }
+    // The signal is made only if the driver reads it: a one-shot attempt usually does not.
+    const attempt = this
+    const request: AcquireRequest = {
+      key: fullKey,
+      owner,
+      ttlMs,
+      waitMs,
+      get signal() {
+        return attempt.signal
+      },
+      ...(onContended === undefined ? {} : { onContended: this.#once(onContended) }),
+    }
     let call: Promise<DriverLease | null>
     try {
       call = this.#driver.acquire(request)

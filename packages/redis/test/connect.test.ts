@@ -105,7 +105,8 @@ describe('deployment checks at connect', () => {
     expect(driver.capabilities).toMatchObject({
       expiry: 'lease',
       nativeWait: true,
-      fair: false,
+      fair: true,
+      queuedWait: true,
       lossSignal: true,
       inspect: true,
     })
