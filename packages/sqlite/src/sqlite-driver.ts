@@ -40,6 +40,8 @@ export class SqliteDriver implements LockDriver {
   readonly #pollMinMs: number
   readonly #waiterTtlMs: number
   readonly #wakes = new WakeChannel()
+  /** Tickets of this driver's waits in progress, so that close() takes them out of the queue. */
+  readonly #queued = new Map<bigint, { readonly key: string; readonly owner: string }>()
   readonly #held = new LeaseBook()
   readonly #lifecycle = new DriverLifecycle('sqlite')
 
@@ -101,7 +103,12 @@ export class SqliteDriver implements LockDriver {
     const enqueue = () => {
       const seq = this.#store.enqueue(req.key, req.owner, ttlMs, address)
       this.#wakes.register(seq)
+      this.#queued.set(seq, { key: req.key, owner: req.owner })
       return seq
+    }
+    const unqueue = (seq: bigint) => {
+      this.#wakes.unregister(seq)
+      this.#queued.delete(seq)
     }
     // aborted or closed while the channel started listening: nothing queued yet
     if (signal.aborted) return null
@@ -114,7 +121,7 @@ export class SqliteDriver implements LockDriver {
           if (performance.now() - renewedAtMs >= renewEveryMs) {
             // a waiter too slow to renew lost its place: it queues again, at the back
             if (!this.#store.refresh(ticket, req.owner, ttlMs)) {
-              this.#wakes.unregister(ticket)
+              unqueue(ticket)
               ticket = enqueue()
             }
             renewedAtMs = performance.now()
@@ -137,9 +144,11 @@ export class SqliteDriver implements LockDriver {
       })
       return lease
     } finally {
-      this.#wakes.unregister(ticket)
       // granted: the grant dropped the ticket; otherwise give the place up, and wake the
-      // next in line (the key may be free and nobody else told)
+      // next in line (the key may be free and nobody else told); when the driver is
+      // closing, close() does that for every ticket left before it closes the file
+      this.#wakes.unregister(ticket)
+      if (lease !== null || !this.#lifecycle.closing) this.#queued.delete(ticket)
       if (lease === null && !this.#lifecycle.closing) {
         sendWake(this.#store.leave(req.key, ticket, req.owner))
       }
@@ -195,6 +204,10 @@ export class SqliteDriver implements LockDriver {
         for (const { lease } of this.#held.drain()) {
           this.#woke(this.#store.release(lease.key, lease.owner))
         }
+        for (const [ticket, { key, owner }] of this.#queued) {
+          sendWake(this.#store.leave(key, ticket, owner))
+        }
+        this.#queued.clear()
       } finally {
         this.#wakes.close()
         this.#store.close()

@@ -211,4 +211,18 @@ describe.each(TEST_BINDINGS)('queued waiters on %s', (binding) => {
     expect(last.fence).toBeGreaterThan(next.fence)
     expect(live()).toBe(0)
   }, 60_000)
+
+  it('closing a driver takes its waiters out of the queue', async () => {
+    const key = 'close'
+    const { db, holder, live } = setup(key)
+    const held = (await holder.acquire(driverRequest(key, { ttlMs: 600_000 }))) as DriverLease
+    const waiters = new SqliteDriver({ path: db, binding, waiterTtlMs: 3_600_000 })
+    const waiting = waiters.acquire(driverRequest(key, { waitMs: 60_000 }))
+    await until(() => live() === 1, 'the waiter to queue')
+    await waiters.close()
+    expect(await waiting).toBeNull()
+    expect(live()).toBe(0)
+    expect(await holder.release(held)).toBe(true)
+    expect(await holder.acquire(driverRequest(key, { waitMs: 0 }))).not.toBeNull()
+  }, 60_000)
 })
