@@ -110,6 +110,7 @@ export class LeaseStore {
   readonly #purgeWaiters: SqlStatement
   readonly #refresh: SqlStatement
   readonly #leave: SqlStatement
+  readonly #setWake: SqlStatement
   readonly #selectAll: SqlStatement
   readonly #purgeExpired: SqlStatement
   readonly #enqueueTx: (key: string, owner: string, ttlMs: number, wake: string | null) => bigint
@@ -167,6 +168,7 @@ export class LeaseStore {
       'UPDATE baton_waiters SET expires_at = ? WHERE seq = ? AND owner = ? AND expires_at > ?',
     )
     this.#leave = db.prepare('DELETE FROM baton_waiters WHERE seq = ? AND owner = ?')
+    this.#setWake = db.prepare('UPDATE baton_waiters SET wake = ? WHERE seq = ? AND owner = ?')
     this.#selectAll = db.prepare(
       'SELECT key, owner, fence, expires_at FROM baton_leases WHERE expires_at > ? ORDER BY key',
       fences,
@@ -225,6 +227,11 @@ export class LeaseStore {
   refresh(ticket: bigint, owner: string, ttlMs: number): boolean {
     const nowMs = Date.now()
     return this.#refresh.run(nowMs + ttlMs, ticket, owner, nowMs) > 0
+  }
+
+  /** Records where the waiter of a ticket listens (known only after it queued). */
+  setWake(ticket: bigint, owner: string, wake: string): void {
+    this.#setWake.run(wake, ticket, owner)
   }
 
   /** Drops a ticket (the waiter gave up); the new head of the key, if any. */

@@ -97,11 +97,10 @@ export class SqliteDriver implements LockDriver {
   async #wait(req: AcquireRequest): Promise<DriverLease | null> {
     const deadlineMs = performance.now() + req.waitMs
     const signal = AbortSignal.any([req.signal, this.#lifecycle.signal])
-    const address = await this.#wakes.address()
     const ttlMs = this.#waiterTtlMs
     const renewEveryMs = ttlMs / 3
     const enqueue = () => {
-      const seq = this.#store.enqueue(req.key, req.owner, ttlMs, address)
+      const seq = this.#store.enqueue(req.key, req.owner, ttlMs, this.#wakes.knownAddress ?? null)
       this.#wakes.register(seq)
       this.#queued.set(seq, { key: req.key, owner: req.owner })
       return seq
@@ -110,12 +109,16 @@ export class SqliteDriver implements LockDriver {
       this.#wakes.unregister(seq)
       this.#queued.delete(seq)
     }
-    // aborted or closed while the channel started listening: nothing queued yet
-    if (signal.aborted) return null
+    // queue at once, in arrival order; the first wait of a driver starts its channel and
+    // adds the address to the ticket when it listens (a release meanwhile is seen by polling)
     let ticket = enqueue()
     let renewedAtMs = performance.now()
     let lease: DriverLease | null = null
     try {
+      if (this.#wakes.knownAddress === undefined) {
+        const address = await this.#wakes.address()
+        if (address !== null && !signal.aborted) this.#store.setWake(ticket, req.owner, address)
+      }
       lease = await pollForGrant({
         attempt: async () => {
           if (performance.now() - renewedAtMs >= renewEveryMs) {

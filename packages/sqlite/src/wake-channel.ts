@@ -29,12 +29,21 @@ export class WakeChannel {
   readonly #tickets = new Map<bigint, Ticket>()
   #server: Server | undefined
   #address: Promise<string | null> | undefined
+  #known: string | null | undefined
   #closed = false
 
   /** The address waiters of this driver give in their tickets; starts listening on first use; null when it cannot. */
   address(): Promise<string | null> {
-    this.#address ??= this.#listen()
+    this.#address ??= this.#listen().then((address) => {
+      this.#known = address
+      return address
+    })
     return this.#address
+  }
+
+  /** The address once listening started (null: cannot listen), undefined before that. */
+  get knownAddress(): string | null | undefined {
+    return this.#known
   }
 
   /** Starts tracking `seq` (a ticket of this driver) so that no wake to it is lost. */
