@@ -39,14 +39,14 @@ export class LockSession {
   #inFlight = 0
   #ttlMs = 0
   #appliedTtlMs = 0
-  readonly #queue: Array<() => void> = []
   #ended = false
   #closing = false
   #cause: unknown
   readonly #onEnd: SessionEndListener
 
   constructor(config: ClientConfig, statements: LockStatements, onEnd: SessionEndListener) {
-    this.#client = new pg.Client(config)
+    // pipeline mode (pg >= 8.23): independent statements do not wait for each other's answers
+    this.#client = new pg.Client({ ...config, pipeline: true } as ClientConfig)
     this.#statements = statements
     this.#onEnd = onEnd
     this.#client.on('error', (err) => {
@@ -124,14 +124,17 @@ export class LockSession {
     }
   }
 
-  /** Sends a statement (named, so it is parsed once per session) and counts it in flight. */
+  /**
+   * Sends a statement (named, so it is parsed once per session) and counts it in flight.
+   * The connection is in `pg`'s pipeline mode: statements go on the wire at once, each
+   * with its own Sync (an error ends only its own statement), and answers come in order.
+   */
   async query<R extends QueryResultRow = QueryResultRow>(
     text: string,
     values?: unknown[],
     name?: string,
   ): Promise<pg.QueryResult<R>> {
-    // our own FIFO, one statement at a time on the connection (pg 9 drops its implicit queue)
-    if (++this.#inFlight > 1) await new Promise<void>((resolve) => this.#queue.push(resolve))
+    this.#inFlight++
     this.lastUsedMs = performance.now()
     try {
       return await this.#client.query<R>(
@@ -140,7 +143,22 @@ export class LockSession {
     } finally {
       this.#inFlight--
       this.lastUsedMs = performance.now()
-      this.#queue.shift()?.()
+    }
+  }
+
+  /**
+   * The first row of a named statement as an array (`rowMode: 'array'`: no object per row
+   * keyed by field name), or undefined when it returned none. For the per-lock statements.
+   */
+  async row(name: string, text: string, values: unknown[]): Promise<unknown[] | undefined> {
+    this.#inFlight++
+    this.lastUsedMs = performance.now()
+    try {
+      const result = await this.#client.query<unknown[]>({ name, text, values, rowMode: 'array' })
+      return result.rows[0]
+    } finally {
+      this.#inFlight--
+      this.lastUsedMs = performance.now()
     }
   }
 

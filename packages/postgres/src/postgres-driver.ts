@@ -119,12 +119,8 @@ export class PostgresDriver implements LockDriver {
     session.held.delete(hash)
     if (session.ended) return false
     try {
-      const { rows } = await session.query<{ released: boolean }>(
-        session.statements.unlock,
-        [hash.toString()],
-        'baton_unlock',
-      )
-      return rows[0]?.released === true
+      const row = await session.row('baton_unlock', session.statements.unlock, [hash.toString()])
+      return row?.[0] === true
     } catch (err) {
       // a broken connection takes the lock with it; after any other failure we cannot
       // tell whether the lock is still held, so the session is dropped to make sure
@@ -203,25 +199,23 @@ export class PostgresDriver implements LockDriver {
     let lease: DriverLease | null = null
     try {
       let sentAtMs = performance.now()
-      const tryLock = () =>
-        session.query<{ fence: string | null; pid: number }>(
-          session.statements.tryLock,
-          [key.toString()],
-          'baton_try',
-        )
+      const tryLock = () => session.row('baton_try', session.statements.tryLock, [key.toString()])
       const attempt = tryLock()
       // the liveness settings for this TTL queue right behind the grant, not in front of it:
       // nothing else runs on the session in between, and the grant costs one round trip
       if (session.needsConfigure) session.configure().catch(() => {})
-      const { rows } = await attempt.catch(async (err: unknown) => {
-        // 42P01 while parsing nextval('...'): the fence sequence does not exist yet (first use)
-        if ((err as { code?: unknown }).code !== '42P01') throw err
+      const row = await attempt.catch(async (err: unknown) => {
+        // 42P01 while parsing nextval('...'): the fence sequence does not exist yet (first
+        // use); 26000: a try pipelined behind that failed Parse found no prepared statement
+        const code = (err as { code?: unknown }).code
+        if (code !== '42P01' && code !== '26000') throw err
         await this.#sequence.ensure()
         sentAtMs = performance.now()
         return tryLock()
       })
-      assertSameBackend(session, rows[0]?.pid)
-      const fence = rows[0]?.fence
+      // columns: fence (text, null when taken), pid
+      assertSameBackend(session, row?.[1] as number | undefined)
+      const fence = row?.[0] as string | null | undefined
       if (fence === null || fence === undefined) return null
       lease = this.#grant(session, req, key, BigInt(fence), sentAtMs)
       return lease

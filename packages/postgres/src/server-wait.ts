@@ -39,14 +39,13 @@ export async function waitOnServer(
   }
   signal.addEventListener('abort', onAbort, { once: true })
   try {
-    const { rows } = await session.query<{ fence: string; pid: number }>(
-      session.statements.waitLock,
-      [key.toString(), timeout],
-      'baton_wait',
-    )
-    const row = rows[0]
+    const row = await session.row('baton_wait', session.statements.waitLock, [
+      key.toString(),
+      timeout,
+    ])
     if (row === undefined) throw new Error('pg_advisory_lock returned no row')
-    return { fence: BigInt(row.fence), pid: row.pid }
+    // columns: fence (text), pid
+    return { fence: BigInt(row[0] as string), pid: row[1] as number }
   } catch (err) {
     if (!isWaitEnded(err)) throw err
     await cancel

@@ -80,14 +80,10 @@ const NOT_OK: RenewResult = Object.freeze({ ok: false })
 
 async function beat(session: LockSession): Promise<Confirmed> {
   const expected = new Set(session.held)
-  const { rows } = await session.query<{ pid: number; held: number }>(
-    session.statements.heartbeat,
-    [],
-    'baton_heartbeat',
-  )
-  const row = rows[0]
-  assertSameBackend(session, row?.pid)
-  if ((row?.held ?? 0) >= expected.size) return (key) => expected.has(key)
+  // columns: pid, held
+  const row = await session.row('baton_heartbeat', session.statements.heartbeat, [])
+  assertSameBackend(session, row?.[0] as number | undefined)
+  if (((row?.[1] as number | undefined) ?? 0) >= expected.size) return (key) => expected.has(key)
   const detail = await session.query<{ key: string }>(session.statements.heldKeys, [], 'baton_held')
   const present = new Set(detail.rows.map((r) => BigInt(r.key)))
   return (key) => expected.has(key) && present.has(key)

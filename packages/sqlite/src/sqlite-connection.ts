@@ -3,8 +3,8 @@ import { pinNative } from './pin-native.js'
 /** Which library talks to SQLite: Node's built-in `node:sqlite`, or the better-sqlite3 addon. */
 export type SqliteBinding = 'node' | 'better-sqlite3'
 
-/** A value a statement binds: text, a float or integer, or a 64-bit integer. */
-export type SqlValue = string | number | bigint
+/** A value a statement binds: text, a float or integer, a 64-bit integer, or NULL. */
+export type SqlValue = string | number | bigint | null
 
 /** A prepared statement, reusable; positional `?` parameters only. */
 export interface SqlStatement {

@@ -10,20 +10,23 @@ import {
   pollForGrant,
   type RenewResult,
 } from '@baton-lock/core/driver'
-import type { LeaseRow, LeaseStore } from './lease-store.js'
+import type { LeaseRow, LeaseStore, Released } from './lease-store.js'
 import { openLeaseStore } from './open-database.js'
 import { SQLITE_CAPABILITIES } from './sqlite-capabilities.js'
 import type { SqliteBinding } from './sqlite-connection.js'
 import { type SqliteDriverOptions, sqlitePathOf } from './sqlite-options.js'
-import { sleepUntilWoken, wake, wakeId } from './wake-registry.js'
+import { sendWake, WakeChannel } from './wake-channel.js'
 
 /**
  * The embedded default: leases in a local SQLite file, shared by every process on the
  * host that opens the same path, with no server. Each driver owns one connection.
- * Waiters poll with bounded backoff (capped by the holder's remaining lease), and are
- * woken at once by a release from the same process. The constructor opens the file:
- * one it cannot use fails with a `LockBackendError` naming the path and the reason, and
- * no loadable SQLite binding with a `LockUnsupportedError` saying what to install.
+ * An uncontended acquire is one autocommit statement and a release another. A request
+ * that has to wait takes a ticket in the file's queue, so grants go in arrival order
+ * across processes; a release wakes the head of the queue at once through a local socket
+ * (see `WakeChannel`), and a bounded poll (capped by the holder's remaining lease) is the
+ * backstop. The constructor opens the file: one it cannot use fails with a
+ * `LockBackendError` naming the path and the reason, and no loadable SQLite binding with
+ * a `LockUnsupportedError` saying what to install.
  */
 export class SqliteDriver implements LockDriver {
   readonly name = 'sqlite'
@@ -34,6 +37,11 @@ export class SqliteDriver implements LockDriver {
   readonly binding: SqliteBinding
   readonly #store: LeaseStore
   readonly #pollMaxMs: number
+  readonly #pollMinMs: number
+  readonly #waiterTtlMs: number
+  readonly #wakes = new WakeChannel()
+  /** Tickets of this driver's waits in progress, so that close() takes them out of the queue. */
+  readonly #queued = new Map<bigint, { readonly key: string; readonly owner: string }>()
   readonly #held = new LeaseBook()
   readonly #lifecycle = new DriverLifecycle('sqlite')
 
@@ -50,6 +58,11 @@ export class SqliteDriver implements LockDriver {
     }
     this.file = options.path === ':memory:' ? ':memory:' : resolve(options.path)
     this.#pollMaxMs = options.pollMaxMs ?? 20
+    this.#pollMinMs = Math.min(options.pollMinMs ?? 1, this.#pollMaxMs)
+    this.#waiterTtlMs = options.waiterTtlMs ?? 2_000
+    if (!(this.#waiterTtlMs >= 30)) {
+      throw new RangeError(`SqliteDriver: waiterTtlMs must be >= 30, got ${options.waiterTtlMs}`)
+    }
     this.#store = openLeaseStore(this.file, {
       binding: options.binding,
       busyTimeoutMs: options.busyTimeoutMs ?? 5_000,
@@ -67,30 +80,82 @@ export class SqliteDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#lifecycle.assertOpen()
-    const id = wakeId(this.file, req.key)
-    let tries = 0
-    return pollForGrant({
-      attempt: async () => {
-        // After the first try, look before taking the write lock: a WAL read costs no lock.
-        const remainingMs = tries++ === 0 ? 0 : this.#store.remainingMs(req.key)
-        if (remainingMs > 0) return { lease: null, holderTtlMs: remainingMs }
-        const sentAtMs = performance.now()
-        const result = this.#store.grant(req.key, req.owner, req.ttlMs)
-        if (!result.granted) return { lease: null, holderTtlMs: result.remainingMs }
-        return {
-          lease: this.#held.grant(
-            req,
-            { fence: result.fence, ttlMs: req.ttlMs, sentAtMs },
-            undefined,
-          ),
-        }
-      },
-      waitMs: req.waitMs,
-      signal: AbortSignal.any([req.signal, this.#lifecycle.signal]),
-      maxMs: this.#pollMaxMs,
-      // a release in this process wakes the waiter at once; other processes' by polling
-      pause: (ms, signal) => sleepUntilWoken(id, ms, signal),
-    })
+    const sentAtMs = performance.now()
+    const fence = this.#store.grant(req.key, req.owner, req.ttlMs)
+    if (fence !== undefined) {
+      return this.#held.grant(req, { fence, ttlMs: req.ttlMs, sentAtMs }, undefined)
+    }
+    if (!(req.waitMs > 0) || req.signal.aborted) return null
+    return this.#wait(req)
+  }
+
+  /**
+   * A queued wait: a ticket in the file's queue, renewed while the waiter lives; tries only
+   * when no older ticket waits and the holder's lease is gone (a WAL read decides when to
+   * try, the grant itself re-checks both); sleeps until woken by the release or the poll.
+   */
+  async #wait(req: AcquireRequest): Promise<DriverLease | null> {
+    const deadlineMs = performance.now() + req.waitMs
+    const signal = AbortSignal.any([req.signal, this.#lifecycle.signal])
+    const ttlMs = this.#waiterTtlMs
+    const renewEveryMs = ttlMs / 3
+    const enqueue = () => {
+      const seq = this.#store.enqueue(req.key, req.owner, ttlMs, this.#wakes.knownAddress ?? null)
+      this.#wakes.register(seq)
+      this.#queued.set(seq, { key: req.key, owner: req.owner })
+      return seq
+    }
+    const unqueue = (seq: bigint) => {
+      this.#wakes.unregister(seq)
+      this.#queued.delete(seq)
+    }
+    // queue at once, in arrival order; the first wait of a driver starts its channel and
+    // adds the address to the ticket when it listens (a release meanwhile is seen by polling)
+    let ticket = enqueue()
+    let renewedAtMs = performance.now()
+    let lease: DriverLease | null = null
+    try {
+      if (this.#wakes.knownAddress === undefined) {
+        const address = await this.#wakes.address()
+        if (address !== null && !signal.aborted) this.#store.setWake(ticket, req.owner, address)
+      }
+      lease = await pollForGrant({
+        attempt: async () => {
+          if (performance.now() - renewedAtMs >= renewEveryMs) {
+            // a waiter too slow to renew lost its place: it queues again, at the back
+            if (!this.#store.refresh(ticket, req.owner, ttlMs)) {
+              unqueue(ticket)
+              ticket = enqueue()
+            }
+            renewedAtMs = performance.now()
+          }
+          const view = this.#store.view(req.key, ticket)
+          if (view.remainingMs > 0) return { lease: null, holderTtlMs: view.remainingMs }
+          if (view.behind) return { lease: null }
+          const sentAtMs = performance.now()
+          const fence = this.#store.grant(req.key, req.owner, req.ttlMs, ticket)
+          if (fence === undefined) return { lease: null }
+          return {
+            lease: this.#held.grant(req, { fence, ttlMs: req.ttlMs, sentAtMs }, undefined),
+          }
+        },
+        waitMs: deadlineMs - performance.now(),
+        signal,
+        minMs: Math.min(this.#pollMinMs, renewEveryMs),
+        maxMs: Math.min(this.#pollMaxMs, renewEveryMs),
+        pause: (ms, s) => this.#wakes.sleep(ticket, ms, s),
+      })
+      return lease
+    } finally {
+      // granted: the grant dropped the ticket; otherwise give the place up, and wake the
+      // next in line (the key may be free and nobody else told); when the driver is
+      // closing, close() does that for every ticket left before it closes the file
+      this.#wakes.unregister(ticket)
+      if (lease !== null || !this.#lifecycle.closing) this.#queued.delete(ticket)
+      if (lease === null && !this.#lifecycle.closing) {
+        sendWake(this.#store.leave(req.key, ticket, req.owner))
+      }
+    }
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -113,9 +178,7 @@ export class SqliteDriver implements LockDriver {
   async release(lease: DriverLease): Promise<boolean> {
     this.#lifecycle.assertOpen()
     this.#held.forget(lease)
-    const freed = this.#store.release(lease.key, lease.owner)
-    wake(wakeId(this.file, lease.key))
-    return freed
+    return this.#woke(this.#store.release(lease.key, lease.owner))
   }
 
   async inspect(key: string): Promise<LockInfo | null> {
@@ -134,9 +197,7 @@ export class SqliteDriver implements LockDriver {
 
   async forceRelease(key: string): Promise<boolean> {
     this.#lifecycle.assertOpen()
-    const freed = this.#store.forceRelease(key)
-    wake(wakeId(this.file, key))
-    return freed
+    return this.#woke(this.#store.forceRelease(key))
   }
 
   /** Ends every wait, deletes the rows of leases still held, closes the connection; idempotent. */
@@ -144,13 +205,23 @@ export class SqliteDriver implements LockDriver {
     return this.#lifecycle.close(async () => {
       try {
         for (const { lease } of this.#held.drain()) {
-          this.#store.release(lease.key, lease.owner)
-          wake(wakeId(this.file, lease.key))
+          this.#woke(this.#store.release(lease.key, lease.owner))
         }
+        for (const [ticket, { key, owner }] of this.#queued) {
+          sendWake(this.#store.leave(key, ticket, owner))
+        }
+        this.#queued.clear()
       } finally {
+        this.#wakes.close()
         this.#store.close()
       }
     })
+  }
+
+  /** Wakes the head of the released key's queue; whether a live lease was freed. */
+  #woke(released: Released): boolean {
+    sendWake(released.head)
+    return released.freed
   }
 }
 

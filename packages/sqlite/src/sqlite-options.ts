@@ -6,8 +6,19 @@ export interface SqliteDriverOptions {
   readonly path: string
   /** How long one statement waits for another process's write lock, in ms. Default 5 000. */
   readonly busyTimeoutMs?: number
-  /** Longest pause between two polls of a held key, in ms. Default 20. */
+  /**
+   * Longest pause between two polls of a held key, in ms: the backstop behind the push
+   * wake-up a release sends to the head of the queue. Default 20.
+   */
   readonly pollMaxMs?: number
+  /** Shortest pause between two polls, in ms (the backoff starts here and doubles). Default 1. */
+  readonly pollMinMs?: number
+  /**
+   * How long a waiter's place in the queue outlives its last renewal, in ms (a waiter
+   * renews it every third of this while it waits). A waiter that dies holds the queue up
+   * for at most this long. At least 30. Default 2 000.
+   */
+  readonly waiterTtlMs?: number
   /** `synchronous` pragma; `full` keeps fences across power loss too, at an fsync per write. Default `normal`. */
   readonly synchronous?: 'normal' | 'full'
   /** A `better_sqlite3.node` for another Node ABI. Default: env `BATON_SQLITE_NATIVE_BINDING`, else the installed one. */
