@@ -52,7 +52,10 @@ export async function startRedisBackend(): Promise<RunningBackend> {
 /** A private PostgreSQL server from @baton-lock/test-matrix (never the system service on 5432). */
 export async function startPostgresBackend(): Promise<RunningBackend> {
   const { startPostgres } = await import('@baton-lock/test-matrix')
-  const server = await startPostgres()
+  // The scale scenario holds 10,000 advisory locks: the default lock table (64 per
+  // connection slot) lets one driver hold about 9,600 (half of it), so give it room, as a
+  // deployment that holds that many locks must.
+  const server = await startPostgres({ settings: { max_locks_per_transaction: 256 } })
   try {
     const client = new pg.Client({ connectionString: server.url })
     await client.connect()

@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events'
+
 /** Share of the TTL after which the pool sends a keepalive (core renews at a third too). */
 const KEEPALIVE_FRACTION = 1 / 3
 
@@ -32,6 +34,8 @@ export class SharedLease {
     this.ttlMs = ttlMs
     this.requestedSeconds = requestedSeconds
     this.confirmedAtMs = sentAtMs
+    // Every key and waiter on the lease listens here: many listeners are expected.
+    setMaxListeners(0, this.#dead.signal)
   }
 
   /** Aborted (with the reason) when the lease can no longer hold keys. */

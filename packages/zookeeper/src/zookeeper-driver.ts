@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events'
 import type {
   AcquireRequest,
   DriverLease,
@@ -54,7 +53,6 @@ export class ZookeeperDriver implements LockDriver {
     this.#options = resolveZookeeperOptions(options)
     this.capabilities = zookeeperCapabilities(this.#options.minSessionTimeoutMs)
     // each acquire in flight follows the closing signal (LinkedAbort): many at once is normal
-    setMaxListeners(0, this.#lifecycle.signal)
     this.#pool = new SessionPool(this.#options, this.#lifecycle.signal, (session, reason) => {
       this.#book.loseWhere((entry) => entry.data.session === session, reason)
     })

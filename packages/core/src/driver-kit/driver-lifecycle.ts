@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { LockClosedError } from '../errors.js'
 import { sleep } from '../sleep.js'
 
@@ -21,6 +22,8 @@ export class DriverLifecycle {
   /** `name` is the driver's name, used in the closed error. */
   constructor(name: string) {
     this.#name = name
+    // Every wait of the driver listens here: thousands of listeners are expected, not a leak.
+    setMaxListeners(0, this.#closing.signal)
   }
 
   /** Aborted when `close` starts; pass it (with the request's signal) to every wait. */
