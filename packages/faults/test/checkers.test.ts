@@ -57,6 +57,32 @@ describe('S1: validity windows never overlap', () => {
     const i = new History().grant('a', 1, 0, 100, 1).invalid('a', 1, 40).grant('b', 1, 50, 150, 2)
     expect(checkS1(i.events)).toEqual([])
   })
+  test('a SIGKILLed holder holds nothing after its death', () => {
+    const h = new History()
+      .grant('a', 1, 0, 1000, 1)
+      .push({
+        type: 'nemesis',
+        name: 'holder-kill',
+        phase: 'start',
+        t: 100,
+        target: 'a',
+        holder: { client: 'a', op: 1 },
+      })
+      .grant('b', 1, 110, 1100, 2)
+    expect(checkS1(h.events)).toEqual([])
+    const paused = new History()
+      .grant('a', 1, 0, 1000, 1)
+      .push({
+        type: 'nemesis',
+        name: 'holder-pause',
+        phase: 'start',
+        t: 100,
+        target: 'a',
+        holder: { client: 'a', op: 1 },
+      })
+      .grant('b', 1, 110, 1100, 2)
+    expect(checkS1(paused.events)).toHaveLength(1)
+  })
   test('a long window overlapping a later, non-adjacent grant is found', () => {
     const h = new History()
       .grant('a', 1, 0, 1000, 1)

@@ -8,7 +8,7 @@ export interface HandleWindow {
   op: number
   fence: bigint
   start: number
-  /** min(latest validUntil it reported, release call, loss signal, first invalid observation). */
+  /** min(latest validUntil it reported, release call, loss signal, first invalid observation, SIGKILL of its process). */
   end: number
   /** The latest validUntil the handle reported. */
   validUntil: number
@@ -49,9 +49,15 @@ export function handleWindows(events: readonly HistoryEvent[]): HandleWindow[] {
     else if (e.type === 'lost' && !w.lost) w.lost = e
     else if (e.type === 'invalid' && !w.invalid) w.invalid = e
   }
+  // A SIGKILLed process holds nothing valid after its death: its windows end at the kill.
+  const killedAt = new Map<string, number>()
+  for (const e of events)
+    if (e.type === 'nemesis' && e.name === 'holder-kill' && e.phase === 'start' && e.target)
+      killedAt.set(e.target, Math.min(e.t, killedAt.get(e.target) ?? Number.POSITIVE_INFINITY))
   const windows = [...byId.values()]
   for (const w of windows) {
     w.end = Math.min(
+      killedAt.get(w.client) ?? Number.POSITIVE_INFINITY,
       w.validUntil,
       w.release?.t ?? Number.POSITIVE_INFINITY,
       w.lost?.t ?? Number.POSITIVE_INFINITY,

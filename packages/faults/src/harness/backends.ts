@@ -45,6 +45,8 @@ export const BACKENDS: readonly BackendName[] = [
 export interface DeployOptions {
   /** Redis only: run without AOF (fences and keys are lost on a restart: volatile). */
   redisVolatile?: boolean
+  /** PostgreSQL only: synchronous_commit off (the test-matrix default; fences volatile on a crash). */
+  postgresAsyncCommit?: boolean
 }
 
 export async function deploy(
@@ -59,7 +61,15 @@ export async function deploy(
     case 'redis':
       return single(backend, await startRedis({ appendonly: !options.redisVolatile }), options)
     case 'postgres':
-      return single(backend, await startPostgres(), options)
+      // The documented deployment: synchronous_commit on (the test-matrix default is off, for
+      // speed), else a crash can lose the WAL of the last nextval and reissue a fence.
+      return single(
+        backend,
+        await startPostgres({
+          settings: { synchronous_commit: options.postgresAsyncCommit ? 'off' : 'on' },
+        }),
+        options,
+      )
     case 'mysql':
       return single(backend, await startMariadb(), options)
     case 'etcd':
@@ -147,7 +157,9 @@ async function single(
             ? 'no AOF: a restart loses keys and fence counters (fencing volatile)'
             : 'appendonly yes, appendfsync always'
           : backend === 'postgres'
-            ? 'fenced store is a table on the same server'
+            ? options.postgresAsyncCommit
+              ? 'synchronous_commit off: a crash may reissue the last fences (fencing volatile)'
+              : 'synchronous_commit on; the fenced store is a table on the same server'
             : 'MariaDB',
       stop: async () => {
         await Promise.allSettled(proxies.map((p) => p.close()))
