@@ -18,6 +18,7 @@ export function checkS1(events: readonly HistoryEvent[], options: CheckOptions =
       violations.push({
         checker: 'S1',
         message: `${w.client}#${w.op} (fence ${w.fence}) granted at ${w.start.toFixed(1)} while ${widest.client}#${widest.op} (fence ${widest.fence}) was valid until ${widest.end.toFixed(1)}: overlap ${(widest.end - w.start).toFixed(1)} ms`,
+        byMs: widest.end - w.start,
         excerpt: [...widest.events, ...w.events].sort((a, b) => a.t - b.t).slice(0, 20),
       })
     }

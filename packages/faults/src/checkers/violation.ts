@@ -8,6 +8,8 @@ export interface Violation {
   message: string
   /** The events that show it (a history excerpt). */
   excerpt: HistoryEvent[]
+  /** How far off, in ms, where the checker measures it (S1: the overlap). */
+  byMs?: number
 }
 
 /** Options every checker shares. */

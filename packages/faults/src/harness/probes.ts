@@ -75,7 +75,7 @@ async function leftovers(d: Deployment, key: string): Promise<H1[]> {
     driver = await d.driver()
     const info = await driver.inspect?.(key)
     out.push({ type: 'h1', t, what: 'held key (inspect)', count: info?.held ? 1 : 0 })
-    const listed = (await driver.list?.('')) ?? []
+    const listed = (await driver.list?.('faults/')) ?? []
     out.push({
       type: 'h1',
       t,
