@@ -182,6 +182,16 @@ describe('N1: the loss signal is no later than the end of validity', () => {
     const released = new History().grant('a', 1, 0, 100, 1).release('a', 1, 50)
     expect(checkN1(released.events)).toEqual([])
   })
+  test('a release right after a stop that outlasted validity owes no signal, unless it was seen invalid', () => {
+    const h = new History().grant('a', 1, 0, 100, 1).lag('a', 50, 900).release('a', 1, 890)
+    expect(checkN1(h.events)).toEqual([])
+    const seen = new History()
+      .grant('a', 1, 0, 100, 1)
+      .lag('a', 50, 900)
+      .invalid('a', 1, 885)
+      .release('a', 1, 890)
+    expect(checkN1(seen.events)).toHaveLength(1)
+  })
   test('a client killed while valid is not judged', () => {
     const h = new History().grant('a', 1, 0, 100, 1)
     expect(checkN1(h.events)).toEqual([])

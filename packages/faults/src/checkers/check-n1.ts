@@ -5,8 +5,9 @@ import { handleWindows } from './windows.js'
 /**
  * N1: a handle's `signal` aborts no later than its validity ends, that is by its latest
  * `validUntil` and by the first time the client saw `isValid()` false (core aborts the signal
- * inside that very check). A handle released while still valid owes nothing; one whose client
- * died while it was valid cannot be judged. Time the client's event loop did not run (SIGSTOP,
+ * inside that very check). A handle released while still valid owes nothing, nor does one
+ * released, unseen as invalid, within the time its process was stopped; one whose client died
+ * while it was valid cannot be judged. Time the client's event loop did not run (SIGSTOP,
  * starvation: its `lag` events) is added to the bound: a stopped process fires nothing.
  */
 export function checkN1(events: readonly HistoryEvent[], options: CheckOptions = {}): Violation[] {
@@ -22,6 +23,9 @@ export function checkN1(events: readonly HistoryEvent[], options: CheckOptions =
     if (!w.lost && !w.release && until <= deadline + tol) continue // died while valid
     const allowed = deadline + tol + lagWithin(events, w.client, deadline - tol, until + tol)
     if (w.lost && w.lost.t <= allowed) continue
+    // Stopped past validUntil, then released (before any timer ran) within the excused time,
+    // without ever seeing the handle invalid: nothing could have fired, nothing was used late.
+    if (!w.lost && !sawInvalid && w.release && w.release.t <= allowed) continue
     violations.push({
       checker: 'N1',
       message: w.lost
