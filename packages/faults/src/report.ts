@@ -54,9 +54,9 @@ export function guaranteesMarkdown(groups: readonly ReportGroup[], meta: ReportM
     '  waits and aborts within 100 ms, S4 key free after a given-up acquire, H1 nothing left behind); expected 0.',
     '- **takeover**: p50 / max ms from the fault on the holder to a grant to another client.',
     '- **recovery**: p50 / max ms from the heal of a server or network fault to the next grant.',
-    '- **stale rejected**: writes the store refused because their fence was not above the last accepted',
-    '  one and whose handle was no longer valid when sent (fencing saved the store); **accepted**: writes',
-    '  accepted.',
+    '- **rejected by fence**: writes the store refused because their fence was not above the last accepted',
+    '  one (fencing saved the store), and in parentheses those whose handle was no longer valid when sent;',
+    '  **accepted**: writes accepted.',
     '',
   ]
   for (const g of groups) {
@@ -67,7 +67,7 @@ export function guaranteesMarkdown(groups: readonly ReportGroup[], meta: ReportM
         '',
       )
     lines.push(
-      '| nemesis | runs | grants | violations | takeover p50 / max | recovery p50 / max | stale rejected | accepted |',
+      '| nemesis | runs | grants | violations | takeover p50 / max | recovery p50 / max | rejected by fence | accepted |',
       '|---|---:|---:|---|---:|---:|---:|---:|',
     )
     const byNemesis = new Map<string, ScenarioResult[]>()
@@ -97,7 +97,7 @@ export function guaranteesMarkdown(groups: readonly ReportGroup[], meta: ReportM
               .join(', ')}${limited > 0 ? `; ${limited} a known limit` : ''})`
       const sum = (f: (r: ScenarioResult) => number) => rs.reduce((n, r) => n + f(r), 0)
       lines.push(
-        `| ${nemesis} | ${rs.length} | ${sum((r) => r.verdict.grants)} | ${violations} | ${pair(takeover)} | ${pair(recovery)} | ${sum((r) => r.verdict.store.staleRejected)} | ${sum((r) => r.verdict.store.accepted)} |`,
+        `| ${nemesis} | ${rs.length} | ${sum((r) => r.verdict.grants)} | ${violations} | ${pair(takeover)} | ${pair(recovery)} | ${sum((r) => r.verdict.store.rejectedByFence)} (${sum((r) => r.verdict.store.staleRejected)} stale) | ${sum((r) => r.verdict.store.accepted)} |`,
       )
     }
     const examples = g.results
