@@ -57,6 +57,7 @@ export default defineConfig({
       project('baton-lock', './packages/baton', 60_000),
       project('@baton-lock/test-matrix', './test-matrix', 120_000),
       project('@baton-lock/bench', './packages/bench', 120_000),
+      project('@baton-lock/faults', './packages/faults', 240_000),
       project('@baton-lock/otel', './packages/otel'),
       project('example-third-party-driver', './examples/third-party-driver'),
     ],

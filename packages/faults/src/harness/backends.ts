@@ -1,0 +1,276 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { MemoryDriver } from '@baton-lock/core'
+import {
+  type ClusterHandle,
+  type FaultProxy,
+  harnessTmpdir,
+  type ServerHandle,
+  startEtcdCluster,
+  startMariadb,
+  startPostgres,
+  startProxy,
+  startRedis,
+  startZookeeperEnsemble,
+} from '@baton-lock/test-matrix'
+import { createDriver } from 'baton-lock'
+import { etcdJson, fourLetter, pgRows } from './admin.js'
+import type { BackendName, Deployment, Leftover } from './deployment.js'
+import { MemoryHost } from './memory-host.js'
+
+/** Clients per scenario. */
+export const CLIENTS = 3
+
+/** TTL per backend: the lowest each accepts comfortably (etcd rounds to seconds, ZooKeeper's driver asks for 4 s sessions). */
+export const TTL_MS: Record<BackendName, number> = {
+  memory: 1_000,
+  sqlite: 1_000,
+  redis: 1_500,
+  postgres: 2_000,
+  mysql: 2_000,
+  etcd: 2_000,
+  zookeeper: 4_000,
+}
+
+export const BACKENDS: readonly BackendName[] = [
+  'memory',
+  'sqlite',
+  'redis',
+  'postgres',
+  'mysql',
+  'etcd',
+  'zookeeper',
+]
+
+export interface DeployOptions {
+  /** Redis only: run without AOF (fences and keys are lost on a restart: volatile). */
+  redisVolatile?: boolean
+  /** PostgreSQL only: synchronous_commit off (the test-matrix default; fences volatile on a crash). */
+  postgresAsyncCommit?: boolean
+}
+
+export async function deploy(
+  backend: BackendName,
+  options: DeployOptions = {},
+): Promise<Deployment> {
+  switch (backend) {
+    case 'memory':
+      return memory()
+    case 'sqlite':
+      return sqlite()
+    case 'redis':
+      return single(backend, await startRedis({ appendonly: !options.redisVolatile }), options)
+    case 'postgres':
+      // The documented deployment: synchronous_commit on (the test-matrix default is off, for
+      // speed), else a crash can lose the WAL of the last nextval and reissue a fence.
+      return single(
+        backend,
+        await startPostgres({
+          settings: { synchronous_commit: options.postgresAsyncCommit ? 'off' : 'on' },
+        }),
+        options,
+      )
+    case 'mysql':
+      return single(backend, await startMariadb(), options)
+    case 'etcd':
+      return clustered(backend, await startEtcdCluster(3))
+    case 'zookeeper':
+      return clustered(backend, await startZookeeperEnsemble(3))
+  }
+}
+
+async function capabilitiesOf(url: string) {
+  const driver = await createDriver(url)
+  try {
+    await driver.ready?.()
+    return driver.capabilities
+  } finally {
+    await driver.close()
+  }
+}
+
+function memory(): Deployment {
+  const host = new MemoryHost()
+  return {
+    backend: 'memory',
+    topology: 'in-process store, clients over IPC',
+    ttlMs: TTL_MS.memory,
+    clientUrl: () => 'memory-bridge:',
+    directUrl: 'memory:',
+    proxiesOf: () => [],
+    memoryHost: host,
+    store: { kind: 'file' },
+    freesOnDisconnect: false,
+    capabilities: host.driver.capabilities,
+    driver: async () => new MemoryDriver({ store: host.driver.store }),
+    serverLeftovers: async () => [],
+    note: 'one MemoryDriver in the harness serves every client process over IPC',
+    stop: () => host.close(),
+  }
+}
+
+async function sqlite(): Promise<Deployment> {
+  const dir = mkdtempSync(join(harnessTmpdir(), 'faults-sqlite-'))
+  const url = `sqlite:${join(dir, 'locks.db')}`
+  return {
+    backend: 'sqlite',
+    topology: 'one file, clients in separate processes',
+    ttlMs: TTL_MS.sqlite,
+    clientUrl: () => url,
+    directUrl: url,
+    proxiesOf: () => [],
+    store: { kind: 'file' },
+    freesOnDisconnect: false,
+    capabilities: await capabilitiesOf(url),
+    driver: () => createDriver(url),
+    serverLeftovers: async () => [],
+    note: 'WAL file on local disk',
+    stop: async () => rmSync(dir, { recursive: true, force: true }),
+  }
+}
+
+async function single(
+  backend: 'redis' | 'postgres' | 'mysql',
+  server: ServerHandle,
+  options: DeployOptions,
+): Promise<Deployment> {
+  const proxies: FaultProxy[] = []
+  try {
+    for (let i = 0; i < CLIENTS; i++) proxies.push(await startProxy(server))
+    const volatile = backend === 'redis' && options.redisVolatile === true
+    return {
+      backend,
+      topology: '1 server',
+      ttlMs: TTL_MS[backend],
+      clientUrl: (i) => proxies[i % proxies.length]?.urlFor(server.url) ?? server.url,
+      directUrl: server.url,
+      proxiesOf: (i) => [proxies[i % proxies.length] as FaultProxy],
+      server,
+      store: backend === 'postgres' ? { kind: 'postgres', url: server.url } : { kind: 'file' },
+      freesOnDisconnect: backend !== 'redis',
+      capabilities: await capabilitiesOf(server.url),
+      driver: () => createDriver(server.url),
+      serverLeftovers: () => singleLeftovers(backend, server.url),
+      note:
+        backend === 'redis'
+          ? volatile
+            ? 'no AOF: a restart loses keys and fence counters (fencing volatile)'
+            : 'appendonly yes, appendfsync always'
+          : backend === 'postgres'
+            ? options.postgresAsyncCommit
+              ? 'synchronous_commit off: a crash may reissue the last fences (fencing volatile)'
+              : 'synchronous_commit on; the fenced store is a table on the same server'
+            : 'MariaDB',
+      stop: async () => {
+        await Promise.allSettled(proxies.map((p) => p.close()))
+        await server.stop()
+      },
+    }
+  } catch (err) {
+    await Promise.allSettled(proxies.map((p) => p.close()))
+    await server.stop()
+    throw err
+  }
+}
+
+async function singleLeftovers(
+  backend: 'redis' | 'postgres' | 'mysql',
+  url: string,
+): Promise<Leftover[]> {
+  if (backend === 'postgres') {
+    const [locks] = await pgRows(
+      url,
+      "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'",
+    )
+    const [sessions] = await pgRows(
+      url,
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    )
+    return [
+      { what: 'advisory locks', count: Number(locks?.n ?? 0) },
+      { what: 'client sessions', count: Number(sessions?.n ?? 0) },
+    ]
+  }
+  return []
+}
+
+async function clustered(
+  backend: 'etcd' | 'zookeeper',
+  cluster: ClusterHandle,
+): Promise<Deployment> {
+  const scheme = backend === 'etcd' ? 'etcd' : 'zk'
+  // Client i reaches every member through a proxy of its own, so one client can be cut off.
+  const proxies: FaultProxy[][] = []
+  try {
+    for (let i = 0; i < CLIENTS; i++) {
+      const row: FaultProxy[] = []
+      for (const member of cluster.members) row.push(await startProxy(member))
+      proxies.push(row)
+    }
+    const urlOf = (row: FaultProxy[]) =>
+      `${scheme}://${row.map((p) => `127.0.0.1:${p.port}`).join(',')}`
+    const leader = async (): Promise<ServerHandle> => {
+      for (const member of cluster.members) {
+        try {
+          if (backend === 'etcd') {
+            const status = await etcdJson(member.host, member.port, '/v3/maintenance/status')
+            const header = status.header as { member_id?: string } | undefined
+            if (header?.member_id !== undefined && status.leader === header.member_id) return member
+          } else if (
+            (await fourLetter(member.host, member.port, 'srvr')).includes('Mode: leader')
+          ) {
+            return member
+          }
+        } catch {
+          // down or not answering: not the leader we can use
+        }
+      }
+      throw new Error(`${backend}: no leader found`)
+    }
+    return {
+      backend,
+      topology: `${cluster.members.length} members`,
+      ttlMs: TTL_MS[backend],
+      clientUrl: (i) => urlOf(proxies[i % proxies.length] as FaultProxy[]),
+      directUrl: cluster.url,
+      proxiesOf: (i) => proxies[i % proxies.length] as FaultProxy[],
+      cluster,
+      leader,
+      store: { kind: 'file' },
+      freesOnDisconnect: false,
+      capabilities: await capabilitiesOf(cluster.url),
+      driver: () => createDriver(cluster.url),
+      serverLeftovers: () => clusterLeftovers(backend, cluster),
+      note: `${cluster.members.length} members on loopback`,
+      stop: async () => {
+        await Promise.allSettled(proxies.flat().map((p) => p.close()))
+        await cluster.stop()
+      },
+    }
+  } catch (err) {
+    await Promise.allSettled(proxies.flat().map((p) => p.close()))
+    await cluster.stop()
+    throw err
+  }
+}
+
+async function clusterLeftovers(
+  backend: 'etcd' | 'zookeeper',
+  cluster: ClusterHandle,
+): Promise<Leftover[]> {
+  for (const member of cluster.members) {
+    try {
+      if (backend === 'etcd') {
+        const reply = await etcdJson(member.host, member.port, '/v3/lease/leases')
+        return [{ what: 'etcd leases', count: ((reply.leases as unknown[]) ?? []).length }]
+      }
+      const mntr = await fourLetter(member.host, member.port, 'mntr')
+      const ephemerals = /zk_ephemerals_count\s+(\d+)/.exec(mntr)?.[1]
+      if (ephemerals === undefined) continue
+      return [{ what: 'ephemeral znodes', count: Number(ephemerals) }]
+    } catch {
+      // try the next member
+    }
+  }
+  return [{ what: `${backend}: no member answered`, count: 1 }]
+}

@@ -1,0 +1,105 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { LockAbortedError, type LockDriver, Locker, LockTimeoutError } from '@baton-lock/core'
+import { type HistoryEvent, nowMs } from '../history.js'
+import type { Deployment } from './deployment.js'
+
+type S4 = Extract<HistoryEvent, { type: 's4' }>
+type H1 = Extract<HistoryEvent, { type: 'h1' }>
+
+/**
+ * S4 probe, with the harness's own Lockers on the deployment: a holder, then an acquire behind
+ * it that times out (or is aborted); the holder releases, and a fresh tryAcquire must succeed
+ * within the bound: the given-up attempt left nothing held.
+ */
+export async function probeS4(d: Deployment, key: string): Promise<S4[]> {
+  const boundMs = Math.min(1_000, d.ttlMs / 2)
+  const out: S4[] = []
+  for (const kind of ['timeout', 'abort'] as const) {
+    const lockers = await Promise.all(
+      [0, 1, 2].map(async () => new Locker(await d.driver(), { ttlMs: d.ttlMs })),
+    )
+    const [holderLocker, waiter, checker] = lockers as [Locker, Locker, Locker]
+    try {
+      const held = await holderLocker.acquire(key, { waitMs: 10_000 })
+      const signal = kind === 'abort' ? AbortSignal.timeout(150) : undefined
+      let gaveUpAt = 0
+      try {
+        await waiter.acquire(key, {
+          waitMs: kind === 'timeout' ? 150 : 5_000,
+          ...(signal ? { signal } : {}),
+        })
+        throw new Error(`S4 probe: the ${kind} acquire was granted while another held the key`)
+      } catch (err) {
+        if (!(err instanceof LockTimeoutError || err instanceof LockAbortedError)) throw err
+        gaveUpAt = nowMs()
+      }
+      const releasedAt = nowMs()
+      await held.release()
+      let freeAt: number | null = null
+      const deadline = performance.now() + boundMs * 4
+      while (performance.now() < deadline) {
+        const handle = await checker.tryAcquire(key)
+        if (handle) {
+          freeAt = nowMs()
+          await handle.release()
+          break
+        }
+        await sleep(10)
+      }
+      out.push({ type: 's4', kind, t: gaveUpAt, releasedAt, freeAt, boundMs })
+    } finally {
+      await Promise.allSettled(lockers.map((l) => l.close()))
+    }
+  }
+  return out
+}
+
+/**
+ * H1: what is left on the backend once every client is gone. Lease backends keep a killed
+ * client's lease until its TTL, so this polls (up to 1.5 TTL + 3 s) until all counts are 0.
+ */
+export async function probeH1(d: Deployment, key: string): Promise<H1[]> {
+  const deadline = performance.now() + d.ttlMs * 1.5 + 3_000
+  for (;;) {
+    const counts = await leftovers(d, key)
+    if (counts.every((c) => c.count === 0) || performance.now() > deadline) return counts
+    await sleep(100)
+  }
+}
+
+async function leftovers(d: Deployment, key: string): Promise<H1[]> {
+  const t = nowMs()
+  const out: H1[] = []
+  let driver: LockDriver | undefined
+  try {
+    driver = await d.driver()
+    const info = await driver.inspect?.(key)
+    out.push({ type: 'h1', t, what: 'held key (inspect)', count: info?.held ? 1 : 0 })
+    const listed = (await driver.list?.('faults/')) ?? []
+    out.push({
+      type: 'h1',
+      t,
+      what: 'listed locks',
+      count: listed.length,
+      detail: listed
+        .map((l) => l.key)
+        .slice(0, 5)
+        .join(', '),
+    })
+  } catch (err) {
+    out.push({
+      type: 'h1',
+      t,
+      what: 'inspect failed',
+      count: 1,
+      detail: err instanceof Error ? err.message : String(err),
+    })
+  } finally {
+    await driver?.close().catch(() => undefined)
+  }
+  for (const l of await d
+    .serverLeftovers()
+    .catch((err) => [{ what: 'server check failed', count: 1, detail: String(err) }]))
+    out.push({ type: 'h1', t, ...l })
+  return out
+}

@@ -1,0 +1,3 @@
+import { shortProfile } from './short-profile.js'
+
+shortProfile('redis')
