@@ -7,7 +7,8 @@ const ALREADY_CREATED = new Set(['23505', '42P07'])
  * Makes sure the fence sequence exists. One sequence serves every key: `nextval` is
  * strictly increasing across the whole database, so it is per key too (S3). With
  * `CACHE 1` no value is handed out twice or out of order, and the sequence is WAL-logged
- * ahead of use, so fences keep increasing across a server restart or crash ('durable').
+ * ahead of use, so fences keep increasing across a server restart or crash ('durable'):
+ * lock sessions run with `synchronous_commit = on`, so the grant waits for that WAL flush.
  */
 export async function ensureFenceSequence(session: LockSession): Promise<void> {
   const { rows } = await session.query<{ present: boolean }>(session.statements.sequenceExists)

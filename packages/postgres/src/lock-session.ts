@@ -95,6 +95,10 @@ export class LockSession {
     })
     await this.#client.connect()
     this.pid = (this.#client as unknown as { processID: number }).processID
+    // Fences are durable only if the commit of a statement that advanced the sequence waits
+    // for its WAL flush: a server (or role) default of synchronous_commit = off would let a
+    // crash hand out a fence again. The setting is the session's own, so force it here.
+    await this.#client.query('SET synchronous_commit TO on')
   }
 
   /**
