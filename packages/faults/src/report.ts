@@ -129,9 +129,9 @@ export function guaranteesMarkdown(groups: readonly ReportGroup[], meta: ReportM
     '',
     '## Not covered',
     '',
-    '- Minority partitions inside a cluster: the harness proxies client traffic only, not the peer links',
-    '  between etcd members or ZooKeeper servers. `server-pause` of the leader and `member-kill` are the',
-    '  nearest faults it can inject.',
+    '- Minority partitions on ZooKeeper: test-matrix proxies the peer links of etcd members (the',
+    '  `minority-partition` nemesis cuts the leader off) but not the quorum and election ports of',
+    '  ZooKeeper servers. `server-pause` of the leader and `member-kill` are the nearest faults there.',
     '- Redis quorum (Redlock over several masters): not part of the drivers yet.',
     '',
   )

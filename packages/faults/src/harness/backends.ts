@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { MemoryDriver } from '@baton-lock/core'
 import {
   type ClusterHandle,
+  type EtcdCluster,
   type FaultProxy,
   harnessTmpdir,
   type ServerHandle,
@@ -73,7 +74,7 @@ export async function deploy(
     case 'mysql':
       return single(backend, await startMariadb(), options)
     case 'etcd':
-      return clustered(backend, await startEtcdCluster(3))
+      return clustered(backend, await startEtcdCluster(3, { peerProxies: true }))
     case 'zookeeper':
       return clustered(backend, await startZookeeperEnsemble(3))
   }
@@ -196,7 +197,7 @@ async function singleLeftovers(
 
 async function clustered(
   backend: 'etcd' | 'zookeeper',
-  cluster: ClusterHandle,
+  cluster: ClusterHandle & Partial<Pick<EtcdCluster, 'isolate' | 'heal'>>,
 ): Promise<Deployment> {
   const scheme = backend === 'etcd' ? 'etcd' : 'zk'
   // Client i reaches every member through a proxy of its own, so one client can be cut off.
@@ -236,6 +237,9 @@ async function clustered(
       proxiesOf: (i) => proxies[i % proxies.length] as FaultProxy[],
       cluster,
       leader,
+      ...(cluster.isolate !== undefined && cluster.heal !== undefined
+        ? { isolate: cluster.isolate, healPartition: cluster.heal }
+        : {}),
       store: { kind: 'file' },
       freesOnDisconnect: false,
       capabilities: await capabilitiesOf(cluster.url),

@@ -35,6 +35,10 @@ export interface Deployment {
   memoryHost?: MemoryHost
   /** The cluster's leader now (clusters only). */
   leader?(): Promise<ServerHandle>
+  /** Cuts member `index` off from the other members (peer links only; clients still reach it). */
+  isolate?(index: number): void
+  /** Undoes `isolate`. */
+  healPartition?(): void
   /** Where the fenced store lives for clients. */
   store: { kind: 'file' } | { kind: 'postgres'; url: string }
   /** True when the server frees a session's locks as soon as its connection closes. */

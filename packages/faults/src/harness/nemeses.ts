@@ -219,6 +219,28 @@ const memberKill: Nemesis = {
   },
 }
 
+const minorityPartition: Nemesis = {
+  name: 'minority-partition',
+  description:
+    'the leader cut off from the other members for 1.5 TTL (peer links); clients still reach it',
+  applies: (d) => d.isolate !== undefined && d.healPartition !== undefined,
+  bound: (d) => ({ measure: 'recovery', boundMs: recoveryBoundMs(d) }),
+  async run(ctx) {
+    const d = ctx.deployment
+    const leader = await (d.leader as () => Promise<ServerHandle>)()
+    const index = (d.cluster?.members ?? []).indexOf(leader)
+    if (index < 0) throw new Error('minority-partition: the leader is not a member')
+    ctx.record({ name: 'minority-partition', phase: 'start', target: leader.name })
+    ;(d.isolate as (i: number) => void)(index)
+    try {
+      await sleep(d.ttlMs * 1.5)
+    } finally {
+      ;(d.healPartition as () => void)()
+    }
+    ctx.record({ name: 'minority-partition', phase: 'heal' })
+  },
+}
+
 /** Every nemesis, in the order the short profile runs them. */
 export const NEMESES: readonly Nemesis[] = [
   holderKill,
@@ -267,6 +289,7 @@ export const NEMESES: readonly Nemesis[] = [
   ),
   leaderKill,
   memberKill,
+  minorityPartition,
 ]
 
 export function nemesesFor(d: Deployment): Nemesis[] {
