@@ -19,21 +19,54 @@ export class LockCommands {
     this.#client = client
   }
 
-  /** SET NX PX plus fence: `[1, fence]` when granted, `[0, holder PTTL]` when taken. */
-  acquire(keys: LockKeys, owner: string, ttlMs: number, key: string): Promise<[0 | 1, number]> {
-    return this.#client.batonAcquire(keys.lock, keys.fence, owner, ttlMs, key)
+  /**
+   * SET NX PX plus fence when nobody queues: `[1, fence]` when granted, `[0, holder PTTL]`
+   * when taken. With `wait`, a refused owner joins the fair queue (or refreshes its entry
+   * there for another `ttlMs`), and an owner the lock was handed to gets `[1, fence]`.
+   */
+  acquire(
+    keys: LockKeys,
+    owner: string,
+    ttlMs: number,
+    key: string,
+    wait: boolean,
+  ): Promise<[0 | 1, number]> {
+    const { lock, fence, queue, waiters, channel } = keys
+    return this.#client.batonAcquire(
+      lock,
+      fence,
+      queue,
+      waiters,
+      owner,
+      ttlMs,
+      key,
+      wait ? 1 : 0,
+      channel,
+    )
   }
 
-  /** Compare-and-delete plus PUBLISH; true when it was `owner`'s. */
+  /** Compare-and-delete, then hand-off to the head of the queue; true when it was `owner`'s. */
   async release(keys: LockKeys, owner: string): Promise<boolean> {
-    return (await this.#client.batonRelease(keys.lock, owner, keys.channel)) === 1
+    const { lock, fence, queue, waiters, channel } = keys
+    return (await this.#client.batonRelease(lock, fence, queue, waiters, owner, channel)) === 1
+  }
+
+  /**
+   * A waiter gives up: leaves the queue, and releases the lock if it was handed over
+   * meanwhile; true when it released one.
+   */
+  async leave(keys: LockKeys, owner: string): Promise<boolean> {
+    const { lock, fence, queue, waiters, channel } = keys
+    return (await this.#client.batonLeave(lock, fence, queue, waiters, owner, channel)) === 1
   }
 
   /** Releases many in one pipeline (close); errors are the caller's to ignore. */
   async releaseAll(locks: readonly OwnedLock[]): Promise<void> {
     if (locks.length === 0) return
     const pipeline = this.#pipeline()
-    for (const { keys, owner } of locks) pipeline.batonRelease(keys.lock, owner, keys.channel)
+    for (const { keys, owner } of locks) {
+      pipeline.batonRelease(keys.lock, keys.fence, keys.queue, keys.waiters, owner, keys.channel)
+    }
     await pipeline.exec()
   }
 
@@ -94,9 +127,10 @@ export class LockCommands {
     return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   }
 
-  /** DEL plus PUBLISH whoever holds it; true when something was held. */
+  /** DEL whoever holds it, then hand-off to the head of the queue; true when something was held. */
   async forceRelease(keys: LockKeys): Promise<boolean> {
-    return (await this.#client.batonForceRelease(keys.lock, keys.channel)) === 1
+    const { lock, fence, queue, waiters, channel } = keys
+    return (await this.#client.batonForceRelease(lock, fence, queue, waiters, channel)) === 1
   }
 
   #pipeline(): ScriptedPipeline {

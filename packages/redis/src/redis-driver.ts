@@ -14,7 +14,7 @@ import { ClusterCommands, ClusterWatch } from './cluster-topology.js'
 import { connectClient, driverConnections } from './create-client.js'
 import { LockCommands } from './lock-commands.js'
 import { redisCapabilities } from './redis-capabilities.js'
-import { type LockKeys, lockKeys } from './redis-key.js'
+import { LockKeyCache, type LockKeys } from './redis-key.js'
 import type { RedisDriverOptions } from './redis-options.js'
 import { ReleaseListener } from './release-listener.js'
 import { defineScripts } from './scripts.js'
@@ -41,7 +41,8 @@ export class RedisDriver implements LockDriver {
   readonly #client: Redis
   readonly #commands: LockCommands
   readonly #ownsClient: boolean
-  readonly #prefix: string
+  readonly #keys: LockKeyCache
+  readonly #subscribeWaitMs: number
   readonly #connectTimeoutMs: number
   readonly #onWarning: (message: string) => void
   readonly #leases = new LeaseBook<RedisLease>()
@@ -80,7 +81,7 @@ export class RedisDriver implements LockDriver {
     this.#client = connections.client
     this.#ownsClient = connections.ownsClient
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000
-    this.#prefix = options.prefix ?? 'baton'
+    this.#keys = new LockKeyCache(options.prefix ?? 'baton')
     this.#onWarning = options.onWarning ?? ((m) => process.emitWarning(m, { code: 'BATON_REDIS' }))
     for (const warning of connections.warnings) this.#warn(warning)
     this.#client.on('error', this.#ignoreError)
@@ -103,7 +104,8 @@ export class RedisDriver implements LockDriver {
     const lingerMs = options.subscriptionLingerMs ?? 1_000
     const subscribeWaitMs = options.commandTimeoutMs ?? 2_000
     this.#closeGraceMs = subscribeWaitMs + 1_000
-    this.#listener = new ReleaseListener(connections.createSubscriber, subscribeWaitMs, lingerMs)
+    this.#subscribeWaitMs = subscribeWaitMs
+    this.#listener = new ReleaseListener(connections.createSubscriber, lingerMs)
   }
 
   /** What this server lets the driver promise; `fencing` is final once `ready()` resolved. */
@@ -154,53 +156,14 @@ export class RedisDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     if (this.#server === undefined) await this.ready()
-    const keys = lockKeys(this.#prefix, req.key)
-    const deadlineMs = performance.now() + req.waitMs
+    const keys = this.#keys.get(req.key)
+    // One attempt: the request's signal is not read (core checks it before calling, and
+    // reading it would make core build an AbortController for every acquire).
     if (req.waitMs <= 0) {
-      const result = await this.#attempt(req, keys)
+      const result = await this.#attempt(req, keys, false)
       return typeof result === 'number' ? null : result
     }
-    // Waiting: subscribe first, then try (in the queue, in arrival order), so no release
-    // between a failed try and the subscription goes unseen.
-    const ticket = this.#listener.enter(keys.channel)
-    // Errors after the first try (a reconnect, a restarting server) do not end the wait:
-    // the head retries with backoff; the last one is thrown if the wait ends on it.
-    const backoff = new Backoff({ minMs: 20, maxMs: 1_000 })
-    let lastError: unknown
-    try {
-      let tried = false
-      for (;;) {
-        const myTurn = await ticket.turn(deadlineMs, req.signal)
-        // A wait shorter than the subscription still gets its one try (unless aborted or closed).
-        if (!myTurn && (tried || req.signal.aborted || this.#lifecycle.closing)) {
-          if (lastError !== undefined && !req.signal.aborted) throw lastError
-          return null
-        }
-        const firstTry = !tried
-        tried = true
-        let result: DriverLease | null | number
-        try {
-          result = await this.#attempt(req, keys)
-        } catch (err) {
-          // Core calls abandon() for an error it sees; one this loop retries past is ours to clean.
-          if (firstTry || !myTurn) throw err
-          this.#lifecycle.track(this.abandon(req))
-          lastError = err
-          ticket.holderFor(backoff.next(deadlineMs - performance.now()), 0)
-          continue
-        }
-        lastError = undefined
-        backoff.reset()
-        if (typeof result !== 'number') {
-          ticket.holderFor(result?.ttlMs ?? 0, 0)
-          return result
-        }
-        if (!myTurn) return null
-        ticket.holderFor(result, req.ttlMs)
-      }
-    } finally {
-      ticket.leave()
-    }
+    return this.#wait(req, keys)
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -235,26 +198,27 @@ export class RedisDriver implements LockDriver {
 
   async inspect(key: string): Promise<LockInfo | null> {
     if (this.#server === undefined) await this.ready()
-    return this.#commands.inspect(lockKeys(this.#prefix, key))
+    return this.#commands.inspect(this.#keys.get(key))
   }
 
   async list(prefix: string): Promise<Array<LockInfo & { readonly key: string }>> {
     if (this.#server === undefined) await this.ready()
-    return this.#spanning.list(this.#prefix, prefix)
+    return this.#spanning.list(this.#keys.prefix, prefix)
   }
 
   async forceRelease(key: string): Promise<boolean> {
     if (this.#server === undefined) await this.ready()
-    return this.#commands.forceRelease(lockKeys(this.#prefix, key))
+    return this.#commands.forceRelease(this.#keys.get(key))
   }
 
   /**
    * Frees what a failed acquire of `req` may still be granted: a script that timed out on
-   * the client can run later on a stalled server. Owner-checked, and sent on the same
-   * connection, so the server runs it after the acquire.
+   * the client can run later on a stalled server. Leaves the queue and releases the lock if
+   * it is `req.owner`'s (owner-checked), sent on the same connection, so the server runs it
+   * after the acquire.
    */
   async abandon(req: AcquireRequest): Promise<void> {
-    await this.#commands.release(lockKeys(this.#prefix, req.key), req.owner)
+    await this.#commands.leave(this.#keys.get(req.key), req.owner)
   }
 
   close(): Promise<void> {
@@ -268,15 +232,18 @@ export class RedisDriver implements LockDriver {
   }
 
   /**
-   * One SET NX attempt: the lease, null (aborted before sending) or the holder's PTTL. It
-   * does not race the request's signal: core stops waiting for this call at once, and
-   * releases a grant that still arrives or calls `abandon` when the call fails (S4).
+   * One acquire script: the lease, null (closing) or the holder's PTTL. It does not race
+   * the request's signal: core stops waiting for this call at once, and releases a grant
+   * that still arrives or calls `abandon` when the call fails (S4).
    */
-  async #attempt(req: AcquireRequest, keys: LockKeys): Promise<DriverLease | null | number> {
-    if (req.signal.aborted) return null
+  async #attempt(
+    req: AcquireRequest,
+    keys: LockKeys,
+    wait: boolean,
+  ): Promise<DriverLease | null | number> {
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
     const sentAtMs = performance.now()
-    const sent = this.#commands.acquire(keys, req.owner, ttlMs, req.key)
+    const sent = this.#commands.acquire(keys, req.owner, ttlMs, req.key, wait)
     this.#lifecycle.track(sent)
     const [granted, value] = await sent
     if (granted !== 1) return value
@@ -284,6 +251,92 @@ export class RedisDriver implements LockDriver {
     const lease = this.#leases.grant(req, grant, { keys, expiresAtMs: sentAtMs + ttlMs })
     if (++this.#grantsSinceSweep >= SWEEP_EVERY_GRANTS) this.#sweep()
     // Granted while closing: close() releases it with the others; the caller gets nothing.
+    return this.#lifecycle.closing ? null : lease
+  }
+
+  /**
+   * A waiting acquire: subscribe first, then join the fair queue in Redis with one script
+   * (granted at once when the lock is free and nobody queues). Then sleep until the lock is
+   * handed over (its message names this owner), the holder's PTTL runs out, or a third of
+   * `ttlMs` passed (the script refreshes the queue entry, which expires after `ttlMs`
+   * otherwise, and claims a hand-off whose message was missed). On giving up, the waiter
+   * leaves the queue (and releases a lock handed over meanwhile) in one script.
+   */
+  async #wait(req: AcquireRequest, keys: LockKeys): Promise<DriverLease | null> {
+    const deadlineMs = performance.now() + req.waitMs
+    const ticket = this.#listener.enter(keys.channel, req.owner)
+    const ttlMs = Math.max(1, Math.floor(req.ttlMs))
+    const refreshMs = Math.max(1, Math.floor(ttlMs / 3))
+    // Errors after the first try (a reconnect, a restarting server) do not end the wait:
+    // the waiter retries with backoff; the last one is thrown if the wait ends on it.
+    const backoff = new Backoff({ minMs: 20, maxMs: 1_000 })
+    let lastError: unknown
+    /** Send time of the last attempt the server refused: it ran before any later hand-off. */
+    let refusedAtMs: number | undefined
+    let queued = false
+    try {
+      const subscribeUntilMs = Math.min(deadlineMs, performance.now() + this.#subscribeWaitMs)
+      await ticket.untilSubscribed(subscribeUntilMs, req.signal)
+      for (let tries = 0; ; tries++) {
+        const fence = ticket.fence
+        if (fence !== undefined && refusedAtMs !== undefined) {
+          queued = false
+          return this.#handedOver(req, keys, fence, refusedAtMs, ttlMs)
+        }
+        // A wait shorter than the subscription still gets its one try (unless aborted or closed).
+        const over = performance.now() >= deadlineMs
+        if (req.signal.aborted || this.#lifecycle.closing || (over && tries > 0)) {
+          if (lastError !== undefined && !req.signal.aborted) throw lastError
+          return null
+        }
+        const sentAtMs = performance.now()
+        let result: DriverLease | null | number
+        try {
+          queued = true
+          result = await this.#attempt(req, keys, true)
+        } catch (err) {
+          if (tries === 0) {
+            queued = false // core calls abandon(), which leaves the queue
+            throw err
+          }
+          lastError = err
+          const delayMs = backoff.next(deadlineMs - performance.now())
+          await ticket.wait(Math.min(deadlineMs, performance.now() + delayMs), req.signal)
+          continue
+        }
+        lastError = undefined
+        backoff.reset()
+        if (typeof result !== 'number') {
+          queued = result === null
+          return result
+        }
+        refusedAtMs = sentAtMs
+        const holderMs = result >= 0 ? result + 1 : refreshMs
+        const untilMs = Math.min(deadlineMs, performance.now() + Math.min(holderMs, refreshMs))
+        await ticket.wait(untilMs, req.signal)
+      }
+    } finally {
+      ticket.leave()
+      // Gave up while queued: leave the queue, and release a lock handed over meanwhile.
+      if (queued) this.#lifecycle.track(this.#commands.leave(keys, req.owner))
+    }
+  }
+
+  /**
+   * The lock was handed to this waiter on the server, after its refused attempt sent at
+   * `refusedAtMs`: that attempt set the queue entry's expiry, which the hand-off gave the
+   * lock as its PX, so the lease counts from then.
+   */
+  #handedOver(
+    req: AcquireRequest,
+    keys: LockKeys,
+    fence: string,
+    refusedAtMs: number,
+    ttlMs: number,
+  ): DriverLease | null {
+    const grant = { fence: BigInt(fence), ttlMs, sentAtMs: refusedAtMs }
+    const lease = this.#leases.grant(req, grant, { keys, expiresAtMs: refusedAtMs + ttlMs })
+    if (++this.#grantsSinceSweep >= SWEEP_EVERY_GRANTS) this.#sweep()
     return this.#lifecycle.closing ? null : lease
   }
 
@@ -330,7 +383,7 @@ export class RedisDriver implements LockDriver {
   }
 
   #keysOf(lease: DriverLease): LockKeys {
-    return this.#leases.get(lease)?.data.keys ?? lockKeys(this.#prefix, lease.key)
+    return this.#leases.get(lease)?.data.keys ?? this.#keys.get(lease.key)
   }
 
   #warn(message: string): void {

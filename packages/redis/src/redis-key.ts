@@ -1,25 +1,69 @@
 import { createHash } from 'node:crypto'
 
-/** The Redis names of one lock; all three share the hash tag, so they live in one cluster slot. */
+/** The Redis names of one lock; all share the hash tag, so they live in one cluster slot. */
 export interface LockKeys {
   /** String key holding the owner id, with the lease as its PX expiry. */
   readonly lock: string
   /** Hash key `{ n: <last fence>, key: <namespaced key> }`; never expires, so fences keep increasing. */
   readonly fence: string
-  /** Pub/sub channel that release and forceRelease publish on. */
+  /** List of waiting owner ids, in arrival order (the fair queue). */
+  readonly queue: string
+  /** Sorted set of the same owner ids, scored by the server time (ms) their entry expires at. */
+  readonly waiters: string
+  /** Pub/sub channel on which a release hands the lock to the head of the queue. */
   readonly channel: string
 }
 
 /**
- * Maps a namespaced key to its Redis names: `<prefix>:{<tag>}:lock`, `<prefix>:{<tag>}:fence`
- * and channel `<prefix>:{<tag>}:released`, where `<tag>` is the lowercase hex SHA-256 of the
- * key's UTF-8 bytes. The digest makes any key (braces, NUL, any Unicode, up to
- * `maxKeyBytes`) a fixed-length, brace-free hash tag, so the three names always share one
+ * Maps a namespaced key to its Redis names: `<prefix>:{<tag>}:lock`, `:fence`, `:queue`,
+ * `:waiters` and channel `<prefix>:{<tag>}:released`, where `<tag>` is the lowercase hex
+ * SHA-256 of the key's UTF-8 bytes. The digest makes any key (braces, NUL, any Unicode, up to
+ * `maxKeyBytes`) a fixed-length, brace-free hash tag, so the names always share one
  * Redis Cluster slot. Users can compute it too: `printf '%s' "$KEY" | sha256sum`.
  */
 export function lockKeys(prefix: string, key: string): LockKeys {
   const base = `${prefix}:{${createHash('sha256').update(key, 'utf8').digest('hex')}}`
-  return { lock: `${base}:lock`, fence: `${base}:fence`, channel: `${base}:released` }
+  return {
+    lock: `${base}:lock`,
+    fence: `${base}:fence`,
+    queue: `${base}:queue`,
+    waiters: `${base}:waiters`,
+    channel: `${base}:released`,
+  }
+}
+
+/** Keys whose layout a `LockKeyCache` remembers. */
+const CACHED_KEYS = 1024
+
+/**
+ * `lockKeys` for one prefix, remembering the layout of the last 1024 distinct keys (about
+ * 400 bytes each), so a key locked over and over costs no SHA-256 and no string building
+ * per cycle. When full, the oldest entry goes (insertion order, no bookkeeping per hit).
+ */
+export class LockKeyCache {
+  readonly #prefix: string
+  readonly #cache = new Map<string, LockKeys>()
+
+  constructor(prefix: string) {
+    this.#prefix = prefix
+  }
+
+  get prefix(): string {
+    return this.#prefix
+  }
+
+  get(key: string): LockKeys {
+    let keys = this.#cache.get(key)
+    if (keys === undefined) {
+      keys = lockKeys(this.#prefix, key)
+      if (this.#cache.size >= CACHED_KEYS) {
+        const oldest = this.#cache.keys().next().value as string
+        this.#cache.delete(oldest)
+      }
+      this.#cache.set(key, keys)
+    }
+    return keys
+  }
 }
 
 /** SCAN pattern matching every lock key under `prefix` (glob metacharacters in the prefix escaped). */

@@ -1,55 +1,49 @@
 import type { Redis } from 'ioredis'
+import { parseHandOff } from './scripts.js'
 
-/** This driver's waiters on one channel, in arrival order. Only the head talks to the server. */
-interface Queue {
-  readonly channel: string
-  readonly tickets: Ticket[]
-  /** A release message (or a resubscription) arrived that the head has not yet acted on. */
-  pending: boolean
-  /** Monotonic time at which the last seen holder's lease runs out (the PTTL backstop). */
-  holderUntilMs: number
+/** This driver's waiters on one lock's channel, by owner id. */
+interface Channel {
+  readonly name: string
+  readonly tickets: Map<string, Ticket>
   /** Settles when the SUBSCRIBE is confirmed (or failed: the PTTL backstop still works). */
   subscribed: Promise<void>
-  /** Set while the queue is empty but still subscribed (a handoff soon after costs no SUBSCRIBE). */
+  /** Set while no waiter is left but the channel is still subscribed (a handoff soon after costs no SUBSCRIBE). */
   linger: NodeJS.Timeout | undefined
 }
 
+/** Why a ticket's `wait` returned. */
+export type Wake = 'granted' | 'recheck' | 'timer' | 'aborted'
+
 /**
- * One shared subscriber connection per driver. Waiters on a key queue here in FIFO order;
- * the head alone retries, on a release message or when the holder's PTTL runs out, so N
- * local waiters cost one retry per release, not N (no stampede), and this driver's waiters
- * are served in arrival order. Channels are subscribed on demand and unsubscribed
- * `lingerMs` after their last waiter left.
+ * One shared subscriber connection per driver. The fair queue itself lives in Redis; a
+ * release hands the lock to the head there and publishes `<owner>:<fence>` on the lock's
+ * channel, which this listener delivers to that owner's ticket only: no other waiter, in
+ * this process or any other, wakes or retries. Channels are subscribed on demand and
+ * unsubscribed `lingerMs` after their last waiter left; after a reconnect every ticket
+ * re-checks once (a hand-off may have been missed).
  */
 export class ReleaseListener {
   readonly #create: () => Redis
-  readonly #subscribeWaitMs: number
   readonly #lingerMs: number
-  readonly #queues = new Map<string, Queue>()
+  readonly #channels = new Map<string, Channel>()
   #subscriber: Redis | undefined
   #closed = false
 
-  constructor(create: () => Redis, subscribeWaitMs: number, lingerMs: number) {
+  constructor(create: () => Redis, lingerMs: number) {
     this.#create = create
-    this.#subscribeWaitMs = subscribeWaitMs
     this.#lingerMs = lingerMs
   }
 
   /** Number of channels subscribed (with waiters or lingering). */
   get channelCount(): number {
-    return this.#queues.size
+    return this.#channels.size
   }
 
   /** Number of waiters across all keys. */
   get waiterCount(): number {
     let count = 0
-    for (const queue of this.#queues.values()) count += queue.tickets.length
+    for (const channel of this.#channels.values()) count += channel.tickets.size
     return count
-  }
-
-  /** True while some waiter of this driver queues on `channel`. */
-  hasWaiters(channel: string): boolean {
-    return (this.#queues.get(channel)?.tickets.length ?? 0) > 0
   }
 
   /** The subscriber connection, once created (tests cut it). */
@@ -57,189 +51,177 @@ export class ReleaseListener {
     return this.#subscriber
   }
 
-  /** Joins the queue of `channel`, subscribing first if this is its first waiter. */
-  enter(channel: string): Ticket {
-    let queue = this.#queues.get(channel)
-    if (this.#closed) {
-      // Closed: a ticket outside any queue, whose turn never comes.
-      const orphan = {
-        channel,
-        tickets: [],
-        pending: false,
-        holderUntilMs: 0,
-        subscribed: Promise.resolve(),
-        linger: undefined,
-      }
-      return new Ticket(orphan, 0, () => undefined)
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Registers `owner` as a waiter on `name`, subscribing first if it is the channel's first. */
+  enter(name: string, owner: string): Ticket {
+    if (this.#closed) return new Ticket(Promise.resolve(), () => undefined)
+    let channel = this.#channels.get(name)
+    if (channel === undefined) {
+      const subscribed = this.#connection()
+        .subscribe(name)
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+      channel = { name, tickets: new Map(), subscribed, linger: undefined }
+      this.#channels.set(name, channel)
     }
-    if (queue === undefined) {
-      const subscriber = this.#connection()
-      const subscribed = subscriber.subscribe(channel).then(
-        () => undefined,
-        () => undefined,
-      )
-      queue = {
-        channel,
-        tickets: [],
-        pending: false,
-        holderUntilMs: 0,
-        subscribed,
-        linger: undefined,
-      }
-      this.#queues.set(channel, queue)
-    }
-    clearTimeout(queue.linger)
-    queue.linger = undefined
-    // The first waiter tries the key only once subscribed, so a release that happens after
-    // its attempt always sends a message it will see.
-    if (queue.tickets.length === 0) queue.pending = true
-    const ticket = new Ticket(queue, this.#subscribeWaitMs, (t) => this.#leave(t))
-    queue.tickets.push(ticket)
+    clearTimeout(channel.linger)
+    channel.linger = undefined
+    const entered = channel
+    const ticket = new Ticket(channel.subscribed, () => this.#leave(entered, owner, ticket))
+    channel.tickets.set(owner, ticket)
     return ticket
   }
 
   /** Wakes every waiter (they give up) and closes the subscriber connection. */
   close(): void {
     this.#closed = true
-    for (const queue of this.#queues.values()) {
-      clearTimeout(queue.linger)
-      const tickets = queue.tickets.splice(0)
-      for (const t of tickets) t.wake()
+    for (const channel of this.#channels.values()) {
+      clearTimeout(channel.linger)
+      for (const ticket of channel.tickets.values()) ticket.wake('recheck')
+      channel.tickets.clear()
     }
-    this.#queues.clear()
+    this.#channels.clear()
     this.#subscriber?.disconnect()
     this.#subscriber = undefined
-  }
-
-  get closed(): boolean {
-    return this.#closed
   }
 
   #connection(): Redis {
     if (this.#subscriber !== undefined) return this.#subscriber
     const subscriber = this.#create()
     subscriber.on('error', () => {}) // reconnects on its own; waiters fall back on the PTTL backstop
-    subscriber.on('message', (channel: string) => this.#onRelease(channel))
+    subscriber.on('message', (channel: string, message: string) =>
+      this.#onMessage(channel, message),
+    )
     // On every (re)connect, including a first one after SUBSCRIBEs failed while the server
-    // was unreachable: subscribe again (idempotent) and let every head re-check once.
+    // was unreachable: subscribe again (idempotent) and let every waiter re-check once.
     subscriber.on('ready', () => this.#resubscribe(subscriber))
     this.#subscriber = subscriber
     return subscriber
   }
 
-  /** Subscribes every channel with a queue again, then lets every head re-check (messages may have been missed). */
+  /** Subscribes every channel again, then lets every waiter re-check (messages may have been missed). */
   #resubscribe(subscriber: Redis): void {
-    const channels = [...this.#queues.keys()]
-    const done = channels.length === 0 ? Promise.resolve() : subscriber.subscribe(...channels)
+    const names = [...this.#channels.keys()]
+    const done = names.length === 0 ? Promise.resolve() : subscriber.subscribe(...names)
     done
       .catch(() => undefined)
       .finally(() => {
-        for (const channel of channels) this.#onRelease(channel)
+        for (const name of names) {
+          for (const ticket of this.#channels.get(name)?.tickets.values() ?? []) {
+            ticket.wake('recheck')
+          }
+        }
       })
       .catch(() => undefined)
   }
 
-  #onRelease(channel: string): void {
-    const queue = this.#queues.get(channel)
-    if (queue === undefined) return
-    queue.pending = true
-    queue.tickets[0]?.wake()
+  #onMessage(name: string, message: string): void {
+    const handOff = parseHandOff(message)
+    if (handOff === undefined) return
+    this.#channels.get(name)?.tickets.get(handOff.owner)?.grant(handOff.fence)
   }
 
-  #leave(ticket: Ticket): void {
-    const queue = ticket.queue
-    const at = queue.tickets.indexOf(ticket)
-    if (at < 0) return
-    queue.tickets.splice(at, 1)
-    if (queue.tickets.length > 0) {
-      if (at === 0) queue.tickets[0]?.wake()
-      return
-    }
-    clearTimeout(queue.linger)
-    queue.linger = setTimeout(() => this.#unsubscribe(queue), this.#lingerMs)
-    queue.linger.unref()
+  #leave(channel: Channel, owner: string, ticket: Ticket): void {
+    if (channel.tickets.get(owner) !== ticket) return
+    channel.tickets.delete(owner)
+    if (channel.tickets.size > 0 || this.#channels.get(channel.name) !== channel) return
+    clearTimeout(channel.linger)
+    channel.linger = setTimeout(() => this.#unsubscribe(channel), this.#lingerMs)
+    channel.linger.unref()
   }
 
-  #unsubscribe(queue: Queue): void {
-    queue.linger = undefined
-    if (queue.tickets.length > 0 || this.#queues.get(queue.channel) !== queue) return
-    this.#queues.delete(queue.channel)
-    this.#subscriber?.unsubscribe(queue.channel).catch(() => undefined)
+  #unsubscribe(channel: Channel): void {
+    channel.linger = undefined
+    if (channel.tickets.size > 0 || this.#channels.get(channel.name) !== channel) return
+    this.#channels.delete(channel.name)
+    this.#subscriber?.unsubscribe(channel.name).catch(() => undefined)
   }
 }
 
-/** One waiter's place in a queue. */
+/** One waiter's registration: the hand-off addressed to it, and its sleeps. */
 export class Ticket {
-  readonly queue: Queue
-  readonly #subscribeWaitMs: number
-  readonly #leave: (t: Ticket) => void
-  #wake: (() => void) | undefined
+  /** Settles once the channel's SUBSCRIBE is confirmed (or failed). */
+  readonly subscribed: Promise<void>
+  readonly #leave: () => void
+  /** The fence of the lock handed to this waiter, once its message arrived. */
+  #fence: string | undefined
+  #recheck = false
+  #wake: ((why: Wake) => void) | undefined
 
-  constructor(queue: Queue, subscribeWaitMs: number, leave: (t: Ticket) => void) {
-    this.queue = queue
-    this.#subscribeWaitMs = subscribeWaitMs
+  constructor(subscribed: Promise<void>, leave: () => void) {
+    this.subscribed = subscribed
     this.#leave = leave
   }
 
+  /** The fence of the lock handed to this waiter (its message arrived), else undefined. */
+  get fence(): string | undefined {
+    return this.#fence
+  }
+
   /**
-   * Resolves true when this waiter should try the key: it is the head and a release message
-   * arrived or the holder's lease ran out. Resolves false at `deadlineMs` or on abort.
+   * Sleeps until the lock is handed to this waiter ('granted'), a reconnect asks for a
+   * re-check ('recheck'), monotonic time `untilMs` ('timer') or `signal` aborts.
    */
-  async turn(deadlineMs: number, signal: AbortSignal): Promise<boolean> {
-    await this.#sleep(
-      Math.min(deadlineMs, performance.now() + this.#subscribeWaitMs),
-      signal,
-      () => this.queue.subscribed,
-    )
-    for (;;) {
-      if (signal.aborted || performance.now() >= deadlineMs || !this.#inQueue()) return false
-      const head = this.queue.tickets[0] === this
-      if (head && (this.queue.pending || performance.now() >= this.queue.holderUntilMs)) {
-        this.queue.pending = false
-        return true
-      }
-      const untilMs = head ? Math.min(deadlineMs, this.queue.holderUntilMs + 1) : deadlineMs
-      await this.#sleep(untilMs, signal)
+  wait(untilMs: number, signal: AbortSignal): Promise<Wake> {
+    if (this.#fence !== undefined) return Promise.resolve('granted')
+    if (this.#recheck) {
+      this.#recheck = false
+      return Promise.resolve('recheck')
     }
-  }
-
-  /** Records the holder's remaining lease after a failed attempt (`pttlMs` < 0: no expiry seen). */
-  holderFor(pttlMs: number, fallbackMs: number): void {
-    this.queue.holderUntilMs = performance.now() + (pttlMs >= 0 ? pttlMs : fallbackMs)
-  }
-
-  /** Leaves the queue; the next waiter becomes head. Idempotent. */
-  leave(): void {
-    this.#leave(this)
-  }
-
-  /** Ends the current sleep, if any. */
-  wake(): void {
-    const wake = this.#wake
-    this.#wake = undefined
-    wake?.()
-  }
-
-  #inQueue(): boolean {
-    return this.queue.tickets.includes(this)
-  }
-
-  async #sleep(untilMs: number, signal: AbortSignal, until?: () => Promise<void>): Promise<void> {
+    if (signal.aborted) return Promise.resolve('aborted')
     // setTimeout treats delays above 2^31-1 ms as 1 ms: cap them (waitMs may be Infinity).
     const ms = Math.min(untilMs - performance.now(), 2 ** 31 - 1)
-    if (ms <= 0 || signal.aborted) return
-    await new Promise<void>((resolve) => {
-      const done = () => {
+    if (ms <= 0) return Promise.resolve('timer')
+    return new Promise<Wake>((resolve) => {
+      const done = (why: Wake) => {
         clearTimeout(timer)
-        signal.removeEventListener('abort', done)
+        signal.removeEventListener('abort', onAbort)
         this.#wake = undefined
-        resolve()
+        this.#recheck = false
+        resolve(why)
       }
-      const timer = setTimeout(done, ms)
+      const onAbort = () => done('aborted')
+      const timer = setTimeout(done, ms, 'timer')
       timer.unref()
-      signal.addEventListener('abort', done, { once: true })
-      if (until === undefined) this.#wake = done
-      else until().then(done, done)
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.#wake = done
     })
+  }
+
+  /** Resolves once subscribed, at monotonic time `untilMs`, or on abort, whichever is first. */
+  async untilSubscribed(untilMs: number, signal: AbortSignal): Promise<void> {
+    let subscribed = false
+    void this.subscribed.then(() => {
+      subscribed = true
+      this.#wake?.('timer')
+    })
+    await Promise.resolve()
+    if (!subscribed) await this.wait(untilMs, signal)
+  }
+
+  /** The lock was handed to this waiter with `fence`. */
+  grant(fence: string): void {
+    this.#fence = fence
+    this.wake('granted')
+  }
+
+  /** Ends the current sleep (or the next one, at once). */
+  wake(why: Wake): void {
+    const wake = this.#wake
+    if (wake === undefined) {
+      if (why === 'recheck') this.#recheck = true
+      return
+    }
+    wake(why)
+  }
+
+  /** Unregisters from the channel. Idempotent. */
+  leave(): void {
+    this.#leave()
   }
 }

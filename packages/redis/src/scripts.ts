@@ -2,25 +2,112 @@ import type { ChainableCommander, Redis } from 'ioredis'
 
 // Each script touches only keys of one lock (one hash tag, one slot), except renewMany, whose
 // keys span slots: fine on a standalone server, split per slot before Cluster support lands.
+//
+// Waiters queue in Redis (a fair lock as Redisson's): KEYS[3] is a list of waiting owner ids
+// in arrival order, KEYS[4] a sorted set of the same ids scored by the server time (ms) at
+// which each entry expires unless its waiter runs a script again (every waiter does within a
+// third of its TTL). Whenever the lock is free and a live waiter heads the queue, a script
+// hands the lock to that waiter on the server (SET owner PX <its entry's remaining time>,
+// HINCRBY fence) and PUBLISHes "<owner>:<fence>" on the lock's channel: exactly one waiter
+// is woken, and nobody retries. Entries of waiters that died are dropped when they reach the
+// head after their expiry.
 
-/** KEYS: lock, fence. ARGV: owner, ttlMs, namespaced key. Returns {1, fence} or {0, holder PTTL}. */
-const ACQUIRE = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local fence = redis.call('HINCRBY', KEYS[2], 'n', 1)
-  if fence == 1 then redis.call('HSET', KEYS[2], 'key', ARGV[3]) end
-  return {1, fence}
+/**
+ * Shared by the scripts: `handOff(now, self, selfTtl)` drops expired heads, and when the
+ * lock is free gives it to the live head. Returns the head's id and fence (no PUBLISH when
+ * the head is `self`, the caller), or false when the queue is empty or the lock is held.
+ */
+const HAND_OFF = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function hand_off(now, self, self_ttl)
+  if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+  local head = redis.call('LINDEX', KEYS[3], 0)
+  while head do
+    local expires = tonumber(redis.call('ZSCORE', KEYS[4], head) or 0)
+    redis.call('LPOP', KEYS[3])
+    redis.call('ZREM', KEYS[4], head)
+    if expires > now then
+      local ttl = expires - now
+      if head == self then ttl = self_ttl end
+      redis.call('SET', KEYS[1], head, 'PX', ttl)
+      local fence = redis.call('HINCRBY', KEYS[2], 'n', 1)
+      if head ~= self then redis.call('PUBLISH', ARGV[#ARGV], head .. ':' .. fence) end
+      return {head, fence}
+    end
+    head = redis.call('LINDEX', KEYS[3], 0)
+  end
+  return false
+end
+`
+
+/**
+ * KEYS: lock, fence, queue, waiters. ARGV: owner, ttlMs, namespaced key, wait (1: join or
+ * refresh the queue when not granted), channel. Returns {1, fence} or {0, holder PTTL}. With
+ * no queue this is SET NX PX plus the fence, as without fairness. A waiter the lock was
+ * handed to (its message not seen yet) gets {1, fence} with the expiry reset to ttlMs.
+ */
+const ACQUIRE = `${HAND_OFF}
+local owner, ttl = ARGV[1], tonumber(ARGV[2])
+if ARGV[4] == '1' and redis.call('GET', KEYS[1]) == owner then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return {1, tonumber(redis.call('HGET', KEYS[2], 'n'))}
+end
+local now
+if redis.call('LLEN', KEYS[3]) == 0 then
+  if redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl) then
+    local fence = redis.call('HINCRBY', KEYS[2], 'n', 1)
+    if fence == 1 then redis.call('HSET', KEYS[2], 'key', ARGV[3]) end
+    return {1, fence}
+  end
+else
+  now = now_ms()
+  local given = hand_off(now, owner, ttl)
+  if given and given[1] == owner then return {1, given[2]} end
+  if not given and redis.call('LLEN', KEYS[3]) == 0 and
+      redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl) then
+    return {1, redis.call('HINCRBY', KEYS[2], 'n', 1)}
+  end
+end
+if ARGV[4] == '1' then
+  now = now or now_ms()
+  if not redis.call('ZSCORE', KEYS[4], owner) then redis.call('RPUSH', KEYS[3], owner) end
+  redis.call('ZADD', KEYS[4], now + ttl, owner)
+  local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[3], last[2])
+  redis.call('PEXPIREAT', KEYS[4], last[2])
 end
 return {0, redis.call('PTTL', KEYS[1])}
 `
 
-/** KEYS: lock. ARGV: owner, channel. Compare-and-delete, then wake waiters. Returns 1 or 0. */
-const RELEASE = `
+/**
+ * KEYS: lock, fence, queue, waiters. ARGV: owner, channel. Compare-and-delete, then hand the
+ * lock to the head of the queue, if any. Returns 1 (it was `owner`'s) or 0.
+ */
+const RELEASE = `${HAND_OFF}
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('LLEN', KEYS[3]) > 0 then hand_off(now_ms(), false, 0) end
+return 1
+`
+
+/**
+ * KEYS: lock, fence, queue, waiters. ARGV: owner, channel. A waiter gives up: leaves the
+ * queue, and releases the lock if it was handed to it meanwhile (then hands it on).
+ * Returns 1 when it released a lock, else 0.
+ */
+const LEAVE = `${HAND_OFF}
+redis.call('LREM', KEYS[3], 0, ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+local released = 0
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], '')
-  return 1
+  released = 1
 end
-return 0
+if redis.call('LLEN', KEYS[3]) > 0 then hand_off(now_ms(), false, 0) end
+return released
 `
 
 /** KEYS: lock keys. ARGV: ttlMs, then one owner per key. Compare-and-PEXPIRE each; returns 1/0 per key. */
@@ -37,13 +124,14 @@ end
 return out
 `
 
-/** KEYS: lock. ARGV: channel. Deletes whoever holds it and wakes waiters. Returns 1 or 0. */
-const FORCE_RELEASE = `
-if redis.call('DEL', KEYS[1]) == 1 then
-  redis.call('PUBLISH', ARGV[1], '')
-  return 1
-end
-return 0
+/**
+ * KEYS: lock, fence, queue, waiters. ARGV: channel. Deletes whoever holds it and hands it to
+ * the head of the queue. Returns 1 or 0.
+ */
+const FORCE_RELEASE = `${HAND_OFF}
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+if redis.call('LLEN', KEYS[3]) > 0 then hand_off(now_ms(), false, 0) end
+return 1
 `
 
 /** KEYS: lock, fence. Returns {owner or false, PTTL, last fence or false, namespaced key or false}. */
@@ -59,13 +147,38 @@ export interface BatonCommands {
   batonAcquire(
     lock: string,
     fence: string,
+    queue: string,
+    waiters: string,
     owner: string,
     ttlMs: number,
     key: string,
+    wait: 0 | 1,
+    channel: string,
   ): Reply<[0 | 1, number]>
-  batonRelease(lock: string, owner: string, channel: string): Reply<0 | 1>
+  batonRelease(
+    lock: string,
+    fence: string,
+    queue: string,
+    waiters: string,
+    owner: string,
+    channel: string,
+  ): Reply<0 | 1>
+  batonLeave(
+    lock: string,
+    fence: string,
+    queue: string,
+    waiters: string,
+    owner: string,
+    channel: string,
+  ): Reply<0 | 1>
   batonRenewMany(numKeys: number, ...args: Array<string | number>): Reply<Array<0 | 1>>
-  batonForceRelease(lock: string, channel: string): Reply<0 | 1>
+  batonForceRelease(
+    lock: string,
+    fence: string,
+    queue: string,
+    waiters: string,
+    channel: string,
+  ): Reply<0 | 1>
   batonInspect(
     lock: string,
     fence: string,
@@ -81,10 +194,18 @@ export type ScriptedPipeline = ChainableCommander & {
 
 /** Defines the scripts on `client` (idempotent; names are prefixed `baton` to avoid clashes). */
 export function defineScripts(client: Redis): ScriptedClient {
-  client.defineCommand('batonAcquire', { numberOfKeys: 2, lua: ACQUIRE })
-  client.defineCommand('batonRelease', { numberOfKeys: 1, lua: RELEASE })
+  client.defineCommand('batonAcquire', { numberOfKeys: 4, lua: ACQUIRE })
+  client.defineCommand('batonRelease', { numberOfKeys: 4, lua: RELEASE })
+  client.defineCommand('batonLeave', { numberOfKeys: 4, lua: LEAVE })
   client.defineCommand('batonRenewMany', { lua: RENEW_MANY })
-  client.defineCommand('batonForceRelease', { numberOfKeys: 1, lua: FORCE_RELEASE })
+  client.defineCommand('batonForceRelease', { numberOfKeys: 4, lua: FORCE_RELEASE })
   client.defineCommand('batonInspect', { numberOfKeys: 2, lua: INSPECT })
   return client as ScriptedClient
+}
+
+/** A hand-off message: `<owner>:<fence>`, published on the lock's channel. */
+export function parseHandOff(message: string): { owner: string; fence: string } | undefined {
+  const at = message.indexOf(':')
+  if (at <= 0) return undefined
+  return { owner: message.slice(0, at), fence: message.slice(at + 1) }
 }
