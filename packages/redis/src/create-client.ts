@@ -186,6 +186,11 @@ export interface DriverConnections {
   readonly client: Redis
   /** The same client when it is a Redis Cluster client (commands are routed per slot). */
   readonly cluster: Cluster | undefined
+  /**
+   * True for Cluster and Sentinel clients: a failover to an asynchronous replica can lose the
+   * last writes, fence increments included, so fences are `volatile` whatever the persistence.
+   */
+  readonly failover: boolean
   readonly ownsClient: boolean
   /** Creates the shared subscriber connection (same server and credentials). */
   readonly createSubscriber: () => Redis
@@ -242,6 +247,7 @@ export function driverConnections(options: RedisDriverOptions): DriverConnection
   return {
     client: client as Redis,
     cluster,
+    failover: cluster !== undefined || (client as Redis).options.sentinels != null,
     ownsClient: options.ownsClient ?? options.url !== undefined,
     createSubscriber,
     warnings,

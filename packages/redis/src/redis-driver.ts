@@ -51,6 +51,8 @@ export class RedisDriver implements LockDriver {
   readonly #closeGraceMs: number
   readonly #listener: ReleaseListener
   readonly #watch: ServerWatch | ClusterWatch
+  /** Cluster or Sentinel: a failover may roll writes back (see `DriverConnections.failover`). */
+  readonly #failover: boolean
   /** Set for a Redis Cluster client: the calls that span locks, split per slot. */
   readonly #spanning: Pick<ClusterCommands, 'renewMany' | 'releaseAll' | 'list'>
   readonly #warnings: string[] = []
@@ -87,6 +89,7 @@ export class RedisDriver implements LockDriver {
     this.#client.on('error', this.#ignoreError)
     this.#commands = new LockCommands(defineScripts(this.#client))
     const cluster = connections.cluster
+    this.#failover = connections.failover
     this.#spanning = cluster ? new ClusterCommands(cluster, this.#commands) : this.#commands
     this.#watch = cluster
       ? new ClusterWatch(cluster, () =>
@@ -351,7 +354,7 @@ export class RedisDriver implements LockDriver {
     await connectClient(this.#client, this.#connectTimeoutMs, this.#ownsClient)
     const facts = await this.#watch.start()
     this.#server = facts
-    this.#capabilities = redisCapabilities(facts.aof ? 'durable' : 'volatile')
+    this.#capabilities = redisCapabilities(facts.aof && !this.#failover ? 'durable' : 'volatile')
     const eviction = evictionWarning(facts)
     if (eviction !== undefined) this.#warn(eviction)
     if (facts.runId === undefined) {
