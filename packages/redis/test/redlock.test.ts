@@ -3,6 +3,7 @@ import { runConformance } from '@baton-lock/core/conformance'
 import { driverRequest, uniqueKey } from '@baton-lock/core/driver'
 import { lockKeys, QuorumUnavailableError, RedlockDriver } from '@baton-lock/redis'
 import { type ServerHandle, startRedisNodes } from '@baton-lock/test-matrix'
+import { connect, parseLockUrl } from 'baton-lock'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 
@@ -227,6 +228,20 @@ describe('redlock quorum mode', () => {
       first.sentAtMs + first.ttlMs,
     )
     if (second) await b.release(second)
+  })
+
+  it('baton-lock connect(url) opens redlock:// and redacts its password', async () => {
+    expect(parseLockUrl('redlock://u:pw-s3cret@a:1,b:2,c:3').display).not.toContain('pw-s3cret')
+    expect(parseLockUrl('redis+cluster://a:1,b:2').scheme).toBe('redis-cluster')
+    expect(parseLockUrl('redis+sentinel://a:1,b:2/m').scheme).toBe('redis-sentinel')
+    const locker = await connect(url)
+    try {
+      const lock = await locker.acquire(uniqueKey('connect'), { ttlMs: 5_000 })
+      expect(await holders(lock.key, lock.owner)).toBe(5)
+      await lock.release()
+    } finally {
+      await locker.close()
+    }
   })
 
   it('bad options are TypeErrors that do not echo the URL', () => {
