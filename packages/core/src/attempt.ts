@@ -104,7 +104,17 @@ export class Attempt {
   async callDriver(waitMs: number): Promise<DriverLease | null> {
     if (this.#reason !== undefined) throw this.#reason
     const { fullKey, owner, ttlMs } = this.#target
-    const request: AcquireRequest = { key: fullKey, owner, ttlMs, waitMs, signal: this.signal }
+    // The signal is made only if the driver reads it: a one-shot attempt usually does not.
+    const attempt = this
+    const request: AcquireRequest = {
+      key: fullKey,
+      owner,
+      ttlMs,
+      waitMs,
+      get signal() {
+        return attempt.signal
+      },
+    }
     let call: Promise<DriverLease | null>
     try {
       call = this.#driver.acquire(request)

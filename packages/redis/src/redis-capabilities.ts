@@ -10,9 +10,9 @@ export function redisCapabilities(fencing: 'durable' | 'volatile'): Readonly<Cap
     expiry: 'lease',
     ttlResolutionMs: 1,
     nativeWait: true,
-    // SET NX has no queue: after a release, whichever process's retry reaches the server
-    // first wins. Only one driver's own waiters are served in arrival order.
-    fair: false,
+    // Waiters queue in Redis (list + per-waiter expiry); a release hands the lock to the
+    // head of the queue on the server, so grants go in arrival order across processes.
+    fair: true,
     fencing,
     lossSignal: true,
     // Keys are hashed into the hash tag, so their length costs only the fence hash's `key` field.

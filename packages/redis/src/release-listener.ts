@@ -122,8 +122,12 @@ export class ReleaseListener {
 
   #onMessage(name: string, message: string): void {
     const handOff = parseHandOff(message)
-    if (handOff === undefined) return
-    this.#channels.get(name)?.tickets.get(handOff.owner)?.grant(handOff.fence)
+    const channel = this.#channels.get(name)
+    if (handOff === undefined || channel === undefined) return
+    for (const [owner, ticket] of channel.tickets) {
+      if (owner === handOff.owner) ticket.grant(handOff.fence)
+      else ticket.holderFor(handOff.pxMs)
+    }
   }
 
   #leave(channel: Channel, owner: string, ticket: Ticket): void {
@@ -152,6 +156,9 @@ export class Ticket {
   #fence: string | undefined
   #recheck = false
   #wake: ((why: Wake) => void) | undefined
+  /** The current sleep's timer and end, while sleeping. */
+  #timer: NodeJS.Timeout | undefined
+  #untilMs = 0
 
   constructor(subscribed: Promise<void>, leave: () => void) {
     this.subscribed = subscribed
@@ -179,18 +186,36 @@ export class Ticket {
     if (ms <= 0) return Promise.resolve('timer')
     return new Promise<Wake>((resolve) => {
       const done = (why: Wake) => {
-        clearTimeout(timer)
+        clearTimeout(this.#timer)
+        this.#timer = undefined
         signal.removeEventListener('abort', onAbort)
         this.#wake = undefined
         this.#recheck = false
         resolve(why)
       }
       const onAbort = () => done('aborted')
-      const timer = setTimeout(done, ms, 'timer')
-      timer.unref()
+      this.#arm(done, ms)
       signal.addEventListener('abort', onAbort, { once: true })
       this.#wake = done
     })
+  }
+
+  /**
+   * The lock went to another waiter with a PX of `pxMs`: a sleep planned past that expiry
+   * ends at it instead (that waiter may have died; its lock then just runs out).
+   */
+  holderFor(pxMs: number): void {
+    const wake = this.#wake
+    const untilMs = performance.now() + pxMs + 1
+    if (wake === undefined || untilMs >= this.#untilMs) return
+    this.#arm(wake, untilMs - performance.now())
+  }
+
+  #arm(done: (why: Wake) => void, ms: number): void {
+    clearTimeout(this.#timer)
+    this.#untilMs = performance.now() + ms
+    this.#timer = setTimeout(done, ms, 'timer')
+    this.#timer.unref()
   }
 
   /** Resolves once subscribed, at monotonic time `untilMs`, or on abort, whichever is first. */

@@ -8,8 +8,9 @@ import type { ChainableCommander, Redis } from 'ioredis'
 // which each entry expires unless its waiter runs a script again (every waiter does within a
 // third of its TTL). Whenever the lock is free and a live waiter heads the queue, a script
 // hands the lock to that waiter on the server (SET owner PX <its entry's remaining time>,
-// HINCRBY fence) and PUBLISHes "<owner>:<fence>" on the lock's channel: exactly one waiter
-// is woken, and nobody retries. Entries of waiters that died are dropped when they reach the
+// HINCRBY fence) and PUBLISHes "<owner>:<fence>:<PX>" on the lock's channel: exactly one
+// waiter is woken, and nobody retries (the others only move their PTTL backstop to the new
+// holder's PX, in case it is a waiter that died). Entries of waiters that died are dropped when they reach the
 // head after their expiry.
 
 /**
@@ -34,7 +35,7 @@ local function hand_off(now, self, self_ttl)
       if head == self then ttl = self_ttl end
       redis.call('SET', KEYS[1], head, 'PX', ttl)
       local fence = redis.call('HINCRBY', KEYS[2], 'n', 1)
-      if head ~= self then redis.call('PUBLISH', ARGV[#ARGV], head .. ':' .. fence) end
+      if head ~= self then redis.call('PUBLISH', ARGV[#ARGV], head .. ':' .. fence .. ':' .. ttl) end
       return {head, fence}
     end
     head = redis.call('LINDEX', KEYS[3], 0)
@@ -203,9 +204,20 @@ export function defineScripts(client: Redis): ScriptedClient {
   return client as ScriptedClient
 }
 
-/** A hand-off message: `<owner>:<fence>`, published on the lock's channel. */
-export function parseHandOff(message: string): { owner: string; fence: string } | undefined {
-  const at = message.indexOf(':')
-  if (at <= 0) return undefined
-  return { owner: message.slice(0, at), fence: message.slice(at + 1) }
+/** A hand-off message, as published on the lock's channel. */
+export interface HandOff {
+  /** The waiter the lock was handed to. */
+  readonly owner: string
+  /** Its fence, as decimal text. */
+  readonly fence: string
+  /** The lock's PX expiry set by the hand-off, in ms. */
+  readonly pxMs: number
+}
+
+/** Parses `<owner>:<fence>:<PX>`; undefined for anything else. */
+export function parseHandOff(message: string): HandOff | undefined {
+  const [owner, fence, px] = message.split(':')
+  const pxMs = Number(px)
+  if (!owner || !fence || !Number.isFinite(pxMs)) return undefined
+  return { owner, fence, pxMs }
 }

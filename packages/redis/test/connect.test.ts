@@ -105,7 +105,7 @@ describe('deployment checks at connect', () => {
     expect(driver.capabilities).toMatchObject({
       expiry: 'lease',
       nativeWait: true,
-      fair: false,
+      fair: true,
       lossSignal: true,
       inspect: true,
     })

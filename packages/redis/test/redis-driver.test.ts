@@ -111,7 +111,7 @@ describe('RedisDriver protocol', () => {
     expect(got?.fence).toBe(2n)
   })
 
-  it('many local waiters are served FIFO with one retry per release', async () => {
+  it('many local waiters are served FIFO, each release handing the lock over on the server', async () => {
     const [d1, d2] = [await driver(), await driver()]
     const key = uniqueKey('fifo')
     let held = (await d1.acquire(driverRequest(key, { ttlMs: 30_000 }))) as DriverLease
@@ -123,6 +123,7 @@ describe('RedisDriver protocol', () => {
       }),
     )
     await expect.poll(() => d2.waiting).toBe(5)
+    await expect.poll(() => raw.llen(lockKeys('baton', key).queue)).toBe(5)
     const before = await scriptCalls()
     await d1.release(held)
     for (let i = 0; i < 5; i++) {
@@ -130,9 +131,9 @@ describe('RedisDriver protocol', () => {
       await d2.release(held)
     }
     expect(order).toEqual([0, 1, 2, 3, 4])
-    // Scripts counted: 6 releases + the head's first try + 5 grants (+2 slack).
+    // Scripts counted: 6 releases, each handing the lock to the next waiter on the server.
     // A stampede (every waiter retrying on every release) would need 6 + 15 = 21 or more.
-    expect((await scriptCalls()) - before).toBeLessThanOrEqual(14)
+    expect((await scriptCalls()) - before).toBe(6)
   })
 
   it('a wait shorter than the subscription still tries once', async () => {
@@ -157,6 +158,7 @@ describe('RedisDriver protocol', () => {
     expect(performance.now() - abortedAt).toBeLessThan(100)
     expect(d2.waiting).toBe(0)
     expect((await d1.inspect(key))?.owner).toBe(held.owner)
+    await expect.poll(() => raw.llen(lockKeys('baton', key).queue)).toBe(0)
   })
 
   it('close releases held locks and leaves no connections behind', async () => {
