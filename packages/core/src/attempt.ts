@@ -40,6 +40,15 @@ export class Attempt {
     this.#clock = clock
   }
 
+  /**
+   * True when this acquire makes one driver call with the whole wait, without a `waitMs: 0`
+   * attempt first: it may wait, and the driver queues server-side with its first request
+   * (`capabilities.queuedWait`). The driver then reports contention via `onContended`.
+   */
+  get queues(): boolean {
+    return this.waitMs > 0 && this.#driver.capabilities.queuedWait
+  }
+
   /** Why the attempt stopped, or undefined while it runs. */
   get reason(): LockError | undefined {
     return this.#reason
@@ -99,9 +108,10 @@ export class Attempt {
   /**
    * One `driver.acquire` raced against the attempt's stop (timeout, caller abort, close).
    * When the attempt stops first, the request's signal is aborted, and a grant that still
-   * arrives is released in the background and never exposed (S4).
+   * arrives is released in the background and never exposed (S4). `onContended`, when
+   * given, is passed to the driver and runs at most once, and only while the attempt runs.
    */
-  async callDriver(waitMs: number): Promise<DriverLease | null> {
+  async callDriver(waitMs: number, onContended?: () => void): Promise<DriverLease | null> {
     if (this.#reason !== undefined) throw this.#reason
     const { fullKey, owner, ttlMs } = this.#target
     // The signal is made only if the driver reads it: a one-shot attempt usually does not.
@@ -114,6 +124,7 @@ export class Attempt {
       get signal() {
         return attempt.signal
       },
+      ...(onContended === undefined ? {} : { onContended: this.#once(onContended) }),
     }
     let call: Promise<DriverLease | null>
     try {
@@ -164,6 +175,16 @@ export class Attempt {
         () => driver.abandon?.(request),
       ),
     )
+  }
+
+  /** `callback` for the driver: runs on the first call only, and not once the attempt stopped. */
+  #once(callback: () => void): () => void {
+    let called = false
+    return () => {
+      if (called || this.#reason !== undefined) return
+      called = true
+      callback()
+    }
   }
 
   /** Keeps the key slot until `cleanup` settles (see `giveBackSlot`). */

@@ -15,6 +15,14 @@ export interface Capabilities {
   readonly nativeWait: boolean
   /** Waiters are granted in arrival order across processes. Default false. */
   readonly fair: boolean
+  /**
+   * A waiting acquire takes its place in a server-side queue with its first request and is
+   * granted as soon as that place comes up (ZooKeeper's sequential node). Core then makes one
+   * driver call with the whole `waitMs` instead of a `waitMs: 0` attempt first, which would
+   * only add round trips and, on a queue, give up the waiter's place; the driver reports
+   * finding the key held through `AcquireRequest.onContended`. Default false.
+   */
+  readonly queuedWait: boolean
   /** `durable` if fences stay increasing across a server restart of the documented deployment. Default `volatile`. */
   readonly fencing: 'durable' | 'volatile'
   /** The driver aborts `lease.lost` on server evidence of loss (N2); without it core learns of loss only by a failed renewal. Default false. */
@@ -32,6 +40,7 @@ const DEFAULTS: Capabilities = {
   ttlResolutionMs: 1,
   nativeWait: false,
   fair: false,
+  queuedWait: false,
   fencing: 'volatile',
   lossSignal: false,
   maxKeyBytes: 1024,

@@ -15,6 +15,12 @@ export interface AcquireRequest {
    * nothing held (S4). A grant it still returns after the abort is released by core.
    */
   readonly signal: AbortSignal
+  /**
+   * Set only when core skipped its `waitMs: 0` attempt (`capabilities.queuedWait`): the
+   * driver calls it when it finds the key held and starts to wait, so core can emit
+   * `contended`. Core ignores calls after the first.
+   */
+  readonly onContended?: () => void
 }
 
 /** A lock the backend granted; core wraps it in a `LockHandle`. */

@@ -223,12 +223,19 @@ export class Locker implements AsyncDisposable {
       const cutOffMs = waitMs === 0 ? this.#attemptTimeoutMs : waitMs + HARD_DEADLINE_GRACE_MS
       attempt.setDeadline(startedAtMs + cutOffMs)
       let lease: DriverLease | null = null
-      if (!contended) {
+      const queues = !contended && attempt.queues
+      if (!contended && !queues) {
         lease = await attempt.callDriver(0)
         if (lease === null) this.#emitContended(key, owner)
       }
       const remainingMs = Math.ceil(startedAtMs + waitMs - this.#clock.now())
-      if (lease === null && remainingMs > 0) lease = await attempt.callDriver(remainingMs)
+      if (queues) {
+        // one call, even when the wait ran out already: then it is the single attempt
+        const onContended = () => this.#emitContended(key, owner)
+        lease = await attempt.callDriver(Math.max(0, remainingMs), onContended)
+      } else if (lease === null && remainingMs > 0) {
+        lease = await attempt.callDriver(remainingMs)
+      }
       if (lease === null) return this.#noLock(key, isTry, waitMs)
       const handle = new HeldLock(this.#host, { key, fullKey, lease, ttlMs, renews: this.#renew })
       holdsSlot = false

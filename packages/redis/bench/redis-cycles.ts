@@ -6,6 +6,8 @@
  *   uncontended  one key, acquire + release in a loop (default)
  *   keys         16 independent keys at once, one Locker / one connection
  *   profile      Baton's uncontended loop only, for `node --cpu-prof`
+ *   handoff      4 Lockers (own drivers and connections) on one key, hold 2 ms: scripts per
+ *                grant, acquire latency, share of the least busy (argv[4]: number of Lockers)
  */
 import { randomBytes } from 'node:crypto'
 import { cpus, loadavg } from 'node:os'
@@ -75,11 +77,67 @@ async function block(cycle: Cycle, keys: string[], ms: number, tally: Tally): Pr
   tally.cpuUs += used.user + used.system
 }
 
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
+
+async function scriptCalls(raw: Redis): Promise<number> {
+  const stats = await raw.info('commandstats')
+  let calls = 0
+  for (const c of ['eval', 'evalsha']) {
+    calls += Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+  }
+  return calls
+}
+
+async function handoff(url: string, seconds: number, lockers: number): Promise<void> {
+  const raw = new Redis(url)
+  const all = await Promise.all(
+    Array.from({ length: lockers }, async () => {
+      const driver = await RedisDriver.connect({ url, onWarning: () => {} })
+      return new Locker(driver, { ttlMs: TTL_MS })
+    }),
+  )
+  const waits: number[] = []
+  const grants = all.map(() => 0)
+  let releases = 0
+  const before = await scriptCalls(raw)
+  const load = loadavg()[0] ?? 0
+  const endAt = performance.now() + seconds * 1000
+  await Promise.all(
+    all.map(async (locker, i) => {
+      while (performance.now() < endAt) {
+        const askedAt = performance.now()
+        const handle = await locker.acquire('bench:handoff', { waitMs: 10_000 })
+        waits.push(performance.now() - askedAt)
+        grants[i] = (grants[i] ?? 0) + 1
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        await handle.release()
+        releases += 1
+      }
+    }),
+  )
+  const scripts = (await scriptCalls(raw)) - before
+  const total = grants.reduce((a, b) => a + b, 0)
+  const sorted = waits.sort((a, b) => a - b)
+  console.log(
+    `handoff: ${lockers} Lockers, ${seconds} s, load ${load.toFixed(1)} -> ${(loadavg()[0] ?? 0).toFixed(1)}: ` +
+      `${total} grants, ${((scripts - releases) / total).toFixed(2)} acquire scripts per grant, ` +
+      `acquire p50 ${quantile(sorted, 0.5)?.toFixed(2)} ms, p99 ${quantile(sorted, 0.99)?.toFixed(2)} ms, ` +
+      `least busy ${((100 * Math.min(...grants)) / total).toFixed(1)}%`,
+  )
+  await Promise.all(all.map((l) => l.close()))
+  raw.disconnect()
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2] ?? 'uncontended'
   const seconds = Number(process.argv[3] ?? 10)
   const server = await startRedis()
   try {
+    if (mode === 'handoff') {
+      await handoff(server.url, seconds, Number(process.argv[4] ?? 4))
+      return
+    }
     const parallel = mode === 'keys' ? 16 : 1
     const contenders = {
       floor: await floor(server.url),

@@ -13,6 +13,9 @@ export function redisCapabilities(fencing: 'durable' | 'volatile'): Readonly<Cap
     // Waiters queue in Redis (list + per-waiter expiry); a release hands the lock to the
     // head of the queue on the server, so grants go in arrival order across processes.
     fair: true,
+    // A waiting acquire joins that queue with its first script: core makes one waiting call
+    // (no `waitMs: 0` attempt first), and the driver reports contention via onContended.
+    queuedWait: true,
     fencing,
     lossSignal: true,
     // Keys are hashed into the hash tag, so their length costs only the fence hash's `key` field.

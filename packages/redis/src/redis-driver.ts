@@ -246,9 +246,14 @@ export class RedisDriver implements LockDriver {
   ): Promise<DriverLease | null | number> {
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
     const sentAtMs = performance.now()
-    const sent = this.#commands.acquire(keys, req.owner, ttlMs, req.key, wait)
-    this.#lifecycle.track(sent)
-    const [granted, value] = await sent
+    let reply: [0 | 1, number]
+    this.#lifecycle.busy() // close waits for the reply, so that no grant leaks
+    try {
+      reply = await this.#commands.acquire(keys, req.owner, ttlMs, req.key, wait)
+    } finally {
+      this.#lifecycle.idle()
+    }
+    const [granted, value] = reply
     if (granted !== 1) return value
     const grant = { fence: BigInt(value), ttlMs, sentAtMs }
     const lease = this.#leases.grant(req, grant, { keys, expiresAtMs: sentAtMs + ttlMs })
@@ -267,6 +272,16 @@ export class RedisDriver implements LockDriver {
    */
   async #wait(req: AcquireRequest, keys: LockKeys): Promise<DriverLease | null> {
     const deadlineMs = performance.now() + req.waitMs
+    let tries = 0
+    if (!this.#listener.isSubscribed(keys.channel)) {
+      // Most acquires find the lock free: try once without the channel, and subscribe (then
+      // queue) only when it is held. With the channel still subscribed (this driver waited
+      // on the key less than `subscriptionLingerMs` ago), the first script queues at once.
+      const first = await this.#attempt(req, keys, false)
+      if (typeof first !== 'number') return first
+      req.onContended?.()
+      tries = 1
+    }
     const ticket = this.#listener.enter(keys.channel, req.owner)
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
     const refreshMs = Math.max(1, Math.floor(ttlMs / 3))
@@ -280,7 +295,7 @@ export class RedisDriver implements LockDriver {
     try {
       const subscribeUntilMs = Math.min(deadlineMs, performance.now() + this.#subscribeWaitMs)
       await ticket.untilSubscribed(subscribeUntilMs, req.signal)
-      for (let tries = 0; ; tries++) {
+      for (; ; tries++) {
         const fence = ticket.fence
         if (fence !== undefined && refusedAtMs !== undefined) {
           queued = false
@@ -313,6 +328,7 @@ export class RedisDriver implements LockDriver {
           queued = result === null
           return result
         }
+        if (tries === 0) req.onContended?.()
         refusedAtMs = sentAtMs
         const holderMs = result >= 0 ? result + 1 : refreshMs
         const untilMs = Math.min(deadlineMs, performance.now() + Math.min(holderMs, refreshMs))

@@ -7,6 +7,8 @@ interface Channel {
   readonly tickets: Map<string, Ticket>
   /** Settles when the SUBSCRIBE is confirmed (or failed: the PTTL backstop still works). */
   subscribed: Promise<void>
+  /** True once the SUBSCRIBE was confirmed. */
+  ready: boolean
   /** Set while no waiter is left but the channel is still subscribed (a handoff soon after costs no SUBSCRIBE). */
   linger: NodeJS.Timeout | undefined
 }
@@ -55,18 +57,32 @@ export class ReleaseListener {
     return this.#closed
   }
 
+  /** True while `name` is subscribed (confirmed), with waiters or lingering after them. */
+  isSubscribed(name: string): boolean {
+    return this.#channels.get(name)?.ready === true
+  }
+
   /** Registers `owner` as a waiter on `name`, subscribing first if it is the channel's first. */
   enter(name: string, owner: string): Ticket {
     if (this.#closed) return new Ticket(Promise.resolve(), () => undefined)
     let channel = this.#channels.get(name)
     if (channel === undefined) {
-      const subscribed = this.#connection()
+      const created: Channel = {
+        name,
+        tickets: new Map(),
+        subscribed: Promise.resolve(),
+        ready: false,
+        linger: undefined,
+      }
+      created.subscribed = this.#connection()
         .subscribe(name)
         .then(
-          () => undefined,
+          () => {
+            created.ready = true
+          },
           () => undefined,
         )
-      channel = { name, tickets: new Map(), subscribed, linger: undefined }
+      channel = created
       this.#channels.set(name, channel)
     }
     clearTimeout(channel.linger)
@@ -97,20 +113,26 @@ export class ReleaseListener {
     subscriber.on('message', (channel: string, message: string) =>
       this.#onMessage(channel, message),
     )
-    // On every (re)connect, including a first one after SUBSCRIBEs failed while the server
-    // was unreachable: subscribe again (idempotent) and let every waiter re-check once.
-    subscriber.on('ready', () => this.#resubscribe(subscriber))
+    // On every (re)connect: subscribe again (idempotent), and after a reconnect let every
+    // waiter re-check once. Not on the first connect: the SUBSCRIBEs queued until then are
+    // sent on it, and a spurious re-check would cost each waiter a script.
+    let connects = 0
+    subscriber.on('ready', () => {
+      connects += 1
+      this.#resubscribe(subscriber, connects > 1)
+    })
     this.#subscriber = subscriber
     return subscriber
   }
 
-  /** Subscribes every channel again, then lets every waiter re-check (messages may have been missed). */
-  #resubscribe(subscriber: Redis): void {
+  /** Subscribes every channel again; after a reconnect lets every waiter re-check (messages may have been missed). */
+  #resubscribe(subscriber: Redis, recheck: boolean): void {
     const names = [...this.#channels.keys()]
     const done = names.length === 0 ? Promise.resolve() : subscriber.subscribe(...names)
     done
       .catch(() => undefined)
       .finally(() => {
+        if (!recheck) return
         for (const name of names) {
           for (const ticket of this.#channels.get(name)?.tickets.values() ?? []) {
             ticket.wake('recheck')

@@ -106,6 +106,7 @@ describe('deployment checks at connect', () => {
       expiry: 'lease',
       nativeWait: true,
       fair: true,
+      queuedWait: true,
       lossSignal: true,
       inspect: true,
     })

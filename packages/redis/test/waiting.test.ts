@@ -1,6 +1,7 @@
 import type { DriverLease } from '@baton-lock/core'
 import { Locker } from '@baton-lock/core'
 import { driverRequest, uniqueKey } from '@baton-lock/core/driver'
+import { lockKeys } from '@baton-lock/redis'
 import { type ServerHandle, startRedis } from '@baton-lock/test-matrix'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -27,10 +28,9 @@ describe('waiting without the subscriber', () => {
     const holderTtlMs = 1_500
     const held = (await d1.acquire(driverRequest(key, { ttlMs: holderTtlMs }))) as DriverLease
     const heldAt = performance.now()
-    const scripts = await scriptCalls(raw)
     const waiting = d2.acquire(driverRequest(key, { waitMs: 20_000 }))
-    // The waiter subscribed, then its first try ran on the server and failed.
-    await expect.poll(() => scriptCalls(raw)).toBeGreaterThan(scripts)
+    // The waiter tried, subscribed, then joined the queue in Redis.
+    await expect.poll(() => raw.llen(lockKeys('baton', key).queue)).toBe(1)
     const subscriber = d2.subscriber
     subscriber?.disconnect() // no reconnect: every release message is lost from here on
     await expect.poll(() => subscriber?.status).toBe('end')

@@ -13,6 +13,9 @@ export class DriverLifecycle {
   readonly #name: string
   readonly #closing = new AbortController()
   readonly #work = new Set<Promise<unknown>>()
+  /** Calls between `busy()` and `idle()`; close waits for them like tracked work. */
+  #busy = 0
+  #onIdle: (() => void) | undefined
   #closed: Promise<void> | undefined
 
   /** `name` is the driver's name, used in the closed error. */
@@ -54,6 +57,20 @@ export class DriverLifecycle {
   }
 
   /**
+   * Marks one call in flight that `close` waits for (within its grace period), until the
+   * matching `idle()`: `track` without a promise, for a driver's hot path (no allocation).
+   */
+  busy(): void {
+    this.#busy += 1
+  }
+
+  /** Ends one `busy()`. */
+  idle(): void {
+    this.#busy -= 1
+    if (this.#busy === 0) this.#onIdle?.()
+  }
+
+  /**
    * Closes once: aborts `signal`, waits for tracked work for at most `graceMs` (an
    * unreachable server must not hold close up), then runs `shutdown`. Later calls return
    * the same promise.
@@ -65,10 +82,18 @@ export class DriverLifecycle {
 
   async #close(shutdown: () => Promise<void>, graceMs: number): Promise<void> {
     this.#closing.abort(this.closedError())
-    if (this.#work.size > 0) {
+    if (this.#work.size > 0 || this.#busy > 0) {
+      const idle =
+        this.#busy === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              this.#onIdle = resolve
+            })
       const grace = new AbortController()
-      await Promise.race([Promise.allSettled([...this.#work]), sleep(graceMs, grace.signal)])
+      const work = Promise.allSettled([...this.#work, idle])
+      await Promise.race([work, sleep(graceMs, grace.signal)])
       grace.abort()
+      this.#onIdle = undefined
     }
     await shutdown()
   }
