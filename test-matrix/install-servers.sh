@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the native server binaries the test matrix starts on free loopback ports:
 # redis-server, PostgreSQL, MariaDB, etcd (server and client), ZooKeeper and a Java runtime,
-# plus Apache Curator and a JDK for the ZooKeeper interop tests.
+# plus Apache Curator and a JDK for the ZooKeeper interop tests, and redis-py for the Redis ones.
 #
 # Idempotent: when everything is present it exits 0 at once, without calling apt.
 # The harness never uses the system services these packages bring, so the script keeps
@@ -33,6 +33,8 @@ have java || missing+=(default-jre-headless)
 [[ -f /usr/share/java/curator-recipes.jar ]] || missing+=(libcurator-recipes-java)
 have javac || missing+=(openjdk-17-jdk-headless)
 [[ -f /usr/share/java/slf4j-nop.jar ]] || missing+=(libslf4j-java)
+# redis-py interop tests (packages/redis): Debian's redis-py for the system python3
+/usr/bin/python3 -c 'import redis' >/dev/null 2>&1 || missing+=(python3-redis)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0

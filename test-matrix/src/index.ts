@@ -11,8 +11,14 @@ export type { MariadbOptions } from './mariadb.js'
 export { startMariadb } from './mariadb.js'
 export type { PostgresOptions } from './postgres.js'
 export { startPostgres } from './postgres.js'
-export type { RedisOptions } from './redis.js'
-export { startRedis, startRedisNodes } from './redis.js'
+export type {
+  RedisClusterHandle,
+  RedisClusterOptions,
+  RedisOptions,
+  RedisSentinelHandle,
+  RedisSentinelOptions,
+} from './redis.js'
+export { startRedis, startRedisCluster, startRedisNodes, startRedisSentinel } from './redis.js'
 export { harnessTmpdir } from './server-dir.js'
 export type { ClusterHandle, ServerHandle } from './server-handle.js'
 export { canInjectFaults, ExternalServerError } from './server-handle.js'

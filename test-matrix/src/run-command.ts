@@ -30,6 +30,7 @@ export function runCommand(
     child.stderr.setEncoding('utf8').on('data', (t: string) => {
       output += t
     })
+    child.stdin.on('error', () => {}) // EPIPE when the command exits without reading its input
     child.stdin.end(options.input ?? '')
     child.once('error', reject)
     child.once('close', (code, signal) => {

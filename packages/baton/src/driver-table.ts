@@ -36,6 +36,24 @@ export const DRIVER_TABLE = {
     pkg: '@baton-lock/redis',
     exportName: 'RedisDriver',
   },
+  'redis-cluster': {
+    prefixes: ['redis+cluster:', 'rediss+cluster:'],
+    shape: 'host-list',
+    pkg: '@baton-lock/redis',
+    exportName: 'RedisDriver',
+  },
+  'redis-sentinel': {
+    prefixes: ['redis+sentinel:', 'rediss+sentinel:'],
+    shape: 'host-list',
+    pkg: '@baton-lock/redis',
+    exportName: 'RedisDriver',
+  },
+  redlock: {
+    prefixes: ['redlock:', 'rediss+redlock:'],
+    shape: 'host-list',
+    pkg: '@baton-lock/redis',
+    exportName: 'RedlockDriver',
+  },
   postgres: {
     prefixes: ['postgres:', 'postgresql:'],
     shape: 'server',

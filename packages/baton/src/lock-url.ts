@@ -20,7 +20,7 @@ export interface LockUrl {
 }
 
 const EXPECTED =
-  'memory:, sqlite:PATH, redis://, rediss://, postgres://, postgresql://, mysql://, etcd://, zk://'
+  'memory:, sqlite:PATH, redis://, rediss://, redis+cluster://, redis+sentinel://, redlock://, postgres://, postgresql://, mysql://, etcd://, zk://'
 
 /**
  * Parses a lock URL (DESIGN section 9). Throws a TypeError that names the problem and
@@ -89,7 +89,7 @@ function parseServerUrl(scheme: LockScheme, url: string): LockUrl {
 
 /** `etcd://h1:p1,h2:p2` and `zk://h1:p1,h2:p2/chroot`: host lists a WHATWG URL cannot parse. */
 function parseHostListUrl(scheme: LockScheme, url: string): LockUrl {
-  const userinfo = /^[a-z]+:\/\/([^/@]*)@/i.exec(url)?.[1]
+  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/@]*)@/i.exec(url)?.[1]
   const password = userinfo?.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : ''
   const secrets = [password, safeDecode(password)].filter((s) => s.length > 0)
   return { scheme, url, display: scrub(url, { secrets }), secrets }

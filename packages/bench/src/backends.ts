@@ -19,6 +19,7 @@ import { postgresFloor, postgresServerWait } from './contenders/postgres-floor.j
 import { advisoryLockPeer } from './contenders/postgres-peers.js'
 import { redisFloor, redisUnfenced } from './contenders/redis-floor.js'
 import { redisSemaphorePeer, redlockPeer } from './contenders/redis-peers.js'
+import { redlockBackend } from './contenders/redlock-peers.js'
 import { sqliteFloor } from './contenders/sqlite-floor.js'
 import {
   startZookeeperBackend,
@@ -53,6 +54,7 @@ export const BACKENDS: readonly BackendSpec[] = [
     crossProcess: true,
     probe: redisProbe,
   },
+  redlockBackend,
   {
     name: 'postgres',
     start: startPostgresBackend,

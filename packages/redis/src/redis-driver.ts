@@ -10,6 +10,7 @@ import {
   type RenewResult,
 } from '@baton-lock/core/driver'
 import type { Redis } from 'ioredis'
+import { ClusterCommands, ClusterWatch } from './cluster-topology.js'
 import { connectClient, driverConnections } from './create-client.js'
 import { LockCommands } from './lock-commands.js'
 import { redisCapabilities } from './redis-capabilities.js'
@@ -31,7 +32,7 @@ interface RedisLease {
 const SWEEP_EVERY_GRANTS = 1024
 
 /**
- * Baton driver for a standalone Redis server (ioredis). Capabilities are conservative
+ * Baton driver for a Redis server, a Sentinel-managed master or a Redis Cluster (ioredis). Capabilities are conservative
  * (`fencing: 'volatile'`) until the driver has connected and read the server's persistence
  * setting; `RedisDriver.connect()` or `await driver.ready()` settle them before first use.
  */
@@ -49,7 +50,11 @@ export class RedisDriver implements LockDriver {
   /** How long close() lets acquire scripts in flight answer, so that no grant leaks. */
   readonly #closeGraceMs: number
   readonly #listener: ReleaseListener
-  readonly #watch: ServerWatch
+  readonly #watch: ServerWatch | ClusterWatch
+  /** Cluster or Sentinel: a failover may roll writes back (see `DriverConnections.failover`). */
+  readonly #failover: boolean
+  /** Set for a Redis Cluster client: the calls that span locks, split per slot. */
+  readonly #spanning: Pick<ClusterCommands, 'renewMany' | 'releaseAll' | 'list'>
   readonly #warnings: string[] = []
   #capabilities = redisCapabilities('volatile')
   #server: ServerFacts | undefined
@@ -83,9 +88,22 @@ export class RedisDriver implements LockDriver {
     for (const warning of connections.warnings) this.#warn(warning)
     this.#client.on('error', this.#ignoreError)
     this.#commands = new LockCommands(defineScripts(this.#client))
-    this.#watch = new ServerWatch(this.#client, () => {
-      this.#leases.loseAll(new Error('redis: the server restarted or failed over (run_id changed)'))
-    })
+    const cluster = connections.cluster
+    this.#failover = connections.failover
+    this.#spanning = cluster ? new ClusterCommands(cluster, this.#commands) : this.#commands
+    this.#watch = cluster
+      ? new ClusterWatch(cluster, () =>
+          [...this.#leases.entries()].map(({ lease, data }) => ({
+            lock: data.keys.lock,
+            owner: lease.owner,
+            lose: (reason: Error) => this.#leases.lose(lease, reason),
+          })),
+        )
+      : new ServerWatch(this.#client, () => {
+          this.#leases.loseAll(
+            new Error('redis: the server restarted or failed over (run_id changed)'),
+          )
+        })
     const lingerMs = options.subscriptionLingerMs ?? 1_000
     const subscribeWaitMs = options.commandTimeoutMs ?? 2_000
     this.#closeGraceMs = subscribeWaitMs + 1_000
@@ -161,7 +179,7 @@ export class RedisDriver implements LockDriver {
     const ttl = Math.max(1, Math.floor(ttlMs))
     const sentAtMs = performance.now()
     const owned = leases.map((lease) => ({ keys: this.#keysOf(lease), owner: lease.owner }))
-    const stillOwned = await this.#commands.renewMany(owned, ttl)
+    const stillOwned = await this.#spanning.renewMany(owned, ttl)
     return leases.map((lease, i) => {
       if (stillOwned[i]) {
         const held = this.#leases.get(lease)
@@ -188,7 +206,7 @@ export class RedisDriver implements LockDriver {
 
   async list(prefix: string): Promise<Array<LockInfo & { readonly key: string }>> {
     if (this.#server === undefined) await this.ready()
-    return this.#commands.list(this.#keys.prefix, prefix)
+    return this.#spanning.list(this.#keys.prefix, prefix)
   }
 
   async forceRelease(key: string): Promise<boolean> {
@@ -352,7 +370,7 @@ export class RedisDriver implements LockDriver {
     await connectClient(this.#client, this.#connectTimeoutMs, this.#ownsClient)
     const facts = await this.#watch.start()
     this.#server = facts
-    this.#capabilities = redisCapabilities(facts.aof ? 'durable' : 'volatile')
+    this.#capabilities = redisCapabilities(facts.aof && !this.#failover ? 'durable' : 'volatile')
     const eviction = evictionWarning(facts)
     if (eviction !== undefined) this.#warn(eviction)
     if (facts.runId === undefined) {
@@ -374,7 +392,7 @@ export class RedisDriver implements LockDriver {
       .drain()
       .map(({ lease, data }) => ({ keys: data.keys, owner: lease.owner }))
     if (this.#client.status === 'ready')
-      await this.#commands.releaseAll(held).catch(() => undefined)
+      await this.#spanning.releaseAll(held).catch(() => undefined)
     this.#watch.stop()
     if (this.#ownsClient) {
       if (this.#client.status === 'ready') await this.#client.quit().catch(() => undefined)

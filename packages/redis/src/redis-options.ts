@@ -1,15 +1,21 @@
-import type { Redis, RedisOptions } from 'ioredis'
+import type { Cluster, Redis, RedisOptions } from 'ioredis'
 
 /** Options of a `RedisDriver`: exactly one of `url` and `client`. Frozen at construction. */
 export interface RedisDriverOptions {
-  /** `redis://[user:password@]host[:port][/db]` or `rediss://...` (TLS). The driver creates and owns the client. */
+  /**
+   * `redis://[user:password@]host[:port][/db]` or `rediss://...` (TLS); a Redis Cluster as
+   * `redis+cluster://[user:password@]host:port,host:port,...` (seed nodes); a Sentinel-managed
+   * master as `redis+sentinel://[user:password@]host:port,host:port/<masterName>[/<db>]`
+   * (sentinel addresses). The driver creates and owns the client.
+   */
   readonly url?: string
   /**
    * An ioredis client to use. Create it with `enableOfflineQueue: false`,
    * `autoResendUnfulfilledCommands: false`, `maxRetriesPerRequest: 0` and a `commandTimeout`
-   * (the driver warns otherwise) and without `keyPrefix` (rejected). Standalone servers only.
+   * (the driver warns otherwise) and without `keyPrefix` (rejected). A `Cluster` client is
+   * served too (the same options go in its `redisOptions`, `enableOfflineQueue: false` on it).
    */
-  readonly client?: Redis
+  readonly client?: Redis | Cluster
   /** Whether `close()` closes the client. Default: true for `url`, false for `client`. */
   readonly ownsClient?: boolean
   /** First segment of every Redis key and channel the driver uses. Default "baton". */

@@ -1,0 +1,157 @@
+import type { LockDriver } from '@baton-lock/core'
+import { ExecutionError, Redlock } from '@sesamecare-oss/redlock'
+import { Redis } from 'ioredis'
+import { RedlockMutex } from 'redis-semaphore'
+import type { BackendSpec, RunningBackend } from '../backend-spec.js'
+import type { BackendTarget, ContenderSpec, LockClient, Release } from '../lock-client.js'
+import { ownerId } from './owner-id.js'
+
+// The quorum rows: Baton's RedlockDriver against node-redlock (@sesamecare-oss/redlock, the
+// maintained ioredis fork of `redlock`) and redis-semaphore's RedlockMutex, on 3 independent
+// loopback masters. The floor is the bare algorithm: SET NX PX on every node at once, granted
+// on a majority, compare-and-delete everywhere.
+
+const TTL_MS = 30_000
+const NODES = 3
+const RELEASE_LUA = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`
+
+type ReleasingRedis = Redis & { floorRelease(key: string, owner: string): Promise<number> }
+
+/** `redlock://h:p,h:p` to one `redis://h:p` per node. */
+function nodeUrls(target: BackendTarget): string[] {
+  return target.url
+    .slice('redlock://'.length)
+    .split(',')
+    .map((hostPort) => `redis://${hostPort}`)
+}
+
+async function connectAll(target: BackendTarget): Promise<Redis[]> {
+  const clients = nodeUrls(target).map(
+    (url) => new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 }),
+  )
+  await Promise.all(clients.map((c) => c.connect()))
+  return clients
+}
+
+async function quitAll(clients: Redis[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.quit().catch(() => undefined)))
+}
+
+/** The hand-written quorum floor: one parallel SET NX PX round, a majority, release everywhere. Attempt-only. */
+export const redlockFloor: ContenderSpec = {
+  name: 'floor: SET NX PX on every node, majority, compare-and-delete everywhere',
+  role: 'floor',
+  waits: false,
+  async open(target: BackendTarget): Promise<LockClient> {
+    const clients = (await connectAll(target)) as ReleasingRedis[]
+    for (const c of clients) c.defineCommand('floorRelease', { numberOfKeys: 1, lua: RELEASE_LUA })
+    const majority = Math.floor(clients.length / 2) + 1
+    const releaseAll = async (key: string, owner: string) => {
+      await Promise.allSettled(clients.map((c) => c.floorRelease(key, owner)))
+    }
+    return {
+      async acquire(key: string): Promise<Release | null> {
+        const owner = ownerId()
+        const replies = await Promise.allSettled(
+          clients.map((c) => c.set(key, owner, 'PX', TTL_MS, 'NX')),
+        )
+        const granted = replies.filter((r) => r.status === 'fulfilled' && r.value === 'OK').length
+        if (granted < majority) {
+          if (granted > 0) await releaseAll(key, owner)
+          return null
+        }
+        return () => releaseAll(key, owner)
+      },
+      close: () => quitAll(clients),
+    }
+  },
+}
+
+/** node-redlock over the 3 clients, default retry settings (200 ms delay, 100 ms jitter). */
+export const nodeRedlockPeer: ContenderSpec = {
+  name: 'peer: node-redlock (@sesamecare-oss/redlock), 3 nodes',
+  role: 'peer',
+  waits: true,
+  async open(target: BackendTarget): Promise<LockClient> {
+    const clients = await connectAll(target)
+    const redlock = new Redlock(clients)
+    redlock.on('error', () => {}) // contention shows up here as ResourceLockedError
+    return {
+      async acquire(key: string, waitMs: number): Promise<Release | null> {
+        const retryCount = Math.ceil(waitMs / 100)
+        try {
+          const lock = await redlock.acquire([key], TTL_MS, { retryCount })
+          return async () => {
+            await lock.release()
+          }
+        } catch (err) {
+          if (err instanceof ExecutionError) return null
+          throw err
+        }
+      },
+      async close() {
+        await redlock.quit()
+      },
+    }
+  },
+}
+
+/** redis-semaphore's RedlockMutex over the 3 clients, library defaults (polls every 10 ms). */
+export const redlockMutexPeer: ContenderSpec = {
+  name: 'peer: redis-semaphore RedlockMutex, 3 nodes',
+  role: 'peer',
+  waits: true,
+  async open(target: BackendTarget): Promise<LockClient> {
+    const clients = await connectAll(target)
+    return {
+      async acquire(key: string, waitMs: number): Promise<Release | null> {
+        const mutex = new RedlockMutex(clients, key, {
+          lockTimeout: TTL_MS,
+          acquireTimeout: Math.max(1, waitMs),
+          acquireAttemptsLimit: waitMs === 0 ? 1 : Number.POSITIVE_INFINITY,
+        })
+        const ok = await mutex.tryAcquire()
+        if (!ok) return null
+        return () => mutex.release()
+      },
+      close: () => quitAll(clients),
+    }
+  },
+}
+
+/** Three independent loopback masters from @baton-lock/test-matrix. */
+async function startRedlockBackend(): Promise<RunningBackend> {
+  const { startRedisNodes } = await import('@baton-lock/test-matrix')
+  const nodes = await startRedisNodes(NODES, { name: 'bench-redlock' })
+  const url = `redlock://${nodes.members.map((m) => `${m.host}:${m.port}`).join(',')}`
+  try {
+    const redis = new Redis(nodes.members[0]?.url ?? '', { lazyConnect: true })
+    await redis.connect()
+    const version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown'
+    await redis.quit()
+    return {
+      target: { url },
+      version: `Redis ${version} x ${NODES} independent masters`,
+      provisioning: `${NODES} redis-server processes started by @baton-lock/test-matrix on free loopback ports`,
+      stop: () => nodes.stop(),
+    }
+  } catch (err) {
+    await nodes.stop()
+    throw err
+  }
+}
+
+async function redlockDriver(target: BackendTarget): Promise<LockDriver> {
+  const { RedlockDriver } = await import('@baton-lock/redis')
+  return new RedlockDriver({ url: target.url, onWarning: () => {} })
+}
+
+/** The quorum backend: `--backend redlock`. */
+export const redlockBackend: BackendSpec = {
+  name: 'redlock',
+  start: startRedlockBackend,
+  floor: redlockFloor,
+  createDriver: redlockDriver,
+  peers: [nodeRedlockPeer, redlockMutexPeer],
+  crossProcess: true,
+}
