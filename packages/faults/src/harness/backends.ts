@@ -159,7 +159,7 @@ async function single(
             : 'appendonly yes, appendfsync always'
           : backend === 'postgres'
             ? options.postgresAsyncCommit
-              ? 'synchronous_commit off: a crash may reissue the last fences (fencing volatile)'
+              ? 'server default synchronous_commit off (the driver sets it on for its lock sessions)'
               : 'synchronous_commit on; the fenced store is a table on the same server'
             : 'MariaDB',
       stop: async () => {
