@@ -137,8 +137,12 @@ function sentinelClient(
     ...(parsed.password === undefined ? {} : { password: parsed.password }),
     ...(sentinelPassword === undefined ? {} : { sentinelPassword }),
     ...(parsed.tls ? { tls: extra.tls ?? {}, enableTLSForSentinelMode: true } : {}),
-    // Subscribes to +switch-master: a failover reconnects at once, even to a live old master.
-    failoverDetector: true,
+    // Not ioredis's failoverDetector: its +switch-master disconnect, landing while the client
+    // is already reconnecting after the master died, rejects that connect and ends the client
+    // for good ("Connection is closed"; seen in the failover test). A live old master that
+    // sentinel demoted answers writes with READONLY instead: reconnect (through the
+    // sentinels, to the new master) on that error; the failed command is not resent.
+    reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
     ...SAFE_CLIENT_OPTIONS,
     lazyConnect: true,
   })
