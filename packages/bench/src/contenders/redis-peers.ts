@@ -12,6 +12,33 @@ async function connect(url: string): Promise<Redis> {
 }
 
 /**
+ * @sesamecare-oss/redlock over `clients` (one for single-instance Redlock, N for the quorum),
+ * default retry settings (200 ms delay, 100 ms jitter), retried for as long as the wait allows.
+ */
+export function redlockClient(clients: Redis[]): LockClient {
+  const redlock = new Redlock(clients)
+  redlock.on('error', () => {}) // contention shows up here as ResourceLockedError; not a failure
+  return {
+    async acquire(key: string, waitMs: number): Promise<Release | null> {
+      // Redlock retries every 200 +- 100 ms; enough retries to cover waitMs at the shortest delay.
+      const retryCount = Math.ceil(waitMs / 100)
+      try {
+        const lock = await redlock.acquire([key], TTL_MS, { retryCount })
+        return async () => {
+          await lock.release()
+        }
+      } catch (err) {
+        if (err instanceof ExecutionError) return null
+        throw err
+      }
+    },
+    async close() {
+      await redlock.quit()
+    },
+  }
+}
+
+/**
  * @sesamecare-oss/redlock with a single client (single-instance Redlock), default retry
  * settings (200 ms delay, 100 ms jitter), retried for as long as the wait allows.
  */
@@ -20,27 +47,7 @@ export const redlockPeer: ContenderSpec = {
   role: 'peer',
   waits: true,
   async open(target: BackendTarget): Promise<LockClient> {
-    const redis = await connect(target.url)
-    const redlock = new Redlock([redis])
-    redlock.on('error', () => {}) // contention shows up here as ResourceLockedError; not a failure
-    return {
-      async acquire(key: string, waitMs: number): Promise<Release | null> {
-        // Redlock retries every 200 +- 100 ms; enough retries to cover waitMs at the shortest delay.
-        const retryCount = Math.ceil(waitMs / 100)
-        try {
-          const lock = await redlock.acquire([key], TTL_MS, { retryCount })
-          return async () => {
-            await lock.release()
-          }
-        } catch (err) {
-          if (err instanceof ExecutionError) return null
-          throw err
-        }
-      },
-      async close() {
-        await redlock.quit()
-      },
-    }
+    return redlockClient([await connect(target.url)])
   },
 }
 

@@ -1,10 +1,10 @@
 import type { LockDriver } from '@baton-lock/core'
-import { ExecutionError, Redlock } from '@sesamecare-oss/redlock'
 import { Redis } from 'ioredis'
 import { RedlockMutex } from 'redis-semaphore'
 import type { BackendSpec, RunningBackend } from '../backend-spec.js'
 import type { BackendTarget, ContenderSpec, LockClient, Release } from '../lock-client.js'
 import { ownerId } from './owner-id.js'
+import { redlockClient } from './redis-peers.js'
 
 // The quorum rows: Baton's RedlockDriver against node-redlock (@sesamecare-oss/redlock, the
 // maintained ioredis fork of `redlock`) and redis-semaphore's RedlockMutex, on 3 independent
@@ -73,26 +73,7 @@ export const nodeRedlockPeer: ContenderSpec = {
   role: 'peer',
   waits: true,
   async open(target: BackendTarget): Promise<LockClient> {
-    const clients = await connectAll(target)
-    const redlock = new Redlock(clients)
-    redlock.on('error', () => {}) // contention shows up here as ResourceLockedError
-    return {
-      async acquire(key: string, waitMs: number): Promise<Release | null> {
-        const retryCount = Math.ceil(waitMs / 100)
-        try {
-          const lock = await redlock.acquire([key], TTL_MS, { retryCount })
-          return async () => {
-            await lock.release()
-          }
-        } catch (err) {
-          if (err instanceof ExecutionError) return null
-          throw err
-        }
-      },
-      async close() {
-        await redlock.quit()
-      },
-    }
+    return redlockClient(await connectAll(target))
   },
 }
 
