@@ -26,7 +26,9 @@ const cases: { control: Control; checker: CheckerName; holdMs?: [number, number]
   { control: 'renew-blind', checker: 'S1', holdMs: [1_200, 1_600] },
   { control: 'constant-fence', checker: 'S3' },
   { control: 'late-signal', checker: 'N1' },
-  { control: 'no-check', checker: 'W1' },
+  // long holds: the pause must land between the read and the unchecked write (with short
+  // holds it sometimes landed outside, and the control went unexercised)
+  { control: 'no-check', checker: 'W1', holdMs: [1_200, 1_600] },
 ]
 
 test.each(cases)('$control is flagged by $checker', async ({ control, checker, holdMs }) => {
