@@ -52,6 +52,7 @@ async function bareCycle(): Promise<Cost> {
     owner: '0123456789abcdef0123456789abcdef',
     ttlMs: 30_000,
     waitMs: 0,
+    mode: 'exclusive' as const,
     signal,
   }
   const cost = await measure(async () => {
@@ -104,7 +105,14 @@ async function holdMany(): Promise<HeldCost> {
   const heapStart = heapUsed()
   const bare = []
   for (let i = 0; i < HELD; i++) {
-    const req = { key: `k${i}`, owner: `o${i}`, ttlMs: 30_000, waitMs: 0, signal }
+    const req = {
+      key: `k${i}`,
+      owner: `o${i}`,
+      ttlMs: 30_000,
+      waitMs: 0,
+      mode: 'exclusive' as const,
+      signal,
+    }
     bare.push(await bareDriver.acquire(req))
   }
   const heapBare = heapUsed()

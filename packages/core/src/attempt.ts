@@ -1,6 +1,6 @@
 import { toBackendError } from './backend-error.js'
 import type { Clock, TimerHandle } from './clock.js'
-import type { AcquireRequest, DriverLease, LockDriver } from './driver.js'
+import type { AcquireRequest, DriverLease, LockDriver, LockMode } from './driver.js'
 import { type LockError, LockTimeoutError } from './errors.js'
 import { giveBackKey } from './key-queue.js'
 
@@ -11,6 +11,20 @@ export interface AttemptTarget {
   readonly owner: string
   readonly ttlMs: number
   readonly waitMs: number
+  readonly mode: LockMode
+  /** Semaphore requests only. */
+  readonly limit?: number
+  /** The holder's advertised value (elections). */
+  readonly value?: string
+}
+
+/**
+ * Whether an acquire in `mode` takes the key's in-process slot (S5): only the exclusive
+ * mode does. Shared holders and semaphore permits are many owners of one key by design,
+ * each with its own owner id, so the driver sees them all.
+ */
+export function takesSlot(mode: LockMode): boolean {
+  return mode === 'exclusive'
 }
 
 /**
@@ -113,7 +127,7 @@ export class Attempt {
    */
   async callDriver(waitMs: number, onContended?: () => void): Promise<DriverLease | null> {
     if (this.#reason !== undefined) throw this.#reason
-    const { fullKey, owner, ttlMs } = this.#target
+    const { fullKey, owner, ttlMs, mode, limit, value } = this.#target
     // The signal is made only if the driver reads it: a one-shot attempt usually does not.
     const attempt = this
     const request: AcquireRequest = {
@@ -121,6 +135,9 @@ export class Attempt {
       owner,
       ttlMs,
       waitMs,
+      mode,
+      ...(limit === undefined ? {} : { limit }),
+      ...(value === undefined ? {} : { value }),
       get signal() {
         return attempt.signal
       },
@@ -158,7 +175,8 @@ export class Attempt {
    * otherwise re-enter (S5). Not awaited by close(): a hung backend may never answer.
    */
   giveBackSlot(): void {
-    const { fullKey } = this.#target
+    const { fullKey, mode } = this.#target
+    if (!takesSlot(mode)) return
     if (this.#abandoned === undefined) giveBackKey(this.#driver, fullKey)
     else void Promise.all(this.#abandoned).then(() => giveBackKey(this.#driver, fullKey))
   }

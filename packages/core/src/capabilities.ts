@@ -31,8 +31,18 @@ export interface Capabilities {
   readonly maxKeyBytes: number
   /** The driver implements `inspect()`; without it `Locker.inspect` throws `LockUnsupportedError`. Default false. */
   readonly inspect: boolean
-  /** The backend has native shared (read) locks. Default false. */
+  /**
+   * The driver grants `mode: 'shared'` requests: many shared holders at once, none beside an
+   * exclusive holder, and a waiting exclusive request is not starved by later shared ones.
+   * Fences stay strictly increasing per key across both modes. Default false.
+   */
   readonly sharedLocks: boolean
+  /**
+   * The driver grants `mode: 'semaphore'` requests: at most `limit` holders of a semaphore
+   * key at once, each with its own fence (strictly increasing per key), renewal and loss
+   * signal. Default false.
+   */
+  readonly semaphores: boolean
 }
 
 const DEFAULTS: Capabilities = {
@@ -46,6 +56,7 @@ const DEFAULTS: Capabilities = {
   maxKeyBytes: 1024,
   inspect: false,
   sharedLocks: false,
+  semaphores: false,
 }
 
 /** Fills in the documented defaults, checks the values and freezes the result. */

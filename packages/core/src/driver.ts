@@ -1,5 +1,15 @@
 import type { Capabilities } from './capabilities.js'
 
+/**
+ * What a request asks for. `exclusive`: the mutex. `shared`: a read lock on the same key,
+ * held by any number of owners at once but never beside an exclusive holder
+ * (`capabilities.sharedLocks`). `semaphore`: one of `limit` permits of the semaphore named
+ * by the key, a resource separate from the lock of the same key
+ * (`capabilities.semaphores`). Core sends `shared` and `semaphore` only to drivers that
+ * declare them.
+ */
+export type LockMode = 'exclusive' | 'shared' | 'semaphore'
+
 /** One acquisition attempt as core hands it to a driver, after validation and namespacing. */
 export interface AcquireRequest {
   /** Namespaced key, 1 to `capabilities.maxKeyBytes` UTF-8 bytes; the driver maps it into its backend's limits. */
@@ -10,6 +20,20 @@ export interface AcquireRequest {
   readonly ttlMs: number
   /** How long the driver may wait for the key, in ms; 0 means one attempt, `Infinity` no limit. */
   readonly waitMs: number
+  /** The kind of grant; `exclusive` for every request of a driver that declares no other mode. */
+  readonly mode: LockMode
+  /**
+   * Set only for `mode: 'semaphore'`: how many holders the semaphore admits at once, an
+   * integer >= 1. Every holder of a key must agree; a driver that can tell throws
+   * `LockLimitMismatchError` when the key's current holders use another limit.
+   */
+  readonly limit?: number
+  /**
+   * What the holder advertises about itself (a leader's address, a participant id), at most
+   * 1024 UTF-8 bytes. The driver stores it with the grant where its layout has room (etcd's
+   * key value, a ZooKeeper node's data) and `inspect` returns it as `LockInfo.value`.
+   */
+  readonly value?: string
   /**
    * Aborted by core on timeout, caller abort or close; the driver stops waiting and leaves
    * nothing held (S4). A grant it still returns after the abort is released by core.
@@ -54,8 +78,16 @@ export interface LockInfo {
   readonly fence?: bigint
   /** The current holder's remaining lease in ms, where the backend can tell. */
   readonly ttlRemainingMs?: number
-  /** The current holder's owner id, where the backend can tell. */
+  /** The current holder's owner id, where the backend can tell (the first holder's for shared locks). */
   readonly owner?: string
+  /** Which mode the key is held in, where the backend can tell. */
+  readonly mode?: LockMode
+  /** How many owners hold the key (shared holders, semaphore permits in use), where the backend can tell. */
+  readonly holders?: number
+  /** A semaphore's limit as its holders declared it, where the backend can tell. */
+  readonly limit?: number
+  /** The holder's advertised `AcquireRequest.value` (the current leader's), where the backend stores it. */
+  readonly value?: string
 }
 
 /**
@@ -76,8 +108,12 @@ export interface LockDriver {
   release(lease: DriverLease): Promise<boolean>
   /** Renews many leases in one round trip; results in the order of `leases`. */
   renewMany?(leases: readonly DriverLease[], ttlMs: number): Promise<RenewResult[]>
-  /** Reads the state of a namespaced key; null when the key is free. */
-  inspect?(key: string): Promise<LockInfo | null>
+  /**
+   * Reads the state of a namespaced key; null when the key is free. `mode: 'semaphore'`
+   * reads the semaphore named `key` (a driver declaring `semaphores` must support it);
+   * otherwise the lock, whichever mode holds it.
+   */
+  inspect?(key: string, mode?: LockMode): Promise<LockInfo | null>
   /** Lists held keys starting with `prefix` (operations: `baton ls`). */
   list?(prefix: string): Promise<Array<LockInfo & { readonly key: string }>>
   /** Frees a key whoever holds it (operations: `baton release --force`); true when something was freed. */

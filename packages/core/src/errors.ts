@@ -6,6 +6,8 @@ export type LockErrorCode =
   | 'LOCK_BACKEND'
   | 'LOCK_UNSUPPORTED'
   | 'LOCK_CLOSED'
+  | 'LOCK_DEADLOCK'
+  | 'LOCK_LIMIT_MISMATCH'
 
 /** Context common to lock errors. */
 export interface LockErrorOptions {
@@ -105,6 +107,40 @@ export class LockClosedError extends LockError {
   }
 }
 
+/**
+ * The backend detected a deadlock involving this wait (MySQL's user-lock deadlock check,
+ * PostgreSQL's detector) and refused it; nothing is held for this acquire. `acquireAll`
+ * takes keys in one canonical order, so Baton callers alone never deadlock: another
+ * client's locks are involved.
+ */
+export class LockDeadlockError extends LockError {
+  readonly driver: string
+  constructor(driver: string, key: string, cause?: unknown) {
+    super('LOCK_DEADLOCK', `${driver}: waiting for lock "${key}" would deadlock`, { key, cause })
+    this.name = 'LockDeadlockError'
+    this.driver = driver
+  }
+}
+
+/**
+ * A semaphore acquire asked for `limit` permits while the key's current holders use
+ * `heldLimit`: every holder of one semaphore must agree on its limit.
+ */
+export class LockLimitMismatchError extends LockError {
+  readonly limit: number
+  readonly heldLimit: number
+  constructor(key: string, limit: number, heldLimit: number) {
+    super(
+      'LOCK_LIMIT_MISMATCH',
+      `semaphore "${key}" is held with limit ${heldLimit}; this acquire asked for limit ${limit}`,
+      { key },
+    )
+    this.name = 'LockLimitMismatchError'
+    this.limit = limit
+    this.heldLimit = heldLimit
+  }
+}
+
 /** The class of each code, so `isLockError(err, code)` narrows to it (e.g. `err.waitMs`). */
 export interface LockErrorByCode {
   LOCK_TIMEOUT: LockTimeoutError
@@ -113,6 +149,8 @@ export interface LockErrorByCode {
   LOCK_BACKEND: LockBackendError
   LOCK_UNSUPPORTED: LockUnsupportedError
   LOCK_CLOSED: LockClosedError
+  LOCK_DEADLOCK: LockDeadlockError
+  LOCK_LIMIT_MISMATCH: LockLimitMismatchError
 }
 
 /**

@@ -1,12 +1,12 @@
 import type { Clock } from './clock.js'
-import type { DriverLease, LockDriver } from './driver.js'
+import type { DriverLease, LockDriver, LockMode } from './driver.js'
 import type { LockEvent } from './lock-event.js'
 import type { RenewalSchedule } from './renewal-target.js'
 
 /** A lock as its Locker tracks it: the key slot it holds, and how close() releases it. */
 export interface HostedLock {
-  /** The namespaced key whose in-process slot this lock holds. */
-  readonly slotKey: string
+  /** The namespaced key whose in-process slot this lock holds; undefined for modes that take none. */
+  readonly slotKey: string | undefined
   release(): Promise<void>
 }
 
@@ -26,6 +26,7 @@ export interface HandleHost {
 export interface HeldLockGrant {
   readonly key: string
   readonly fullKey: string
+  readonly mode: LockMode
   readonly lease: DriverLease
   readonly ttlMs: number
   /** False when the Locker has `renew: false`. */

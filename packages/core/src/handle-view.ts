@@ -1,3 +1,4 @@
+import type { LockMode } from './driver.js'
 import type { LockHandle, LockState } from './lock-handle.js'
 
 /**
@@ -8,6 +9,7 @@ export class HandleView implements LockHandle {
   readonly key: string
   readonly owner: string
   readonly fence: bigint
+  readonly mode: LockMode
   readonly #lock: LockHandle
 
   constructor(lock: LockHandle) {
@@ -15,6 +17,7 @@ export class HandleView implements LockHandle {
     this.key = lock.key
     this.owner = lock.owner
     this.fence = lock.fence
+    this.mode = lock.mode
   }
 
   get signal(): AbortSignal {

@@ -1,5 +1,6 @@
+import { takesSlot } from './attempt.js'
 import { toBackendError } from './backend-error.js'
-import type { DriverLease } from './driver.js'
+import type { DriverLease, LockMode } from './driver.js'
 import { LockClosedError, LockLostError, type LockLostReason } from './errors.js'
 import type { HandleHost, HeldLockGrant, HostedLock } from './handle-host.js'
 import { LeaseTiming, validUntilOf } from './lease-timing.js'
@@ -16,8 +17,9 @@ import { checkTtl } from './validate.js'
  */
 export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
   readonly key: string
-  /** The namespaced key whose in-process slot this handle holds. */
-  readonly slotKey: string
+  /** The namespaced key whose in-process slot this handle holds; undefined for shared and semaphore grants. */
+  readonly slotKey: string | undefined
+  readonly mode: LockMode
   readonly owner: string
   readonly fence: bigint
   readonly lease: DriverLease
@@ -40,10 +42,11 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
   #watching = false
 
   constructor(host: HandleHost, grant: HeldLockGrant) {
-    const { key, fullKey, lease, ttlMs, renews } = grant
+    const { key, fullKey, mode, lease, ttlMs, renews } = grant
     this.#host = host
     this.key = key
-    this.slotKey = fullKey
+    this.mode = mode
+    this.slotKey = takesSlot(mode) ? fullKey : undefined
     this.lease = lease
     this.owner = lease.owner
     this.fence = lease.fence

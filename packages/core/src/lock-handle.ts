@@ -1,6 +1,8 @@
 /// <reference lib="esnext.disposable" preserve="true" />
 // Published types name AsyncDisposable and Symbol.asyncDispose: this keeps them resolvable
 // for apps that load neither @types/node nor the esnext lib (TypeScript 7 loads no @types by default).
+import type { LockMode } from './driver.js'
+
 /** Lifecycle of a handle: `held` -> (`suspended` <-> `held`) -> `lost` | `released`. `lost` and `released` are final. */
 export type LockState = 'held' | 'suspended' | 'lost' | 'released'
 
@@ -10,6 +12,8 @@ export interface LockHandle extends AsyncDisposable {
   readonly key: string
   /** Random 128-bit id of this acquisition, 32 lowercase hex characters. */
   readonly owner: string
+  /** `exclusive`, `shared` (a read lock) or `semaphore` (one permit of `locker.semaphore(key)`). */
+  readonly mode: LockMode
   /** Fencing token: strictly greater than every earlier holder's fence for this key (S3). Pass it to the guarded store. */
   readonly fence: bigint
   /** Aborts, with a `LockLostError` as `reason`, when exclusivity can no longer be guaranteed (N1-N3); never on a plain release. */

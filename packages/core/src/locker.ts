@@ -1,10 +1,12 @@
 /// <reference lib="esnext.disposable" preserve="true" />
 // Published types name AsyncDisposable and Symbol.asyncDispose: this keeps them resolvable
 // for apps that load neither @types/node nor the esnext lib (TypeScript 7 loads no @types by default).
-import { Attempt, type AttemptTarget } from './attempt.js'
+import { hostname } from 'node:os'
+import { Attempt, type AttemptTarget, takesSlot } from './attempt.js'
 import { toBackendError } from './backend-error.js'
 import { type Clock, systemClock } from './clock.js'
-import type { DriverLease, LockDriver, LockInfo } from './driver.js'
+import type { DriverLease, LockDriver, LockInfo, LockMode } from './driver.js'
+import { Election } from './election.js'
 import {
   LockAbortedError,
   LockClosedError,
@@ -17,10 +19,43 @@ import { HeldLock } from './held-lock.js'
 import { giveBackKey, tryTakeKey, waitForKey, watchKeyWaiters } from './key-queue.js'
 import type { LockEvent } from './lock-event.js'
 import type { LockHandle } from './lock-handle.js'
-import type { AcquireOptions, LockerOptions } from './locker-options.js'
+import { acquireAllKeys, type LockSet } from './lock-set.js'
+import type {
+  AcquireOptions,
+  ElectionOptions,
+  LeadOptions,
+  LockerOptions,
+  SemaphoreOptions,
+} from './locker-options.js'
 import { newOwnerId } from './owner-id.js'
 import { Renewer } from './renewer.js'
-import { checkKey, checkNamespace, checkNamespacedKey, checkTtl, checkWait } from './validate.js'
+import { Semaphore } from './semaphore.js'
+import {
+  checkKey,
+  checkKeyList,
+  checkLimit,
+  checkMode,
+  checkNamespace,
+  checkNamespacedKey,
+  checkTtl,
+  checkValue,
+  checkWait,
+} from './validate.js'
+
+/** What kind of grant an acquire asks the driver for, beyond key, TTL and wait. */
+interface GrantKind {
+  readonly mode: LockMode
+  readonly limit?: number
+  readonly value?: string
+}
+
+const EXCLUSIVE: GrantKind = { mode: 'exclusive' }
+const SHARED: GrantKind = { mode: 'shared' }
+
+/** What an election candidate advertises unless told: `<hostname>:<pid>`. */
+function defaultCandidateValue(): string {
+  return `${hostname()}:${process.pid}`
+}
 
 /**
  * How long past `waitMs` core lets a driver call run before it gives up on its own (L3):
@@ -89,7 +124,7 @@ export class Locker implements AsyncDisposable {
       emit: (event) => this.#emit(event),
       finish: (handle) => {
         this.#handles.delete(handle)
-        giveBackKey(driver, handle.slotKey)
+        if (handle.slotKey !== undefined) giveBackKey(driver, handle.slotKey)
       },
     }
   }
@@ -97,7 +132,7 @@ export class Locker implements AsyncDisposable {
   /** Waits up to `waitMs` for the key; throws `LockTimeoutError`, `LockAbortedError` or `LockClosedError`. */
   acquire(key: string, options: AcquireOptions = {}): Promise<LockHandle> {
     try {
-      return this.#acquire(key, options, false) as Promise<LockHandle>
+      return this.#acquire(key, options, false, this.#kindOf(options)) as Promise<LockHandle>
     } catch (err) {
       return Promise.reject(err)
     }
@@ -109,7 +144,7 @@ export class Locker implements AsyncDisposable {
     options: Omit<AcquireOptions, 'waitMs'> = {},
   ): Promise<LockHandle | null> {
     try {
-      return this.#acquire(key, { ...options, waitMs: 0 }, true)
+      return this.#acquire(key, { ...options, waitMs: 0 }, true, this.#kindOf(options))
     } catch (err) {
       return Promise.reject(err)
     }
@@ -134,18 +169,153 @@ export class Locker implements AsyncDisposable {
     return result
   }
 
-  /** What the backend can tell about `key`; `{ held: false }` when free. */
-  async inspect(key: string): Promise<LockInfo> {
+  /** What the backend can tell about `key`'s lock (either mode); `{ held: false }` when free. */
+  inspect(key: string): Promise<LockInfo> {
+    return this.#inspect(key, 'exclusive')
+  }
+
+  /**
+   * A counting semaphore: at most `limit` holders of `key` at once, each with an ordinary
+   * `LockHandle` (fence, signal, renewal, release). A semaphore is a resource of its own:
+   * `semaphore('jobs')` never blocks `acquire('jobs')`. Needs `capabilities.semaphores`.
+   */
+  semaphore(key: string, options: SemaphoreOptions): Semaphore {
+    this.#assertOpen(key)
+    checkKey(key)
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('semaphore needs options with a limit, e.g. { limit: 5 }')
+    }
+    checkLimit(options.limit)
+    this.#fullKey(key)
+    if (!this.driver.capabilities.semaphores) {
+      throw new LockUnsupportedError(this.driver.name, 'semaphores')
+    }
+    const kind: GrantKind = { mode: 'semaphore', limit: options.limit }
+    return new Semaphore(key, options.limit, {
+      acquire: (opts, isTry) => this.#acquire(key, opts, isTry, kind),
+      inspect: () => this.#inspect(key, 'semaphore'),
+    })
+  }
+
+  /**
+   * Leader election on `key` over any driver: the leader holds the key's exclusive lock,
+   * with `value` stored where the backend has room. On etcd and ZooKeeper the lock's
+   * layout is the native recipe's (etcd `concurrency.Election`, Curator `LeaderSelector`),
+   * so Go and Java participants join the same election.
+   */
+  election(key: string, options: ElectionOptions = {}): Election {
+    this.#assertOpen(key)
+    checkKey(key)
+    this.#fullKey(key)
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('election options must be an object')
+    }
+    const value = options.value ?? defaultCandidateValue()
+    checkValue(value)
+    const ttlMs = options.ttlMs ?? this.#ttlMs
+    checkTtl(ttlMs, this.driver.capabilities.ttlResolutionMs)
+    const kind: GrantKind = { mode: 'exclusive', value }
+    return new Election(key, value, {
+      acquire: (opts) => this.#acquire(key, { ...opts, ttlMs }, false, kind) as Promise<LockHandle>,
+      inspect: () => this.#inspect(key, 'exclusive'),
+    })
+  }
+
+  /**
+   * Campaigns for `key` and runs `fn` with the leadership while it leads; see
+   * `Election.lead`. Shorthand for `locker.election(key, options).lead(fn, options)`.
+   */
+  elect(
+    key: string,
+    fn: (leadership: LockHandle) => unknown,
+    options: ElectionOptions & LeadOptions = {},
+  ): Promise<void> {
+    try {
+      return this.election(key, options).lead(fn, options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /**
+   * Takes every key of `keys`, all or nothing within `waitMs`, in one canonical order (so
+   * two callers with overlapping sets never deadlock each other). On failure the keys taken
+   * so far are released and the error is the one that stopped it (`LockTimeoutError`,
+   * `LockDeadlockError`, ...).
+   */
+  acquireAll(keys: readonly string[], options: AcquireOptions = {}): Promise<LockSet> {
+    try {
+      this.#assertOpen()
+      checkKeyList(keys)
+      for (const key of keys) this.#fullKey(key)
+      const kind = this.#kindOf(options)
+      const waitMs = options.waitMs ?? this.#waitMs
+      checkWait(waitMs)
+      return acquireAllKeys(
+        keys,
+        waitMs,
+        this.#clock,
+        (key, remainingMs) =>
+          this.#acquire(
+            key,
+            { ...options, waitMs: remainingMs },
+            false,
+            kind,
+          ) as Promise<LockHandle>,
+      )
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** `acquireAll`, runs `fn` with the set, and releases every key even when `fn` throws. */
+  async withAll<T>(
+    keys: readonly string[],
+    fn: (locks: LockSet) => T | Promise<T>,
+    options: AcquireOptions = {},
+  ): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError(`withAll needs a function, got ${typeof fn}`)
+    const set = await this.acquireAll(keys, options)
+    let result: T
+    try {
+      result = await fn(set)
+    } catch (err) {
+      await set.release().catch(() => undefined)
+      throw err
+    }
+    await set.release()
+    return result
+  }
+
+  async #inspect(key: string, mode: LockMode): Promise<LockInfo> {
     this.#assertOpen()
     checkKey(key)
     const fullKey = this.#fullKey(key)
     if (this.driver.inspect === undefined)
       throw new LockUnsupportedError(this.driver.name, 'inspect')
     try {
-      return (await this.driver.inspect(fullKey)) ?? { held: false }
+      const info =
+        mode === 'semaphore'
+          ? await this.driver.inspect(fullKey, 'semaphore')
+          : await this.driver.inspect(fullKey)
+      return info ?? { held: false }
     } catch (err) {
       throw toBackendError(this.driver.name, err, key)
     }
+  }
+
+  /** The grant kind of a lock acquire's options; throws for a mode the driver lacks. */
+  #kindOf(options: AcquireOptions): GrantKind {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('acquire options must be an object')
+    }
+    const mode = options.mode ?? 'exclusive'
+    checkMode(mode)
+    if (mode === 'exclusive') return EXCLUSIVE
+    if (!this.driver.capabilities.sharedLocks) {
+      throw new LockUnsupportedError(this.driver.name, 'shared locks')
+    }
+    return SHARED
   }
 
   /**
@@ -181,7 +351,12 @@ export class Locker implements AsyncDisposable {
     }
   }
 
-  #acquire(key: string, options: AcquireOptions, isTry: boolean): Promise<LockHandle | null> {
+  #acquire(
+    key: string,
+    options: AcquireOptions,
+    isTry: boolean,
+    kind: GrantKind,
+  ): Promise<LockHandle | null> {
     this.#assertOpen(key)
     checkKey(key)
     const waitMs = options.waitMs ?? this.#waitMs
@@ -191,13 +366,13 @@ export class Locker implements AsyncDisposable {
     const fullKey = this.#fullKey(key)
     const signal = options.signal
     if (signal?.aborted) throw new LockAbortedError(key, signal.reason)
-    const target = { key, fullKey, owner: newOwnerId(), ttlMs, waitMs }
+    const target: AttemptTarget = { key, fullKey, owner: newOwnerId(), ttlMs, waitMs, ...kind }
     return this.#attempt(new Attempt(target, this.driver, this.#clock), target, isTry, signal)
   }
 
   async #attempt(
     attempt: Attempt,
-    { key, fullKey, owner, ttlMs, waitMs }: AttemptTarget,
+    { key, fullKey, owner, ttlMs, waitMs, mode }: AttemptTarget,
     isTry: boolean,
     signal: AbortSignal | undefined,
   ): Promise<LockHandle | null> {
@@ -211,8 +386,8 @@ export class Locker implements AsyncDisposable {
     let holdsSlot = false
     let contended = false
     try {
-      holdsSlot = tryTakeKey(this.driver, fullKey)
-      if (!holdsSlot) {
+      if (takesSlot(mode)) holdsSlot = tryTakeKey(this.driver, fullKey)
+      if (takesSlot(mode) && !holdsSlot) {
         contended = true
         this.#emitContended(key, owner)
         if (waitMs === 0) return this.#noLock(key, isTry, waitMs)
@@ -237,7 +412,8 @@ export class Locker implements AsyncDisposable {
         lease = await attempt.callDriver(remainingMs)
       }
       if (lease === null) return this.#noLock(key, isTry, waitMs)
-      const handle = new HeldLock(this.#host, { key, fullKey, lease, ttlMs, renews: this.#renew })
+      const grant = { key, fullKey, mode, lease, ttlMs, renews: this.#renew }
+      const handle = new HeldLock(this.#host, grant)
       holdsSlot = false
       this.#handles.add(handle)
       if (this.#onEvent !== undefined) {
@@ -246,7 +422,7 @@ export class Locker implements AsyncDisposable {
         this.#emit({ type: 'acquired', key, atMs, fence: lease.fence, owner, waitedMs })
       }
       handle.start()
-      watchKeyWaiters(this.driver, fullKey, () => handle.watchLoss())
+      if (takesSlot(mode)) watchKeyWaiters(this.driver, fullKey, () => handle.watchLoss())
       return new HandleView(handle)
     } catch (err) {
       if (err instanceof LockTimeoutError) this.#emitTimeout(key, startedAtMs)

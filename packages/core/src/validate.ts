@@ -61,6 +61,64 @@ export function checkWait(waitMs: unknown, name = 'waitMs'): asserts waitMs is n
   }
 }
 
+/** Largest semaphore limit a Locker accepts. */
+export const MAX_SEMAPHORE_LIMIT = 10_000
+
+/** Longest advertised value (`ElectionOptions.value`), in UTF-8 bytes. */
+export const MAX_VALUE_BYTES = 1024
+
+/** Throws unless `limit` is an integer from 1 to 10 000. */
+export function checkLimit(limit: unknown): asserts limit is number {
+  if (typeof limit !== 'number') {
+    throw new TypeError(`semaphore limit must be a number, got ${describe(limit)}`)
+  }
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEMAPHORE_LIMIT) {
+    throw new RangeError(
+      `semaphore limit must be an integer from 1 to ${MAX_SEMAPHORE_LIMIT}, got ${limit}`,
+    )
+  }
+}
+
+/** Throws unless `mode` is 'exclusive' or 'shared'. */
+export function checkMode(mode: unknown): asserts mode is 'exclusive' | 'shared' {
+  if (mode !== 'exclusive' && mode !== 'shared') {
+    throw new TypeError(`lock mode must be 'exclusive' or 'shared', got ${describe(mode)}`)
+  }
+}
+
+/** Throws unless `value` is a well-formed string of at most 1024 UTF-8 bytes. */
+export function checkValue(value: unknown): asserts value is string {
+  if (typeof value !== 'string') {
+    throw new TypeError(`election value must be a string, got ${describe(value)}`)
+  }
+  if (LONE_SURROGATE.test(value)) {
+    throw new TypeError('election value must be well-formed Unicode, got a lone surrogate')
+  }
+  const bytes = Buffer.byteLength(value, 'utf8')
+  if (bytes > MAX_VALUE_BYTES) {
+    throw new RangeError(
+      `election value must be at most ${MAX_VALUE_BYTES} UTF-8 bytes, got ${bytes}`,
+    )
+  }
+}
+
+/** Largest key set `acquireAll` accepts. */
+export const MAX_KEYS_PER_SET = 1000
+
+/** Throws unless `keys` is a non-empty array of distinct valid keys (at most 1000). */
+export function checkKeyList(keys: unknown): asserts keys is readonly string[] {
+  if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`)
+  if (keys.length < 1 || keys.length > MAX_KEYS_PER_SET) {
+    throw new RangeError(`keys must hold 1 to ${MAX_KEYS_PER_SET} keys, got ${keys.length}`)
+  }
+  const seen = new Set<string>()
+  for (const key of keys) {
+    checkKey(key)
+    if (seen.has(key)) throw new RangeError(`keys must be distinct; ${describe(key)} is repeated`)
+    seen.add(key)
+  }
+}
+
 /** Throws unless `namespace` is a string (possibly empty). */
 export function checkNamespace(namespace: unknown): asserts namespace is string {
   if (typeof namespace !== 'string') {

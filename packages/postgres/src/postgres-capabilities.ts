@@ -14,5 +14,5 @@ export const POSTGRES_CAPABILITIES = defineCapabilities({
   lossSignal: true,
   maxKeyBytes: 65_536,
   inspect: true,
-  sharedLocks: true,
+  sharedLocks: false,
 })

@@ -68,7 +68,14 @@ function unsupported(fn: () => unknown, withCause = true): LockUnsupportedError 
 
 function request(key: string, waitMs = 0): AcquireRequest {
   const owner = randomBytes(16).toString('hex')
-  return { key, owner, ttlMs: 10_000, waitMs, signal: new AbortController().signal }
+  return {
+    key,
+    owner,
+    ttlMs: 10_000,
+    waitMs,
+    mode: 'exclusive',
+    signal: new AbortController().signal,
+  }
 }
 
 describe('choosing the SQLite binding', () => {

@@ -17,7 +17,14 @@ export const memoryFloor: ContenderSpec = {
     const signal = new AbortController().signal
     return {
       async acquire(key: string, waitMs: number): Promise<Release | null> {
-        const lease = await driver.acquire({ key, owner: ownerId(), ttlMs: TTL_MS, waitMs, signal })
+        const lease = await driver.acquire({
+          key,
+          owner: ownerId(),
+          ttlMs: TTL_MS,
+          waitMs,
+          mode: 'exclusive',
+          signal,
+        })
         if (lease === null) return null
         return async () => {
           await driver.release(lease)

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Capabilities } from '../capabilities.js'
-import type { DriverLease, LockDriver } from '../driver.js'
+import type { DriverLease, LockDriver, LockMode } from '../driver.js'
 import { Locker } from '../locker.js'
 import type { LockerOptions } from '../locker-options.js'
 import { describeError } from './conformance-failure.js'
@@ -22,6 +22,10 @@ export interface RawAcquireOptions {
   readonly waitMs: number
   readonly signal?: AbortSignal
   readonly owner?: string
+  /** Default `exclusive`. */
+  readonly mode?: LockMode
+  readonly limit?: number
+  readonly value?: string
 }
 
 /**
@@ -74,6 +78,7 @@ export class CheckContext {
       owner: this.owner(),
       ttlMs: this.timing.longTtlMs,
       waitMs: 0,
+      mode: 'exclusive',
       signal: new AbortController().signal,
     })
     if (lease !== null) await driver.release(lease)
@@ -122,6 +127,9 @@ export class CheckContext {
       owner: options.owner ?? this.owner(),
       ttlMs: options.ttlMs,
       waitMs: options.waitMs,
+      mode: options.mode ?? 'exclusive',
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.value === undefined ? {} : { value: options.value }),
       signal: options.signal ?? new AbortController().signal,
     })
     // A check may have released it or closed the driver already: errors here are not findings.

@@ -3,7 +3,7 @@ import type { AcquireRequest } from '../driver.js'
 
 /**
  * A raw `AcquireRequest` for driver tests, as core would send it: a fresh 128-bit owner,
- * `ttlMs` 5 000, `waitMs` 0 (one attempt) and a signal nobody aborts, unless overridden.
+ * `ttlMs` 5 000, `waitMs` 0 (one attempt), mode `exclusive` and a signal nobody aborts, unless overridden.
  */
 export function driverRequest(
   key: string,
@@ -14,6 +14,7 @@ export function driverRequest(
     owner: randomBytes(16).toString('hex'),
     ttlMs: 5_000,
     waitMs: 0,
+    mode: 'exclusive',
     signal: new AbortController().signal,
     ...overrides,
   }

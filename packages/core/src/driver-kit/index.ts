@@ -2,7 +2,15 @@
 export { toBackendError } from '../backend-error.js'
 export type { Capabilities } from '../capabilities.js'
 export { defineCapabilities } from '../capabilities.js'
-export type { AcquireRequest, DriverLease, LockDriver, LockInfo, RenewResult } from '../driver.js'
+export type {
+  AcquireRequest,
+  DriverLease,
+  LockDriver,
+  LockInfo,
+  LockMode,
+  RenewResult,
+} from '../driver.js'
+export { LockDeadlockError, LockLimitMismatchError } from '../errors.js'
 export type { StoreAcquire } from '../memory-store.js'
 export { MemoryStore } from '../memory-store.js'
 export { redact } from '../redact.js'

@@ -37,7 +37,11 @@ export class MemoryHost {
         this.#pending.set(id, controller)
         mine.add(id)
         try {
-          const lease = await this.driver.acquire({ ...m.req, signal: controller.signal })
+          const lease = await this.driver.acquire({
+            mode: 'exclusive',
+            ...m.req,
+            signal: controller.signal,
+          })
           if (lease === null) return reply(null)
           if (child.exitCode !== null || child.signalCode !== null) {
             await this.driver.release(lease)
