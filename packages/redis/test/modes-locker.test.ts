@@ -1,7 +1,9 @@
-import { Locker } from '@baton-lock/core'
+import { createHash } from 'node:crypto'
+import { isLockError, Locker } from '@baton-lock/core'
 import { uniqueKey } from '@baton-lock/core/driver'
-import { RedisDriver } from '@baton-lock/redis'
+import { lockKeys, RedisDriver, semaphoreKeys } from '@baton-lock/redis'
 import { type ServerHandle, startRedis } from '@baton-lock/test-matrix'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 // Shared locks, semaphores and elections through core's Locker, several drivers (separate
@@ -9,15 +11,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // exact: every holder is in this process, and each check runs while the lock is held.
 
 let server: ServerHandle
+let raw: Redis
 const lockers: Locker[] = []
 
 beforeAll(async () => {
   server = await startRedis()
+  raw = new Redis(server.url)
 })
 afterAll(async () => {
   await Promise.allSettled(lockers.map((l) => l.close()))
+  raw?.disconnect()
   await server?.stop()
 })
+
+/** Every Redis key of `key`'s hash tag (lock and semaphore). */
+async function keysOf(key: string): Promise<string[]> {
+  const tag = createHash('sha256').update(key, 'utf8').digest('hex')
+  return (await raw.keys(`baton:{${tag}}:*`)).sort()
+}
 
 async function locker(): Promise<Locker> {
   const l = new Locker(await RedisDriver.connect({ url: server.url, onWarning: () => {} }), {
@@ -138,5 +149,57 @@ describe('Locker over RedisDriver: new modes', () => {
     expect(await a.tryAcquire(key)).toBeNull()
     await eb.resign()
     expect(await ea.leader()).toBeNull()
+  })
+
+  it('S4/H1 under contention: waiters that time out or abort in every mode leave nothing but the fence hashes', async () => {
+    const ls = [await locker(), await locker(), await locker()]
+    const key = uniqueKey('give-up')
+    let timeouts = 0
+    let grants = 0
+    let inside = 0
+    const violations: string[] = []
+    await Promise.all(
+      ls.flatMap((l, n) =>
+        [0, 1].map(async (j) => {
+          const sem = l.semaphore(key, { limit: 2 })
+          for (let i = 0; i < 25; i++) {
+            const kind = (i + n + j) % 3
+            const controller = new AbortController()
+            if (i % 4 === 0) setTimeout(() => controller.abort(), 5)
+            try {
+              if (kind === 2) {
+                await sem.withLock(
+                  async () => {
+                    grants += 1
+                    inside += 1
+                    if (inside > 2) violations.push(`${inside} permits`)
+                    await pause(8)
+                    inside -= 1
+                  },
+                  { waitMs: 10, signal: controller.signal },
+                )
+              } else {
+                const mode = kind === 0 ? 'shared' : 'exclusive'
+                await l.withLock(key, () => pause(8).then(() => (grants += 1)), {
+                  mode,
+                  waitMs: 10,
+                  signal: controller.signal,
+                })
+              }
+            } catch (err) {
+              if (!isLockError(err, 'LOCK_TIMEOUT') && !isLockError(err, 'LOCK_ABORTED')) throw err
+              timeouts += 1
+            }
+          }
+        }),
+      ),
+    )
+    expect(violations).toEqual([])
+    expect(grants).toBeGreaterThan(0)
+    expect(timeouts).toBeGreaterThan(0)
+    // the give-ups' leave scripts are sent on the way out, not awaited by the rejection
+    await expect
+      .poll(() => keysOf(key), { timeout: 5_000, interval: 20 })
+      .toEqual([lockKeys('baton', key).fence, semaphoreKeys('baton', key).fence].sort())
   })
 })
