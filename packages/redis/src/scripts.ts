@@ -252,7 +252,8 @@ return out
  * KEYS: per lease, its holders' sorted set, their fence hash and the key that expires with
  * the last holder (the lock key of a shared lease; the sorted set again for a semaphore).
  * ARGV: ttlMs, then one owner per lease. Moves each live holder's expiry to now + ttlMs and
- * the keys' expiry to the last holder's; returns 1/0 per lease.
+ * the keys' expiry to the last holder's; returns 1/0 per lease (0 also for a reader whose
+ * lock key no longer says `*shared`: someone deleted it, a writer may hold it now).
  */
 const RENEW_HOLDERS = `
 local t = redis.call('TIME')
@@ -262,6 +263,7 @@ local out = {}
 for i = 1, #KEYS / 3 do
   local z, h, g, owner = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], ARGV[i + 1]
   local score = redis.call('ZSCORE', z, owner)
+  if score and g ~= z and redis.call('GET', g) ~= '*shared' then score = false end
   if score and tonumber(score) > now then
     redis.call('ZADD', z, now + ttl, owner)
     local last = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')

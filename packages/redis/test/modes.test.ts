@@ -163,6 +163,20 @@ describe('shared locks', () => {
     granted(await d.acquire(driverRequest(key)))
   })
 
+  it('a reader whose lock key was deleted (an operator, eviction) fails its renewal and is lost, while a writer took the key', async () => {
+    const d = await pool.connect(server.url)
+    const key = uniqueKey('reader-dropped')
+    const r = granted(await d.acquire(shared(key)))
+    await raw.del(lockKeys('baton', key).lock)
+    const w = granted(await d.acquire(driverRequest(key)))
+    expect(w.fence).toBeGreaterThan(r.fence)
+    expect(await d.renew(r, 5_000)).toEqual({ ok: false })
+    expect(r.lost.aborted).toBe(true)
+    expect(await d.release(r)).toBe(false)
+    expect(await d.inspect(key)).toMatchObject({ mode: 'exclusive', owner: w.owner })
+    await d.release(w)
+  })
+
   it('renewMany renews exclusive, shared and semaphore leases in one call, in order', async () => {
     const d = await pool.connect(server.url)
     const k = uniqueKey('mixed')
