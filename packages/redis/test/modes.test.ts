@@ -177,6 +177,27 @@ describe('shared locks', () => {
     await d.release(w)
   })
 
+  it('list() reports shared holds with their mode and readers; forceRelease frees every reader and hands on', async () => {
+    const d = await pool.connect(server.url)
+    const base = uniqueKey('list-modes')
+    const r1 = granted(await d.acquire(shared(`${base}:r`)))
+    granted(await d.acquire(shared(`${base}:r`)))
+    const x = granted(await d.acquire(driverRequest(`${base}:x`, { value: 'v1' })))
+    const listed = await d.list(base)
+    expect(listed).toMatchObject([
+      { key: `${base}:r`, mode: 'shared', holders: 2 },
+      { key: `${base}:x`, mode: 'exclusive', owner: x.owner, value: 'v1' },
+    ])
+    const writer = d.acquire(driverRequest(`${base}:r`, { waitMs: 20_000 }))
+    await queued(lockKeys('baton', `${base}:r`).queue, 1)
+    expect(await d.forceRelease(`${base}:r`)).toBe(true)
+    const w = granted(await writer)
+    expect(w.fence).toBe(3n)
+    expect(await d.renew(r1, 5_000)).toEqual({ ok: false })
+    await d.release(w)
+    await d.release(x)
+  })
+
   it('renewMany renews exclusive, shared and semaphore leases in one call, in order', async () => {
     const d = await pool.connect(server.url)
     const k = uniqueKey('mixed')
