@@ -220,11 +220,14 @@ describe('semaphores', () => {
     const drivers = [await pool.connect(server.url), await pool.connect(server.url)]
     const key = uniqueKey('sem')
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => drivers[i % 2]?.acquire(permit(key, 3)) ?? null),
+      Array.from({ length: 8 }, async (_, i) => {
+        const d = drivers[i % 2] as RedisDriver
+        return { d, lease: await d.acquire(permit(key, 3)) }
+      }),
     )
-    const held = results.filter((r): r is DriverLease => r !== null)
+    const held = results.flatMap(({ d, lease }) => (lease === null ? [] : [{ d, lease }]))
     expect(held).toHaveLength(3)
-    expect(new Set(held.map((h) => h.fence)).size).toBe(3)
+    expect(new Set(held.map((h) => h.lease.fence)).size).toBe(3)
     expect(await drivers[0]?.inspect(key, 'semaphore')).toMatchObject({
       held: true,
       mode: 'semaphore',
@@ -235,7 +238,7 @@ describe('semaphores', () => {
     const lock = granted((await drivers[1]?.acquire(driverRequest(key))) ?? null)
     expect(await drivers[1]?.inspect(key)).toMatchObject({ mode: 'exclusive', holders: 1 })
     await drivers[1]?.release(lock)
-    for (const [i, h] of held.entries()) await drivers[i % 2]?.release(h)
+    for (const { d, lease } of held) expect(await d.release(lease)).toBe(true)
     expect(await drivers[0]?.inspect(key, 'semaphore')).toBeNull()
     expect(await keysOf(key)).toEqual(
       [lockKeys('baton', key).fence, semaphoreKeys('baton', key).fence].sort(),
@@ -328,5 +331,3 @@ describe('election values', () => {
     await a.release(plain)
   })
 })
-
-export type { RedisDriver }
