@@ -172,14 +172,14 @@ export class RedisDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     if (this.#server === undefined) await this.ready()
-    const keys = this.#target(req)
+    const target = this.#target(req)
     // One attempt: the request's signal is not read (core checks it before calling, and
     // reading it would make core build an AbortController for every acquire).
     if (req.waitMs <= 0) {
-      const result = await this.#attempt(req, keys, false)
+      const result = await this.#attempt(req, target, false)
       return typeof result === 'number' ? null : result
     }
-    return this.#wait(req, keys)
+    return this.#wait(req, target)
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -286,19 +286,19 @@ export class RedisDriver implements LockDriver {
    * otherwise, and claims a hand-off whose message was missed). On giving up, the waiter
    * leaves the queue (and releases a lock handed over meanwhile) in one script.
    */
-  async #wait(req: AcquireRequest, keys: Target): Promise<DriverLease | null> {
+  async #wait(req: AcquireRequest, target: Target): Promise<DriverLease | null> {
     const deadlineMs = performance.now() + req.waitMs
     let tries = 0
-    if (!this.#listener.isSubscribed(keys.keys.channel)) {
+    if (!this.#listener.isSubscribed(target.keys.channel)) {
       // Most acquires find the lock free: try once without the channel, and subscribe (then
       // queue) only when it is held. With the channel still subscribed (this driver waited
       // on the key less than `subscriptionLingerMs` ago), the first script queues at once.
-      const first = await this.#attempt(req, keys, false)
+      const first = await this.#attempt(req, target, false)
       if (typeof first !== 'number') return first
       req.onContended?.()
       tries = 1
     }
-    const ticket = this.#listener.enter(keys.keys.channel, req.owner)
+    const ticket = this.#listener.enter(target.keys.channel, req.owner)
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
     const refreshMs = Math.max(1, Math.floor(ttlMs / 3))
     // Errors after the first try (a reconnect, a restarting server) do not end the wait:
@@ -315,7 +315,7 @@ export class RedisDriver implements LockDriver {
         const fence = ticket.fence
         if (fence !== undefined && refusedAtMs !== undefined) {
           queued = false
-          return this.#handedOver(req, keys, fence, refusedAtMs, ttlMs)
+          return this.#handedOver(req, target, fence, refusedAtMs, ttlMs)
         }
         // A wait shorter than the subscription still gets its one try (unless aborted or closed).
         const over = performance.now() >= deadlineMs
@@ -327,7 +327,7 @@ export class RedisDriver implements LockDriver {
         let result: DriverLease | null | number
         try {
           queued = true
-          result = await this.#attempt(req, keys, true)
+          result = await this.#attempt(req, target, true)
         } catch (err) {
           if (tries === 0 || err instanceof LockLimitMismatchError) {
             queued = false // core calls abandon(), which leaves the queue
@@ -353,7 +353,7 @@ export class RedisDriver implements LockDriver {
     } finally {
       ticket.leave()
       // Gave up while queued: leave the queue, and release a lock handed over meanwhile.
-      if (queued) this.#lifecycle.track(this.#leave(req, keys))
+      if (queued) this.#lifecycle.track(this.#leave(req, target))
     }
   }
 
@@ -434,8 +434,12 @@ export class RedisDriver implements LockDriver {
     return { kind: 'exclusive', keys: this.#keys.get(req.key) }
   }
 
-  /** One acquire script of the target's kind: `[1, fence]` or `[0, ms to wait at most]`; throws on a limit mismatch. */
-  async #send(
+  /**
+   * One acquire script of the target's kind: `[1, fence]` or `[0, ms to wait at most]`;
+   * rejects with `LockLimitMismatchError` on a semaphore held with another limit. Not
+   * `async`: the mutex's promise goes back as ioredis made it.
+   */
+  #send(
     req: AcquireRequest,
     target: Target,
     ttlMs: number,
@@ -447,9 +451,18 @@ export class RedisDriver implements LockDriver {
     if (target.kind === 'shared') {
       return this.#commands.acquireShared(target.keys, req.owner, ttlMs, req.key, wait)
     }
+    return this.#sendPermit(req, target.keys, ttlMs, wait)
+  }
+
+  async #sendPermit(
+    req: AcquireRequest,
+    keys: SemaphoreKeys,
+    ttlMs: number,
+    wait: boolean,
+  ): Promise<[0 | 1, number]> {
     const limit = req.limit ?? 1
     const reply = await this.#commands.acquireSemaphore(
-      target.keys,
+      keys,
       req.owner,
       ttlMs,
       req.key,
