@@ -25,6 +25,7 @@ import {
   READ_NAME,
   sortedBySequence,
   sortedLockNodes,
+  WRITE_NAME,
 } from './curator-lock.js'
 import {
   declaredLimit,
@@ -68,10 +69,13 @@ export class ZookeeperDriver implements LockDriver {
   readonly #lifecycle = new DriverLifecycle('zookeeper')
   readonly #book = new LeaseBook<HeldNode>()
   readonly #pool: SessionPool
+  /** The node stem of an exclusive acquire: Curator's mutex `lock-` or the read-write lock's `__WRIT__`. */
+  readonly #writeStem: string
 
   constructor(options: ZookeeperDriverOptions) {
     this.#options = resolveZookeeperOptions(options)
     this.capabilities = zookeeperCapabilities(this.#options.minSessionTimeoutMs)
+    this.#writeStem = this.#options.exclusiveRecipe === 'InterProcessMutex' ? LOCK_NAME : WRITE_NAME
     // each acquire in flight follows the closing signal (LinkedAbort): many at once is normal
     this.#pool = new SessionPool(this.#options, this.#lifecycle.signal, (session, reason) => {
       this.#book.loseWhere((entry) => entry.data.session === session, reason)
@@ -226,8 +230,8 @@ export class ZookeeperDriver implements LockDriver {
   }
 
   /**
-   * Curator's lock loop: create our node (`lock-` exclusive, with the request's value as
-   * data; `__READ__` shared), then look at the queue until our turn, time runs out or abort.
+   * Curator's lock loop: create our node (exclusive `lock-` or `__WRIT__`, with the
+   * request's value as data; shared `__READ__`), then look at the queue until our turn, time runs out or abort.
    */
   async #contend(
     session: ZkSession,
@@ -239,7 +243,8 @@ export class ZookeeperDriver implements LockDriver {
     const path = this.lockPathOf(req.key)
     const shared = req.mode === 'shared'
     const data = req.value === undefined ? LOCAL_ADDRESS : Buffer.from(req.value, 'utf8')
-    const node = await createLockNode(session, path, shared ? READ_NAME : LOCK_NAME, data)
+    const stem = shared ? READ_NAME : this.#writeStem
+    const node = await createLockNode(session, path, stem, data)
     const wait = new QueueWait(session, deadlineMs, signal, req.onContended)
     try {
       const sentAtMs = await wait.until(() => lookAtQueue(session, path, node, shared))

@@ -2,7 +2,7 @@ import { Locker } from '@baton-lock/core'
 import { driverRequest, uniqueKey } from '@baton-lock/core/driver'
 import { startZookeeper } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { ZookeeperDriver } from '../src/index.js'
+import { ZookeeperDriver, type ZookeeperDriverOptions } from '../src/index.js'
 import { CuratorAgent } from './curator-agent.js'
 import { type AdminClient, adminClient } from './zk-admin.js'
 
@@ -27,8 +27,8 @@ afterAll(async () => {
   await server?.stop()
 })
 
-function driver(): ZookeeperDriver {
-  const made = new ZookeeperDriver({ url: server.url, minSessionTimeoutMs: 500 })
+function driver(options: Partial<ZookeeperDriverOptions> = {}): ZookeeperDriver {
+  const made = new ZookeeperDriver({ url: server.url, minSessionTimeoutMs: 500, ...options })
   closers.push(made)
   return made
 }
@@ -121,7 +121,9 @@ test('Curator InterProcessSemaphoreV2 with the same limit counts Baton leases: l
   // a Curator waiter gets the lease Baton gives back
   agent.send(`semacquire c2 ${path} 3 30000`)
   await untilChildren(`${path}/locks`, 1)
-  expect(await children(`${path}/leases`)).toHaveLength(3)
+  // the waiter's lease exists while it waits (the recipe's over-limit node): 3 hold
+  await untilChildren(`${path}/leases`, 4)
+  expect(await a.inspect(key, 'semaphore')).toMatchObject({ holders: 3, limit: 3 })
   const releasedAt = now()
   if (p1) await a.release(p1)
   const granted = await agent.next(outcomeOf('c2'))
@@ -160,4 +162,30 @@ test('Curator LeaderSelector and a Baton election: each names the other leader b
   expect((await election.leader())?.value).toBe('baton-node-1')
   await election.resign()
   expect(await election.leader()).toBeNull()
+})
+
+test("exclusiveRecipe 'InterProcessReadWriteLock': Baton's exclusive node is a __WRIT__ node that Curator readers and writers wait for", async () => {
+  const d = driver({ exclusiveRecipe: 'InterProcessReadWriteLock' })
+  const key = uniqueKey('interop:rw-recipe')
+  const path = d.lockPathOf(key)
+  const lease = await d.acquire(driverRequest(key))
+  expect(lease).not.toBeNull()
+  const [node] = await children(path)
+  expect(node).toMatch(/^_c_[0-9a-f-]{36}-__WRIT__\d{10}$/)
+  expect((await agent.ask(`rwacquire c1 ${path} read 500`, outcomeOf('c1')))[0]).toBe('timeout')
+  expect((await agent.ask(`rwacquire c2 ${path} write 500`, outcomeOf('c2')))[0]).toBe('timeout')
+  expect(await children(path)).toEqual([node])
+  agent.send(`rwacquire c1 ${path} read 30000`)
+  await untilChildren(path, 2)
+  const releasedAt = now()
+  if (lease) await d.release(lease)
+  const granted = await agent.next(outcomeOf('c1'))
+  expect(granted[0]).toBe('granted')
+  expect(BigInt(granted[2] ?? '0') > releasedAt).toBe(true)
+  // the Curator reader now blocks Baton's exclusive mode, not its shared mode
+  expect(await d.acquire(driverRequest(key))).toBeNull()
+  const reader = await d.acquire(driverRequest(key, { mode: 'shared' }))
+  expect(reader).not.toBeNull()
+  if (reader) await d.release(reader)
+  await agent.ask(`rwrelease c1 ${path} read`, replyOf('released', 'c1'))
 })
