@@ -189,3 +189,19 @@ test("exclusiveRecipe 'InterProcessReadWriteLock': Baton's exclusive node is a _
   if (reader) await d.release(reader)
   await agent.ask(`rwrelease c1 ${path} read`, replyOf('released', 'c1'))
 })
+
+test('the documented gap: Baton readers wait for a Curator InterProcessMutex holder, but that recipe ignores Baton readers', async () => {
+  const d = driver()
+  const key = uniqueKey('interop:mutex-vs-readers')
+  const path = d.lockPathOf(key)
+  await agent.ask(`acquire c1 ${path} 10000`, replyOf('granted', 'c1'))
+  expect(await d.acquire(driverRequest(key, { mode: 'shared' }))).toBeNull()
+  await agent.ask(`release c1 ${path}`, replyOf('released', 'c1'))
+  const reader = await d.acquire(driverRequest(key, { mode: 'shared' }))
+  expect(reader).not.toBeNull()
+  // Curator's mutex sorts `__READ__` nodes after its own and is granted beside the reader
+  const curator = await agent.ask(`acquire c1 ${path} 5000`, outcomeOf('c1'))
+  expect(curator[0]).toBe('granted')
+  await agent.ask(`release c1 ${path}`, replyOf('released', 'c1'))
+  if (reader) await d.release(reader)
+})
