@@ -3,6 +3,7 @@ import { driverRequest, uniqueKey } from '@baton-lock/core/driver'
 import { startZookeeper } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { ZookeeperDriver, type ZookeeperDriverOptions } from '../src/index.js'
+import { ZK, zkErrorCode } from '../src/zk-client.js'
 import { CuratorAgent } from './curator-agent.js'
 import { type AdminClient, adminClient } from './zk-admin.js'
 
@@ -16,8 +17,8 @@ const closers: Array<{ close(): Promise<void> }> = []
 
 beforeAll(async () => {
   server = await startZookeeper()
-  admin = await adminClient(server.url)
   agent = await CuratorAgent.start(server.url.replace(/^zk:\/\//, ''), 10_000)
+  admin = await adminClient(server.url)
   await Promise.all([agent.newClient('c1'), agent.newClient('c2')])
 }, 300_000)
 afterAll(async () => {
@@ -38,7 +39,12 @@ const replyOf = (verb: string, name: string) => (w: readonly string[]) =>
   w[0] === verb && w[1] === name
 const outcomeOf = (name: string) => (w: readonly string[]) =>
   (w[0] === 'granted' || w[0] === 'timeout') && w[1] === name
-const children = (path: string) => admin.getChildren(path).catch(() => [] as string[])
+/** Children of `path`; none when it does not exist (any other error fails the test). */
+const children = (path: string) =>
+  admin.getChildren(path).catch((err: unknown) => {
+    if (zkErrorCode(err) === ZK.NO_NODE) return [] as string[]
+    throw err
+  })
 
 /** Waits until `path` has `count` children; bounded. */
 async function untilChildren(path: string, count: number): Promise<void> {

@@ -3,6 +3,7 @@ import { type DriverLease, driverRequest, uniqueKey } from '@baton-lock/core/dri
 import { startProxy, startZookeeper } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { LOCAL_ADDRESS, sortedLockNodes, ZookeeperDriver } from '../src/index.js'
+import { ZK, zkErrorCode } from '../src/zk-client.js'
 import { type AdminClient, adminClient } from './zk-admin.js'
 
 // Shared locks, semaphores and election values on a real ZooKeeper, driver by driver
@@ -32,7 +33,12 @@ const exclusive = (key: string, waitMs = 0) => driverRequest(key, { waitMs })
 const permit = (key: string, limit: number, waitMs = 0) =>
   driverRequest(key, { mode: 'semaphore', limit, waitMs })
 
-const children = (path: string) => admin.getChildren(path).catch(() => [] as string[])
+/** Children of `path`; none when it does not exist (any other error fails the test). */
+const children = (path: string) =>
+  admin.getChildren(path).catch((err: unknown) => {
+    if (zkErrorCode(err) === ZK.NO_NODE) return [] as string[]
+    throw err
+  })
 
 /** Waits until `path` has `count` children (a waiter's node is in the queue); bounded. */
 async function untilChildren(path: string, count: number): Promise<string[]> {
