@@ -184,7 +184,7 @@ export class SqliteDriver implements LockDriver {
     this.#lifecycle.assertOpen()
     const mode = tableOf(this.#held.get(lease)?.data)
     if (this.#store.extendAny(mode, lease.key, lease.owner, ttlMs)) return { ok: true, ttlMs }
-    this.#held.forget(lease)
+    this.#lapsed(lease)
     return { ok: false }
   }
 
@@ -196,7 +196,7 @@ export class SqliteDriver implements LockDriver {
     )
     return confirmed.map((ok, i) => {
       if (ok) return { ok: true, ttlMs }
-      this.#held.forget(leases[i] as DriverLease)
+      this.#lapsed(leases[i] as DriverLease)
       return { ok: false }
     })
   }
@@ -204,6 +204,16 @@ export class SqliteDriver implements LockDriver {
   async release(lease: DriverLease): Promise<boolean> {
     this.#lifecycle.assertOpen()
     return this.#release(lease, this.#held.forget(lease)?.data)
+  }
+
+  /**
+   * Forgets a lease whose renewal failed. A shared or permit row of ours that expired is
+   * deleted (owner-checked; nobody else may take it over in place, unlike the mutex's row,
+   * which the next holder overwrites), so the rows of lapsed holders do not pile up.
+   */
+  #lapsed(lease: DriverLease): void {
+    const kind = this.#held.forget(lease)?.data
+    if (kind === 'shared' || kind === 'semaphore') this.#release(lease, kind)
   }
 
   /** Deletes the lease's row in the table of its kind (unknown: every table, by owner); wakes its queue. */
