@@ -77,7 +77,7 @@ describe('MySQL semaphores', () => {
       [b, p3],
       [c, p4],
     ] as const)
-      expect(await d.release(l)).toBe(true)
+      expect(await d.release(l as DriverLease)).toBe(true)
     expect(await a.inspect(key, 'semaphore')).toBeNull()
     expect(await slotsHeld(key, 3)).toBe(0)
   })
