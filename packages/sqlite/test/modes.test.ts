@@ -325,6 +325,55 @@ describe.each(TEST_BINDINGS)('shared locks and semaphores on %s', (binding) => {
     expect(most).toBeLessThanOrEqual(2)
     expect(leftovers(path)).toEqual([])
   }, 120_000)
+  it('R1/F1 across processes: 3 processes x 20 random shared and exclusive holds of one key', async () => {
+    const path = file()
+    open(path, {})
+    const log = join(dir, `rw-${fileNo++}.log`)
+    writeFileSync(log, '')
+    const worker = new URL('./fixtures/rw-worker.mjs', import.meta.url).pathname
+    const exits = [0, 1, 2].map(() => {
+      const args = { db: path, key: 'rw', binding, rounds: 20, log }
+      const child = spawn(process.execPath, [worker, JSON.stringify(args)], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+      children.push(child)
+      let stderr = ''
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString()
+      })
+      return new Promise<[number | null, string]>((resolve) =>
+        child.once('close', (code) => resolve([code, stderr])),
+      )
+    })
+    for (const [code, stderr] of await Promise.all(exits)) expect(code, stderr).toBe(0)
+    const holds = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [mode, fence, from, to] = line.split(' ')
+        return {
+          mode,
+          fence: BigInt(fence as string),
+          from: BigInt(from as string),
+          to: BigInt(to as string),
+        }
+      })
+    expect(holds).toHaveLength(60)
+    expect(new Set(holds.map((h) => h.fence)).size).toBe(60)
+    for (const a of holds) {
+      for (const b of holds) {
+        if (a === b || (a.mode === 'shared' && b.mode === 'shared')) continue
+        // R1: an exclusive hold overlaps no other hold
+        expect(
+          a.to < b.from || b.to < a.from,
+          `${a.mode} ${a.fence} overlaps ${b.mode} ${b.fence}`,
+        ).toBe(true)
+        // F1: a later hold has the greater fence
+        if (a.to < b.from) expect(a.fence < b.fence, `fence ${b.fence} after ${a.fence}`).toBe(true)
+      }
+    }
+    expect(leftovers(path)).toEqual([])
+  }, 120_000)
 })
 
 describe.each(TEST_BINDINGS)('a file made by the previous release, on %s', (binding) => {
