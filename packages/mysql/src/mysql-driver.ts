@@ -10,7 +10,6 @@ import {
   ABORTED,
   DriverLifecycle,
   LeaseBook,
-  LockDeadlockError,
   pollForGrant,
   sleep,
   untilAborted,
@@ -19,12 +18,12 @@ import { FenceTable } from './fence-table.js'
 import { type LockSession, lastRow } from './lock-session.js'
 import { lockStatements } from './lock-statements.js'
 import { MYSQL_CAPABILITIES, type MysqlServerInfo } from './mysql-capabilities.js'
-import { lockName, type SemaphoreNames, semaphoreNames } from './mysql-key.js'
+import { lockName, semaphoreNames } from './mysql-key.js'
 import { type MysqlDriverOptions, resolveMysqlOptions } from './mysql-options.js'
-import { countHeld, limitTag, readSemaphoreRow, trySlots } from './semaphore-slots.js'
+import { inspectSemaphore, tryPermit, waitOnSlot } from './permit-attempts.js'
 import { readServerInfo } from './server-info.js'
 import { waitOnServer } from './server-wait.js'
-import { endsSession, sessionEndedError } from './session-errors.js'
+import { deadlockOr, endsSession, sessionEndedError } from './session-errors.js'
 import { type HeldName, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
 import { tryLock } from './try-lock.js'
@@ -35,8 +34,6 @@ const DEADLINE_SLACK_MS = 250
 const SLOT_WAIT_FIRST_MS = 10
 /** ... up to this long per slot wait. */
 const SLOT_WAIT_MAX_MS = 250
-/** Deadlock found when trying to get lock: MariaDB (1213, tested on 10.11) and MySQL 8 (3058, ER_USER_LOCK_DEADLOCK). */
-const DEADLOCK_ERRNOS: ReadonlySet<unknown> = new Set([1213, 3058])
 
 /**
  * `GET_LOCK` names on connections the driver owns. An uncontended acquire is one round
@@ -169,7 +166,7 @@ export class MysqlDriver implements LockDriver {
   }
 
   async inspect(key: string, mode?: LockMode): Promise<LockInfo | null> {
-    if (mode === 'semaphore') return this.#inspectSemaphore(semaphoreNames(key))
+    if (mode === 'semaphore') return inspectSemaphore(await this.#control(), semaphoreNames(key))
     const name = lockName(key)
     const row = await this.#controlRow((s) => s.statements.inspect, [name, name])
     if (row?.holder == null) return null
@@ -340,8 +337,10 @@ export class MysqlDriver implements LockDriver {
     let sliceMs = SLOT_WAIT_FIRST_MS
     for (;;) {
       // a try is not bound by the wait's deadline (it may have to open a session first)
-      const tried = await this.#tryPermit(req, names, limit, req.signal)
-      if (tried !== null || !(req.waitMs > 0)) return tried
+      const tried = await tryPermit(this.#pool, this.#fences, req, names, limit, req.signal)
+      if (tried !== null)
+        return this.#grant(tried.session, req, tried.name, tried.fence, tried.sentAtMs, names.base)
+      if (!(req.waitMs > 0)) return null
       const leftMs = deadlineMs - performance.now()
       if (leftMs <= 0 || signal.aborted) return null
       const waitMs = limit === 1 ? leftMs : Math.min(leftMs, sliceMs)
@@ -351,82 +350,16 @@ export class MysqlDriver implements LockDriver {
         // every session is busy (maxSessions): a plain pause before the next try
         await sleep(waitMs, signal)
       } else {
-        const wait = this.#waitOnSlot(session, req, names, slot, limit, waitMs, signal)
+        const wait = waitOnSlot(this.#pool, session, req, names, slot, limit, waitMs, signal).then(
+          (g) =>
+            g === null ? null : this.#grant(session, req, g.name, g.fence, g.sentAtMs, names.base),
+        )
         const lease = await this.#settle(wait, signal)
         if (lease !== null || signal.aborted) return lease
       }
       slot = (slot + 1) % limit
       sliceMs = Math.min(SLOT_WAIT_MAX_MS, sliceMs * 2)
     }
-  }
-
-  /** One try of every slot on a session that holds none of this semaphore's. */
-  async #tryPermit(
-    req: AcquireRequest,
-    names: SemaphoreNames,
-    limit: number,
-    signal: AbortSignal,
-  ): Promise<DriverLease | null> {
-    const session =
-      this.#pool.pickForKey(names.base, req.ttlMs) ??
-      (await this.#pool.forKey(names.base, req.ttlMs, signal))
-    if (session === undefined) return null
-    let lease: DriverLease | null = null
-    try {
-      const sentAtMs = performance.now()
-      const got = await trySlots(session, names, req.key, limit, this.#fences)
-      if (got === null) return null
-      lease = this.#grant(session, req, names.slot(got.slot), got.fence, sentAtMs, names.base)
-      return lease
-    } finally {
-      if (lease === null) session.claimed.delete(names.base)
-    }
-  }
-
-  /** A server-side wait of up to `waitMs` on slot `slot` alone, on a session of its own. */
-  async #waitOnSlot(
-    session: LockSession,
-    req: AcquireRequest,
-    names: SemaphoreNames,
-    slot: number,
-    limit: number,
-    waitMs: number,
-    signal: AbortSignal,
-  ): Promise<DriverLease | null> {
-    let lease: DriverLease | null = null
-    const name = names.slot(slot)
-    try {
-      const sentAtMs = performance.now()
-      const tagged = { key: req.key, owner: limitTag(limit) }
-      const deadlineMs = sentAtMs + waitMs
-      const fence = await waitOnServer(
-        session,
-        this.#pool,
-        name,
-        tagged,
-        deadlineMs,
-        signal,
-        names.base,
-      )
-      if (fence === null) return null
-      lease = this.#grant(session, req, name, fence, sentAtMs, names.base)
-      return lease
-    } catch (err) {
-      throw deadlockOr(err, req.key)
-    } finally {
-      session.waiting = false
-      if (lease === null) session.claimed.delete(names.base)
-    }
-  }
-
-  /** Permits in use: the slots of the limit the last grant recorded that some connection holds. */
-  async #inspectSemaphore(names: SemaphoreNames): Promise<LockInfo | null> {
-    const session = await this.#control()
-    const row = await readSemaphoreRow(session, names)
-    if (row?.limit === undefined) return null
-    const holders = await countHeld(session, names, row.limit, false)
-    if (holders === 0) return null
-    return { held: true, mode: 'semaphore', holders, limit: row.limit, fence: row.fence }
   }
 
   #sessionEnded(session: LockSession, cause: unknown): void {
@@ -450,9 +383,3 @@ export class MysqlDriver implements LockDriver {
 
 /** `Table ... doesn't exist`. */
 export const ER_NO_SUCH_TABLE = 1146
-
-/** A `LockDeadlockError` for a wait the server ended as a deadlock; any other error as it is. */
-function deadlockOr(err: unknown, key: string): unknown {
-  if (!DEADLOCK_ERRNOS.has((err as { errno?: unknown }).errno)) return err
-  return new LockDeadlockError('mysql', key, err)
-}
