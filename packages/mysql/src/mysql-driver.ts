@@ -33,7 +33,7 @@ const DEADLINE_SLACK_MS = 250
 /** A semaphore waiter waits on one slot server-side this long at first, then tries them all again (doubling). */
 const SLOT_WAIT_FIRST_MS = 10
 /** ... up to this long per slot wait. */
-const SLOT_WAIT_MAX_MS = 250
+const SLOT_WAIT_MAX_MS = 100
 
 /**
  * `GET_LOCK` names on connections the driver owns. An uncontended acquire is one round
@@ -313,7 +313,7 @@ export class MysqlDriver implements LockDriver {
    * A semaphore permit: one of `limit` slot names (mysql-key.ts `semaphoreNames`). Tries
    * them all (one round trip per 64 slots) on a session that holds no slot of this
    * semaphore; when all are taken, waits server-side in `GET_LOCK` on ONE slot (in turn,
-   * starting at a random one) for a slice that doubles from 10 to 250 ms, then tries them
+   * starting at a random one) for a slice that doubles from 10 to 100 ms, then tries them
    * all again. `GET_LOCK` cannot wait for any of several names, so a slot freed while the
    * waiter watches another is found at the next try (within the slice): the wait is push
    * for one slot and bounded polling for the rest, and not fair across waiters. With
