@@ -7,11 +7,27 @@ import {
   SortOrder,
   SortTarget,
 } from 'etcd3'
-import { lockPrefix, waiterKey } from './etcd-key.js'
+import { lockPrefix, readPrefix, waiterKey } from './etcd-key.js'
+
+/** An etcd key range: `[key, range_end)`. */
+export interface KeyRange {
+  readonly key: Buffer
+  readonly range_end: Buffer
+}
+
+/** Where a request queues: its key, value and lease, and the ranges whose older keys block it. */
+export interface QueueSpot {
+  readonly key: Buffer
+  readonly value: Buffer
+  readonly leaseId: string
+  readonly blockers: readonly KeyRange[]
+}
 
 /** A waiter's key after `enqueue`: its name, create revision (the fence) and whether it owns the lock. */
 export interface QueuedKey {
   readonly key: Buffer
+  /** The ranges whose keys with a lower create revision block this one. */
+  readonly blockers: readonly KeyRange[]
   readonly createRevision: string
   readonly owner: boolean
   /** False when the key already existed (left over from this lease). */
@@ -39,7 +55,7 @@ export function prefixEnd(prefix: Buffer): Buffer {
   return Buffer.from([0])
 }
 
-function prefixRange(prefix: string): { key: Buffer; range_end: Buffer } {
+export function prefixRange(prefix: string): { key: Buffer; range_end: Buffer } {
   const key = Buffer.from(prefix)
   return { key, range_end: prefixEnd(key) }
 }
@@ -66,6 +82,7 @@ export class MutexProtocol {
   /** `NAME/` ranges and waiter keys of recent names: no Buffer or BigInt work per acquire. */
   readonly #ranges = new Map<string, { key: Buffer; range_end: Buffer }>()
   readonly #keys = new Map<string, Buffer>()
+  readonly #readerBlockers = new Map<string, readonly KeyRange[]>()
 
   constructor(client: Etcd3) {
     this.#client = client
@@ -94,17 +111,38 @@ export class MutexProtocol {
   }
 
   /**
-   * `tryAcquire`: one txn puts `NAME/<lease hex>` with the lease if absent (create revision
-   * 0), else reads it, and reads the holder in the same round trip.
+   * The ranges whose keys block a request of lock `name`. Exclusive (Go's `Mutex` and
+   * `RWMutex.Lock`): every key under `NAME/`, one's own included. Shared (`RWMutex.RLock`):
+   * every key under `NAME/` but the readers under `NAME/read/`.
    */
-  async enqueue(
-    name: string,
-    leaseId: string,
-    value: string,
-    options: { deadline: number },
-  ): Promise<QueuedKey> {
-    const key = this.waiterKey(name, leaseId)
-    const holder = this.#firstCreate(name)
+  blockers(name: string, shared: boolean): readonly KeyRange[] {
+    const all = this.#lockRange(name)
+    if (!shared) return [all]
+    return cached(this.#readerBlockers, name, (n) => {
+      const reads = prefixRange(readPrefix(n))
+      return [
+        { key: all.key, range_end: reads.key },
+        { key: reads.range_end, range_end: all.range_end },
+      ]
+    })
+  }
+
+  /**
+   * `tryAcquire`: one txn puts `spot.key` with the lease if absent (create revision 0),
+   * else reads it, and reads the first-created key of each blocking range in the same round
+   * trip: the spot owns the lock when no blocking key was created before it.
+   */
+  async enqueue(spot: QueueSpot, options: { deadline: number }): Promise<QueuedKey> {
+    const { key, blockers } = spot
+    const firsts = blockers.map((range) => ({
+      request_range: {
+        ...range,
+        sort_target: SortTarget.Create,
+        sort_order: SortOrder.Ascend,
+        limit: 1,
+        keys_only: true,
+      },
+    }))
     const res = await this.#client.kv.txn(
       {
         compare: [
@@ -115,55 +153,58 @@ export class MutexProtocol {
             create_revision: 0,
           },
         ],
-        success: [
-          { request_put: { key, value: Buffer.from(value), lease: leaseId } },
-          { request_range: holder },
-        ],
-        failure: [{ request_range: { key } }, { request_range: holder }],
+        success: [{ request_put: { key, value: spot.value, lease: spot.leaseId } }, ...firsts],
+        failure: [{ request_range: { key } }, ...firsts],
       },
       options,
     )
     const createRevision = res.succeeded
       ? res.header.revision
       : (res.responses[0]?.response_range.kvs[0]?.create_revision ?? '0')
-    const first = res.responses[1]?.response_range.kvs[0]
-    return {
-      key,
-      createRevision,
-      owner: first !== undefined && first.create_revision === createRevision,
-      created: res.succeeded,
-    }
+    const owner = blockers.every((_, i) => {
+      const first = res.responses[i + 1]?.response_range.kvs[0]
+      return first === undefined || first.create_revision === createRevision
+    })
+    return { key, createRevision, owner, created: res.succeeded, blockers }
   }
 
   /**
-   * `waitDeletes` step: the key with the largest create revision below `createRevision`
-   * under `NAME/`, and whether one's own key still exists, in one read.
+   * `waitDeletes` step: the key with the largest create revision below one's own in the
+   * blocking ranges, and whether one's own key still exists, in one read.
    */
-  async predecessor(
-    name: string,
-    mine: QueuedKey,
-    options: { deadline: number },
-  ): Promise<Predecessor> {
+  async predecessor(mine: QueuedKey, options: { deadline: number }): Promise<Predecessor> {
+    const below = (BigInt(mine.createRevision) - 1n).toString()
     const res = await this.#client.kv.txn(
       {
         success: [
-          {
+          { request_range: { key: mine.key, keys_only: true } },
+          ...mine.blockers.map((range) => ({
             request_range: {
-              ...this.#lockRange(name),
+              ...range,
               sort_target: SortTarget.Create,
               sort_order: SortOrder.Descend,
-              max_create_revision: (BigInt(mine.createRevision) - 1n).toString(),
+              max_create_revision: below,
               limit: 1,
+              keys_only: true,
             },
-          },
-          { request_range: { key: mine.key, keys_only: true } },
+          })),
         ],
       },
       options,
     )
-    const own = res.responses[1]?.response_range.kvs[0]
+    const own = res.responses[0]?.response_range.kvs[0]
+    let last: IKeyValue | undefined
+    for (const r of res.responses.slice(1)) {
+      const kv = r.response_range.kvs[0]
+      if (
+        kv !== undefined &&
+        (last === undefined || BigInt(kv.create_revision) > BigInt(last.create_revision))
+      ) {
+        last = kv
+      }
+    }
     return {
-      kv: res.responses[0]?.response_range.kvs[0],
+      kv: last,
       mine: own !== undefined && own.create_revision === mine.createRevision,
       revision: res.header.revision,
     }
@@ -249,6 +290,53 @@ export class MutexProtocol {
   async holder(name: string, options: { deadline: number }): Promise<IKeyValue | undefined> {
     const res = await this.#client.kv.range(this.#firstCreate(name), options)
     return res.kvs[0]
+  }
+
+  /** The range of lock `name`'s readers (`NAME/read/`). */
+  readerRange(name: string): KeyRange {
+    return prefixRange(readPrefix(name))
+  }
+
+  /** The first-created key (with its value) of each range, in one read. */
+  async firsts(
+    ranges: readonly KeyRange[],
+    options: { deadline: number },
+  ): Promise<Array<IKeyValue | undefined>> {
+    const res = await this.#client.kv.txn(
+      {
+        success: ranges.map((range) => ({
+          request_range: {
+            ...range,
+            sort_target: SortTarget.Create,
+            sort_order: SortOrder.Ascend,
+            limit: 1,
+          },
+        })),
+      },
+      options,
+    )
+    return ranges.map((_, i) => res.responses[i]?.response_range.kvs[0])
+  }
+
+  /** Keys of `range` created before `beforeRevision` (all when undefined), in create order. */
+  async keysIn(
+    range: KeyRange,
+    beforeRevision: string | undefined,
+    options: { deadline: number },
+  ): Promise<IKeyValue[]> {
+    const res = await this.#client.kv.range(
+      {
+        ...range,
+        ...(beforeRevision === undefined
+          ? {}
+          : { max_create_revision: (BigInt(beforeRevision) - 1n).toString() }),
+        sort_target: SortTarget.Create,
+        sort_order: SortOrder.Ascend,
+        keys_only: true,
+      },
+      options,
+    )
+    return res.kvs
   }
 
   /** Every key under `prefix` (keys and lease ids only), in create order. */
