@@ -204,6 +204,14 @@ test('a semaphore is its own resource; inspect reports holders and limit; anothe
   )
   // the refused request left no key
   expect(await keysUnder(lockPrefix(semaphoreName(key)))).toHaveLength(2)
+  await expect(b.semaphore(key, { limit: 2 }).acquire({ waitMs: 300 })).rejects.toSatisfy((e) =>
+    isLockError(e, 'LOCK_TIMEOUT'),
+  )
+  await until(
+    async () => (await keysUnder(lockPrefix(semaphoreName(key)))).length === 2,
+    2_000,
+    'timed-out permit key deleted',
+  )
   const stop = new AbortController()
   const waiting = b.semaphore(key, { limit: 2 }).acquire({ waitMs: 20_000, signal: stop.signal })
   await until(
