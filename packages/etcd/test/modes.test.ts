@@ -91,8 +91,12 @@ test('a writer waits for the readers and excludes new ones; fences increase acro
   expect(await c.tryAcquire(key, { mode: 'shared' })).toBeNull()
   const reader = c.acquire(key, { mode: 'shared', ttlMs: 5_000, waitMs: 20_000 })
   expect(await settlesWithin(reader, 300)).toBe(false)
+  const releasedAt = performance.now()
   await w.release()
   const r2 = await reader
+  console.info(
+    `etcd modes: reader granted ${Math.round(performance.now() - releasedAt)} ms after the writer's release began`,
+  )
   expect(r2.fence > w.fence).toBe(true)
   await r2.release()
 })
@@ -256,6 +260,9 @@ test('a waiter deep in a semaphore queue is woken when any holder releases (no h
   const releasedAt = performance.now()
   await h2.release()
   const h3 = await w3
+  console.info(
+    `etcd modes: permit waiter granted ${Math.round(performance.now() - releasedAt)} ms after the release began`,
+  )
   // well below the 10 s recheck backstop: woken by a watch event
   expect(performance.now() - releasedAt).toBeLessThan(5_000)
   await Promise.all([p1.release(), h3.release()])
