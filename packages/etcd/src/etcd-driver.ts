@@ -25,6 +25,7 @@ import { KeepAliveStream } from './keepalive-stream.js'
 import { KeyCleanup } from './key-cleanup.js'
 import { LeasePool } from './lease-pool.js'
 import { LockAdmin } from './lock-admin.js'
+import { LockReads } from './lock-reads.js'
 import { MutexProtocol, type QueuedKey } from './mutex-protocol.js'
 import { renewHeldKeys } from './renew-held-keys.js'
 import { type PlanDeps, type Queued, type RequestPlan, requestPlan } from './request-plan.js'
@@ -97,6 +98,7 @@ export class EtcdDriver implements LockDriver {
     }
     this.#admin = new LockAdmin(
       this.#protocol,
+      new LockReads(this.#client),
       this.#planDeps.semaphores,
       this.#options.prefix,
       () => this.#call(),

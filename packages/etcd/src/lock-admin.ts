@@ -1,6 +1,7 @@
 import type { LockInfo } from '@baton-lock/core/driver'
 import type { IKeyValue } from 'etcd3'
 import { batonKeyOf, lockNameOfKey, semaphoreName } from './etcd-key.js'
+import type { LockReads } from './lock-reads.js'
 import type { MutexProtocol } from './mutex-protocol.js'
 import { parsePermitValue, type SemaphoreProtocol } from './semaphore-protocol.js'
 
@@ -21,17 +22,20 @@ type Holding =
 /** Operations on locks whoever holds them (`baton status`, `ls`, `release --force`). */
 export class LockAdmin {
   readonly #protocol: MutexProtocol
+  readonly #reads: LockReads
   readonly #semaphores: SemaphoreProtocol
   readonly #prefix: string
   readonly #call: () => { deadline: number }
 
   constructor(
     protocol: MutexProtocol,
+    reads: LockReads,
     semaphores: SemaphoreProtocol,
     prefix: string,
     call: () => { deadline: number },
   ) {
     this.#protocol = protocol
+    this.#reads = reads
     this.#semaphores = semaphores
     this.#prefix = prefix
     this.#call = call
@@ -90,7 +94,7 @@ export class LockAdmin {
 
   /** Holders of every Baton-mapped lock whose name starts with `namePrefix` (keys only). */
   async list(namePrefix: string): Promise<Array<LockInfo & { readonly key: string }>> {
-    const kvs = await this.#protocol.keysUnder(namePrefix, this.#call())
+    const kvs = await this.#reads.keysUnder(namePrefix, this.#call())
     const holders = new Map<string, LockInfo & { readonly key: string }>()
     for (const kv of kvs) {
       const parsed = lockNameOfKey(kv.key.toString())
@@ -115,8 +119,8 @@ export class LockAdmin {
   }
 
   async #holding(name: string): Promise<Holding | undefined> {
-    const readers = this.#protocol.readerRange(name)
-    const [before, after, firstReader] = await this.#protocol.firsts(
+    const readers = this.#reads.readerRange(name)
+    const [before, after, firstReader] = await this.#reads.firsts(
       [...this.#protocol.blockers(name, true), readers],
       this.#call(),
     )
@@ -126,13 +130,13 @@ export class LockAdmin {
       if (writer !== undefined) return { mode: 'exclusive', holder: writer }
     }
     if (firstReader === undefined) return undefined
-    const holders = await this.#protocol.keysIn(readers, writer?.create_revision, this.#call())
+    const holders = await this.#reads.keysIn(readers, writer?.create_revision, this.#call())
     return { mode: 'shared', first: firstReader, holders }
   }
 
   async #ttl(kv: IKeyValue): Promise<{ ttlRemainingMs?: number }> {
     if (kv.lease === '0') return {}
-    const seconds = await this.#protocol.leaseTtlSeconds(kv.lease, this.#call())
+    const seconds = await this.#reads.leaseTtlSeconds(kv.lease, this.#call())
     return seconds >= 0 ? { ttlRemainingMs: seconds * 1000 } : {}
   }
 }

@@ -3,17 +3,13 @@ import {
   CompareTarget,
   type Etcd3,
   type IKeyValue,
-  type IRangeRequest,
   SortOrder,
   SortTarget,
 } from 'etcd3'
 import { lockPrefix, readPrefix, waiterKey } from './etcd-key.js'
+import { cached, type KeyRange, prefixRange } from './key-range.js'
 
-/** An etcd key range: `[key, range_end)`. */
-export interface KeyRange {
-  readonly key: Buffer
-  readonly range_end: Buffer
-}
+export { type KeyRange, prefixEnd, prefixRange } from './key-range.js'
 
 /** Where a request queues: its key, value and lease, and the ranges whose older keys block it. */
 export interface QueueSpot {
@@ -43,36 +39,6 @@ export interface Predecessor {
   readonly revision: string
 }
 
-/** One past the last key with `prefix`: the range end etcd uses for a prefix. */
-export function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix)
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] ?? 0) < 0xff) {
-      end[i] = (end[i] ?? 0) + 1
-      return end.subarray(0, i + 1)
-    }
-  }
-  return Buffer.from([0])
-}
-
-export function prefixRange(prefix: string): { key: Buffer; range_end: Buffer } {
-  const key = Buffer.from(prefix)
-  return { key, range_end: prefixEnd(key) }
-}
-
-/** Entries of the per-name caches below; both are cleared when full. */
-const CACHE_SIZE = 1_024
-
-function cached<V>(cache: Map<string, V>, key: string, make: (key: string) => V): V {
-  let value = cache.get(key)
-  if (value === undefined) {
-    if (cache.size >= CACHE_SIZE) cache.clear()
-    value = make(key)
-    cache.set(key, value)
-  }
-  return value
-}
-
 /**
  * The etcd operations of Go's `concurrency.Mutex`, node for node, through etcd3's KV API.
  * Every call takes the caller's call options (a deadline).
@@ -91,16 +57,6 @@ export class MutexProtocol {
   /** The range of every key of lock `name` (`NAME/`). */
   #lockRange(name: string): { key: Buffer; range_end: Buffer } {
     return cached(this.#ranges, name, (n) => prefixRange(lockPrefix(n)))
-  }
-
-  /** The first-created key under `NAME/` (Go's `WithFirstCreate`): the holder. */
-  #firstCreate(name: string): IRangeRequest {
-    return {
-      ...this.#lockRange(name),
-      sort_target: SortTarget.Create,
-      sort_order: SortOrder.Ascend,
-      limit: 1,
-    }
   }
 
   /** `NAME/<lease hex>`: the key lease `leaseId` puts for lock `name`. */
@@ -284,78 +240,5 @@ export class MutexProtocol {
       options,
     )
     return res.succeeded
-  }
-
-  /** The holder of lock `name`: its first-created key, or undefined when free. */
-  async holder(name: string, options: { deadline: number }): Promise<IKeyValue | undefined> {
-    const res = await this.#client.kv.range(this.#firstCreate(name), options)
-    return res.kvs[0]
-  }
-
-  /** The range of lock `name`'s readers (`NAME/read/`). */
-  readerRange(name: string): KeyRange {
-    return prefixRange(readPrefix(name))
-  }
-
-  /** The first-created key (with its value) of each range, in one read. */
-  async firsts(
-    ranges: readonly KeyRange[],
-    options: { deadline: number },
-  ): Promise<Array<IKeyValue | undefined>> {
-    const res = await this.#client.kv.txn(
-      {
-        success: ranges.map((range) => ({
-          request_range: {
-            ...range,
-            sort_target: SortTarget.Create,
-            sort_order: SortOrder.Ascend,
-            limit: 1,
-          },
-        })),
-      },
-      options,
-    )
-    return ranges.map((_, i) => res.responses[i]?.response_range.kvs[0])
-  }
-
-  /** Keys of `range` created before `beforeRevision` (all when undefined), in create order. */
-  async keysIn(
-    range: KeyRange,
-    beforeRevision: string | undefined,
-    options: { deadline: number },
-  ): Promise<IKeyValue[]> {
-    const res = await this.#client.kv.range(
-      {
-        ...range,
-        ...(beforeRevision === undefined
-          ? {}
-          : { max_create_revision: (BigInt(beforeRevision) - 1n).toString() }),
-        sort_target: SortTarget.Create,
-        sort_order: SortOrder.Ascend,
-        keys_only: true,
-      },
-      options,
-    )
-    return res.kvs
-  }
-
-  /** Every key under `prefix` (keys and lease ids only), in create order. */
-  async keysUnder(prefix: string, options: { deadline: number }): Promise<IKeyValue[]> {
-    const res = await this.#client.kv.range(
-      {
-        ...prefixRange(prefix),
-        sort_target: SortTarget.Create,
-        sort_order: SortOrder.Ascend,
-        keys_only: true,
-      },
-      options,
-    )
-    return res.kvs
-  }
-
-  /** Seconds left on lease `id` (-1: gone). */
-  async leaseTtlSeconds(id: string, options: { deadline: number }): Promise<number> {
-    const res = await this.#client.leaseClient.leaseTimeToLive({ ID: id }, options)
-    return Number(res.TTL)
   }
 }

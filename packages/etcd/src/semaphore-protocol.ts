@@ -7,7 +7,8 @@ import {
   SortTarget,
 } from 'etcd3'
 import { lockPrefix, permitKey } from './etcd-key.js'
-import { type KeyRange, prefixRange, type QueuedKey } from './mutex-protocol.js'
+import { type KeyRange, prefixRange } from './key-range.js'
+import type { QueuedKey } from './mutex-protocol.js'
 
 /** A permit key after `enqueue`: as a lock's queued key, plus the limit the oldest key declares. */
 export interface QueuedPermit extends QueuedKey {
