@@ -111,7 +111,8 @@ export class Election {
    */
   async leader(): Promise<LeaderInfo | null> {
     const info = await this.#host.inspect()
-    if (!info.held) return null
+    // Shared holders of the key (a reader of the same lock) are no leader.
+    if (!info.held || info.mode === 'shared') return null
     const { value, fence, owner, ttlRemainingMs } = info
     return {
       ...(value === undefined ? {} : { value }),

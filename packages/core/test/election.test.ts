@@ -214,6 +214,20 @@ describe('Election', () => {
     await close()
   })
 
+  it('leader() is null while readers hold the election key shared', async () => {
+    const { lockers, close } = setup(2)
+    const [a, b] = lockers as [Locker, Locker]
+    const reader = await a.acquire('coord', { mode: 'shared' })
+    const e = b.election('coord')
+    expect(await e.leader()).toBeNull()
+    expect(await pending(e.campaign())).toBe(true)
+    await reader.release()
+    await e.campaign()
+    expect((await e.leader())?.value).toBe(e.value)
+    await e.resign()
+    await close()
+  })
+
   it('validates value, ttlMs, options and fn', async () => {
     await using locker = new Locker(new MemoryDriver())
     expect(() => locker.election('e', { value: 'x'.repeat(1025) })).toThrow(RangeError)

@@ -110,6 +110,22 @@ export const semaphoreChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'semaphores',
+    id: 'M1d',
+    name: 'M1: one Locker takes at most limit permits of a semaphore (no session re-entrance), and another driver none beyond them',
+    async run(ctx) {
+      const [a, b] = await ctx.lockers(2, { ttlMs: ctx.timing.longTtlMs })
+      const key = ctx.key()
+      const sem = a.semaphore(key, { limit: 2 })
+      const permits = [await tryPermit(sem), await tryPermit(sem)]
+      const held = permits.filter((p): p is LockHandle => p !== null)
+      ensure(held.length === 2, `one Locker got ${held.length} of 2 free permits`)
+      await expectFull(sem, 'one Locker holding both permits')
+      await expectFull(b.semaphore(key, { limit: 2 }), 'another Locker, both permits held')
+      await Promise.all(held.map((p) => p.release()))
+    },
+  },
+  {
+    group: 'semaphores',
     id: 'F1b',
     name: 'F1: permit fences strictly increase per semaphore key, for permits held together and in succession',
     async run(ctx) {

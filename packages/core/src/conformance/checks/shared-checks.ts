@@ -79,6 +79,26 @@ export const sharedChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'shared locks',
+    id: 'R1c',
+    name: "R1: one Locker's shared acquire is refused while that Locker holds the key exclusive (no session re-entrance)",
+    async run(ctx) {
+      const [a, b] = await ctx.lockers(2, { ttlMs: ctx.timing.longTtlMs })
+      const key = ctx.key()
+      const writer = await a.acquire(key, { waitMs: ctx.timing.slackMs })
+      const own = await tryOnce(a, key, { mode: 'shared' })
+      if (own !== null) await own.release()
+      ensure(own === null, `the writer's own Locker got the key shared (fence ${own?.fence})`)
+      await expectHeld(ctx, b, key, 'while one Locker holds it exclusive', 'shared')
+      await writer.release()
+      const reader = await a.acquire(key, {
+        mode: 'shared',
+        waitMs: ctx.timing.pollHandoffMs + ctx.timing.slackMs,
+      })
+      await reader.release()
+    },
+  },
+  {
+    group: 'shared locks',
     id: 'R2',
     name: `R2: a waiting exclusive acquire is not starved by a stream of overlapping shared acquires (fewer than ${READER_STREAM} later readers pass it)`,
     timeoutMs: (t) => 20_000 + READER_STREAM * (t.pollHandoffMs + 2 * t.slackMs),
