@@ -100,6 +100,14 @@ export const BROKEN_DRIVERS: readonly BrokenDriverCase[] = [
     ],
   },
   {
+    label:
+      'readers pass a waiting writer (a wait that polls one-shot attempts, no writer preference)',
+    options: () => memoryOptions('readers-first', (d) => new PollingDriver(d, 'readers-first')),
+    caughtBy: [
+      'R2: a waiting exclusive acquire is not starved by a stream of overlapping shared acquires (fewer than 12 later readers pass it)',
+    ],
+  },
+  {
     label: 'semaphore admitting limit + 1',
     options: () =>
       memoryOptions(
