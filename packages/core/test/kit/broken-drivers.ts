@@ -105,6 +105,7 @@ export const BROKEN_DRIVERS: readonly BrokenDriverCase[] = [
     options: () => memoryOptions('readers-first', (d) => new PollingDriver(d, 'readers-first')),
     caughtBy: [
       'R2: a waiting exclusive acquire is not starved by a stream of overlapping shared acquires (fewer than 12 later readers pass it)',
+      'R2: fair: readers and writers waiting on four drivers are granted in arrival order, consecutive readers together',
     ],
   },
   {

@@ -162,6 +162,64 @@ export const sharedChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'shared locks',
+    id: 'R2b',
+    name: 'R2: fair: readers and writers waiting on four drivers are granted in arrival order, consecutive readers together',
+    skip: (env) =>
+      env.capabilities.fair ? undefined : 'capabilities.fair is false (writer preference suffices)',
+    async run(ctx) {
+      const a = await ctx.locker({ ttlMs: ctx.timing.longTtlMs })
+      const key = ctx.key()
+      const held = await a.acquire(key, { waitMs: ctx.timing.slackMs })
+      const arrivals: Array<'exclusive' | 'shared'> = ['shared', 'shared', 'exclusive', 'shared']
+      const log: string[] = []
+      const handles: Array<Promise<LockHandle>> = []
+      for (const [i, mode] of arrivals.entries()) {
+        const { locker, events } = await recordingLocker(ctx, { ttlMs: ctx.timing.longTtlMs })
+        const handle = locker
+          .acquire(key, { mode, waitMs: 10 * ctx.timing.pollHandoffMs })
+          .then((h) => {
+            log.push(`+${i}`)
+            return h
+          })
+        // A failing check leaves later waiters to the cleanup's close: not a finding.
+        handle.catch(() => undefined)
+        handles.push(handle)
+        await untilWaiting(ctx, events, key)
+      }
+      const [r0, r1, w2, r3] = handles as [
+        Promise<LockHandle>,
+        Promise<LockHandle>,
+        Promise<LockHandle>,
+        Promise<LockHandle>,
+      ]
+      await held.release()
+      const readers = await Promise.all([r0, r1])
+      // The writer waits for both readers; the reader behind it waits for the writer.
+      await delay(ctx.timing.timeoutWaitMs)
+      const early = log.filter((e) => e === '+2' || e === '+3')
+      ensure(
+        early.length === 0,
+        `while readers 0 and 1 held the key, ${early.join(', ')} were granted too (arrivals: shared, shared, exclusive, shared)`,
+      )
+      for (const r of readers) {
+        log.push(`-${readers.indexOf(r)}`)
+        await r.release()
+      }
+      const writer = await w2
+      await delay(ctx.timing.timeoutWaitMs)
+      log.push('-2')
+      await writer.release()
+      const last = await r3
+      await last.release()
+      const order = log.join(' ')
+      ensure(
+        /^\+[01] \+[01] -0 -1 \+2 -2 \+3$/.test(order),
+        `grants and releases ran as "${order}"; arrival order wants "+0 +1 -0 -1 +2 -2 +3"`,
+      )
+    },
+  },
+  {
+    group: 'shared locks',
     id: 'F1',
     name: "F1: fences strictly increase per key across modes: exclusive, then shared holders, then exclusive, each above every earlier holder's",
     async run(ctx) {
