@@ -214,6 +214,45 @@ describe('Election', () => {
     await close()
   })
 
+  it('resign() while lead() runs fn aborts fn’s signal, and lead() resolves without campaigning again', async () => {
+    const { lockers, close } = setup(1)
+    const [a] = lockers as [Locker]
+    const e = a.election('coord')
+    let reason: unknown
+    let runs = 0
+    const leading = e.lead(
+      async (_leadership, signal) => {
+        runs++
+        void e.resign()
+        await aborted(signal)
+        reason = signal.reason
+      },
+      { recampaign: true },
+    )
+    await leading
+    expect(runs).toBe(1)
+    expect(isLockError(reason, 'LOCK_ABORTED')).toBe(true)
+    expect(e.isLeader()).toBe(false)
+    expect(await a.inspect('coord')).toEqual({ held: false })
+    await close()
+  })
+
+  it('campaign() rejects, never throws, for bad options and on a closed Locker', async () => {
+    const locker = new Locker(new MemoryDriver())
+    const e = locker.election('coord')
+    const bad = (() => {
+      try {
+        return e.campaign({ waitMs: -1 })
+      } catch (err) {
+        return `threw ${String(err)}`
+      }
+    })()
+    expect(bad).toBeInstanceOf(Promise)
+    await expect(bad).rejects.toThrow(RangeError)
+    await locker.close()
+    await expect(e.campaign()).rejects.toSatisfy((err) => isLockError(err, 'LOCK_CLOSED'))
+  })
+
   it('leader() is null while readers hold the election key shared', async () => {
     const { lockers, close } = setup(2)
     const [a, b] = lockers as [Locker, Locker]
