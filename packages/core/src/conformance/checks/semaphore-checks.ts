@@ -198,7 +198,12 @@ export const semaphoreChecks: readonly ConformanceCheck[] = [
         ttlMs: ctx.timing.shortTtlMs,
         waitMs: handoffBoundMs(ctx),
       })
-      await loseLease(ctx, { key: ctx.nsKey(key), owner: lost.owner, fence: lost.fence })
+      await loseLease(ctx, {
+        key: ctx.nsKey(key),
+        owner: lost.owner,
+        fence: lost.fence,
+        mode: 'semaphore',
+      })
       const next = await other.acquire({
         ttlMs: ctx.timing.longTtlMs,
         waitMs: lossWaitMs(ctx) + ctx.timing.pollHandoffMs,

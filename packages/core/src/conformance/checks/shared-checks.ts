@@ -287,7 +287,12 @@ export const sharedChecks: readonly ConformanceCheck[] = [
         ttlMs: ctx.timing.shortTtlMs,
         waitMs: ctx.timing.slackMs,
       })
-      await loseLease(ctx, { key: ctx.nsKey(key), owner: reader.owner, fence: reader.fence })
+      await loseLease(ctx, {
+        key: ctx.nsKey(key),
+        owner: reader.owner,
+        fence: reader.fence,
+        mode: 'shared',
+      })
       const w = await b.acquire(key, {
         ttlMs: ctx.timing.longTtlMs,
         waitMs: lossWaitMs(ctx) + ctx.timing.pollHandoffMs,
