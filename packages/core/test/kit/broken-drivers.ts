@@ -4,6 +4,7 @@ import { type LockDriver, MemoryDriver } from '../../src/index.js'
 import { FenceReusedDriver } from './fence-reused-driver.js'
 import {
   FenceReusedAcrossModesDriver,
+  SemaphoreOnLockDriver,
   SemaphoreOverAdmitsDriver,
   SharedBesideExclusiveDriver,
   TwoLeadersDriver,
@@ -118,6 +119,14 @@ export const BROKEN_DRIVERS: readonly BrokenDriverCase[] = [
     caughtBy: [
       'M1: a limit-2 semaphore admits exactly 2 of 4 drivers racing tryAcquire, and a waiter only after a permit is released',
       'M1: 4 drivers x 30 permits of a limit-2 semaphore: never more than 2 holders, every fence new',
+    ],
+  },
+  {
+    label: 'semaphore on the lock of the same key (permits held as shared locks)',
+    options: () =>
+      memoryOptions('semaphore-on-lock', (d) => new SemaphoreOnLockDriver(d, 'semaphore-on-lock')),
+    caughtBy: [
+      'M1: a semaphore is a resource of its own: its permits and the lock of the same key never block each other',
     ],
   },
   {
