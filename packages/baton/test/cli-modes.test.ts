@@ -135,6 +135,14 @@ describe.runIf(capabilities.sharedLocks === true)('baton run --shared on SQLite'
     )
     // Both readers hold at once: neither ends before GO exists.
     await waitUntil(() => starts(log) === 2, 30_000, 'both shared runs to hold the lock')
+    const status = await runCli(['status', 'catalog', '--url', url, '--json'], dir)
+    expect(status.code, status.stderr).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      key: 'catalog',
+      held: true,
+      mode: 'shared',
+      holders: 2,
+    })
     const writer = startCli(['run', 'catalog', '--url', url, '--', node, holdUntil, log, go], dir)
     // Give the writer time to be waiting; the check below does not depend on it.
     await new Promise((resolve) => setTimeout(resolve, 500))
@@ -163,6 +171,9 @@ describe.runIf(capabilities.semaphores === true)('baton run --semaphore on SQLit
     await waitUntil(() => starts(log) === 2, 30_000, 'two permits to be held')
     await new Promise((resolve) => setTimeout(resolve, 500))
     expect(starts(log), 'a third permit was granted').toBe(2)
+    const status = await runCli(['status', '--semaphore', 'vendor-api', '--url', url], dir)
+    expect(status.code, status.stderr).toBe(0)
+    expect(status.stdout).toMatch(/^vendor-api: held semaphore, 2 of 2 permits/)
     // The lock of the same name is another resource: free while the semaphore is full.
     const lock = await runCli(
       ['run', 'vendor-api', '--url', url, '--skip-if-held', '--', node, '-e', ''],

@@ -7,6 +7,8 @@ import {
   renderKeys,
   renderTable,
   renderUncontended,
+  semaphoreRowsOf,
+  sharedRowsOf,
 } from './format.js'
 import type { LoadWindow, Machine } from './machine.js'
 import type { BenchmarkReport } from './run-benchmark.js'
@@ -185,8 +187,8 @@ export function renderReport(
   const rows = report.results.rows()
   const verdicts = checkTargets(rows, report.plan.profile.scale.keys)
   const scaleRows = rows.filter((r) => r.scenario === 'scale')
-  const sharedRows = rows.filter((r) => r.scenario.startsWith('shared lock'))
-  const semaphoreRows = rows.filter((r) => r.scenario.startsWith('semaphore,'))
+  const sharedRows = sharedRowsOf(rows)
+  const semaphoreRows = semaphoreRowsOf(rows)
   const chartLines = charts.map((c) => `![${c.replace(/\.svg$/, '')}](${c})`).join('\n\n')
   return `# Baton benchmarks
 

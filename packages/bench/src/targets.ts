@@ -58,6 +58,7 @@ export function checkTargets(rows: readonly Row[], scaleKeys: number): Verdict[]
   for (const backend of backends) {
     if (backend === 'memory') {
       out.push(coreOverhead(rows))
+      modes(rows, backend, out)
       continue
     }
     uncontended(rows, backend, out)

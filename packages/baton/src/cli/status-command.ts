@@ -96,7 +96,7 @@ export function describe(key: string, info: LockInfo | null): string {
   // Exclusive is what "held" says already; the other modes are named.
   const mode = info.mode === undefined || info.mode === 'exclusive' ? '' : ` ${info.mode}`
   const parts = [`${key}: held${mode}`]
-  if (info.holders !== undefined) {
+  if (info.holders !== undefined && mode !== '') {
     const of = info.limit === undefined ? '' : ` of ${info.limit}`
     const noun = info.mode === 'semaphore' ? 'permit' : 'holder'
     parts.push(`${info.holders}${of} ${noun}${info.holders === 1 && of === '' ? '' : 's'}`)
