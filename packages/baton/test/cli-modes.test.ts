@@ -180,6 +180,15 @@ describe.runIf(capabilities.semaphores === true)('baton run --semaphore on SQLit
       dir,
     )
     expect(lock.code, lock.stderr).toBe(0)
+    // Another N than the holders' is the caller's mistake; SQLite keeps the limit with the permits.
+    const other = await runCli(
+      ['run', '--semaphore', '3', 'vendor-api', '--url', url, '--', node, '-e', ''],
+      dir,
+    )
+    expect(other.code, other.stderr).toBe(2)
+    expect(other.stderr).toBe(
+      'baton: semaphore "vendor-api" is held with limit 2; this acquire asked for limit 3\n',
+    )
     const skipped = await runCli(
       [...args.slice(0, -1), '--skip-if-held', '--', node, '-e', ''],
       dir,

@@ -69,7 +69,8 @@ Exit codes: CMD's own code once CMD ran (128+N if signal N ended it); else 2 usa
 3 not acquired within --wait, 4 skipped (--skip-if-held), 5 lock lost while CMD ran (CMD
 was stopped), 7 backend error, 126 CMD not executable, 127 CMD not found, 128+N signal N
 ended baton while it waited. 2 also for bad --semaphore, both --shared and --semaphore,
-or a backend without shared locks or semaphores.
+an N other than the current holders' (where the backend can tell), or a backend without
+shared locks or semaphores.
 `,
 }
 
@@ -121,7 +122,8 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
 /**
  * A backend without the mode asked for: core rejects before any backend call with
  * `LockUnsupportedError` ("the sqlite driver does not support semaphores"); said as a
- * usage error (exit 2) that also names the URL.
+ * usage error (exit 2) that also names the URL. A semaphore limit that differs from the
+ * holders' (`LockLimitMismatchError`) is a usage error too.
  */
 async function withModeCheck<T>(url: LockUrl, step: () => Promise<T>): Promise<T> {
   try {
@@ -130,6 +132,8 @@ async function withModeCheck<T>(url: LockUrl, step: () => Promise<T>): Promise<T
     if (isLockError(err, 'LOCK_UNSUPPORTED')) {
       throw new UsageError(`${err.message} (${url.display}); its README lists the modes it has`)
     }
+    // `--semaphore N` with an N other than the holders': the caller's mistake, not the backend's.
+    if (isLockError(err, 'LOCK_LIMIT_MISMATCH')) throw new UsageError(err.message)
     throw err
   }
 }
