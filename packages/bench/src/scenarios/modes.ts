@@ -34,7 +34,8 @@ export const EXCLUSIVE_FLOOR = 'Baton: exclusive only (same processes)'
 export const SHARED_ROW = 'Baton: R shared + 1 exclusive'
 export const SEMAPHORE_ROW = 'Baton: semaphore permits'
 
-export const sharedScenario = (readers: number) => `shared lock, ${readers} readers + 1 writer`
+export const sharedScenario = (readers: number) =>
+  `shared lock, ${readers} reader${readers === 1 ? '' : 's'} + 1 writer`
 export const semaphoreScenario = (limit: number) =>
   `semaphore, limit ${limit}, ${2 * limit} contenders`
 
@@ -43,7 +44,7 @@ interface Member {
   readonly mode: BatonMode
 }
 
-type Rows = Pick<Results, 'add'>
+type Rows = Pick<Results, 'add' | 'fail'>
 
 const exclusive = (count: number): Member[] =>
   Array.from({ length: count }, () => ({ worker: EXCLUSIVE_WORKER, mode: { mode: 'exclusive' } }))
@@ -76,10 +77,13 @@ export async function runShared(
       [SHARED_ROW, 'baton', shared],
     ] as const) {
       log(`shared ${spec.name} x${readers}+1: ${contender}`)
-      const round = await modeRound(spec, target, members, options, pool)
+      const base = { scenario, backend: spec.name, contender, role, group }
+      const round = await guarded(base, results, log, () =>
+        modeRound(spec, target, members, options, pool),
+      )
+      if (round === undefined) continue
       const writer = readers // the last member
       const f = analyseShared(round.reports, writer, round.measureFromMs, round.endAtMs)
-      const base = { scenario, backend: spec.name, contender, role, group }
       const figures: Array<[string, string, number]> = [
         ['reader acquisitions/s', '1/s', f.readerPerS],
         ['writer acquisitions/s', '1/s', f.writerPerS],
@@ -119,9 +123,12 @@ export async function runSemaphore(
       [SEMAPHORE_ROW, 'baton', permits],
     ] as const) {
       log(`semaphore ${spec.name} limit ${limit} x${2 * limit}: ${contender}`)
-      const round = await modeRound(spec, target, members, options, pool)
-      const f = analyseSemaphore(round.reports, round.measureFromMs, round.endAtMs)
       const base = { scenario, backend: spec.name, contender, role: role as ContenderRole, group }
+      const round = await guarded(base, results, log, () =>
+        modeRound(spec, target, members, options, pool),
+      )
+      if (round === undefined) continue
+      const f = analyseSemaphore(round.reports, round.measureFromMs, round.endAtMs)
       const figures: Array<[string, string, number]> = [
         ['acquisitions/s', '1/s', f.perS],
         ['acquire p50', 'ms', f.acquireP50Ms],
@@ -131,6 +138,22 @@ export async function runSemaphore(
       ]
       for (const [metric, unit, value] of figures) results.add({ ...base, metric, unit, value })
     }
+  }
+}
+
+/** A round that failed is recorded in its rows (and the log) and the scenario goes on. */
+async function guarded<T>(
+  who: Parameters<Results['fail']>[0],
+  results: Rows,
+  log: (line: string) => void,
+  work: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await work()
+  } catch (err) {
+    log(`  failed: ${err instanceof Error ? err.message : String(err)}`)
+    results.fail(who, err)
+    return undefined
   }
 }
 
