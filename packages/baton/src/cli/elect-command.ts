@@ -16,7 +16,7 @@ const RECAMPAIGN_PAUSE_MS = 500
 export const electSpec: CommandSpec = {
   name: 'elect',
   synopsis: 'elect NAME -- CMD...',
-  summary: 'campaign to lead NAME; run CMD while leader, stop it when leadership is lost',
+  summary: 'run CMD while leader of NAME; stopped when leadership is lost',
   options: {
     ...URL_OPTION,
     wait: { type: 'string' },

@@ -24,9 +24,9 @@ export const EXIT = Object.freeze({
   BACKEND: 7,
   /** `elect`: leadership was lost while CMD ran (CMD was stopped) and `--recampaign` was not given. */
   LEADERSHIP_LOST: 8,
-  /** `run`: the command was found but could not be executed (permission), as in a shell. */
+  /** `run`, `elect`: the command was found but could not be executed (permission), as in a shell. */
   NOT_EXECUTABLE: 126,
-  /** `run`: the command could not be found, as in a shell. */
+  /** `run`, `elect`: the command could not be found, as in a shell. */
   NOT_FOUND: 127,
 })
 
@@ -42,10 +42,10 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [code: string, meaning: str
   ['6', 'demo, conformance: a check failed'],
   ['7', 'backend error (unreachable, refused, timed out) or unexpected error'],
   ['8', 'elect: leadership lost while CMD ran (CMD was stopped)'],
-  ['126', 'run: CMD not executable'],
-  ['127', 'run: CMD not found'],
-  ['128+N', 'signal N ended baton while waiting for the lock, or (run) ended CMD'],
-  ['CMD', "run: once CMD ran, CMD's own exit code"],
+  ['126', 'run, elect: CMD not executable'],
+  ['127', 'run, elect: CMD not found'],
+  ['128+N', 'signal N ended baton while waiting for the lock, or (run, elect) ended CMD'],
+  ['CMD', "run, elect: once CMD ran, CMD's own exit code"],
 ]
 
 /** The exit-code table as indented help lines. */

@@ -14,7 +14,7 @@ import { UsageError } from './usage-error.js'
 export const runSpec: CommandSpec = {
   name: 'run',
   synopsis: 'run NAME -- CMD...',
-  summary: 'run CMD while holding the lock NAME (or a shared lock, a semaphore permit)',
+  summary: 'run CMD holding the lock NAME (--shared, --semaphore N)',
   options: {
     ...URL_OPTION,
     shared: { type: 'boolean' },
