@@ -136,7 +136,7 @@ ${FLOORS}
   SQLite (no server) have no counter.
 - **Shared locks** (${p.modes.readers.join(', ')} readers): R reader processes
   (\`acquire(key, { mode: 'shared' })\`) and one writer process (exclusive) contend for one
-  key with the handoff's shape (hold ${p.modes.holdMs} ms, pause ${p.modes.pauseMs} ms, ${p.modes.warmupMs} ms warm-up, ${p.modes.durationMs} ms
+  key in the handoff's loop (hold ${p.modes.holdMs} ms, longer than a grant's round trips so holders can overlap, pause ${p.modes.pauseMs} ms, ${p.modes.warmupMs} ms warm-up, ${p.modes.durationMs} ms
   window, worker processes from the handoff's pool). The floor of each round is the same
   R + 1 processes all exclusive, so "vs floor" of *reader acquisitions/s* is what sharing
   gains over a mutex, and of *writer acquire p50/p99* what the writer pays for its readers.
@@ -149,7 +149,7 @@ ${FLOORS}
   semaphore (\`locker.semaphore(key, { limit }).acquire()\`), same shape; the floor is the
   same processes on the exclusive lock. *Most holders at once* is the peak of concurrent
   holds over the whole round (a hold: grant seen .. just before its release is sent): it
-  must equal the limit and never exceed it (M1). Backends without
+  must never exceed the limit (M1) and should reach it. Backends without
   \`capabilities.semaphores\` are skipped.
 - **Scale** (in the first ${Math.min(report.runs, p.scaleRuns)} round${Math.min(report.runs, p.scaleRuns) === 1 ? '' : 's'} only: its figures are counts and
   bytes, not ratios): one process (forked with --expose-gc) acquires ${p.scale.keys.toLocaleString('en-US')} keys

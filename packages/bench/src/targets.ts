@@ -244,13 +244,20 @@ function modes(rows: readonly Row[], backend: string, out: Verdict[]): void {
   )) {
     const limit = Number(/limit (\d+)/.exec(scenario)?.[1])
     const most = find(rows, scenario, backend, 'most holders at once', SEMAPHORE_ROW)
+    const range =
+      most === undefined ? '?' : `${formatNumber(most.spread.min)}-${formatNumber(most.spread.max)}`
+    const rate = x(find(rows, scenario, backend, 'acquisitions/s', SEMAPHORE_ROW)?.ratio)
     out.push({
-      target: `${scenario}: at most ${limit} holders, and ${limit} reached (M1)`,
+      target: `${scenario}: never more than ${limit} holders (M1)`,
       backend,
-      measured: `most holders at once ${most === undefined ? '?' : `${formatNumber(most.spread.min)}-${formatNumber(most.spread.max)}`}; acquisitions/s ${x(find(rows, scenario, backend, 'acquisitions/s', SEMAPHORE_ROW)?.ratio)} of exclusive`,
-      verdict: judge(
-        most === undefined ? undefined : most.spread.max === limit && most.spread.min === limit,
-      ),
+      measured: `most holders at once ${range}`,
+      verdict: judge(most === undefined ? undefined : most.spread.max <= limit),
+    })
+    out.push({
+      target: `${scenario}: all ${limit} permits in use at the peak`,
+      backend,
+      measured: `most holders at once ${range}; acquisitions/s ${rate} of exclusive`,
+      verdict: judge(most === undefined ? undefined : most.spread.min === limit),
     })
   }
 }
