@@ -7,7 +7,7 @@ import { buildCli, runCli, startCli, tempDir, waitUntil } from './cli-harness.js
 
 // `baton run --shared` and `baton run --semaphore N` on the embedded default, SQLite,
 // each process a separate baton (separate drivers), as users run them. What SQLite
-// declares decides which group runs: the modes, or the clear refusal without them.
+// declares both modes; the refusal of a driver without one is tested on MySQL (cli-mysql).
 const dir = tempDir()
 const url = `sqlite:${join(dir, 'locks.db')}`
 const holdUntil = new URL('./fixtures/hold-until.mjs', import.meta.url).pathname
@@ -96,36 +96,12 @@ describe('baton run --shared / --semaphore: bad input', () => {
   })
 })
 
-describe.runIf(capabilities.sharedLocks !== true)(
-  'baton run --shared: SQLite without shared locks',
-  () => {
-    it('names the feature and the backend, exit 2, no stack trace', async () => {
-      const r = await runCli(['run', '--shared', 'k', '--url', url, '--', node, '-e', ''], dir)
-      expect(r.code).toBe(2)
-      expect(r.stderr).toBe(
-        `baton: the sqlite driver does not support shared locks (${url}); its README lists the modes it has\n`,
-      )
-    })
-  },
-)
+it('SQLite, the embedded default, declares both modes (the groups below are not conditional)', () => {
+  expect(capabilities.sharedLocks).toBe(true)
+  expect(capabilities.semaphores).toBe(true)
+})
 
-describe.runIf(capabilities.semaphores !== true)(
-  'baton run --semaphore: SQLite without semaphores',
-  () => {
-    it('names the feature and the backend, exit 2, no stack trace', async () => {
-      const r = await runCli(
-        ['run', '--semaphore', '2', 'k', '--url', url, '--', node, '-e', ''],
-        dir,
-      )
-      expect(r.code).toBe(2)
-      expect(r.stderr).toBe(
-        `baton: the sqlite driver does not support semaphores (${url}); its README lists the modes it has\n`,
-      )
-    })
-  },
-)
-
-describe.runIf(capabilities.sharedLocks === true)('baton run --shared on SQLite', () => {
+describe('baton run --shared on SQLite', () => {
   it('two shared runs overlap; an exclusive run waits for both and gets a higher fence', async () => {
     const log = join(dir, 'shared.log')
     const go = join(dir, 'shared.go')
@@ -161,7 +137,7 @@ describe.runIf(capabilities.sharedLocks === true)('baton run --shared on SQLite'
   })
 })
 
-describe.runIf(capabilities.semaphores === true)('baton run --semaphore on SQLite', () => {
+describe('baton run --semaphore on SQLite', () => {
   it('--semaphore 2 admits two of three; the third runs once one left', async () => {
     const log = join(dir, 'semaphore.log')
     const go = join(dir, 'semaphore.go')

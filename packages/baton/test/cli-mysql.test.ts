@@ -78,3 +78,15 @@ it('a wrong password on mysql:// is exit code 7 (backend error) with the passwor
   expect(r.stderr).toMatch(/Access denied/)
   expect(r.stderr).not.toContain('wrong-pa55')
 })
+
+it('baton run --shared on MySQL (no shared locks) names the feature and the backend: exit 2, CMD not run, no stack trace', async () => {
+  const r = await runCli(
+    ['run', '--shared', 'cli:shared', '--url', server.url, '--', 'sh', '-c', 'echo ran'],
+    dir,
+  )
+  expect(r.code).toBe(2)
+  expect(r.stdout).toBe('')
+  expect(r.stderr).toMatch(
+    /^baton: the mysql driver does not support shared locks \(mysql:\/\/[^)]*\); its README lists the modes it has\n$/,
+  )
+})
