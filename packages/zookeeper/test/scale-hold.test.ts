@@ -1,0 +1,96 @@
+import { Locker, type LockHandle } from '@baton-lock/core'
+import { startZookeeper } from '@baton-lock/test-matrix'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { sortedLockNodes, ZookeeperDriver } from '../src/index.js'
+import { longOf } from '../src/zk-client.js'
+import { type AdminClient, adminClient } from './zk-admin.js'
+
+// Issue #18: one Locker holding thousands of locks on one session lost most of them,
+// because every renewal read each lock node (thousands of reads per interval queued on
+// one socket behind the acquisitions). One heartbeat per session now confirms every lock
+// whose node's watch has not fired.
+const LOCKS = Number(process.env.BATON_SCALE_LOCKS ?? 6_000)
+const TTL_MS = Number(process.env.BATON_SCALE_TTL_MS ?? 1_000)
+const CONCURRENCY = 100
+
+let server: Awaited<ReturnType<typeof startZookeeper>>
+let admin: AdminClient
+
+beforeAll(async () => {
+  server = await startZookeeper()
+  admin = await adminClient(server.url)
+}, 120_000)
+afterAll(async () => {
+  admin?.close()
+  await server?.stop()
+})
+
+async function inLanes<T>(count: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(count)
+  let next = 0
+  const lane = async () => {
+    while (next < count) {
+      const i = next++
+      out[i] = await task(i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, count) }, lane))
+  return out
+}
+
+test(`one Locker holds ${LOCKS} locks with TTL ${TTL_MS} ms for 3.5 TTLs: none lost, every one confirmed and its node still on the session`, async () => {
+  const driver = new ZookeeperDriver({ url: server.url, minSessionTimeoutMs: 500 })
+  const lost: string[] = []
+  const renewed = new Map<string, number>()
+  const locker = new Locker(driver, {
+    ttlMs: TTL_MS,
+    namespace: 'scale-hold',
+    onEvent: (event) => {
+      if (event.type === 'lost') lost.push(event.key)
+      if (event.type === 'renewed') renewed.set(event.key, (renewed.get(event.key) ?? 0) + 1)
+    },
+  })
+  try {
+    const handles: LockHandle[] = await inLanes(LOCKS, (i) =>
+      locker.acquire(`k${i}`, { waitMs: 30_000 }),
+    )
+    const heldAtMs = performance.now()
+    const renewedAtHold = new Map(renewed)
+    await new Promise((r) => setTimeout(r, TTL_MS * 3.5))
+    expect(lost, 'locks lost during the hold').toEqual([])
+    const states = new Map<string, number>()
+    for (const h of handles) states.set(h.state, (states.get(h.state) ?? 0) + 1)
+    // valid: held, or suspended while a renewal is in flight on a busy machine
+    expect((states.get('held') ?? 0) + (states.get('suspended') ?? 0)).toBe(LOCKS)
+    // Confirmed during the hold, again and again: at least 3 renewals each in 3.5 TTLs
+    // (one every third of the TTL; 3 leaves room for a slow machine).
+    const short = handles.filter(
+      (h) => (renewed.get(h.key) ?? 0) - (renewedAtHold.get(h.key) ?? 0) < 3,
+    )
+    expect(short.map((h) => h.key).slice(0, 5), 'renewed fewer than 3 times').toEqual([])
+    for (const h of handles) expect(h.validForMs()).toBeGreaterThan(0)
+    expect(performance.now() - heldAtMs).toBeGreaterThanOrEqual(TTL_MS * 3.5)
+
+    // On the server, from another session: every lock path has exactly one node, the
+    // Locker's session owns it, and its czxid is the handle's fence.
+    const nodes = await inLanes(LOCKS, async (i) => {
+      const path = driver.lockPathOf(`scale-hold:k${i}`)
+      const [first, ...rest] = sortedLockNodes(await admin.getChildren(path))
+      const stat = first === undefined ? null : await admin.exists(`${path}/${first}`)
+      return { count: rest.length + (first === undefined ? 0 : 1), stat }
+    })
+    const owners = new Set(nodes.map((n) => n.stat && longOf(n.stat.ephemeralOwner)))
+    expect(nodes.filter((n) => n.count !== 1).length).toBe(0)
+    expect(owners.size).toBe(1)
+    expect(owners.has(null)).toBe(false)
+    nodes.forEach((n, i) => {
+      if (n.stat === null || longOf(n.stat.czxid) !== handles[i]?.fence) {
+        throw new Error(`lock ${i}: node fence differs from the handle's`)
+      }
+    })
+    await inLanes(LOCKS, (i) => (handles[i] as LockHandle).release())
+    expect(lost).toEqual([])
+  } finally {
+    await locker.close()
+  }
+}, 120_000)
