@@ -8,8 +8,8 @@ import { endpointsOf } from './helpers.js'
 // Issue #17: one Locker holding thousands of locks lost nearly all of them, because a
 // batched renewal read every key in one txn and etcd refuses a txn of more than
 // --max-txn-ops (128) operations: every renewal failed until the locks expired.
-const LOCKS = Number(process.env.BATON_SCALE_LOCKS ?? 4_000)
-const TTL_MS = Number(process.env.BATON_SCALE_TTL_MS ?? 3_000)
+const LOCKS = Number(process.env.BATON_SCALE_LOCKS ?? 3_000)
+const TTL_MS = Number(process.env.BATON_SCALE_TTL_MS ?? 4_000)
 const CONCURRENCY = 100
 
 let server: Awaited<ReturnType<typeof startEtcd>>
