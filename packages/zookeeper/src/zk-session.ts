@@ -3,6 +3,15 @@ import { type Created, CreateMode, rawCreate } from './raw-create.js'
 import type { ZkClient, ZkEvent, ZkInternals, ZkStat } from './zk-client.js'
 import { ZK, zkErrorCode, zookeeper } from './zk-client.js'
 
+/**
+ * Most bytes of node paths a session keeps data watches on. node-zookeeper-client re-sends
+ * every watch in one SetWatches request on reconnect, and the server refuses a request
+ * over its jute.maxbuffer (1 MiB by default) by closing the connection; past this budget
+ * (about 10,000 lock nodes with 20-character keys; the rest of the MiB is left for waiters'
+ * watches) a node is read on every renewal instead, as before.
+ */
+const WATCHED_PATH_BYTES = 900 * 1024
+
 /** How a session is opened: where, with which timeout, and how long to wait for it. */
 export interface SessionSpec {
   readonly connectString: string
@@ -50,8 +59,11 @@ export class ZkSession {
   #pinging = false
   /** Paths of ephemeral nodes this session created and has not seen deleted. */
   readonly #created = new Set<string>()
-  /** Those of them whose data watch is armed, with their stat (it cannot change unseen). */
+  /** Those of them whose data watch is armed and known to hold, with their stat. */
   readonly #watched = new Map<string, ZkStat>()
+  /** Paths with a data watch registered in the library (re-sent in one SetWatches on reconnect). */
+  readonly #armed = new Set<string>()
+  #armedBytes = 0
   /** The heartbeat not sent yet, which `exists` calls made now join. */
   #nextBeat: Promise<void> | undefined
   /** Rejects of the requests in flight, for end(). */
@@ -181,24 +193,43 @@ export class ZkSession {
   exists(path: string): Promise<ZkStat | null> {
     if (this.#watched.has(path)) return this.#confirmWatched(path)
     if (!this.#created.has(path)) return this.#read(path)
+    const bytes = Buffer.byteLength(path) + 4
+    if (!this.#armed.has(path) && this.#armedBytes + bytes > WATCHED_PATH_BYTES) {
+      return this.#read(path)
+    }
     const onEvent = (event: ZkEvent) => {
       this.#watched.delete(path)
+      if (this.#armed.delete(path)) this.#armedBytes -= bytes
       if (event.type === zookeeper.Event.NODE_DELETED) this.#created.delete(path)
     }
-    return this.call<ZkStat | null>((done) => this.client.exists(path, onEvent, done)).then(
-      (stat) => {
-        if (stat === null) this.#created.delete(path)
-        else if (this.#created.has(path) && !this.#ended.signal.aborted) {
-          this.#watched.set(path, stat)
-        }
-        return stat
-      },
-    )
+    // getData, not exists: on a missing node it leaves no watch behind (exists would leave
+    // one waiting for a creation that never comes)
+    return this.call<ZkStat | null>((done) =>
+      this.client.getData(path, onEvent, (error, _data, stat) => {
+        if (zkErrorCode(error) === ZK.NO_NODE) done(null, null)
+        else done(error, stat)
+      }),
+    ).then((stat) => {
+      if (stat === null) {
+        this.#created.delete(path)
+        return null
+      }
+      if (!this.#armed.has(path)) {
+        this.#armed.add(path)
+        this.#armedBytes += bytes
+      }
+      if (this.#created.has(path) && !this.#ended.signal.aborted) this.#watched.set(path, stat)
+      return stat
+    })
   }
 
   /** Nodes this session created and their data watches armed now (tests, H1). */
-  get nodeWatches(): { readonly created: number; readonly watched: number } {
-    return { created: this.#created.size, watched: this.#watched.size }
+  get nodeWatches(): {
+    readonly created: number
+    readonly watched: number
+    readonly armed: number
+  } {
+    return { created: this.#created.size, watched: this.#watched.size, armed: this.#armed.size }
   }
 
   #read(path: string): Promise<ZkStat | null> {
@@ -283,6 +314,8 @@ export class ZkSession {
     this.#ended.abort(reason)
     this.#created.clear()
     this.#watched.clear()
+    this.#armed.clear()
+    this.#armedBytes = 0
     for (const reject of this.#calls) reject(reason)
     this.#calls.clear()
     if (!this.#owned) return

@@ -38,7 +38,7 @@ async function inLanes<T>(count: number, task: (i: number) => Promise<T>): Promi
   return out
 }
 
-test(`one Locker holds ${LOCKS} locks with TTL ${TTL_MS} ms for 3.5 TTLs: none lost, every one confirmed and its node still on the session`, async () => {
+test(`one Locker holds ${LOCKS} locks with TTL ${TTL_MS} ms for 3.5 TTLs: none lost, every one confirmed and its node still on the session; a node deleted by another session is seen`, async () => {
   const driver = new ZookeeperDriver({ url: server.url, minSessionTimeoutMs: 500 })
   const lost: string[] = []
   const renewed = new Map<string, number>()
@@ -90,8 +90,23 @@ test(`one Locker holds ${LOCKS} locks with TTL ${TTL_MS} ms for 3.5 TTLs: none l
       ({ stat, i }) => stat === null || longOf(stat.czxid) !== handles[i]?.fence,
     )
     expect(wrong.length).toBe(0)
+    // A node deleted by another session (an operator, `baton release --force`) is still seen
+    // at the next renewal: its watch fires, and the renewal reads the node instead.
+    const dropped = [1, 2, 3, 500, LOCKS - 1]
+    for (const i of dropped) {
+      const path = driver.lockPathOf(`scale-hold:k${i}`)
+      const [first] = sortedLockNodes(await admin.getChildren(path))
+      await admin.remove(`${path}/${first}`)
+    }
+    const seenBy = performance.now() + TTL_MS * 2
+    while (lost.length < dropped.length && performance.now() < seenBy) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(lost.sort()).toEqual(dropped.map((i) => `k${i}`).sort())
+    const stillValid = handles.filter((h) => h.isValid()).length
+    expect(stillValid).toBe(LOCKS - dropped.length)
     await inLanes(LOCKS, (i) => (handles[i] as LockHandle).release())
-    expect(lost).toEqual([])
+    expect(lost.length).toBe(dropped.length)
   } finally {
     await locker.close()
   }
