@@ -166,6 +166,12 @@ export class EtcdDriver implements LockDriver {
         await retryLater(err)
         continue
       }
+      if (aborted()) {
+        // Given up while the lease was granted or refreshed: put no key that would then have
+        // to be deleted again (and could hold the lock meanwhile, S4).
+        this.#pool.unuse(shared)
+        return null
+      }
       let mine: Queued
       try {
         mine = await plan.enqueue(shared)
@@ -315,8 +321,9 @@ export class EtcdDriver implements LockDriver {
       this.#pool.unuse(shared)
       return undefined
     }
-    // Validity is counted from the lease's last confirmed keepalive: refresh a stale one.
-    if (shared.leftMs() < shared.ttlMs / 2) await this.#pool.keepAlive(shared)
+    // Validity is counted from the lease's last confirmed keepalive: refresh a stale one,
+    // unless the acquire was given up (then the key is deleted at once, S4).
+    if (!aborted() && shared.leftMs() < shared.ttlMs / 2) await this.#pool.keepAlive(shared)
     if (aborted() || shared.dead.aborted || shared.leftMs() <= 0) {
       // A grant nobody can use any more: give it back (S4).
       void this.#cleanup.delete(plan.cleanupName, mine.key, mine.createRevision, shared)
