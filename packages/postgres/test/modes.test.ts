@@ -355,6 +355,37 @@ describe('deadlocks and cleanup', () => {
     }
   })
 
+  test('shared holds and permits renew in one heartbeat with exclusive ones, and are lost with their session', async () => {
+    const a = driver()
+    const key = uniqueKey('renew')
+    const leases = [
+      must(await a.acquire(shared(key))),
+      must(await a.acquire(shared(key))),
+      must(await a.acquire(permit(key, 2))),
+      must(await a.acquire(permit(key, 2))),
+      must(await a.acquire(driverRequest(`${key}:x`))),
+    ]
+    const results = await a.renewMany(leases, 5_000)
+    expect(results.map((r) => r.ok)).toEqual([true, true, true, true, true])
+    // end the backend of the first permit's session: exactly the leases on it are lost
+    const { rows } = await admin.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+         AND objid::bigint < 2147483648 AND classid::bigint = (${SEMAPHORE_KEY_SQL}::bigint & 4294967295)`,
+      [key],
+    )
+    const victim = must(rows[0]).pid
+    await admin.query('SELECT pg_terminate_backend($1)', [victim])
+    await until(() => leases.some((l) => l.lost.aborted))
+    const after = await a.renewMany(leases, 5_000)
+    const lost = leases.map((l) => l.lost.aborted)
+    expect(after.map((r) => r.ok)).toEqual(lost.map((l) => !l))
+    expect(lost.filter(Boolean).length).toBeGreaterThanOrEqual(1)
+    expect(lost.filter(Boolean).length).toBeLessThan(leases.length)
+    for (const l of leases) if (!l.lost.aborted) expect(await a.release(l)).toBe(true)
+    expect(await modes(key)).toEqual([])
+    expect(await semaphoreRows(key)).toBe(0)
+  })
+
   test('H1: after close, nothing of any mode is left on the server', async () => {
     const a = driver()
     const key = uniqueKey('h1')
