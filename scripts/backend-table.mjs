@@ -73,8 +73,8 @@ const takeover = (b, c) =>
 
 async function table() {
   const lines = [
-    '| backend | URL | fencing | loss signal from the server | waiters woken by push | grants in arrival order | takeover after a holder crashes | notes |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| backend | URL | fencing | loss signal from the server | waiters woken by push | grants in arrival order | shared locks | semaphores | takeover after a holder crashes | notes |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ]
   for (const b of BACKENDS) {
     let c
@@ -86,7 +86,7 @@ async function table() {
       )
     }
     lines.push(
-      `| ${b.name} | ${b.url} | ${c.fencing} | ${yes(c.lossSignal)} | ${yes(c.nativeWait)} | ${yes(c.fair)} | ${takeover(b, c)} | ${b.note} |`,
+      `| ${b.name} | ${b.url} | ${c.fencing} | ${yes(c.lossSignal)} | ${yes(c.nativeWait)} | ${yes(c.fair)} | ${yes(c.sharedLocks)} | ${yes(c.semaphores)} | ${takeover(b, c)} | ${b.note} |`,
     )
   }
   return lines.join('\n')

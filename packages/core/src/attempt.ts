@@ -1,7 +1,13 @@
 import { toBackendError } from './backend-error.js'
 import type { Clock, TimerHandle } from './clock.js'
 import type { AcquireRequest, DriverLease, LockDriver, LockMode } from './driver.js'
-import { type LockError, LockTimeoutError } from './errors.js'
+import {
+  isLockError,
+  LockDeadlockError,
+  type LockError,
+  LockLimitMismatchError,
+  LockTimeoutError,
+} from './errors.js'
 import { giveBackKey } from './key-queue.js'
 
 /** What one acquire asks for: the user's key, the namespaced key and the acquisition's owner id. */
@@ -156,7 +162,7 @@ export class Attempt {
       if (this.#reason === undefined) {
         // The call itself failed: its outcome is unknown to the driver too.
         if (this.#driver.abandon !== undefined) this.#keepSlotFor(this.#driver.abandon(request))
-        throw toBackendError(this.#driver.name, err, this.key)
+        throw this.#typed(err)
       }
       this.#abandon(call, request)
       throw this.#reason
@@ -193,6 +199,18 @@ export class Attempt {
         () => driver.abandon?.(request),
       ),
     )
+  }
+
+  /**
+   * The error core raises for a failed driver call: the typed errors a driver may throw
+   * (deadlock, limit mismatch) renamed to the user's key, anything else a backend error.
+   */
+  #typed(err: unknown): Error {
+    if (isLockError(err, 'LOCK_LIMIT_MISMATCH')) {
+      return new LockLimitMismatchError(this.key, err.limit, err.heldLimit)
+    }
+    if (isLockError(err, 'LOCK_DEADLOCK')) return new LockDeadlockError(err.driver, this.key, err)
+    return toBackendError(this.#driver.name, err, this.key)
   }
 
   /** `callback` for the driver: runs on the first call only, and not once the attempt stopped. */

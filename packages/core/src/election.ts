@@ -74,7 +74,12 @@ export class Election {
     const promise = this.#host
       .acquire({ waitMs: options.waitMs ?? Number.POSITIVE_INFINITY, signal })
       .then(
-        (leadership) => {
+        async (leadership) => {
+          // resign() struck while the grant was on its way: it must not lead.
+          if (stop.signal.aborted) {
+            await leadership.release().catch(() => undefined)
+            throw new LockAbortedError(this.key, 'resigned')
+          }
           this.#leadership = leadership
           return leadership
         },

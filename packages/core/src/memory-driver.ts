@@ -1,6 +1,13 @@
 import { defineCapabilities } from './capabilities.js'
 import type { Clock } from './clock.js'
-import type { AcquireRequest, DriverLease, LockDriver, LockInfo, RenewResult } from './driver.js'
+import type {
+  AcquireRequest,
+  DriverLease,
+  LockDriver,
+  LockInfo,
+  LockMode,
+  RenewResult,
+} from './driver.js'
 import { DriverLifecycle } from './driver-kit/driver-lifecycle.js'
 import { MemoryStore } from './memory-store.js'
 
@@ -25,11 +32,13 @@ const CAPABILITIES = defineCapabilities({
   lossSignal: true,
   maxKeyBytes: 1024,
   inspect: true,
-  sharedLocks: false,
+  sharedLocks: true,
+  semaphores: true,
 })
 
 /**
- * The in-process reference driver: FIFO fair, push wake-ups (a release grants the next
+ * The in-process reference driver: exclusive and shared locks (one read-write lock per
+ * key) and semaphores, FIFO fair across modes, push wake-ups (a release grants the next
  * waiter directly), lease expiry by timer on the monotonic clock, durable fences within
  * the process. Locks never leave the process; use it for tests and single-process apps.
  */
@@ -53,8 +62,18 @@ export class MemoryDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#lifecycle.assertOpen()
-    const { key, owner, ttlMs, waitMs } = req
-    return this.store.acquire({ client: this, key, owner, ttlMs, waitMs, request: req })
+    const { key, owner, ttlMs, waitMs, mode, limit, value } = req
+    return this.store.acquire({
+      client: this,
+      key,
+      owner,
+      ttlMs,
+      waitMs,
+      mode,
+      ...(limit === undefined ? {} : { limit }),
+      ...(value === undefined ? {} : { value }),
+      request: req,
+    })
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -72,9 +91,9 @@ export class MemoryDriver implements LockDriver {
     return this.store.release(lease)
   }
 
-  async inspect(key: string): Promise<LockInfo | null> {
+  async inspect(key: string, mode?: LockMode): Promise<LockInfo | null> {
     this.#lifecycle.assertOpen()
-    return this.store.inspect(key)
+    return this.store.inspect(key, mode)
   }
 
   async list(prefix: string): Promise<Array<LockInfo & { readonly key: string }>> {

@@ -17,6 +17,10 @@ export type CheckGroup =
   | 'keys'
   | 'lifecycle'
   | 'hygiene'
+  | 'shared locks'
+  | 'semaphores'
+  | 'elections'
+  | 'key sets'
   | 'contention fuzz'
 
 /** One named invariant check. `runConformance` registers it as a test; `runChecks` runs it without a test runner. */
@@ -25,7 +29,7 @@ export interface ConformanceCheck {
   readonly group: CheckGroup
   /**
    * Stable id: the invariant it checks (`S2`, `L3`), with a letter for the second and later
-   * checks of one invariant (`S2b`), or its group's letters and a number (`A1`, `LC3`).
+   * checks of one invariant (`S2b`), or its group's letters and a number (`AQ1`, `LC3`).
    * Filter and report by it; names may be reworded.
    */
   readonly id: string
@@ -63,6 +67,16 @@ export const CHECK_GROUPS: readonly GroupInfo[] = [
   { group: 'keys' },
   { group: 'lifecycle' },
   { group: 'hygiene' },
+  {
+    group: 'shared locks',
+    skip: (env) => (env.capabilities.sharedLocks ? undefined : 'capabilities.sharedLocks is false'),
+  },
+  {
+    group: 'semaphores',
+    skip: (env) => (env.capabilities.semaphores ? undefined : 'capabilities.semaphores is false'),
+  },
+  { group: 'elections' },
+  { group: 'key sets' },
   { group: 'contention fuzz' },
 ]
 

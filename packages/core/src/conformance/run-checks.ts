@@ -8,7 +8,7 @@ import { withTimeout } from './wait-for.js'
 /** The outcome of one check. */
 export interface CheckResult {
   readonly group: ConformanceCheck['group']
-  /** The check's stable id (`S2`, `A1`, ...). */
+  /** The check's stable id (`S2`, `R1`, `AQ1`, ...). */
   readonly id: string
   readonly name: string
   readonly status: 'passed' | 'failed' | 'skipped'

@@ -2,6 +2,12 @@ import type { ConformanceOptions } from '../../src/conformance/index.js'
 import { MemoryStore } from '../../src/driver-kit/index.js'
 import { type LockDriver, MemoryDriver } from '../../src/index.js'
 import { FenceReusedDriver } from './fence-reused-driver.js'
+import {
+  FenceReusedAcrossModesDriver,
+  SemaphoreOverAdmitsDriver,
+  SharedBesideExclusiveDriver,
+  TwoLeadersDriver,
+} from './mode-breaking-drivers.js'
 import { NoLostSignalDriver } from './no-lost-signal-driver.js'
 import { PollingDriver } from './polling-driver.js'
 import { ReentrantDriver, SharedSession } from './reentrant-driver.js'
@@ -79,6 +85,52 @@ export const BROKEN_DRIVERS: readonly BrokenDriverCase[] = [
       memoryOptions('no-lost-signal', (d) => new NoLostSignalDriver(d, 'no-lost-signal')),
     caughtBy: [
       'N2: a driver declaring lossSignal aborts lease.lost on evidence of loss (at the latest after a renew that finds it gone)',
+    ],
+  },
+  {
+    label: 'shared granted during an exclusive hold',
+    options: () =>
+      memoryOptions(
+        'shared-beside-exclusive',
+        (d) => new SharedBesideExclusiveDriver(d, 'shared-beside-exclusive'),
+      ),
+    caughtBy: [
+      'R1: shared holders on two drivers hold the key together; an exclusive acquire on a third is refused until both release, and a shared one while it holds',
+      'R1/F1: 4 drivers x 30 random shared and exclusive holds of one key: no exclusive holder beside another, fences increasing across modes',
+    ],
+  },
+  {
+    label: 'semaphore admitting limit + 1',
+    options: () =>
+      memoryOptions(
+        'semaphore-over-admits',
+        (d) => new SemaphoreOverAdmitsDriver(d, 'semaphore-over-admits'),
+      ),
+    caughtBy: [
+      'M1: a limit-2 semaphore admits exactly 2 of 4 drivers racing tryAcquire, and a waiter only after a permit is released',
+      'M1: 4 drivers x 30 permits of a limit-2 semaphore: never more than 2 holders, every fence new',
+    ],
+  },
+  {
+    label: 'two leaders (a campaign ignores the holder)',
+    options: () => memoryOptions('two-leaders', (d) => new TwoLeadersDriver(d, 'two-leaders')),
+    caughtBy: [
+      'E1: of 3 drivers campaigning in 4 rounds each, exactly one leads at a time (windows never overlap, fences increase)',
+      'E1: 3 candidates x 12 terms campaigning at random: exactly one leader at a time, fences increasing term by term',
+    ],
+  },
+  {
+    label: 'fences reused across modes (one counter per mode)',
+    options: () => {
+      const counters = new Map<string, bigint>()
+      return memoryOptions(
+        'fence-reused-across-modes',
+        (d) => new FenceReusedAcrossModesDriver(d, counters),
+      )
+    },
+    caughtBy: [
+      "F1: fences strictly increase per key across modes: exclusive, then shared holders, then exclusive, each above every earlier holder's",
+      'R1/F1: 4 drivers x 30 random shared and exclusive holds of one key: no exclusive holder beside another, fences increasing across modes',
     ],
   },
   {

@@ -4,6 +4,7 @@ import type {
   DriverLease,
   LockDriver,
   LockInfo,
+  LockMode,
   MemoryDriver,
   RenewResult,
 } from '../../src/index.js'
@@ -36,8 +37,8 @@ export class WrappedDriver implements LockDriver {
     return this.inner.release(lease)
   }
 
-  inspect(key: string): Promise<LockInfo | null> {
-    return this.inner.inspect(key)
+  inspect(key: string, mode?: LockMode): Promise<LockInfo | null> {
+    return this.inner.inspect(key, mode)
   }
 
   close(): Promise<void> {

@@ -8,7 +8,7 @@ const OWNER_PATTERN = /^[0-9a-f]{32}$/
 export const acquireChecks: readonly ConformanceCheck[] = [
   {
     group: 'acquire',
-    id: 'A1',
+    id: 'AQ1',
     name: 'acquire returns a held handle: key, 32-hex owner, bigint fence, live signal, validity within ttlMs',
     async run(ctx) {
       const locker = await ctx.locker()
@@ -46,7 +46,7 @@ export const acquireChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'acquire',
-    id: 'A2',
+    id: 'AQ2',
     name: 'tryAcquire returns a handle for a free key and null, without waiting, for a held one',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -67,7 +67,7 @@ export const acquireChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'acquire',
-    id: 'A3',
+    id: 'AQ3',
     name: 'independent keys are held at the same time, by one Locker and by several',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -82,7 +82,7 @@ export const acquireChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'acquire',
-    id: 'A4',
+    id: 'AQ4',
     name: 'a released key is acquired again at once, by the same Locker and by another driver, with a new owner',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -103,7 +103,7 @@ export const acquireChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'acquire',
-    id: 'A5',
+    id: 'AQ5',
     name: 'withLock runs fn with a valid handle, returns its result, and releases after, even on throw',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)

@@ -4,6 +4,7 @@ import type { LockEvent } from '../../lock-event.js'
 import type { LockHandle } from '../../lock-handle.js'
 import type { Locker } from '../../locker.js'
 import type { LockerOptions } from '../../locker-options.js'
+import type { Semaphore } from '../../semaphore.js'
 import type { CheckContext } from '../check-context.js'
 import { ensure } from '../conformance-failure.js'
 import type { DroppableLock } from '../options.js'
@@ -46,11 +47,26 @@ export async function untilWaiting(
 export async function tryOnce(
   locker: Locker,
   key: string,
+  options: { ttlMs?: number; mode?: 'exclusive' | 'shared' } = {},
+): Promise<LockHandle | null> {
+  return retryTimeouts(() => locker.tryAcquire(key, options))
+}
+
+/** `tryOnce` for a permit of `semaphore`. */
+export function tryPermit(
+  semaphore: Semaphore,
   options: { ttlMs?: number } = {},
+): Promise<LockHandle | null> {
+  return retryTimeouts(() => semaphore.tryAcquire(options))
+}
+
+/** Runs a one-attempt call, asking again (3 times at most) when core's one-attempt deadline struck. */
+async function retryTimeouts(
+  attemptOnce: () => Promise<LockHandle | null>,
 ): Promise<LockHandle | null> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await locker.tryAcquire(key, options)
+      return await attemptOnce()
     } catch (err) {
       if (!isLockError(err, 'LOCK_TIMEOUT')) throw err
       if (attempt >= 3) return null
@@ -64,12 +80,13 @@ export async function expectHeld(
   locker: Locker,
   key: string,
   what: string,
+  mode: 'exclusive' | 'shared' = 'exclusive',
 ): Promise<void> {
-  const intruder = await tryOnce(locker, key, { ttlMs: ctx.timing.longTtlMs })
+  const intruder = await tryOnce(locker, key, { ttlMs: ctx.timing.longTtlMs, mode })
   if (intruder !== null) await intruder.release()
   ensure(
     intruder === null,
-    `${what}: another driver's tryAcquire got the key (fence ${intruder?.fence})`,
+    `${what}: another driver's ${mode} tryAcquire got the key (fence ${intruder?.fence})`,
   )
 }
 
