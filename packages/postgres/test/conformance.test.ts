@@ -2,7 +2,7 @@ import { runConformance } from '@baton-lock/core/conformance'
 import { startPostgres } from '@baton-lock/test-matrix'
 import pg from 'pg'
 import { afterAll } from 'vitest'
-import { ADVISORY_KEY_SQL, PostgresDriver } from '../src/index.js'
+import { ADVISORY_KEY_SQL, PostgresDriver, SEMAPHORE_KEY_SQL } from '../src/index.js'
 
 // The kit creates its probe driver while vitest collects, so the server starts here.
 const server = await startPostgres()
@@ -25,6 +25,16 @@ runConformance({
            AND ((classid::bigint << 32) | objid::bigint) = ${ADVISORY_KEY_SQL}`,
         [lock.key],
       )
+      // a semaphore permit: the backends holding a slot of the semaphore (the server cannot
+      // tell which permit is whose, so every holder's session ends, as in a failover)
+      if (rows.length === 0) {
+        const slots = await admin.query<{ pid: number }>(
+          `SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
+             AND objid::bigint < 2147483648 AND classid::bigint = (${SEMAPHORE_KEY_SQL}::bigint & 4294967295)`,
+          [lock.key],
+        )
+        rows.push(...slots.rows)
+      }
       if (rows.length === 0) throw new Error(`no backend holds ${lock.key}`)
       for (const { pid } of rows) await admin.query('SELECT pg_terminate_backend($1)', [pid])
     },
