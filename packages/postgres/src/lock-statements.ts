@@ -44,6 +44,14 @@ export interface LockStatements {
   readonly holders: string
   /** `holders`: slots of semaphore `$1` held now; `lowest`/`highest`: the limits their markers name. */
   readonly semaphoreHolders: string
+  /** Creates the election value table unless it exists (first election with a value). */
+  readonly createValueTable: string
+  /** Records the value `$4` of owner `$2` (fence `$3`) holding key `$1` on this backend. */
+  readonly storeValue: string
+  /** Removes owner `$2`'s value of key `$1` (with its release). */
+  readonly clearValue: string
+  /** owner, fence, value of key `$1` recorded by backend `$2`, only while that very backend lives. */
+  readonly readValue: string
 }
 
 const OWN_LOCKS = "locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()"
@@ -71,6 +79,7 @@ export function lockStatements(schema: string, name: string): LockStatements {
     "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', $2::text, false)),"
   const fenceAfter = (cte: string) =>
     `SELECT nextval(${regclass})::text AS fence, pg_backend_pid() AS pid FROM ${cte}`
+  const values = `${quoteIdent(schema)}.${quoteIdent(`${name}_values`)}`
   const ownKey = `${OWN_LOCKS} AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`
   return Object.freeze({
     sequenceExists: `SELECT to_regclass(${regclass}) IS NOT NULL AS present`,
@@ -128,6 +137,19 @@ export function lockStatements(schema: string, name: string): LockStatements {
       `FROM pg_locks WHERE ${OWN_HOLDS}`,
     ].join(' '),
     holders: `SELECT pid, mode FROM pg_locks WHERE granted AND ${PG_LOCKS_KEY_MATCH}`,
+    createValueTable: `CREATE TABLE IF NOT EXISTS ${values} (key bigint PRIMARY KEY, pid int NOT NULL, backend_start timestamptz NOT NULL, owner text NOT NULL, fence bigint NOT NULL, value text NOT NULL)`,
+    storeValue: [
+      `INSERT INTO ${values} AS v (key, pid, backend_start, owner, fence, value)`,
+      'SELECT $1::bigint, pid, backend_start, $2::text, $3::bigint, $4::text FROM pg_stat_activity WHERE pid = pg_backend_pid()',
+      'ON CONFLICT (key) DO UPDATE SET pid = EXCLUDED.pid, backend_start = EXCLUDED.backend_start,',
+      'owner = EXCLUDED.owner, fence = EXCLUDED.fence, value = EXCLUDED.value',
+    ].join(' '),
+    clearValue: `DELETE FROM ${values} WHERE key = $1::bigint AND owner = $2::text`,
+    readValue: [
+      `SELECT v.owner, v.fence::text AS fence, v.value FROM ${values} v`,
+      'JOIN pg_stat_activity a ON a.pid = v.pid AND a.backend_start = v.backend_start',
+      'WHERE v.key = $1::bigint AND v.pid = $2::int',
+    ].join(' '),
     semaphoreHolders: [
       `SELECT count(*) FILTER (WHERE NOT ${IS_MARKER})::int AS holders,`,
       `min(${MARKER_LIMIT}) FILTER (WHERE ${IS_MARKER})::int AS lowest,`,

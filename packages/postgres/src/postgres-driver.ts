@@ -31,6 +31,7 @@ import { waitOnServer } from './server-wait.js'
 import { endsSession, sessionEndedError } from './session-errors.js'
 import { assertSameBackend, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
+import { isMissingTable, ValueTable } from './value-table.js'
 
 /** How long a semaphore waiter waits on one slot before it tries every slot again. */
 const SEMAPHORE_SLICE_MS = 250
@@ -50,6 +51,7 @@ export class PostgresDriver implements LockDriver {
   readonly #heartbeat = new SessionHeartbeat(this.#held)
   readonly #lifecycle = new DriverLifecycle('postgres')
   readonly #sequence: FenceSequence
+  readonly #values: ValueTable
   /** The server's limits, read with the first acquire; undefined until then. */
   #limits: ServerLimits | undefined
   #readingLimits: Promise<ServerLimits> | undefined
@@ -65,6 +67,7 @@ export class PostgresDriver implements LockDriver {
     this.#options = resolvePostgresOptions(options)
     const statements = lockStatements(this.#options.fenceSchema, this.#options.fenceSequence)
     this.#sequence = new FenceSequence(() => this.#pool.forControl(this.#lifecycle.signal))
+    this.#values = new ValueTable(() => this.#pool.forControl(this.#lifecycle.signal))
     this.#pool = new SessionPool(this.#options.client, statements, this.#options, (s, cause) =>
       this.#sessionEnded(s, cause),
     )
@@ -95,6 +98,14 @@ export class PostgresDriver implements LockDriver {
   }
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    const lease = await this.#acquire(req)
+    if (lease !== null && req.value !== undefined && req.mode === 'exclusive') {
+      await this.#storeValue(lease, req.value)
+    }
+    return lease
+  }
+
+  async #acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#lifecycle.assertOpen()
     const deadlineMs = performance.now() + req.waitMs
     const limits = this.#limits ?? (await this.#learnLimits())
@@ -121,11 +132,20 @@ export class PostgresDriver implements LockDriver {
   async release(lease: DriverLease): Promise<boolean> {
     const lock = this.#held.forget(lease)
     if (lock === undefined) return false
-    const { session, hash, unlock } = lock.data
+    const { session, hash, unlock, valued } = lock.data
     session.held.delete(hash)
     if (session.ended) return false
     try {
-      const row = await session.row(unlock.name, unlock.text, unlock.values)
+      // pipelined: the value goes in the same round trip, before the lock
+      const clear = valued
+        ? session
+            .query(session.statements.clearValue, [hash.toString(), lease.owner], 'baton_clear')
+            .catch((err: unknown) => {
+              if (!isMissingTable(err)) throw err
+            })
+        : undefined
+      const unlocked = session.row(unlock.name, unlock.text, unlock.values)
+      const [row] = await Promise.all([unlocked, clear])
       return row?.[0] === true
     } catch (err) {
       // a broken connection takes the lock with it; after any other failure we cannot
@@ -161,8 +181,56 @@ export class PostgresDriver implements LockDriver {
       holders: rows.length,
     }
     const first = mine[0]
-    if (first === undefined || mine.length < rows.length) return info
-    return { ...info, owner: first.lease.owner, fence: first.lease.fence }
+    const stored = exclusive ? await this.#readValue(hash, rows[0]?.pid ?? 0) : undefined
+    if (first === undefined || mine.length < rows.length) return { ...info, ...stored }
+    return { ...info, ...stored, owner: first.lease.owner, fence: first.lease.fence }
+  }
+
+  /**
+   * Records an election value with its grant, on the holder's session (one more round
+   * trip, for elections only). If that fails the grant is released and the error thrown.
+   */
+  async #storeValue(lease: DriverLease, value: string): Promise<void> {
+    const lock = this.#held.get(lease)
+    if (lock === undefined) return
+    const { session, hash } = lock.data
+    const store = () =>
+      session.query(
+        session.statements.storeValue,
+        [hash.toString(), lease.owner, lease.fence.toString(), value],
+        'baton_value',
+      )
+    try {
+      await store().catch(async (err: unknown) => {
+        if (!isMissingTable(err)) throw err
+        await this.#values.ensure()
+        return store()
+      })
+    } catch (err) {
+      await this.release(lease).catch(() => false)
+      throw err
+    }
+  }
+
+  /** The value (with owner and fence) that the holder backend `pid` recorded for `hash`, if any. */
+  async #readValue(
+    hash: bigint,
+    pid: number,
+  ): Promise<{ owner: string; fence: bigint; value: string } | undefined> {
+    const session = await this.#pool.forControl(this.#lifecycle.signal)
+    if (session === undefined) throw this.#lifecycle.closedError()
+    try {
+      const { rows } = await session.query<{ owner: string; fence: string; value: string }>(
+        session.statements.readValue,
+        [hash.toString(), pid],
+        'baton_read_value',
+      )
+      const row = rows[0]
+      return row && { owner: row.owner, fence: BigInt(row.fence), value: row.value }
+    } catch (err) {
+      if (isMissingTable(err)) return undefined
+      throw err
+    }
   }
 
   async #inspectSemaphore(key: string): Promise<LockInfo | null> {
@@ -345,7 +413,8 @@ export class PostgresDriver implements LockDriver {
   ): DriverLease {
     const hash = target.claim
     session.held.add(hash)
-    const data: PostgresLease = { hash, session, mode: target.mode, unlock }
+    const valued = req.value !== undefined && target.mode === 'exclusive'
+    const data: PostgresLease = { hash, session, mode: target.mode, unlock, valued }
     const lease = this.#held.grant(req, { fence, ttlMs: req.ttlMs, sentAtMs }, data)
     if (session.ended) this.#held.lose(lease, sessionEndedError(session, undefined))
     return lease

@@ -18,6 +18,8 @@ export interface PostgresLease {
   readonly mode: LockMode
   /** Releases exactly this grant; its first column is true when something was released. */
   readonly unlock: BoundStatement
+  /** The request carried an election value, recorded in the value table with the grant. */
+  readonly valued: boolean
 }
 
 /** The driver's lease book. */

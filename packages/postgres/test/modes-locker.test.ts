@@ -212,16 +212,43 @@ describe('shared locks and semaphores through Locker', () => {
     await until(async () => (await advisoryRows()) === before)
   })
 
-  test('an election leads; leader() names the holder but has no value on PostgreSQL', async () => {
+  test('an election stores its value: leader() from another driver names value, owner and fence; nothing stale after a resign or a lost session', async () => {
     const a = locker()
+    const b = locker()
     const key = uniqueKey('coordinator')
     const election = a.election(key, { value: 'host-a:8080' })
+    const follower = b.election(key, { value: 'host-b:8080' })
+    expect(await follower.leader()).toBeNull()
     const leadership = await election.campaign()
     expect(election.isLeader()).toBe(true)
-    const leader = await election.leader()
-    expect(leader).toMatchObject({ owner: leadership.owner, fence: leadership.fence })
-    expect(leader?.value).toBeUndefined()
+    const expected = { value: 'host-a:8080', owner: leadership.owner, fence: leadership.fence }
+    expect(await follower.leader()).toMatchObject(expected)
+    expect(await election.leader()).toMatchObject(expected)
+    const waiting = follower.campaign({ waitMs: 20_000 })
+    await sleep(100)
     await election.resign()
+    const next = await waiting
+    expect(await election.leader()).toMatchObject({ value: 'host-b:8080', owner: next.owner })
+    await follower.resign()
     expect(await election.leader()).toBeNull()
+    // a plain acquire of the key has no value, even on the session that held the election
+    const plain = await a.acquire(key)
+    expect((await b.inspect(key)).value).toBeUndefined()
+    await plain.release()
+    // a leader whose session ends leaves a row behind; it is never reported for a new holder
+    const again = await election.campaign()
+    const pids = await holdersInSql(admin, key)
+    await admin.query('SELECT pg_terminate_backend($1)', [pids[0]])
+    await until(() => !again.isValid())
+    const raw = await rawClient(server.url)
+    try {
+      await raw.query(`SELECT pg_advisory_lock(${ADVISORY_KEY_SQL})`, [key])
+      const info = await b.inspect(key)
+      expect(info).toMatchObject({ held: true, mode: 'exclusive' })
+      expect(info.value).toBeUndefined()
+    } finally {
+      await raw.end()
+    }
+    await again.release().catch(() => undefined)
   })
 })
