@@ -30,12 +30,11 @@ export interface LockStatements {
    * Columns: held_limit, slot, fence, pid.
    */
   readonly semaphoreTry: string
-  /** Server-side wait for slot `$3` of semaphore `$1` (limit `$2`) under lock_timeout `$4`, then the marker and the fence. */
-  readonly semaphoreWait: string
-  /** Releases slot `$3` and the marker of semaphore `$1` with limit `$2`; `released` for the slot. */
+  /**
+   * Releases slot `$3` and the marker of semaphore `$1` with limit `$2` (`released` for the
+   * slot), and wakes the semaphore's waiters with a notification on channel `$4`.
+   */
   readonly semaphoreUnlock: string
-  /** Releases slot `$3` and the marker (`$1`, -`$2`) only where this session holds them: the late-grant sweep. */
-  readonly semaphoreSweep: string
   /** Heartbeat: the backend pid and how many keys and semaphore slots it holds. */
   readonly heartbeat: string
   /** The claims (bigint keys, semaphore claims) this backend holds (only after a heartbeat mismatch). */
@@ -115,19 +114,9 @@ export function lockStatements(schema: string, name: string): LockStatements {
       'CASE WHEN s.s IS NULL THEN pg_advisory_unlock_shared($1::int, -$2::int) END AS dropped',
       'FROM other o LEFT JOIN slot s ON true',
     ].join(' '),
-    semaphoreWait: [
-      "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', $4::text, false)),",
-      'locked AS MATERIALIZED (SELECT pg_advisory_lock($1::int, $3::int) FROM timeout),',
-      'marker AS MATERIALIZED (SELECT pg_advisory_lock_shared($1::int, -$2::int) FROM locked)',
-      fenceAfter('marker'),
-    ].join(' '),
-    semaphoreUnlock:
-      'SELECT pg_advisory_unlock($1::int, $3::int) AS released, pg_advisory_unlock_shared($1::int, -$2::int) AS marker',
-    semaphoreSweep: [
-      `SELECT CASE WHEN ${IS_MARKER} THEN pg_advisory_unlock_shared($1::int, -$2::int)`,
-      'ELSE pg_advisory_unlock($1::int, $3::int) END AS released',
-      `FROM pg_locks WHERE ${SEMAPHORE_ROWS} AND pid = pg_backend_pid()`,
-      `AND (objid::bigint = $3::bigint OR ${MARKER_LIMIT} = $2::bigint)`,
+    semaphoreUnlock: [
+      'SELECT pg_advisory_unlock($1::int, $3::int) AS released,',
+      "pg_advisory_unlock_shared($1::int, -$2::int) AS marker, pg_notify($4::text, '') AS woken",
     ].join(' '),
     // a slot of semaphore k counts as the claim (k << 32) | 0x7fffffff (see semaphoreClaim)
     heartbeat: `SELECT pg_backend_pid() AS pid, count(*)::int AS held FROM pg_locks WHERE ${OWN_HOLDS}`,

@@ -1,8 +1,7 @@
-import { randomInt } from 'node:crypto'
-import { type AcquireRequest, LockLimitMismatchError, type LockMode } from '@baton-lock/core/driver'
+import { type AcquireRequest, LockLimitMismatchError } from '@baton-lock/core/driver'
 import type { LockSession } from './lock-session.js'
 import type { LockStatements } from './lock-statements.js'
-import { advisoryKey, semaphoreClaim, semaphoreKey } from './postgres-key.js'
+import { advisoryKey, semaphoreChannel, semaphoreClaim, semaphoreKey } from './postgres-key.js'
 import type { BoundStatement } from './postgres-lease.js'
 import type { WaitStatement } from './server-wait.js'
 
@@ -21,16 +20,28 @@ export interface TargetWait {
 /**
  * What a request locks on the server, per mode: the session claim that keeps a session
  * from holding it twice (advisory locks re-enter per session), one non-blocking try, and
- * the server-side wait.
+ * how it waits: a blocking statement for a lock, notifications for a semaphore.
  */
-export interface LockTarget {
-  readonly mode: LockMode
+export type LockTarget = KeyTarget | SemaphoreTarget
+
+interface TargetBase {
   /** Claimed on the session for the request's life; a session never claims one twice. */
   readonly claim: bigint
   /** One non-blocking try; throws `LockLimitMismatchError` when a semaphore's holders use another limit. */
   attempt(session: LockSession): Promise<Attempt>
-  /** A server-side wait; for a semaphore, on one of its slots (a fresh pick each call). */
+}
+
+/** The key's advisory lock, exclusive or shared: waits in `pg_advisory_lock[_shared]`. */
+export interface KeyTarget extends TargetBase {
+  readonly mode: 'exclusive' | 'shared'
+  /** The server-side wait and how to release what it grants. */
   wait(statements: LockStatements): TargetWait
+}
+
+/** A semaphore: waiters LISTEN on its channel, and every release notifies it. */
+export interface SemaphoreTarget extends TargetBase {
+  readonly mode: 'semaphore'
+  readonly channel: string
 }
 
 /** The target of `req`: the key's advisory lock in exclusive or shared mode, or a semaphore. */
@@ -39,7 +50,7 @@ export function lockTarget(req: AcquireRequest): LockTarget {
   return keyTarget(advisoryKey(req.key), req.mode === 'shared')
 }
 
-function keyTarget(key: bigint, shared: boolean): LockTarget {
+function keyTarget(key: bigint, shared: boolean): KeyTarget {
   const values = [key.toString()]
   const unlock = (st: LockStatements): BoundStatement =>
     shared
@@ -82,19 +93,16 @@ function keyTarget(key: bigint, shared: boolean): LockTarget {
   }
 }
 
-function semaphoreTarget(key: string, limit: number | undefined): LockTarget {
+function semaphoreTarget(key: string, limit: number | undefined): SemaphoreTarget {
   if (limit === undefined || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
     throw new RangeError(`semaphore limit must be an integer from 1 to ${MAX_LIMIT}, got ${limit}`)
   }
   const sem = semaphoreKey(key)
-  const unlock = (st: LockStatements, slot: number): BoundStatement => ({
-    name: 'baton_sem_unlock',
-    text: st.semaphoreUnlock,
-    values: [sem, limit, slot],
-  })
+  const channel = semaphoreChannel(sem)
   return {
     mode: 'semaphore',
     claim: semaphoreClaim(sem),
+    channel,
     async attempt(session) {
       const st = session.statements
       const row = await session.row('baton_sem_try', st.semaphoreTry, [sem, limit])
@@ -109,20 +117,12 @@ function semaphoreTarget(key: string, limit: number | undefined): LockTarget {
       if (slot === null || slot === undefined || fence === null || fence === undefined) {
         return { pid, grant: null }
       }
-      return { pid, grant: { fence: BigInt(fence), unlock: unlock(st, slot) } }
-    },
-    wait(st) {
-      // any slot may come free first; waiting on one picked at random spreads the waiters
-      const slot = randomInt(limit)
-      const statement: WaitStatement = {
-        name: 'baton_sem_wait',
-        text: st.semaphoreWait,
-        values: (timeout) => [sem, limit, slot, timeout],
-        sweepName: 'baton_sem_sweep',
-        sweepText: st.semaphoreSweep,
-        sweepValues: [sem, limit, slot],
+      const unlock: BoundStatement = {
+        name: 'baton_sem_unlock',
+        text: st.semaphoreUnlock,
+        values: [sem, limit, slot, channel],
       }
-      return { statement, unlock: unlock(st, slot) }
+      return { pid, grant: { fence: BigInt(fence), unlock } }
     },
   }
 }

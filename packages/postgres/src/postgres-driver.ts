@@ -14,8 +14,8 @@ import {
 } from '@baton-lock/core/driver'
 import { FenceSequence } from './fence-sequence.js'
 import type { LockSession } from './lock-session.js'
-import { lockStatements } from './lock-statements.js'
-import { type LockTarget, lockTarget } from './lock-target.js'
+import { lockStatements, quoteIdent } from './lock-statements.js'
+import { type LockTarget, lockTarget, type SemaphoreTarget } from './lock-target.js'
 import { POSTGRES_CAPABILITIES } from './postgres-capabilities.js'
 import { advisoryKey, semaphoreKey } from './postgres-key.js'
 import { type BoundStatement, loseSession, type PostgresLease } from './postgres-lease.js'
@@ -33,8 +33,8 @@ import { assertSameBackend, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
 import { isMissingTable, ValueTable } from './value-table.js'
 
-/** How long a semaphore waiter waits on one slot before it tries every slot again. */
-const SEMAPHORE_SLICE_MS = 250
+/** A semaphore waiter tries every slot again at least this often, notified or not. */
+const SEMAPHORE_BACKSTOP_MS = 250
 
 /**
  * Session advisory locks on connections the driver owns. Uncontended acquire is one
@@ -339,12 +339,7 @@ export class PostgresDriver implements LockDriver {
     }
   }
 
-  /**
-   * Waits server-side on `session` (marked waiting, holding nothing). A lock waits once,
-   * up to the deadline. A semaphore waits on one slot for at most `SEMAPHORE_SLICE_MS`,
-   * then tries every slot again, until the deadline: a session can wait on one lock only,
-   * and a permit can come free on any slot.
-   */
+  /** Waits on `session` (marked waiting, holding nothing) until the deadline. */
   async #waitOn(
     session: LockSession,
     req: AcquireRequest,
@@ -355,33 +350,78 @@ export class PostgresDriver implements LockDriver {
     let lease: DriverLease | null = null
     try {
       await session.configure()
-      for (;;) {
-        const { statement, unlock } = target.wait(session.statements)
-        const sliceEndMs =
-          target.mode === 'semaphore'
-            ? Math.min(deadlineMs, performance.now() + SEMAPHORE_SLICE_MS)
-            : deadlineMs
-        let sentAtMs = performance.now()
-        const outcome = await waitOnServer(session, this.#pool, statement, sliceEndMs, signal)
-        if (outcome !== null) {
-          assertSameBackend(session, outcome.pid)
-          lease = this.#grant(session, req, target, outcome.fence, unlock, sentAtMs)
-          return lease
-        }
-        if (target.mode !== 'semaphore' || signal.aborted || performance.now() >= deadlineMs) {
-          return null
-        }
-        sentAtMs = performance.now()
-        const again = await target.attempt(session)
-        assertSameBackend(session, again.pid)
-        if (again.grant !== null) {
-          lease = this.#grant(session, req, target, again.grant.fence, again.grant.unlock, sentAtMs)
-          return lease
-        }
+      if (target.mode === 'semaphore') {
+        lease = await this.#waitForPermit(session, req, target, deadlineMs, signal)
+        return lease
       }
+      // one server-side wait up to the deadline
+      const { statement, unlock } = target.wait(session.statements)
+      const sentAtMs = performance.now()
+      const outcome = await waitOnServer(session, this.#pool, statement, deadlineMs, signal)
+      if (outcome === null) return null
+      assertSameBackend(session, outcome.pid)
+      lease = this.#grant(session, req, target, outcome.fence, unlock, sentAtMs)
+      return lease
     } finally {
       session.waiting = false
       if (lease === null) session.claimed.delete(target.claim)
+    }
+  }
+
+  /**
+   * A semaphore wait: a session can block on one lock only, and a permit can come free on
+   * any slot, so the waiter LISTENs on the semaphore's channel (every release notifies
+   * it) and tries every slot again on each notification, and at least every
+   * `SEMAPHORE_BACKSTOP_MS` for slots freed without one (a holder's session ended).
+   * Only non-blocking statements run, so an abort just stops the loop.
+   */
+  async #waitForPermit(
+    session: LockSession,
+    req: AcquireRequest,
+    target: SemaphoreTarget,
+    deadlineMs: number,
+    signal: AbortSignal,
+  ): Promise<DriverLease | null> {
+    let notified = false
+    let wake: (() => void) | undefined
+    session.onNotify = (channel) => {
+      if (channel !== target.channel) return
+      notified = true
+      wake?.()
+    }
+    const channel = quoteIdent(target.channel)
+    try {
+      await session.query(`LISTEN ${channel}`)
+      for (;;) {
+        notified = false
+        const sentAtMs = performance.now()
+        const outcome = await target.attempt(session)
+        assertSameBackend(session, outcome.pid)
+        if (outcome.grant !== null) {
+          const { fence, unlock } = outcome.grant
+          return this.#grant(session, req, target, fence, unlock, sentAtMs)
+        }
+        const leftMs = deadlineMs - performance.now()
+        if (leftMs <= 0 || signal.aborted) return null
+        if (notified) continue
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.min(leftMs, SEMAPHORE_BACKSTOP_MS))
+          signal.addEventListener('abort', done, { once: true })
+          wake = done
+          function done() {
+            clearTimeout(timer)
+            signal.removeEventListener('abort', done)
+            resolve()
+          }
+        })
+        wake = undefined
+        if (signal.aborted) return null
+      }
+    } finally {
+      session.onNotify = undefined
+      if (session.usable) {
+        await session.query(`UNLISTEN ${channel}`).catch(() => session.destroy())
+      }
     }
   }
 

@@ -65,3 +65,8 @@ export function semaphoreKey(key: string): number {
 export function semaphoreClaim(semKey: number): bigint {
   return BigInt.asIntN(64, (BigInt(semKey >>> 0) << 32n) | 0x7fffffffn)
 }
+
+/** The LISTEN/NOTIFY channel on which releases of semaphore `semKey` wake its waiters. */
+export function semaphoreChannel(semKey: number): string {
+  return `baton_sem_${(semKey >>> 0).toString(16).padStart(8, '0')}`
+}

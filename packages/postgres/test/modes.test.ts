@@ -102,6 +102,7 @@ async function stop(child: ChildProcess, app: string): Promise<void> {
   await exited
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const literal = (key: string) => ADVISORY_KEY_SQL.replace('$1', `'${key.replaceAll("'", "''")}'`)
 const shared = (key: string, extra = {}) => driverRequest(key, { mode: 'shared', ...extra })
 
@@ -281,18 +282,40 @@ describe('semaphores', () => {
     expect(await semaphoreRows(key)).toBe(4)
     const controller = new AbortController()
     const aborted = b.acquire(permit(key, 2, { waitMs: 20_000, signal: controller.signal }))
-    await until(async () => (await semaphoreRows(key)) === 5) // the waiter's slot request
+    // a waiter LISTENs and shows nothing in pg_locks: give it time to be waiting
+    await sleep(200)
     controller.abort()
     expect(await aborted).toBeNull()
-    await until(async () => (await semaphoreRows(key)) === 4)
+    expect(await semaphoreRows(key)).toBe(4)
     const waiter = b.acquire(permit(key, 2, { waitMs: 20_000 }))
-    await until(async () => (await semaphoreRows(key)) === 5)
+    await sleep(200)
+    expect(await semaphoreRows(key)).toBe(4)
     await a.release(must(held[1]))
     const got = must(await waiter)
     expect(got.fence > must(held[1]).fence).toBe(true)
     expect(must(await b.inspect(key, 'semaphore')).holders).toBe(2)
     await b.release(got)
     await a.release(must(held[0]))
+    expect(await semaphoreRows(key)).toBe(0)
+  })
+
+  test('a permit freed without a notification (its session ended) still reaches a waiter', async () => {
+    const a = driver()
+    const b = driver()
+    const key = uniqueKey('sem-silent')
+    const held = must(await a.acquire(permit(key, 1)))
+    const waiter = b.acquire(permit(key, 1, { waitMs: 20_000 }))
+    await sleep(100)
+    const { rows } = await admin.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+         AND objid::bigint < 2147483648 AND classid::bigint = (${SEMAPHORE_KEY_SQL}::bigint & 4294967295)`,
+      [key],
+    )
+    await admin.query('SELECT pg_terminate_backend($1)', [must(rows[0]).pid])
+    const got = must(await waiter)
+    expect(got.fence > held.fence).toBe(true)
+    await until(() => held.lost.aborted)
+    await b.release(got)
     expect(await semaphoreRows(key)).toBe(0)
   })
 
