@@ -372,7 +372,8 @@ export class PostgresDriver implements LockDriver {
    * A semaphore wait: a session can block on one lock only, and a permit can come free on
    * any slot, so the waiter LISTENs on the semaphore's channel (every release notifies
    * it) and tries every slot again on each notification, and at least every
-   * `SEMAPHORE_BACKSTOP_MS` for slots freed without one (a holder's session ended).
+   * `SEMAPHORE_BACKSTOP_MS` (a third of the TTL if shorter: the session's
+   * idle_session_timeout) for slots freed without one (a holder's session ended).
    * Only non-blocking statements run, so an abort just stops the loop.
    */
   async #waitForPermit(
@@ -405,7 +406,9 @@ export class PostgresDriver implements LockDriver {
         if (leftMs <= 0 || signal.aborted) return null
         if (notified) continue
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, Math.min(leftMs, SEMAPHORE_BACKSTOP_MS))
+          // an idle session outlives idle_session_timeout (its TTL) only by sending something
+          const backstopMs = Math.min(SEMAPHORE_BACKSTOP_MS, session.ttlMs / 3)
+          const timer = setTimeout(done, Math.min(leftMs, backstopMs))
           signal.addEventListener('abort', done, { once: true })
           wake = done
           function done() {

@@ -422,3 +422,17 @@ describe('deadlocks and cleanup', () => {
     expect(await holdersInSql(admin, `${key}:x`)).toEqual([])
   })
 })
+
+test('a semaphore wait with a TTL shorter than the backstop keeps its idle session alive', async () => {
+  const a = driver()
+  const b = driver()
+  const key = uniqueKey('sem-short-ttl')
+  const held = must(await a.acquire(permit(key, 1)))
+  // idle_session_timeout = 150 ms on the waiting session; the wait idles between attempts
+  const waiter = b.acquire(permit(key, 1, { ttlMs: 150, waitMs: 20_000 }))
+  await sleep(1_000)
+  await a.release(held)
+  const got = must(await waiter)
+  expect(got.lost.aborted).toBe(false)
+  await b.release(got)
+})
