@@ -436,3 +436,23 @@ test('a semaphore wait with a TTL shorter than the backstop keeps its idle sessi
   expect(got.lost.aborted).toBe(false)
   await b.release(got)
 })
+
+test('one process holds at most maxSessions shared holds of a key: a further try answers null at once, a wait gets the next free session', async () => {
+  const a = new PostgresDriver({ url: server.url, maxSessions: 2 })
+  drivers.push(a)
+  const key = uniqueKey('shared-cap')
+  const r1 = must(await a.acquire(shared(key)))
+  const r2 = must(await a.acquire(shared(key)))
+  const controller = new AbortController()
+  const guard = setTimeout(() => controller.abort(), 3_000)
+  // without the answer at once, this try would run until the guard aborts it
+  expect(await a.acquire(shared(key, { signal: controller.signal }))).toBeNull()
+  expect(controller.signal.aborted).toBe(false)
+  clearTimeout(guard)
+  const third = a.acquire(shared(key, { waitMs: 10_000 }))
+  await a.release(r1)
+  const r3 = must(await third)
+  expect(await modes(key)).toEqual(['ShareLock', 'ShareLock'])
+  await a.release(r2)
+  await a.release(r3)
+})
