@@ -14,8 +14,9 @@ import {
 } from '@baton-lock/core/driver'
 import { FenceSequence } from './fence-sequence.js'
 import type { LockSession } from './lock-session.js'
-import { lockStatements, quoteIdent } from './lock-statements.js'
-import { type LockTarget, lockTarget, type SemaphoreTarget } from './lock-target.js'
+import { lockStatements } from './lock-statements.js'
+import { type LockTarget, lockTarget } from './lock-target.js'
+import { waitForPermit } from './permit-wait.js'
 import { POSTGRES_CAPABILITIES } from './postgres-capabilities.js'
 import { advisoryKey, semaphoreKey } from './postgres-key.js'
 import { type BoundStatement, loseSession, type PostgresLease } from './postgres-lease.js'
@@ -32,9 +33,6 @@ import { endsSession, sessionEndedError } from './session-errors.js'
 import { assertSameBackend, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
 import { isMissingTable, ValueTable } from './value-table.js'
-
-/** A semaphore waiter tries every slot again at least this often, notified or not. */
-const SEMAPHORE_BACKSTOP_MS = 250
 
 /**
  * Session advisory locks on connections the driver owns. Uncontended acquire is one
@@ -193,44 +191,18 @@ export class PostgresDriver implements LockDriver {
   async #storeValue(lease: DriverLease, value: string): Promise<void> {
     const lock = this.#held.get(lease)
     if (lock === undefined) return
-    const { session, hash } = lock.data
-    const store = () =>
-      session.query(
-        session.statements.storeValue,
-        [hash.toString(), lease.owner, lease.fence.toString(), value],
-        'baton_value',
-      )
     try {
-      await store().catch(async (err: unknown) => {
-        if (!isMissingTable(err)) throw err
-        await this.#values.ensure()
-        return store()
-      })
+      await this.#values.store(lock.data.session, lock.data.hash, lease, value)
     } catch (err) {
       await this.release(lease).catch(() => false)
       throw err
     }
   }
 
-  /** The value (with owner and fence) that the holder backend `pid` recorded for `hash`, if any. */
-  async #readValue(
-    hash: bigint,
-    pid: number,
-  ): Promise<{ owner: string; fence: bigint; value: string } | undefined> {
+  async #readValue(hash: bigint, pid: number) {
     const session = await this.#pool.forControl(this.#lifecycle.signal)
     if (session === undefined) throw this.#lifecycle.closedError()
-    try {
-      const { rows } = await session.query<{ owner: string; fence: string; value: string }>(
-        session.statements.readValue,
-        [hash.toString(), pid],
-        'baton_read_value',
-      )
-      const row = rows[0]
-      return row && { owner: row.owner, fence: BigInt(row.fence), value: row.value }
-    } catch (err) {
-      if (isMissingTable(err)) return undefined
-      throw err
-    }
+    return this.#values.read(session, hash, pid)
   }
 
   async #inspectSemaphore(key: string): Promise<LockInfo | null> {
@@ -351,7 +323,10 @@ export class PostgresDriver implements LockDriver {
     try {
       await session.configure()
       if (target.mode === 'semaphore') {
-        lease = await this.#waitForPermit(session, req, target, deadlineMs, signal)
+        const permit = await waitForPermit(session, target, deadlineMs, signal)
+        if (permit === null) return null
+        const { fence, unlock, sentAtMs } = permit
+        lease = this.#grant(session, req, target, fence, unlock, sentAtMs)
         return lease
       }
       // one server-side wait up to the deadline
@@ -365,66 +340,6 @@ export class PostgresDriver implements LockDriver {
     } finally {
       session.waiting = false
       if (lease === null) session.claimed.delete(target.claim)
-    }
-  }
-
-  /**
-   * A semaphore wait: a session can block on one lock only, and a permit can come free on
-   * any slot, so the waiter LISTENs on the semaphore's channel (every release notifies
-   * it) and tries every slot again on each notification, and at least every
-   * `SEMAPHORE_BACKSTOP_MS` (a third of the TTL if shorter: the session's
-   * idle_session_timeout) for slots freed without one (a holder's session ended).
-   * Only non-blocking statements run, so an abort just stops the loop.
-   */
-  async #waitForPermit(
-    session: LockSession,
-    req: AcquireRequest,
-    target: SemaphoreTarget,
-    deadlineMs: number,
-    signal: AbortSignal,
-  ): Promise<DriverLease | null> {
-    let notified = false
-    let wake: (() => void) | undefined
-    session.onNotify = (channel) => {
-      if (channel !== target.channel) return
-      notified = true
-      wake?.()
-    }
-    const channel = quoteIdent(target.channel)
-    try {
-      await session.query(`LISTEN ${channel}`)
-      for (;;) {
-        notified = false
-        const sentAtMs = performance.now()
-        const outcome = await target.attempt(session)
-        assertSameBackend(session, outcome.pid)
-        if (outcome.grant !== null) {
-          const { fence, unlock } = outcome.grant
-          return this.#grant(session, req, target, fence, unlock, sentAtMs)
-        }
-        const leftMs = deadlineMs - performance.now()
-        if (leftMs <= 0 || signal.aborted) return null
-        if (notified) continue
-        await new Promise<void>((resolve) => {
-          // an idle session outlives idle_session_timeout (its TTL) only by sending something
-          const backstopMs = Math.min(SEMAPHORE_BACKSTOP_MS, session.ttlMs / 3)
-          const timer = setTimeout(done, Math.min(leftMs, backstopMs))
-          signal.addEventListener('abort', done, { once: true })
-          wake = done
-          function done() {
-            clearTimeout(timer)
-            signal.removeEventListener('abort', done)
-            resolve()
-          }
-        })
-        wake = undefined
-        if (signal.aborted) return null
-      }
-    } finally {
-      session.onNotify = undefined
-      if (session.usable) {
-        await session.query(`UNLISTEN ${channel}`).catch(() => session.destroy())
-      }
     }
   }
 

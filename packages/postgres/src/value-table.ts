@@ -1,3 +1,4 @@
+import type { DriverLease } from '@baton-lock/core/driver'
 import type { LockSession } from './lock-session.js'
 
 /** Duplicate-object errors when two drivers create the table at the same moment. */
@@ -32,6 +33,46 @@ export class ValueTable {
       })
     }
     return this.#ready
+  }
+
+  /** Records `value` of `lease` holding advisory key `hash` on `session` (the holder's), creating the table if missing. */
+  async store(
+    session: LockSession,
+    hash: bigint,
+    lease: DriverLease,
+    value: string,
+  ): Promise<void> {
+    const store = () =>
+      session.query(
+        session.statements.storeValue,
+        [hash.toString(), lease.owner, lease.fence.toString(), value],
+        'baton_value',
+      )
+    await store().catch(async (err: unknown) => {
+      if (!isMissingTable(err)) throw err
+      await this.ensure()
+      return store()
+    })
+  }
+
+  /** The owner, fence and value that the holder backend `pid` recorded for `hash`, if it still lives. */
+  async read(
+    session: LockSession,
+    hash: bigint,
+    pid: number,
+  ): Promise<{ owner: string; fence: bigint; value: string } | undefined> {
+    try {
+      const { rows } = await session.query<{ owner: string; fence: string; value: string }>(
+        session.statements.readValue,
+        [hash.toString(), pid],
+        'baton_read_value',
+      )
+      const row = rows[0]
+      return row && { owner: row.owner, fence: BigInt(row.fence), value: row.value }
+    } catch (err) {
+      if (isMissingTable(err)) return undefined
+      throw err
+    }
   }
 }
 
