@@ -44,14 +44,14 @@ const BACKENDS = [
     pkg: '@baton-lock/etcd',
     caps: async () => (await load('etcd')).etcdCapabilities,
     url: '`etcd://`',
-    note: 'interoperates with `etcdctl lock`',
+    note: 'interoperates with `etcdctl lock` and `etcdctl elect`',
   },
   {
     name: 'ZooKeeper',
     pkg: '@baton-lock/zookeeper',
     caps: async () => (await load('zookeeper')).zookeeperCapabilities(1_000),
     url: '`zk://`',
-    note: 'interoperates with Curator `InterProcessMutex`',
+    note: 'interoperates with Curator `InterProcessMutex`, `LeaderSelector`, `InterProcessSemaphoreV2`',
     // a session ends at its timeout, not when the socket closes: a dead holder's node lives that long
     takeover: 'within `ttlMs` (the session timeout), also when the holder process dies',
   },

@@ -39,6 +39,8 @@ export class Election {
   readonly #host: ElectionHost
   #leadership: LockHandle | undefined
   #campaign: { readonly promise: Promise<LockHandle>; readonly stop: AbortController } | undefined
+  /** Aborted by `resign()` while `lead()` runs `fn`, so that `fn` is told to stop. */
+  #term: AbortController | undefined
 
   constructor(key: string, value: string, host: ElectionHost) {
     this.key = key
@@ -71,8 +73,14 @@ export class Election {
     const stop = new AbortController()
     const signal =
       options.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, options.signal])
-    const promise = this.#host
-      .acquire({ waitMs: options.waitMs ?? Number.POSITIVE_INFINITY, signal })
+    let asked: Promise<LockHandle>
+    try {
+      asked = this.#host.acquire({ waitMs: options.waitMs ?? Number.POSITIVE_INFINITY, signal })
+    } catch (err) {
+      // Bad options or a closed Locker: a rejection, like every other failure of campaign().
+      return Promise.reject(err)
+    }
+    const promise = asked
       .then(
         async (leadership) => {
           // resign() struck while the grant was on its way: it must not lead.
@@ -100,6 +108,7 @@ export class Election {
   /** Gives up leadership (releasing the lock) or stops a running campaign; idempotent. */
   async resign(): Promise<void> {
     this.#campaign?.stop.abort()
+    this.#term?.abort(new LockAbortedError(this.key, 'resigned'))
     const leadership = this.#leadership
     this.#leadership = undefined
     await leadership?.release()
@@ -111,7 +120,8 @@ export class Election {
    */
   async leader(): Promise<LeaderInfo | null> {
     const info = await this.#host.inspect()
-    if (!info.held) return null
+    // Shared holders of the key (a reader of the same lock) are no leader.
+    if (!info.held || info.mode === 'shared') return null
     const { value, fence, owner, ttlRemainingMs } = info
     return {
       ...(value === undefined ? {} : { value }),
@@ -127,7 +137,8 @@ export class Election {
    * return then. When `fn` returns, the candidate resigns and `lead` resolves, unless the
    * leadership was lost and `recampaign` is set: then it campaigns again after a short
    * pause. When `fn` throws, the candidate resigns and `lead` rejects with that error.
-   * Aborting `options.signal` stops a campaign and resolves `lead` once `fn` returned.
+   * Aborting `options.signal`, or calling `resign()`, stops a campaign and aborts `fn`'s
+   * signal (reason `LockAbortedError` for `resign()`); `lead` resolves once `fn` returned.
    */
   async lead(
     fn: (leadership: LockHandle, signal: AbortSignal) => unknown,
@@ -144,17 +155,22 @@ export class Election {
         if (isLockError(err, 'LOCK_ABORTED')) return
         throw err
       }
-      const running =
-        signal === undefined ? leadership.signal : AbortSignal.any([leadership.signal, signal])
+      const term = new AbortController()
+      this.#term = term
+      const stops = [leadership.signal, term.signal]
+      const running = AbortSignal.any(signal === undefined ? stops : [...stops, signal])
       try {
         await fn(leadership, running)
       } catch (err) {
         await this.resign()
         throw err
+      } finally {
+        if (this.#term === term) this.#term = undefined
       }
       const lost = leadership.state === 'lost'
       await this.resign()
-      if (!lost || !recampaign || signal?.aborted) return
+      // A resign() while fn ran ends lead() like its signal does: no new campaign.
+      if (!lost || !recampaign || signal?.aborted || term.signal.aborted) return
       await sleep(RECAMPAIGN_PAUSE_MS, signal)
     }
   }

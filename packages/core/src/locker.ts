@@ -227,7 +227,7 @@ export class Locker implements AsyncDisposable {
    */
   elect(
     key: string,
-    fn: (leadership: LockHandle) => unknown,
+    fn: (leadership: LockHandle, signal: AbortSignal) => unknown,
     options: ElectionOptions & LeadOptions = {},
   ): Promise<void> {
     try {
@@ -309,7 +309,7 @@ export class Locker implements AsyncDisposable {
     if (options === null || typeof options !== 'object') {
       throw new TypeError('acquire options must be an object')
     }
-    const mode = options.mode ?? 'exclusive'
+    const mode = options.mode === undefined ? 'exclusive' : options.mode
     checkMode(mode)
     if (mode === 'exclusive') return EXCLUSIVE
     if (!this.driver.capabilities.sharedLocks) {

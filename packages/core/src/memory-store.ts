@@ -120,11 +120,13 @@ export class MemoryStore {
       client: req.client,
     }
     const res = this.#resourceOf(req.key, mode)
-    try {
-      this.#checkLimit(res, ask)
-    } catch (err) {
-      this.#forgetIfIdle(res)
-      return Promise.reject(err)
+    if (res.kind === 'semaphore') {
+      try {
+        this.#checkLimit(res, ask)
+      } catch (err) {
+        this.#forgetIfIdle(res)
+        return Promise.reject(err)
+      }
     }
     if (res.waiters.length === 0 && fits(res, ask)) {
       // Granted at once, like a single SET NX; core never sends an aborted request.
@@ -341,11 +343,10 @@ export class MemoryStore {
 
   /** The grant `lease` names, on the lock or the semaphore of its key (owner ids are unique). */
   #find(lease: DriverLease): { res: Resource; holder: Holder } | undefined {
-    for (const res of [this.#locks.get(lease.key), this.#semaphores.get(lease.key)]) {
-      const holder = res?.holders.find((h) => h.owner === lease.owner && h.fence === lease.fence)
-      if (res !== undefined && holder !== undefined) return { res, holder }
-    }
-    return undefined
+    return (
+      holderIn(this.#locks.get(lease.key), lease) ??
+      holderIn(this.#semaphores.get(lease.key), lease)
+    )
   }
 
   #resourceOf(key: string, mode: LockMode): Resource {
@@ -371,4 +372,16 @@ function fits(res: Resource, ask: Ask): boolean {
   if (res.kind === 'semaphore') return res.holders.length < (ask.limit ?? 1)
   if (ask.mode === 'exclusive') return res.holders.length === 0
   return res.holders.every((h) => h.mode === 'shared')
+}
+
+/** The grant of `res` that `lease` names (owner ids are unique), with its resource. */
+function holderIn(
+  res: Resource | undefined,
+  lease: DriverLease,
+): { res: Resource; holder: Holder } | undefined {
+  if (res === undefined) return undefined
+  for (const holder of res.holders) {
+    if (holder.owner === lease.owner && holder.fence === lease.fence) return { res, holder }
+  }
+  return undefined
 }

@@ -3,6 +3,7 @@ import type {
   DriverLease,
   LockDriver,
   LockInfo,
+  LockMode,
   RenewResult,
 } from '../src/driver.js'
 import { MemoryDriver } from '../src/memory-driver.js'
@@ -29,7 +30,7 @@ export function deferred<T>(): Deferred<T> {
  * hanging acquires, slow or failing renewals, `{ ok: false }`, thrown errors.
  */
 export class ScriptedDriver implements LockDriver {
-  readonly name = 'scripted'
+  readonly name: string = 'scripted'
   readonly inner: MemoryDriver
   readonly capabilities: LockDriver['capabilities']
   readonly acquires: AcquireRequest[] = []
@@ -41,7 +42,7 @@ export class ScriptedDriver implements LockDriver {
   renewImpl: ((lease: DriverLease, ttlMs: number) => Promise<RenewResult>) | undefined
   releaseImpl: ((lease: DriverLease) => Promise<boolean>) | undefined
   renewMany?: (leases: readonly DriverLease[], ttlMs: number) => Promise<RenewResult[]>
-  inspect?: (key: string) => Promise<LockInfo | null>
+  inspect?: (key: string, mode?: LockMode) => Promise<LockInfo | null>
 
   constructor(
     inner = new MemoryDriver(),
@@ -55,7 +56,7 @@ export class ScriptedDriver implements LockDriver {
         return Promise.all(leases.map((lease) => this.#renew(lease, ttlMs)))
       }
     }
-    if (options.inspect ?? true) this.inspect = (key) => this.inner.inspect(key)
+    if (options.inspect ?? true) this.inspect = (key, mode) => this.inner.inspect(key, mode)
   }
 
   acquire(req: AcquireRequest): Promise<DriverLease | null> {

@@ -17,5 +17,8 @@ export const etcdCapabilities: Readonly<Capabilities> = defineCapabilities({
   lossSignal: true,
   maxKeyBytes: 1024,
   inspect: true,
-  sharedLocks: false,
+  // etcd's Go recipe.RWMutex layout beside the Mutex keys (see README "Shared locks")
+  sharedLocks: true,
+  // permit keys under NAME%sem/, admitted in arrival order (see README "Semaphores")
+  semaphores: true,
 })

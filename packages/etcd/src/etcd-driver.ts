@@ -7,6 +7,8 @@ import {
   LeaseBook,
   type LockDriver,
   type LockInfo,
+  LockLimitMismatchError,
+  type LockMode,
   type RenewResult,
   sleep,
 } from '@baton-lock/core/driver'
@@ -23,9 +25,11 @@ import { KeepAliveStream } from './keepalive-stream.js'
 import { KeyCleanup } from './key-cleanup.js'
 import { LeasePool } from './lease-pool.js'
 import { LockAdmin } from './lock-admin.js'
+import { LockReads } from './lock-reads.js'
 import { MutexProtocol, type QueuedKey } from './mutex-protocol.js'
-import { waitInQueue } from './queue-wait.js'
 import { renewHeldKeys } from './renew-held-keys.js'
+import { type PlanDeps, type Queued, type RequestPlan, requestPlan } from './request-plan.js'
+import { SemaphoreProtocol } from './semaphore-protocol.js'
 import type { SharedLease } from './shared-lease.js'
 import { WatchHub } from './watch-hub.js'
 
@@ -55,6 +59,7 @@ export class EtcdDriver implements LockDriver {
   readonly #lifecycle = new DriverLifecycle('etcd')
   readonly #book = new LeaseBook<HeldKey>()
   readonly #cleanup: KeyCleanup
+  readonly #planDeps: PlanDeps
   #ready: Promise<void> | undefined
 
   /** Builds an unconnected driver from `etcd://` or `etcds://` (connect() then awaits ready()). */
@@ -83,8 +88,21 @@ export class EtcdDriver implements LockDriver {
       lifecycle: this.#lifecycle,
       call: () => this.#call(),
     })
-    this.#admin = new LockAdmin(this.#protocol, this.#options.prefix, () => this.#call())
     this.#watch = new WatchHub(this.#client, `${this.#options.prefix}\u0000baton-watch-anchor`)
+    this.#planDeps = {
+      mutex: this.#protocol,
+      semaphores: new SemaphoreProtocol(this.#client),
+      watch: this.#watch,
+      recheckMs: this.#options.recheckMs,
+      call: () => this.#call(),
+    }
+    this.#admin = new LockAdmin(
+      this.#protocol,
+      new LockReads(this.#client),
+      this.#planDeps.semaphores,
+      this.#options.prefix,
+      () => this.#call(),
+    )
   }
 
   /** The `Etcd3` client (tests and operations). */
@@ -136,8 +154,9 @@ export class EtcdDriver implements LockDriver {
       if (requeue === undefined || leftMs <= 0 || aborted()) throw err
       await sleep(requeue.next(leftMs), combined())
     }
+    const plan = requestPlan(this.#planDeps, req, name)
     for (;;) {
-      const cleanup = this.#cleanup.settled(name)
+      const cleanup = this.#cleanup.settled(plan.cleanupName)
       if (cleanup !== undefined) await cleanup
       if (aborted()) return null
       let shared: SharedLease
@@ -147,9 +166,9 @@ export class EtcdDriver implements LockDriver {
         await retryLater(err)
         continue
       }
-      let mine: QueuedKey
+      let mine: Queued
       try {
-        mine = await this.#protocol.enqueue(name, shared.id, req.owner, this.#call())
+        mine = await plan.enqueue(shared)
       } catch (err) {
         if (leaseNotFound(err)) {
           this.#pool.unuse(shared)
@@ -157,43 +176,41 @@ export class EtcdDriver implements LockDriver {
           continue
         }
         // The put may have been applied: delete the key in the background.
-        void this.#cleanup.delete(
-          name,
-          this.#protocol.waiterKey(name, shared.id),
-          undefined,
-          shared,
-        )
+        void this.#cleanup.delete(plan.cleanupName, plan.key(shared.id), undefined, shared)
         await retryLater(err)
         continue
       }
       if (!mine.created) {
         // A key of this lease left over by a delete that never reached the server: start
         // afresh so that the fence moves on (S3).
-        void this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
+        void this.#cleanup.delete(plan.cleanupName, mine.key, mine.createRevision, shared)
         continue
+      }
+      if (mine.heldLimit !== undefined && mine.heldLimit !== req.limit) {
+        await this.#cleanup.delete(plan.cleanupName, mine.key, mine.createRevision, shared)
+        throw new LockLimitMismatchError(req.key, req.limit ?? 1, mine.heldLimit)
       }
       if (!mine.owner) req.onContended?.()
       const outcome = mine.owner
         ? ({ kind: 'granted' } as const)
         : req.waitMs <= 0
           ? ({ kind: 'timeout' } as const)
-          : await this.#wait({
-              protocol: this.#protocol,
-              watch: this.#watch,
-              name,
-              mine,
-              lease: shared,
-              deadlineMs,
-              signal: combined(),
-              recheckMs: this.#options.recheckMs,
-              call: () => this.#call(),
-            })
+          : await this.#wait(shared, () => plan.wait(mine, shared, deadlineMs, combined()))
       if (outcome.kind === 'granted') {
-        const lease = await this.#grant(req, name, mine, shared, aborted)
+        const lease = await this.#grant(req, plan, mine, !mine.owner, shared, aborted)
         if (lease !== undefined) return lease
-        return null
+        if (lease === null) return null
+        // The key went away before it was marked granted: queue again.
+        requeue ??= new Backoff({ minMs: 50, maxMs: 1_000 })
+        if (performance.now() >= deadlineMs) return null
+        continue
       }
-      const abandoned = this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
+      const abandoned = this.#cleanup.delete(
+        plan.cleanupName,
+        mine.key,
+        mine.createRevision,
+        shared,
+      )
       if (req.waitMs <= 0) await abandoned
       else
         await Promise.race([abandoned, new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())])
@@ -227,15 +244,17 @@ export class EtcdDriver implements LockDriver {
     } catch (err) {
       // The key must not outlive the release on a lease this driver keeps alive: retry in
       // the background (revoking the lease if that fails too).
-      void this.#cleanup.delete(this.lockName(lease.key), key, createRevision, shared, false)
+      void this.#cleanup.delete(entry.data.cleanupName, key, createRevision, shared, false)
       throw err
     } finally {
       this.#pool.unuse(shared)
     }
   }
 
-  async inspect(key: string): Promise<LockInfo | null> {
+  /** The lock's holder(s) and mode, or with `'semaphore'` the semaphore of the same key. */
+  async inspect(key: string, mode?: LockMode): Promise<LockInfo | null> {
     this.#lifecycle.assertOpen()
+    if (mode === 'semaphore') return this.#admin.inspectSemaphore(this.lockName(key))
     return this.#admin.inspect(this.lockName(key))
   }
 
@@ -264,37 +283,50 @@ export class EtcdDriver implements LockDriver {
     await this.close()
   }
 
-  async #wait(wait: Parameters<typeof waitInQueue>[0]): ReturnType<typeof waitInQueue> {
-    this.#pool.startWaiting(wait.lease)
+  async #wait<T>(lease: SharedLease, wait: () => Promise<T>): Promise<T> {
+    this.#pool.startWaiting(lease)
     try {
-      return await waitInQueue(wait)
+      return await wait()
     } finally {
-      this.#pool.stopWaiting(wait.lease)
+      this.#pool.stopWaiting(lease)
     }
   }
 
+  /**
+   * Turns a granted queue place into a lease. Undefined: the key is gone (queue again);
+   * null: nobody can use the grant any more (given back, S4).
+   */
   async #grant(
     req: AcquireRequest,
-    name: string,
+    plan: RequestPlan,
     mine: QueuedKey,
+    waited: boolean,
     shared: SharedLease,
     aborted: () => boolean,
-  ): Promise<DriverLease | undefined> {
+  ): Promise<DriverLease | null | undefined> {
+    let fence: bigint | undefined
+    try {
+      fence = await plan.fence(mine, waited)
+    } catch (err) {
+      void this.#cleanup.delete(plan.cleanupName, mine.key, mine.createRevision, shared)
+      throw err
+    }
+    if (fence === undefined) {
+      this.#pool.unuse(shared)
+      return undefined
+    }
     // Validity is counted from the lease's last confirmed keepalive: refresh a stale one.
     if (shared.leftMs() < shared.ttlMs / 2) await this.#pool.keepAlive(shared)
     if (aborted() || shared.dead.aborted || shared.leftMs() <= 0) {
       // A grant nobody can use any more: give it back (S4).
-      void this.#cleanup.delete(name, mine.key, mine.createRevision, shared)
-      return undefined
+      void this.#cleanup.delete(plan.cleanupName, mine.key, mine.createRevision, shared)
+      return null
     }
-    const grant = {
-      fence: BigInt(mine.createRevision),
-      ttlMs: shared.ttlMs,
-      sentAtMs: shared.confirmedAtMs,
-    }
+    const grant = { fence, ttlMs: shared.ttlMs, sentAtMs: shared.confirmedAtMs }
     return this.#book.grant(req, grant, {
       key: mine.key,
       createRevision: mine.createRevision,
+      cleanupName: plan.cleanupName,
       shared,
     })
   }

@@ -34,9 +34,44 @@ export function waiterKey(name: string, leaseId: string): string {
   return `${lockPrefix(name)}${BigInt(leaseId).toString(16)}`
 }
 
-/** Splits an etcd key `NAME/<hex>` into its lock name, or undefined when it is not a lock key. */
-export function lockNameOfKey(etcdKey: string): string | undefined {
+/**
+ * The prefix of lock `name`'s shared holders and waiters: `name/read/`, the reader layout of
+ * etcd's Go `recipe.RWMutex` (`experimental/recipes`). A lease id in hex never contains an
+ * `r`, so no exclusive key `name/<lease hex>` sorts inside it.
+ */
+export function readPrefix(name: string): string {
+  return `${lockPrefix(name)}read/`
+}
+
+/** The key of one shared acquire of lock `name`: `name/read/<owner id>` (unique per acquire). */
+export function readerKey(name: string, owner: string): string {
+  return `${readPrefix(name)}${owner}`
+}
+
+/**
+ * The etcd name of the semaphore of lock name `name`: `name%sem`. An escaped lock name
+ * never holds a `%` that is not `%25` or `%2F`, so no lock range contains a semaphore's
+ * keys and no semaphore's range a lock's: `semaphore('k')` never blocks `acquire('k')`.
+ */
+export function semaphoreName(name: string): string {
+  return `${name}%sem`
+}
+
+/** The key of one permit (holder or waiter) of semaphore `semName`: `semName/<owner id>`. */
+export function permitKey(semName: string, owner: string): string {
+  return `${lockPrefix(semName)}${owner}`
+}
+
+/**
+ * Splits an etcd key `NAME/<hex>` or `NAME/read/<hex>` into its lock name and mode, or
+ * undefined when it is not a lock key.
+ */
+export function lockNameOfKey(
+  etcdKey: string,
+): { readonly name: string; readonly shared: boolean } | undefined {
   const slash = etcdKey.lastIndexOf('/')
   if (slash <= 0 || !/^[0-9a-f]+$/.test(etcdKey.slice(slash + 1))) return undefined
-  return etcdKey.slice(0, slash)
+  const parent = etcdKey.slice(0, slash)
+  if (parent.endsWith('/read')) return { name: parent.slice(0, -'/read'.length), shared: true }
+  return { name: parent, shared: false }
 }

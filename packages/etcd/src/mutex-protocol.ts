@@ -3,15 +3,27 @@ import {
   CompareTarget,
   type Etcd3,
   type IKeyValue,
-  type IRangeRequest,
   SortOrder,
   SortTarget,
 } from 'etcd3'
-import { lockPrefix, waiterKey } from './etcd-key.js'
+import { lockPrefix, readPrefix, waiterKey } from './etcd-key.js'
+import { cached, type KeyRange, prefixRange } from './key-range.js'
+
+export { type KeyRange, prefixEnd, prefixRange } from './key-range.js'
+
+/** Where a request queues: its key, value and lease, and the ranges whose older keys block it. */
+export interface QueueSpot {
+  readonly key: Buffer
+  readonly value: Buffer
+  readonly leaseId: string
+  readonly blockers: readonly KeyRange[]
+}
 
 /** A waiter's key after `enqueue`: its name, create revision (the fence) and whether it owns the lock. */
 export interface QueuedKey {
   readonly key: Buffer
+  /** The ranges whose keys with a lower create revision block this one. */
+  readonly blockers: readonly KeyRange[]
   readonly createRevision: string
   readonly owner: boolean
   /** False when the key already existed (left over from this lease). */
@@ -27,36 +39,6 @@ export interface Predecessor {
   readonly revision: string
 }
 
-/** One past the last key with `prefix`: the range end etcd uses for a prefix. */
-export function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix)
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] ?? 0) < 0xff) {
-      end[i] = (end[i] ?? 0) + 1
-      return end.subarray(0, i + 1)
-    }
-  }
-  return Buffer.from([0])
-}
-
-function prefixRange(prefix: string): { key: Buffer; range_end: Buffer } {
-  const key = Buffer.from(prefix)
-  return { key, range_end: prefixEnd(key) }
-}
-
-/** Entries of the per-name caches below; both are cleared when full. */
-const CACHE_SIZE = 1_024
-
-function cached<V>(cache: Map<string, V>, key: string, make: (key: string) => V): V {
-  let value = cache.get(key)
-  if (value === undefined) {
-    if (cache.size >= CACHE_SIZE) cache.clear()
-    value = make(key)
-    cache.set(key, value)
-  }
-  return value
-}
-
 /**
  * The etcd operations of Go's `concurrency.Mutex`, node for node, through etcd3's KV API.
  * Every call takes the caller's call options (a deadline).
@@ -66,6 +48,7 @@ export class MutexProtocol {
   /** `NAME/` ranges and waiter keys of recent names: no Buffer or BigInt work per acquire. */
   readonly #ranges = new Map<string, { key: Buffer; range_end: Buffer }>()
   readonly #keys = new Map<string, Buffer>()
+  readonly #readerBlockers = new Map<string, readonly KeyRange[]>()
 
   constructor(client: Etcd3) {
     this.#client = client
@@ -76,16 +59,6 @@ export class MutexProtocol {
     return cached(this.#ranges, name, (n) => prefixRange(lockPrefix(n)))
   }
 
-  /** The first-created key under `NAME/` (Go's `WithFirstCreate`): the holder. */
-  #firstCreate(name: string): IRangeRequest {
-    return {
-      ...this.#lockRange(name),
-      sort_target: SortTarget.Create,
-      sort_order: SortOrder.Ascend,
-      limit: 1,
-    }
-  }
-
   /** `NAME/<lease hex>`: the key lease `leaseId` puts for lock `name`. */
   waiterKey(name: string, leaseId: string): Buffer {
     return cached(this.#keys, `${leaseId}\u0000${name}`, () =>
@@ -94,17 +67,38 @@ export class MutexProtocol {
   }
 
   /**
-   * `tryAcquire`: one txn puts `NAME/<lease hex>` with the lease if absent (create revision
-   * 0), else reads it, and reads the holder in the same round trip.
+   * The ranges whose keys block a request of lock `name`. Exclusive (Go's `Mutex` and
+   * `RWMutex.Lock`): every key under `NAME/`, one's own included. Shared (`RWMutex.RLock`):
+   * every key under `NAME/` but the readers under `NAME/read/`.
    */
-  async enqueue(
-    name: string,
-    leaseId: string,
-    value: string,
-    options: { deadline: number },
-  ): Promise<QueuedKey> {
-    const key = this.waiterKey(name, leaseId)
-    const holder = this.#firstCreate(name)
+  blockers(name: string, shared: boolean): readonly KeyRange[] {
+    const all = this.#lockRange(name)
+    if (!shared) return [all]
+    return cached(this.#readerBlockers, name, (n) => {
+      const reads = prefixRange(readPrefix(n))
+      return [
+        { key: all.key, range_end: reads.key },
+        { key: reads.range_end, range_end: all.range_end },
+      ]
+    })
+  }
+
+  /**
+   * `tryAcquire`: one txn puts `spot.key` with the lease if absent (create revision 0),
+   * else reads it, and reads the first-created key of each blocking range in the same round
+   * trip: the spot owns the lock when no blocking key was created before it.
+   */
+  async enqueue(spot: QueueSpot, options: { deadline: number }): Promise<QueuedKey> {
+    const { key, blockers } = spot
+    const firsts = blockers.map((range) => ({
+      request_range: {
+        ...range,
+        sort_target: SortTarget.Create,
+        sort_order: SortOrder.Ascend,
+        limit: 1,
+        keys_only: true,
+      },
+    }))
     const res = await this.#client.kv.txn(
       {
         compare: [
@@ -115,55 +109,58 @@ export class MutexProtocol {
             create_revision: 0,
           },
         ],
-        success: [
-          { request_put: { key, value: Buffer.from(value), lease: leaseId } },
-          { request_range: holder },
-        ],
-        failure: [{ request_range: { key } }, { request_range: holder }],
+        success: [{ request_put: { key, value: spot.value, lease: spot.leaseId } }, ...firsts],
+        failure: [{ request_range: { key } }, ...firsts],
       },
       options,
     )
     const createRevision = res.succeeded
       ? res.header.revision
       : (res.responses[0]?.response_range.kvs[0]?.create_revision ?? '0')
-    const first = res.responses[1]?.response_range.kvs[0]
-    return {
-      key,
-      createRevision,
-      owner: first !== undefined && first.create_revision === createRevision,
-      created: res.succeeded,
-    }
+    const owner = blockers.every((_, i) => {
+      const first = res.responses[i + 1]?.response_range.kvs[0]
+      return first === undefined || first.create_revision === createRevision
+    })
+    return { key, createRevision, owner, created: res.succeeded, blockers }
   }
 
   /**
-   * `waitDeletes` step: the key with the largest create revision below `createRevision`
-   * under `NAME/`, and whether one's own key still exists, in one read.
+   * `waitDeletes` step: the key with the largest create revision below one's own in the
+   * blocking ranges, and whether one's own key still exists, in one read.
    */
-  async predecessor(
-    name: string,
-    mine: QueuedKey,
-    options: { deadline: number },
-  ): Promise<Predecessor> {
+  async predecessor(mine: QueuedKey, options: { deadline: number }): Promise<Predecessor> {
+    const below = (BigInt(mine.createRevision) - 1n).toString()
     const res = await this.#client.kv.txn(
       {
         success: [
-          {
+          { request_range: { key: mine.key, keys_only: true } },
+          ...mine.blockers.map((range) => ({
             request_range: {
-              ...this.#lockRange(name),
+              ...range,
               sort_target: SortTarget.Create,
               sort_order: SortOrder.Descend,
-              max_create_revision: (BigInt(mine.createRevision) - 1n).toString(),
+              max_create_revision: below,
               limit: 1,
+              keys_only: true,
             },
-          },
-          { request_range: { key: mine.key, keys_only: true } },
+          })),
         ],
       },
       options,
     )
-    const own = res.responses[1]?.response_range.kvs[0]
+    const own = res.responses[0]?.response_range.kvs[0]
+    let last: IKeyValue | undefined
+    for (const r of res.responses.slice(1)) {
+      const kv = r.response_range.kvs[0]
+      if (
+        kv !== undefined &&
+        (last === undefined || BigInt(kv.create_revision) > BigInt(last.create_revision))
+      ) {
+        last = kv
+      }
+    }
     return {
-      kv: res.responses[0]?.response_range.kvs[0],
+      kv: last,
       mine: own !== undefined && own.create_revision === mine.createRevision,
       revision: res.header.revision,
     }
@@ -243,31 +240,5 @@ export class MutexProtocol {
       options,
     )
     return res.succeeded
-  }
-
-  /** The holder of lock `name`: its first-created key, or undefined when free. */
-  async holder(name: string, options: { deadline: number }): Promise<IKeyValue | undefined> {
-    const res = await this.#client.kv.range(this.#firstCreate(name), options)
-    return res.kvs[0]
-  }
-
-  /** Every key under `prefix` (keys and lease ids only), in create order. */
-  async keysUnder(prefix: string, options: { deadline: number }): Promise<IKeyValue[]> {
-    const res = await this.#client.kv.range(
-      {
-        ...prefixRange(prefix),
-        sort_target: SortTarget.Create,
-        sort_order: SortOrder.Ascend,
-        keys_only: true,
-      },
-      options,
-    )
-    return res.kvs
-  }
-
-  /** Seconds left on lease `id` (-1: gone). */
-  async leaseTtlSeconds(id: string, options: { deadline: number }): Promise<number> {
-    const res = await this.#client.leaseClient.leaseTimeToLive({ ID: id }, options)
-    return Number(res.TTL)
   }
 }

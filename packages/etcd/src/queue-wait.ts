@@ -12,7 +12,6 @@ export type QueueOutcome =
 export interface QueueWait {
   readonly protocol: MutexProtocol
   readonly watch: WatchHub
-  readonly name: string
   readonly mine: QueuedKey
   readonly lease: SharedLease
   /** Monotonic deadline of the wait (Infinity: none). */
@@ -23,7 +22,11 @@ export interface QueueWait {
 }
 
 /** A signal aborted by `signal`, by `lease` dying, or at `deadlineMs`; dispose it after use. */
-function scope(signal: AbortSignal, lease: SharedLease, deadlineMs: number) {
+export function scope(
+  signal: AbortSignal,
+  lease: SharedLease,
+  deadlineMs: number,
+): { readonly signal: AbortSignal; dispose(): void } {
   const controller = new AbortController()
   const abort = () => controller.abort()
   signal.addEventListener('abort', abort, { once: true })
@@ -62,7 +65,7 @@ export async function waitInQueue(wait: QueueWait): Promise<QueueOutcome> {
       }
       let found: Awaited<ReturnType<MutexProtocol['predecessor']>>
       try {
-        found = await protocol.predecessor(wait.name, mine, wait.call())
+        found = await protocol.predecessor(mine, wait.call())
       } catch (err) {
         lastError = err
         await sleep(backoff.next(wait.deadlineMs - performance.now()), waitScope.signal)

@@ -9,6 +9,13 @@ export interface WatchedKey {
   readonly createRevision: string
 }
 
+/** What a wait watches: one key, or every key under a prefix; deletes, and puts with `puts`. */
+export interface WatchTarget {
+  readonly key: Buffer
+  readonly prefix?: boolean
+  readonly puts?: boolean
+}
+
 /**
  * The driver's one long-lived watch stream. etcd3 multiplexes every watcher of a client on
  * one gRPC stream, but closes the stream with its last watcher, so the next wait would open
@@ -39,16 +46,36 @@ export class WatchHub {
    * `signal` aborts. `readRevision` is the store revision of the read that found `target`;
    * `stillThere` re-reads it when the watch was created after a later revision.
    */
-  async waitForDelete(
+  waitForDelete(
     target: WatchedKey,
     readRevision: string,
     stillThere: () => Promise<boolean>,
     recheckMs: number,
     signal: AbortSignal,
   ): Promise<DeleteWait> {
+    return this.waitForEvent({ key: target.key }, readRevision, stillThere, recheckMs, signal)
+  }
+
+  /**
+   * Waits for an event on `target`: a delete of its key (or of any key under it with
+   * `prefix`), or also a put with `puts`. Resolves 'deleted' on the event; `stillBlocked`
+   * is read when the watch started after `readRevision` (false: the awaited change happened
+   * in the gap).
+   */
+  async waitForEvent(
+    target: WatchTarget,
+    readRevision: string,
+    stillBlocked: () => Promise<boolean>,
+    recheckMs: number,
+    signal: AbortSignal,
+  ): Promise<DeleteWait> {
     if (signal.aborted) return 'aborted'
     this.#ensureAnchor()
-    const watcher = this.#client.watch().key(target.key).only('delete').watcher()
+    const builder = this.#client.watch()
+    if (target.prefix === true) builder.prefix(target.key)
+    else builder.key(target.key)
+    if (target.puts !== true) builder.only('delete')
+    const watcher = builder.watcher()
     this.#waits.add(watcher)
     let settle: (outcome: DeleteWait) => void = () => {}
     const ended = new Promise<DeleteWait>((resolve) => {
@@ -59,15 +86,16 @@ export class WatchHub {
     const timer = setTimeout(() => settle('recheck'), recheckMs)
     timer.unref()
     watcher.on('delete', () => settle('deleted'))
+    if (target.puts === true) watcher.on('put', () => settle('deleted'))
     watcher.on('disconnected', () => settle('recheck'))
     watcher.on('error', () => settle('recheck'))
     watcher.once('connected', (res: { header: { revision: string } }) => {
-      // Deletions up to the watch's start revision are not delivered: if anything was
-      // written since the read, read the key again.
+      // Events up to the watch's start revision are not delivered: if anything was
+      // written since the read, read again.
       if (res.header.revision === readRevision) return
-      stillThere().then(
-        (there) => {
-          if (!there) settle('deleted')
+      stillBlocked().then(
+        (blocked) => {
+          if (!blocked) settle('deleted')
         },
         () => settle('recheck'),
       )
@@ -78,6 +106,7 @@ export class WatchHub {
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
       watcher.removeAllListeners('delete')
+      watcher.removeAllListeners('put')
       // The cancel is not on a grant's path: send it after the waiter's next read.
       setImmediate(() => {
         if (this.#waits.delete(watcher)) this.#cancel(watcher)
@@ -107,6 +136,7 @@ export class WatchHub {
 
   #cancel(watcher: Watcher): void {
     watcher.removeAllListeners('delete')
+    watcher.removeAllListeners('put')
     watcher.on('error', () => {})
     const cancel = watcher.cancel().catch(() => undefined)
     const tracked = cancel.finally(() => this.#cancels.delete(tracked))

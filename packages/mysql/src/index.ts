@@ -1,5 +1,6 @@
 export type { MysqlServerInfo } from './mysql-capabilities.js'
 export { MYSQL_CAPABILITIES } from './mysql-capabilities.js'
 export { MysqlDriver } from './mysql-driver.js'
-export { LOCK_NAME_SQL, lockName } from './mysql-key.js'
+export type { SemaphoreNames } from './mysql-key.js'
+export { LOCK_NAME_SQL, lockName, semaphoreNames } from './mysql-key.js'
 export type { MysqlDriverOptions } from './mysql-options.js'

@@ -1,5 +1,7 @@
 /** The SQL a lock session sends, specialised once for the driver's fence table. */
 export interface LockStatements {
+  /** The fence table, quoted (and qualified with its database when one was given). */
+  readonly table: string
   /** Creates the fence table unless it exists. */
   readonly createTable: string
   /**
@@ -51,6 +53,7 @@ export function lockStatements(table: string, database: string | undefined): Loc
     `SELECT ?, LAST_INSERT_ID(1), ?, ?, CONNECTION_ID() FROM DUAL WHERE ${granted} ` +
     'ON DUPLICATE KEY UPDATE fence = LAST_INSERT_ID(fence + 1), owner = ?, holder = CONNECTION_ID()'
   return Object.freeze({
+    table: qualified,
     createTable:
       `CREATE TABLE IF NOT EXISTS ${qualified} (` +
       'name VARBINARY(255) NOT NULL PRIMARY KEY, fence BIGINT UNSIGNED NOT NULL, ' +

@@ -16,7 +16,10 @@ export const MYSQL_CAPABILITIES = defineCapabilities({
   // any key maps onto a 64-character name (mysql-key.ts)
   maxKeyBytes: 65_536,
   inspect: true,
+  // GET_LOCK has no shared mode (README "Shared locks")
   sharedLocks: false,
+  // `limit` GET_LOCK names per semaphore (semaphore-slots.ts)
+  semaphores: true,
 })
 
 /** What the driver read from the server at `ready()`. */

@@ -3,6 +3,7 @@ import type {
   DriverLease,
   LockDriver,
   LockInfo,
+  LockMode,
   RenewResult,
 } from '@baton-lock/core/driver'
 import {
@@ -10,23 +11,29 @@ import {
   DriverLifecycle,
   LeaseBook,
   pollForGrant,
+  sleep,
   untilAborted,
 } from '@baton-lock/core/driver'
 import { FenceTable } from './fence-table.js'
 import { type LockSession, lastRow } from './lock-session.js'
 import { lockStatements } from './lock-statements.js'
 import { MYSQL_CAPABILITIES, type MysqlServerInfo } from './mysql-capabilities.js'
-import { lockName } from './mysql-key.js'
+import { lockName, semaphoreNames } from './mysql-key.js'
 import { type MysqlDriverOptions, resolveMysqlOptions } from './mysql-options.js'
+import { inspectSemaphore, tryPermit, waitOnSlot } from './permit-attempts.js'
 import { readServerInfo } from './server-info.js'
 import { waitOnServer } from './server-wait.js'
-import { endsSession, sessionEndedError } from './session-errors.js'
+import { deadlockOr, endsSession, sessionEndedError } from './session-errors.js'
 import { type HeldName, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
 import { tryLock } from './try-lock.js'
 
 /** Slack on top of `waitMs` before a wait the server did not end itself is cancelled (a stalled server). */
 const DEADLINE_SLACK_MS = 250
+/** A semaphore waiter waits on one slot server-side this long at first, then tries them all again (doubling). */
+const SLOT_WAIT_FIRST_MS = 10
+/** ... up to this long per slot wait. */
+const SLOT_WAIT_MAX_MS = 100
 
 /**
  * `GET_LOCK` names on connections the driver owns. An uncontended acquire is one round
@@ -93,6 +100,7 @@ export class MysqlDriver implements LockDriver {
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#lifecycle.assertOpen()
     if (this.#server === undefined) await this.ready()
+    if (req.mode === 'semaphore') return this.#acquirePermit(req)
     const name = lockName(req.key)
     if (!(req.waitMs > 0)) return this.#tryOnce(req, name, req.signal)
     const deadlineMs = performance.now() + req.waitMs
@@ -140,7 +148,7 @@ export class MysqlDriver implements LockDriver {
   async release(lease: DriverLease): Promise<boolean> {
     const entry = this.#book.forget(lease)
     if (entry === undefined) return false
-    const { session, name } = entry.data
+    const { session, name, claim } = entry.data
     session.held.delete(name)
     if (session.ended) return false
     try {
@@ -153,16 +161,23 @@ export class MysqlDriver implements LockDriver {
       if (session.ended || endsSession(err)) return false
       throw err
     } finally {
-      session.claimed.delete(name)
+      session.claimed.delete(claim ?? name)
     }
   }
 
-  async inspect(key: string): Promise<LockInfo | null> {
+  async inspect(key: string, mode?: LockMode): Promise<LockInfo | null> {
+    if (mode === 'semaphore') return inspectSemaphore(await this.#control(), semaphoreNames(key))
     const name = lockName(key)
     const row = await this.#controlRow((s) => s.statements.inspect, [name, name])
     if (row?.holder == null) return null
-    if (row.fence == null) return { held: true }
-    return { held: true, fence: BigInt(String(row.fence)), owner: String(row.owner) }
+    if (row.fence == null) return { held: true, mode: 'exclusive', holders: 1 }
+    return {
+      held: true,
+      fence: BigInt(String(row.fence)),
+      owner: String(row.owner),
+      mode: 'exclusive',
+      holders: 1,
+    }
   }
 
   async list(prefix: string): Promise<Array<LockInfo & { key: string }>> {
@@ -259,6 +274,8 @@ export class MysqlDriver implements LockDriver {
       if (fence === null) return null
       lease = this.#grant(session, req, name, fence, sentAtMs)
       return lease
+    } catch (err) {
+      throw deadlockOr(err, req.key)
     } finally {
       session.waiting = false
       if (lease === null) session.claimed.delete(name)
@@ -271,10 +288,12 @@ export class MysqlDriver implements LockDriver {
     name: string,
     fence: bigint,
     sentAtMs: number,
+    claim?: string,
   ): DriverLease {
     session.held.add(name)
     const ttlMs = Math.min(req.ttlMs, session.ttlMs)
-    const lease = this.#book.grant(req, { fence, ttlMs, sentAtMs }, { name, session })
+    const data = claim === undefined ? { name, session } : { name, session, claim }
+    const lease = this.#book.grant(req, { fence, ttlMs, sentAtMs }, data)
     if (session.ended) this.#book.lose(lease, sessionEndedError(session, undefined))
     return lease
   }
@@ -288,6 +307,59 @@ export class MysqlDriver implements LockDriver {
     if (outcome !== ABORTED) return outcome
     this.#lifecycle.track(work.then((lease) => (lease === null ? false : this.release(lease))))
     return null
+  }
+
+  /**
+   * A semaphore permit: one of `limit` slot names (mysql-key.ts `semaphoreNames`). Tries
+   * them all (one round trip per 64 slots) on a session that holds no slot of this
+   * semaphore; when all are taken, waits server-side in `GET_LOCK` on ONE slot (in turn,
+   * starting at a random one) for a slice that doubles from 10 to 100 ms, then tries them
+   * all again. `GET_LOCK` cannot wait for any of several names, so a slot freed while the
+   * waiter watches another is found at the next try (within the slice): the wait is push
+   * for one slot and bounded polling for the rest, and not fair across waiters. With
+   * `limit` 1 the whole wait is server-side, like a mutex's.
+   */
+  async #acquirePermit(req: AcquireRequest): Promise<DriverLease | null> {
+    const limit = req.limit
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new RangeError(
+        `mysql: semaphore limit must be an integer from 1 to 10000, got ${limit}`,
+      )
+    }
+    const names = semaphoreNames(req.key)
+    const deadlineMs = performance.now() + req.waitMs
+    const signals = [req.signal, this.#lifecycle.signal]
+    if (req.waitMs < 2 ** 31 - DEADLINE_SLACK_MS) {
+      signals.push(AbortSignal.timeout(Math.ceil(Math.max(0, req.waitMs) + DEADLINE_SLACK_MS)))
+    }
+    const signal = AbortSignal.any(signals)
+    let slot = Math.floor(Math.random() * limit)
+    let sliceMs = SLOT_WAIT_FIRST_MS
+    for (;;) {
+      // a try is not bound by the wait's deadline (it may have to open a session first)
+      const tried = await tryPermit(this.#pool, this.#fences, req, names, limit, req.signal)
+      if (tried !== null)
+        return this.#grant(tried.session, req, tried.name, tried.fence, tried.sentAtMs, names.base)
+      if (!(req.waitMs > 0)) return null
+      const leftMs = deadlineMs - performance.now()
+      if (leftMs <= 0 || signal.aborted) return null
+      const waitMs = limit === 1 ? leftMs : Math.min(leftMs, sliceMs)
+      const session = await this.#pool.forWait(names.base, req.ttlMs, signal)
+      if (session === undefined) return null
+      if (session === null) {
+        // every session is busy (maxSessions): a plain pause before the next try
+        await sleep(waitMs, signal)
+      } else {
+        const wait = waitOnSlot(this.#pool, session, req, names, slot, limit, waitMs, signal).then(
+          (g) =>
+            g === null ? null : this.#grant(session, req, g.name, g.fence, g.sentAtMs, names.base),
+        )
+        const lease = await this.#settle(wait, signal)
+        if (lease !== null || signal.aborted) return lease
+      }
+      slot = (slot + 1) % limit
+      sliceMs = Math.min(SLOT_WAIT_MAX_MS, sliceMs * 2)
+    }
   }
 
   #sessionEnded(session: LockSession, cause: unknown): void {

@@ -41,3 +41,27 @@ export function lockName(key: string): string {
 /** Keys mapped lately: the same lock is usually taken again and again. */
 const recent = new Map<string, string>()
 const RECENT_KEYS = 1_024
+
+/** Hex digits of the SHA-256 digest in a semaphore's names (160 bits). */
+const SEMAPHORE_DIGEST_HEX = 40
+
+/**
+ * The `GET_LOCK` names of semaphore `key`: permit `i` (0 to limit - 1) is the name
+ * `slot(i)`, and `base` names the semaphore's fence row (and is never locked itself). They
+ * are the key's first 16 characters, `~`, 40 hex digits of its SHA-256, `!` and the slot
+ * number (or `s` for the base): at most 62 characters. A lock name ends in `~` and 47 hex
+ * digits, so no semaphore name is ever a lock name (`semaphore('k')` and `acquire('k')` never
+ * meet). In SQL, slot `@i` of key `@k` is
+ * `CONCAT(LEFT(@k, 16), '~', LEFT(SHA2(@k, 256), 40), '!', @i)`.
+ */
+export interface SemaphoreNames {
+  readonly base: string
+  slot(index: number): string
+}
+
+/** The names of semaphore `key` (see `SemaphoreNames`). */
+export function semaphoreNames(key: string): SemaphoreNames {
+  const digest = createHash('sha256').update(key, 'utf8').digest('hex')
+  const stem = `${Array.from(key).slice(0, READABLE_CHARS).join('')}~${digest.slice(0, SEMAPHORE_DIGEST_HEX)}!`
+  return { base: `${stem}s`, slot: (index) => `${stem}${index}` }
+}

@@ -23,6 +23,7 @@ export type WaitOutcome = bigint | null
  * wait that did not report a grant, a grant that won the race is found
  * (`IS_USED_LOCK(name) = CONNECTION_ID()`) and released before the session is used again
  * (S4). Resolves null when not granted; throws raw errors (e.g. a broken connection).
+ * `rowName`: the fence row to bump when it is not `name`'s own (a semaphore's base row).
  */
 export async function waitOnServer(
   session: LockSession,
@@ -31,6 +32,7 @@ export async function waitOnServer(
   req: { readonly key: string; readonly owner: string },
   deadlineMs: number,
   signal: AbortSignal,
+  rowName: string = name,
 ): Promise<WaitOutcome> {
   const remainingMs = deadlineMs - performance.now()
   if (remainingMs <= 0 || signal.aborted) return null
@@ -51,7 +53,7 @@ export async function waitOnServer(
     const result = await session.query(settings + session.statements.wait, [
       name,
       seconds.toFixed(3),
-      name,
+      rowName,
       req.key,
       req.owner,
       req.owner,

@@ -1,4 +1,4 @@
-import { redact } from '@baton-lock/core/driver'
+import { LockDeadlockError, redact } from '@baton-lock/core/driver'
 import type { LockSession } from './lock-session.js'
 
 /**
@@ -18,4 +18,13 @@ export function sessionEndedError(session: LockSession, cause: unknown): Error {
   return new Error(`mysql: lock session (connection id ${session.id}) ended: ${detail}`, {
     cause,
   })
+}
+
+/** Deadlock found when trying to get lock: MariaDB (1213, tested on 10.11) and MySQL 8 (3058, ER_USER_LOCK_DEADLOCK). */
+const DEADLOCK_ERRNOS: ReadonlySet<unknown> = new Set([1213, 3058])
+
+/** A `LockDeadlockError` for a wait the server ended as a deadlock; any other error as it is. */
+export function deadlockOr(err: unknown, key: string): unknown {
+  if (!DEADLOCK_ERRNOS.has((err as { errno?: unknown }).errno)) return err
+  return new LockDeadlockError('mysql', key, err)
 }

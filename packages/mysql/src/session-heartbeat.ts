@@ -8,6 +8,8 @@ export interface HeldName {
   readonly name: string
   /** The session that holds it. */
   readonly session: LockSession
+  /** What the session claims for it when that is not `name` (a semaphore permit claims the semaphore's base name). */
+  readonly claim?: string
 }
 
 /**
@@ -93,7 +95,11 @@ export class SessionHeartbeat {
       `mysql: the heartbeat of lock session (connection id ${session.id}) found ${gone.size} ` +
         'lock name(s) no longer held by it (IS_USED_LOCK is not this connection)',
     )
-    this.#book.loseWhere((e) => e.data.session === session && gone.has(e.data.name), reason)
+    this.#book.loseWhere((e) => {
+      if (e.data.session !== session || !gone.has(e.data.name)) return false
+      if (e.data.claim !== undefined) session.claimed.delete(e.data.claim)
+      return true
+    }, reason)
   }
 }
 

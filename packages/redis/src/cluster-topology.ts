@@ -64,7 +64,7 @@ export class ClusterCommands {
   /** Compare-and-PEXPIRE per slot; true per lock still owned, in order. Throws the first error. */
   async renewMany(locks: readonly OwnedLock[], ttlMs: number): Promise<boolean[]> {
     const out = new Array<boolean>(locks.length).fill(false)
-    const groups = [...groupBySlot(locks, (l) => l.keys.lock).values()]
+    const groups = [...groupBySlot(locks, (l) => l.keys.fence).values()]
     await Promise.all(
       groups.map(async (group) => {
         const owned = await this.#commands.renewMany(
@@ -81,7 +81,7 @@ export class ClusterCommands {
 
   /** Releases every lock, per slot; errors are the caller's to ignore (the TTL frees the rest). */
   async releaseAll(locks: readonly OwnedLock[]): Promise<void> {
-    const groups = [...groupBySlot(locks, (l) => l.keys.lock).values()]
+    const groups = [...groupBySlot(locks, (l) => l.keys.fence).values()]
     const results = await Promise.allSettled(
       groups.map((group) => this.#commands.releaseAll(group.map((g) => g.item))),
     )
@@ -106,6 +106,8 @@ export class ClusterCommands {
 export interface WatchedLease {
   readonly lock: string
   readonly owner: string
+  /** Set for a shared lease or a permit: the sorted set that must still list `owner`. */
+  readonly holders?: string
   lose(reason: Error): void
 }
 
@@ -194,11 +196,17 @@ export class ClusterWatch {
       return before[slot] !== now[slot]
     })
     if (moved.length === 0) return
-    const proofs = await Promise.allSettled(moved.map((lease) => this.#cluster.get(lease.lock)))
+    const proofs = await Promise.allSettled(
+      moved.map(async (lease) =>
+        lease.holders === undefined
+          ? (await this.#cluster.get(lease.lock)) === lease.owner
+          : (await this.#cluster.zscore(lease.holders, lease.owner)) !== null,
+      ),
+    )
     proofs.forEach((proof, i) => {
       const lease = moved[i] as WatchedLease
       // A failed read proves nothing either way: the next renewal decides.
-      if (proof.status === 'fulfilled' && proof.value !== lease.owner) {
+      if (proof.status === 'fulfilled' && !proof.value) {
         lease.lose(
           new Error(
             'redis cluster: the slot of this lock moved to another node (failover or resharding) and the key is not there with our owner id',

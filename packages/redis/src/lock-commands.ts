@@ -1,14 +1,42 @@
 import type { LockInfo } from '@baton-lock/core'
-import { fenceKeyOf, type LockKeys, lockKeyPattern } from './redis-key.js'
+import {
+  fenceKeyOf,
+  type LockKeys,
+  lockKeyPattern,
+  readersKeyOf,
+  type SemaphoreKeys,
+} from './redis-key.js'
 import type { ScriptedClient, ScriptedPipeline } from './scripts.js'
 
-/** Leases per renewMany script call; a pipeline carries all chunks in one round trip. */
+/** Leases per renew script call; a pipeline carries all chunks in one round trip. */
 const RENEW_CHUNK = 500
 
+/** The lock key's value while shared holders hold it (see scripts.ts). */
+export const SHARED_HOLDERS = '*shared'
+
 /** One lease as the renew and release scripts need it. */
-export interface OwnedLock {
-  readonly keys: LockKeys
-  readonly owner: string
+export type OwnedLock =
+  | { readonly kind: 'exclusive'; readonly keys: LockKeys; readonly owner: string }
+  | { readonly kind: 'shared'; readonly keys: LockKeys; readonly owner: string }
+  | { readonly kind: 'semaphore'; readonly keys: SemaphoreKeys; readonly owner: string }
+
+/** What an acquire script answered: granted with a fence, refused with the holder's PTTL, or a limit mismatch. */
+export type AcquireReply =
+  | { readonly granted: true; readonly fence: number }
+  | { readonly granted: false; readonly pttlMs: number }
+  | { readonly granted: false; readonly heldLimit: number }
+
+function six(k: LockKeys): [string, string, string, string, string, string] {
+  return [k.lock, k.fence, k.queue, k.waiters, k.readers, k.owners]
+}
+
+function five(k: SemaphoreKeys): [string, string, string, string, string] {
+  return [k.holders, k.fence, k.queue, k.waiters, k.owners]
+}
+
+/** The queue entry of an exclusive waiter: its owner id, with `:v:<value>` for an election candidate. */
+export function exclusiveEntry(owner: string, value: string | undefined): string {
+  return value === undefined ? owner : `${owner}:v:${value}`
 }
 
 /** The protocol's commands over one scripted client: facts in, facts out, raw errors thrown. */
@@ -23,6 +51,7 @@ export class LockCommands {
    * SET NX PX plus fence when nobody queues: `[1, fence]` when granted, `[0, holder PTTL]`
    * when taken. With `wait`, a refused owner joins the fair queue (or refreshes its entry
    * there for another `ttlMs`), and an owner the lock was handed to gets `[1, fence]`.
+   * `value` (elections) is stored with the grant.
    */
   acquire(
     keys: LockKeys,
@@ -30,72 +59,238 @@ export class LockCommands {
     ttlMs: number,
     key: string,
     wait: boolean,
+    value?: string,
   ): Promise<[0 | 1, number]> {
-    const { lock, fence, queue, waiters, channel } = keys
+    const { lock, fence, queue, waiters, readers, owners, channel } = keys
+    if (value === undefined) {
+      return this.#client.batonAcquire(
+        lock,
+        fence,
+        queue,
+        waiters,
+        readers,
+        owners,
+        owner,
+        ttlMs,
+        key,
+        wait ? 1 : 0,
+        channel,
+      )
+    }
     return this.#client.batonAcquire(
-      lock,
-      fence,
-      queue,
-      waiters,
+      ...six(keys),
       owner,
       ttlMs,
       key,
       wait ? 1 : 0,
       channel,
+      exclusiveEntry(owner, value),
+      value,
     )
+  }
+
+  /** A shared holder: `[1, fence]` or `[0, PTTL]`, queueing with `wait` as `acquire` does. */
+  acquireShared(
+    keys: LockKeys,
+    owner: string,
+    ttlMs: number,
+    key: string,
+    wait: boolean,
+  ): Promise<[0 | 1, number]> {
+    return this.#client.batonAcquireShared(
+      ...six(keys),
+      owner,
+      ttlMs,
+      key,
+      wait ? 1 : 0,
+      keys.channel,
+    )
+  }
+
+  /** One permit of a semaphore; a reply naming the holders' limit when they use another one. */
+  async acquireSemaphore(
+    keys: SemaphoreKeys,
+    owner: string,
+    ttlMs: number,
+    key: string,
+    wait: boolean,
+    limit: number,
+  ): Promise<AcquireReply> {
+    const [code, n] = await this.#client.batonSemAcquire(
+      ...five(keys),
+      owner,
+      ttlMs,
+      key,
+      wait ? 1 : 0,
+      keys.channel,
+      limit,
+    )
+    if (code === 1) return { granted: true, fence: Number(n) }
+    if (code === 2) return { granted: false, heldLimit: Number(n) }
+    return { granted: false, pttlMs: Number(n) }
   }
 
   /** Compare-and-delete, then hand-off to the head of the queue; true when it was `owner`'s. */
   async release(keys: LockKeys, owner: string): Promise<boolean> {
-    const { lock, fence, queue, waiters, channel } = keys
-    return (await this.#client.batonRelease(lock, fence, queue, waiters, owner, channel)) === 1
+    const { lock, fence, queue, waiters, readers, owners, channel } = keys
+    return (
+      (await this.#client.batonRelease(
+        lock,
+        fence,
+        queue,
+        waiters,
+        readers,
+        owners,
+        owner,
+        channel,
+      )) === 1
+    )
+  }
+
+  /** Releases one lease of any kind; true when it was still held. */
+  async releaseOwned(held: OwnedLock): Promise<boolean> {
+    if (held.kind === 'exclusive') return this.release(held.keys, held.owner)
+    if (held.kind === 'shared') {
+      const reply = await this.#client.batonReleaseShared(
+        ...six(held.keys),
+        held.owner,
+        held.keys.channel,
+      )
+      return reply === 1
+    }
+    const reply = await this.#client.batonSemRelease(
+      ...five(held.keys),
+      held.owner,
+      held.keys.channel,
+      0,
+    )
+    return reply === 1
   }
 
   /**
-   * A waiter gives up: leaves the queue, and releases the lock if it was handed over
-   * meanwhile; true when it released one.
+   * A waiter gives up: leaves the queue, and releases the lock (share, permit) if it was
+   * handed over meanwhile; true when it released one. `entry` is its queue entry.
    */
-  async leave(keys: LockKeys, owner: string): Promise<boolean> {
-    const { lock, fence, queue, waiters, channel } = keys
-    return (await this.#client.batonLeave(lock, fence, queue, waiters, owner, channel)) === 1
+  async leave(keys: LockKeys, owner: string, entry?: string): Promise<boolean> {
+    const extra = entry === undefined || entry === owner ? [] : [entry]
+    return (await this.#client.batonLeave(...six(keys), owner, keys.channel, ...extra)) === 1
+  }
+
+  /** A semaphore waiter gives up: leaves the queue and gives back a permit handed to it meanwhile. */
+  async leaveSemaphore(keys: SemaphoreKeys, owner: string): Promise<boolean> {
+    return (await this.#client.batonSemRelease(...five(keys), owner, keys.channel, 1)) === 1
   }
 
   /** Releases many in one pipeline (close); errors are the caller's to ignore. */
   async releaseAll(locks: readonly OwnedLock[]): Promise<void> {
     if (locks.length === 0) return
     const pipeline = this.#pipeline()
-    for (const { keys, owner } of locks) {
-      pipeline.batonRelease(keys.lock, keys.fence, keys.queue, keys.waiters, owner, keys.channel)
+    for (const held of locks) {
+      if (held.kind === 'exclusive') {
+        pipeline.batonRelease(...six(held.keys), held.owner, held.keys.channel)
+      } else if (held.kind === 'shared') {
+        pipeline.batonReleaseShared(...six(held.keys), held.owner, held.keys.channel)
+      } else {
+        pipeline.batonSemRelease(...five(held.keys), held.owner, held.keys.channel, 0)
+      }
     }
     await pipeline.exec()
   }
 
-  /** Compare-and-PEXPIRE of every lock in one round trip; true per lock still owned, in order. */
+  /**
+   * Renews every lease in one round trip; true per lease still owned, in order. Exclusive
+   * leases: compare-and-PEXPIRE of the lock key; shared leases and permits: their holder
+   * entry's expiry (and the keys expiring with the last holder).
+   */
   async renewMany(locks: readonly OwnedLock[], ttlMs: number): Promise<boolean[]> {
-    const chunks: Array<[number, ...Array<string | number>]> = []
-    for (let i = 0; i < locks.length; i += RENEW_CHUNK) {
-      const chunk = locks.slice(i, i + RENEW_CHUNK)
-      const lockNames = chunk.map((l) => l.keys.lock)
-      chunks.push([chunk.length, ...lockNames, ttlMs, ...chunk.map((l) => l.owner)])
+    const chunks: Array<{ holders: boolean; args: [number, ...Array<string | number>] }> = []
+    const order: number[] = []
+    const exclusive: Array<{ lock: string; owner: string }> = []
+    const holders: Array<{ keys: [string, string, string]; owner: string }> = []
+    const holderAt: number[] = []
+    locks.forEach((held, i) => {
+      if (held.kind === 'exclusive') {
+        order.push(i)
+        exclusive.push({ lock: held.keys.lock, owner: held.owner })
+      } else {
+        holderAt.push(i)
+        const keys: [string, string, string] =
+          held.kind === 'shared'
+            ? [held.keys.readers, held.keys.owners, held.keys.lock]
+            : [held.keys.holders, held.keys.owners, held.keys.holders]
+        holders.push({ keys, owner: held.owner })
+      }
+    })
+    for (let i = 0; i < exclusive.length; i += RENEW_CHUNK) {
+      const chunk = exclusive.slice(i, i + RENEW_CHUNK)
+      const args: [number, ...Array<string | number>] = [
+        chunk.length,
+        ...chunk.map((l) => l.lock),
+        ttlMs,
+        ...chunk.map((l) => l.owner),
+      ]
+      chunks.push({ holders: false, args })
+    }
+    for (let i = 0; i < holders.length; i += RENEW_CHUNK) {
+      const chunk = holders.slice(i, i + RENEW_CHUNK)
+      const args: [number, ...Array<string | number>] = [
+        chunk.length * 3,
+        ...chunk.flatMap((l) => l.keys),
+        ttlMs,
+        ...chunk.map((l) => l.owner),
+      ]
+      chunks.push({ holders: true, args })
     }
     const replies: Array<0 | 1> = []
     if (chunks.length === 1) {
-      replies.push(...(await this.#client.batonRenewMany(...(chunks[0] as [number]))))
+      const [only] = chunks as [(typeof chunks)[number]]
+      const reply = only.holders
+        ? await this.#client.batonRenewHolders(...(only.args as [number]))
+        : await this.#client.batonRenewMany(...(only.args as [number]))
+      replies.push(...reply)
     } else if (chunks.length > 1) {
       const pipeline = this.#pipeline()
-      for (const args of chunks) pipeline.batonRenewMany(...args)
+      for (const chunk of chunks) {
+        if (chunk.holders) pipeline.batonRenewHolders(...chunk.args)
+        else pipeline.batonRenewMany(...chunk.args)
+      }
       for (const [err, reply] of (await pipeline.exec()) ?? []) {
         if (err) throw err
         replies.push(...(reply as Array<0 | 1>))
       }
     }
-    return locks.map((_, i) => replies[i] === 1)
+    const out = new Array<boolean>(locks.length).fill(false)
+    // exclusive replies come first, then the holders', each in lease order
+    order.forEach((at, j) => {
+      out[at] = replies[j] === 1
+    })
+    holderAt.forEach((at, j) => {
+      out[at] = replies[order.length + j] === 1
+    })
+    return out
   }
 
-  /** Owner, fence and PTTL of one lock in one script; null when free. */
+  /** Owner, fence, PTTL, mode, readers and value of one lock in one script; null when free. */
   async inspect(keys: LockKeys): Promise<LockInfo | null> {
-    const [owner, pttlMs, fence] = await this.#client.batonInspect(keys.lock, keys.fence)
-    return owner === null ? null : toInfo(owner, pttlMs, fence)
+    const reply = await this.#client.batonInspect(keys.lock, keys.fence, keys.readers)
+    return toInfo(reply)
+  }
+
+  /** Permits in use, the holders' limit and the last fence of one semaphore; null when none is held. */
+  async inspectSemaphore(keys: SemaphoreKeys): Promise<LockInfo | null> {
+    const [holders, limit, fence, leftMs] = await this.#client.batonSemInspect(
+      keys.holders,
+      keys.fence,
+    )
+    if (holders === 0) return null
+    return {
+      held: true,
+      mode: 'semaphore',
+      holders,
+      ...(limit === null ? {} : { limit: Number(limit) }),
+      ...(fence === null ? {} : { fence: BigInt(fence) }),
+      ...(leftMs >= 0 ? { ttlRemainingMs: leftMs } : {}),
+    }
   }
 
   /** Held locks whose namespaced key starts with `keyPrefix`: SCAN plus one pipelined inspect per batch. */
@@ -111,17 +306,12 @@ export class LockCommands {
       cursor = next
       if (locks.length === 0) continue
       const pipeline = this.#pipeline()
-      for (const lock of locks) pipeline.batonInspect(lock, fenceKeyOf(lock))
+      for (const lock of locks) pipeline.batonInspect(lock, fenceKeyOf(lock), readersKeyOf(lock))
       for (const [err, reply] of (await pipeline.exec()) ?? []) {
         if (err) throw err
-        const [owner, pttlMs, fence, key] = reply as [
-          string | null,
-          number,
-          string | null,
-          string | null,
-        ]
-        if (owner && key?.startsWith(keyPrefix))
-          found.push({ key, ...toInfo(owner, pttlMs, fence) })
+        const info = toInfo(reply as InspectReply)
+        const key = (reply as InspectReply)[3]
+        if (info !== null && key?.startsWith(keyPrefix)) found.push({ key, ...info })
       }
     } while (cursor !== '0')
     return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
@@ -129,8 +319,7 @@ export class LockCommands {
 
   /** DEL whoever holds it, then hand-off to the head of the queue; true when something was held. */
   async forceRelease(keys: LockKeys): Promise<boolean> {
-    const { lock, fence, queue, waiters, channel } = keys
-    return (await this.#client.batonForceRelease(lock, fence, queue, waiters, channel)) === 1
+    return (await this.#client.batonForceRelease(...six(keys), keys.channel)) === 1
   }
 
   #pipeline(): ScriptedPipeline {
@@ -138,11 +327,29 @@ export class LockCommands {
   }
 }
 
-function toInfo(owner: string, pttlMs: number, fence: string | null): LockInfo {
+type InspectReply = Awaited<ReturnType<ScriptedClient['batonInspect']>>
+
+function toInfo([
+  held,
+  pttlMs,
+  fence,
+  ,
+  valueOwner,
+  value,
+  readers,
+  first,
+]: InspectReply): LockInfo | null {
+  if (held === null) return null
+  const shared = held === SHARED_HOLDERS
+  if (shared && readers === 0) return null
+  const owner = shared ? first : held
   return {
     held: true,
-    owner,
+    mode: shared ? 'shared' : 'exclusive',
+    ...(owner === null ? {} : { owner }),
+    ...(shared ? { holders: readers } : { holders: 1 }),
     ...(fence === null ? {} : { fence: BigInt(fence) }),
     ...(pttlMs >= 0 ? { ttlRemainingMs: pttlMs } : {}),
+    ...(!shared && value !== null && valueOwner === held ? { value } : {}),
   }
 }

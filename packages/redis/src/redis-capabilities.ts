@@ -21,6 +21,9 @@ export function redisCapabilities(fencing: 'durable' | 'volatile'): Readonly<Cap
     // Keys are hashed into the hash tag, so their length costs only the fence hash's `key` field.
     maxKeyBytes: 4096,
     inspect: true,
-    sharedLocks: false,
+    // Readers join the same fair queue (consecutive readers at its head are admitted
+    // together) and count the same fence up; semaphores have a layout of their own.
+    sharedLocks: true,
+    semaphores: true,
   })
 }

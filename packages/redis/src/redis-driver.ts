@@ -7,14 +7,16 @@ import {
   LeaseBook,
   type LockDriver,
   type LockInfo,
+  LockLimitMismatchError,
+  type LockMode,
   type RenewResult,
 } from '@baton-lock/core/driver'
 import type { Redis } from 'ioredis'
 import { ClusterCommands, ClusterWatch } from './cluster-topology.js'
 import { connectClient, driverConnections } from './create-client.js'
-import { LockCommands } from './lock-commands.js'
+import { exclusiveEntry, LockCommands, type OwnedLock } from './lock-commands.js'
 import { redisCapabilities } from './redis-capabilities.js'
-import { LockKeyCache, type LockKeys } from './redis-key.js'
+import { LockKeyCache, type LockKeys, type SemaphoreKeys, semaphoreKeys } from './redis-key.js'
 import type { RedisDriverOptions } from './redis-options.js'
 import { ReleaseListener } from './release-listener.js'
 import { defineScripts } from './scripts.js'
@@ -23,10 +25,17 @@ import { ServerWatch } from './server-watch.js'
 
 /** What the driver keeps per granted lease. */
 interface RedisLease {
-  readonly keys: LockKeys
+  /** The lease's kind, keys and owner, as the renew and release scripts take them. */
+  readonly owned: OwnedLock
   /** Monotonic time after which the server has surely expired the key unless renewed. */
   expiresAtMs: number
 }
+
+/** What one acquire works on: a lock (exclusive or shared) or a semaphore, and its keys. */
+type Target =
+  | { readonly kind: 'exclusive'; readonly keys: LockKeys }
+  | { readonly kind: 'shared'; readonly keys: LockKeys }
+  | { readonly kind: 'semaphore'; readonly keys: SemaphoreKeys }
 
 /** Grants between two sweeps of leases that expired unrenewed (core already counts them lost). */
 const SWEEP_EVERY_GRANTS = 1024
@@ -42,6 +51,7 @@ export class RedisDriver implements LockDriver {
   readonly #commands: LockCommands
   readonly #ownsClient: boolean
   readonly #keys: LockKeyCache
+  readonly #semaphoreKeys: LockKeyCache<SemaphoreKeys>
   readonly #subscribeWaitMs: number
   readonly #connectTimeoutMs: number
   readonly #onWarning: (message: string) => void
@@ -84,6 +94,7 @@ export class RedisDriver implements LockDriver {
     this.#ownsClient = connections.ownsClient
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000
     this.#keys = new LockKeyCache(options.prefix ?? 'baton')
+    this.#semaphoreKeys = new LockKeyCache(options.prefix ?? 'baton', semaphoreKeys)
     this.#onWarning = options.onWarning ?? ((m) => process.emitWarning(m, { code: 'BATON_REDIS' }))
     for (const warning of connections.warnings) this.#warn(warning)
     this.#client.on('error', this.#ignoreError)
@@ -93,9 +104,11 @@ export class RedisDriver implements LockDriver {
     this.#spanning = cluster ? new ClusterCommands(cluster, this.#commands) : this.#commands
     this.#watch = cluster
       ? new ClusterWatch(cluster, () =>
-          [...this.#leases.entries()].map(({ lease, data }) => ({
-            lock: data.keys.lock,
+          [...this.#leases.entries()].map(({ lease, data: { owned } }) => ({
+            lock: owned.kind === 'semaphore' ? owned.keys.holders : owned.keys.lock,
             owner: lease.owner,
+            ...(owned.kind === 'shared' ? { holders: owned.keys.readers } : {}),
+            ...(owned.kind === 'semaphore' ? { holders: owned.keys.holders } : {}),
             lose: (reason: Error) => this.#leases.lose(lease, reason),
           })),
         )
@@ -159,14 +172,14 @@ export class RedisDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     if (this.#server === undefined) await this.ready()
-    const keys = this.#keys.get(req.key)
+    const target = this.#target(req)
     // One attempt: the request's signal is not read (core checks it before calling, and
     // reading it would make core build an AbortController for every acquire).
     if (req.waitMs <= 0) {
-      const result = await this.#attempt(req, keys, false)
+      const result = await this.#attempt(req, target, false)
       return typeof result === 'number' ? null : result
     }
-    return this.#wait(req, keys)
+    return this.#wait(req, target)
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -178,7 +191,7 @@ export class RedisDriver implements LockDriver {
     if (this.#server === undefined) await this.ready()
     const ttl = Math.max(1, Math.floor(ttlMs))
     const sentAtMs = performance.now()
-    const owned = leases.map((lease) => ({ keys: this.#keysOf(lease), owner: lease.owner }))
+    const owned = leases.map((lease) => this.#ownedOf(lease))
     const stillOwned = await this.#spanning.renewMany(owned, ttl)
     return leases.map((lease, i) => {
       if (stillOwned[i]) {
@@ -194,13 +207,15 @@ export class RedisDriver implements LockDriver {
 
   async release(lease: DriverLease): Promise<boolean> {
     if (this.#server === undefined) await this.ready()
-    const released = await this.#commands.release(this.#keysOf(lease), lease.owner)
+    const released = await this.#commands.releaseOwned(this.#ownedOf(lease))
     this.#leases.forget(lease)
     return released
   }
 
-  async inspect(key: string): Promise<LockInfo | null> {
+  /** The lock's holder (mode, holders, an election's value), or with `'semaphore'` the semaphore's permits and limit. */
+  async inspect(key: string, mode?: LockMode): Promise<LockInfo | null> {
     if (this.#server === undefined) await this.ready()
+    if (mode === 'semaphore') return this.#commands.inspectSemaphore(this.#semaphoreKeys.get(key))
     return this.#commands.inspect(this.#keys.get(key))
   }
 
@@ -221,7 +236,7 @@ export class RedisDriver implements LockDriver {
    * after the acquire.
    */
   async abandon(req: AcquireRequest): Promise<void> {
-    await this.#commands.leave(this.#keys.get(req.key), req.owner)
+    await this.#leave(req, this.#target(req))
   }
 
   close(): Promise<void> {
@@ -241,7 +256,7 @@ export class RedisDriver implements LockDriver {
    */
   async #attempt(
     req: AcquireRequest,
-    keys: LockKeys,
+    target: Target,
     wait: boolean,
   ): Promise<DriverLease | null | number> {
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
@@ -249,14 +264,15 @@ export class RedisDriver implements LockDriver {
     let reply: [0 | 1, number]
     this.#lifecycle.busy() // close waits for the reply, so that no grant leaks
     try {
-      reply = await this.#commands.acquire(keys, req.owner, ttlMs, req.key, wait)
+      reply = await this.#send(req, target, ttlMs, wait)
     } finally {
       this.#lifecycle.idle()
     }
     const [granted, value] = reply
     if (granted !== 1) return value
     const grant = { fence: BigInt(value), ttlMs, sentAtMs }
-    const lease = this.#leases.grant(req, grant, { keys, expiresAtMs: sentAtMs + ttlMs })
+    const owned = { ...target, owner: req.owner } as OwnedLock
+    const lease = this.#leases.grant(req, grant, { owned, expiresAtMs: sentAtMs + ttlMs })
     if (++this.#grantsSinceSweep >= SWEEP_EVERY_GRANTS) this.#sweep()
     // Granted while closing: close() releases it with the others; the caller gets nothing.
     return this.#lifecycle.closing ? null : lease
@@ -270,19 +286,19 @@ export class RedisDriver implements LockDriver {
    * otherwise, and claims a hand-off whose message was missed). On giving up, the waiter
    * leaves the queue (and releases a lock handed over meanwhile) in one script.
    */
-  async #wait(req: AcquireRequest, keys: LockKeys): Promise<DriverLease | null> {
+  async #wait(req: AcquireRequest, target: Target): Promise<DriverLease | null> {
     const deadlineMs = performance.now() + req.waitMs
     let tries = 0
-    if (!this.#listener.isSubscribed(keys.channel)) {
+    if (!this.#listener.isSubscribed(target.keys.channel)) {
       // Most acquires find the lock free: try once without the channel, and subscribe (then
       // queue) only when it is held. With the channel still subscribed (this driver waited
       // on the key less than `subscriptionLingerMs` ago), the first script queues at once.
-      const first = await this.#attempt(req, keys, false)
+      const first = await this.#attempt(req, target, false)
       if (typeof first !== 'number') return first
       req.onContended?.()
       tries = 1
     }
-    const ticket = this.#listener.enter(keys.channel, req.owner)
+    const ticket = this.#listener.enter(target.keys.channel, req.owner)
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
     const refreshMs = Math.max(1, Math.floor(ttlMs / 3))
     // Errors after the first try (a reconnect, a restarting server) do not end the wait:
@@ -299,7 +315,7 @@ export class RedisDriver implements LockDriver {
         const fence = ticket.fence
         if (fence !== undefined && refusedAtMs !== undefined) {
           queued = false
-          return this.#handedOver(req, keys, fence, refusedAtMs, ttlMs)
+          return this.#handedOver(req, target, fence, refusedAtMs, ttlMs)
         }
         // A wait shorter than the subscription still gets its one try (unless aborted or closed).
         const over = performance.now() >= deadlineMs
@@ -311,9 +327,9 @@ export class RedisDriver implements LockDriver {
         let result: DriverLease | null | number
         try {
           queued = true
-          result = await this.#attempt(req, keys, true)
+          result = await this.#attempt(req, target, true)
         } catch (err) {
-          if (tries === 0) {
+          if (tries === 0 || err instanceof LockLimitMismatchError) {
             queued = false // core calls abandon(), which leaves the queue
             throw err
           }
@@ -337,7 +353,7 @@ export class RedisDriver implements LockDriver {
     } finally {
       ticket.leave()
       // Gave up while queued: leave the queue, and release a lock handed over meanwhile.
-      if (queued) this.#lifecycle.track(this.#commands.leave(keys, req.owner))
+      if (queued) this.#lifecycle.track(this.#leave(req, target))
     }
   }
 
@@ -348,13 +364,14 @@ export class RedisDriver implements LockDriver {
    */
   #handedOver(
     req: AcquireRequest,
-    keys: LockKeys,
+    target: Target,
     fence: string,
     refusedAtMs: number,
     ttlMs: number,
   ): DriverLease | null {
     const grant = { fence: BigInt(fence), ttlMs, sentAtMs: refusedAtMs }
-    const lease = this.#leases.grant(req, grant, { keys, expiresAtMs: refusedAtMs + ttlMs })
+    const owned = { ...target, owner: req.owner } as OwnedLock
+    const lease = this.#leases.grant(req, grant, { owned, expiresAtMs: refusedAtMs + ttlMs })
     if (++this.#grantsSinceSweep >= SWEEP_EVERY_GRANTS) this.#sweep()
     return this.#lifecycle.closing ? null : lease
   }
@@ -388,9 +405,7 @@ export class RedisDriver implements LockDriver {
   }
 
   async #shutdown(): Promise<void> {
-    const held = this.#leases
-      .drain()
-      .map(({ lease, data }) => ({ keys: data.keys, owner: lease.owner }))
+    const held = this.#leases.drain().map(({ data }) => data.owned)
     if (this.#client.status === 'ready')
       await this.#spanning.releaseAll(held).catch(() => undefined)
     this.#watch.stop()
@@ -401,8 +416,69 @@ export class RedisDriver implements LockDriver {
     this.#client.off('error', this.#ignoreError)
   }
 
-  #keysOf(lease: DriverLease): LockKeys {
-    return this.#leases.get(lease)?.data.keys ?? this.#keys.get(lease.key)
+  /** The lease's kind and keys; a lease this driver forgot (released, lost) renews and releases as exclusive, which fails. */
+  #ownedOf(lease: DriverLease): OwnedLock {
+    return (
+      this.#leases.get(lease)?.data.owned ?? {
+        kind: 'exclusive',
+        keys: this.#keys.get(lease.key),
+        owner: lease.owner,
+      }
+    )
+  }
+
+  #target(req: AcquireRequest): Target {
+    if (req.mode === 'semaphore')
+      return { kind: 'semaphore', keys: this.#semaphoreKeys.get(req.key) }
+    if (req.mode === 'shared') return { kind: 'shared', keys: this.#keys.get(req.key) }
+    return { kind: 'exclusive', keys: this.#keys.get(req.key) }
+  }
+
+  /**
+   * One acquire script of the target's kind: `[1, fence]` or `[0, ms to wait at most]`;
+   * rejects with `LockLimitMismatchError` on a semaphore held with another limit. Not
+   * `async`: the mutex's promise goes back as ioredis made it.
+   */
+  #send(
+    req: AcquireRequest,
+    target: Target,
+    ttlMs: number,
+    wait: boolean,
+  ): Promise<[0 | 1, number]> {
+    if (target.kind === 'exclusive') {
+      return this.#commands.acquire(target.keys, req.owner, ttlMs, req.key, wait, req.value)
+    }
+    if (target.kind === 'shared') {
+      return this.#commands.acquireShared(target.keys, req.owner, ttlMs, req.key, wait)
+    }
+    return this.#sendPermit(req, target.keys, ttlMs, wait)
+  }
+
+  async #sendPermit(
+    req: AcquireRequest,
+    keys: SemaphoreKeys,
+    ttlMs: number,
+    wait: boolean,
+  ): Promise<[0 | 1, number]> {
+    const limit = req.limit ?? 1
+    const reply = await this.#commands.acquireSemaphore(
+      keys,
+      req.owner,
+      ttlMs,
+      req.key,
+      wait,
+      limit,
+    )
+    if (reply.granted) return [1, reply.fence]
+    if ('heldLimit' in reply) throw new LockLimitMismatchError(req.key, limit, reply.heldLimit)
+    return [0, reply.pttlMs]
+  }
+
+  /** A waiter gives up: leaves its queue, and releases what was handed to it meanwhile. */
+  #leave(req: AcquireRequest, target: Target): Promise<boolean> {
+    if (target.kind === 'semaphore') return this.#commands.leaveSemaphore(target.keys, req.owner)
+    const entry = target.kind === 'shared' ? `${req.owner}:s` : exclusiveEntry(req.owner, req.value)
+    return this.#commands.leave(target.keys, req.owner, entry)
   }
 
   #warn(message: string): void {

@@ -10,7 +10,27 @@ export interface LockKeys {
   readonly queue: string
   /** Sorted set of the same owner ids, scored by the server time (ms) their entry expires at. */
   readonly waiters: string
+  /** Sorted set of shared holders' owner ids, scored by the server time (ms) each one's share expires at. */
+  readonly readers: string
+  /** Hash of the shared holders' fences (owner id -> fence); expires with the last reader. */
+  readonly owners: string
   /** Pub/sub channel on which a release hands the lock to the head of the queue. */
+  readonly channel: string
+}
+
+/** The Redis names of one semaphore: same hash tag as the lock of that key, other names. */
+export interface SemaphoreKeys {
+  /** Sorted set of permit holders' owner ids, scored by the server time (ms) each permit expires at. */
+  readonly holders: string
+  /** Hash `{ n: <last fence>, key, limit }`; never expires, so fences keep increasing. */
+  readonly fence: string
+  /** List of waiting owner ids, in arrival order. */
+  readonly queue: string
+  /** Sorted set of the same owner ids, scored by the server time (ms) their entry expires at. */
+  readonly waiters: string
+  /** Hash of the holders' fences (owner id -> fence); expires with the last permit. */
+  readonly owners: string
+  /** Pub/sub channel on which a release hands permits to the head of the queue. */
   readonly channel: string
 }
 
@@ -22,14 +42,37 @@ export interface LockKeys {
  * Redis Cluster slot. Users can compute it too: `printf '%s' "$KEY" | sha256sum`.
  */
 export function lockKeys(prefix: string, key: string): LockKeys {
-  const base = `${prefix}:{${createHash('sha256').update(key, 'utf8').digest('hex')}}`
+  const base = baseOf(prefix, key)
   return {
     lock: `${base}:lock`,
     fence: `${base}:fence`,
     queue: `${base}:queue`,
     waiters: `${base}:waiters`,
+    readers: `${base}:readers`,
+    owners: `${base}:owners`,
     channel: `${base}:released`,
   }
+}
+
+/**
+ * Maps a namespaced key to its semaphore's Redis names: `<prefix>:{<tag>}:sem:holders`,
+ * `:sem:fence`, `:sem:queue`, `:sem:waiters`, `:sem:owners`, channel `:sem:released` (tag
+ * as in `lockKeys`). No name is one of the lock's, so `semaphore('k')` never blocks lock `k`.
+ */
+export function semaphoreKeys(prefix: string, key: string): SemaphoreKeys {
+  const base = `${baseOf(prefix, key)}:sem`
+  return {
+    holders: `${base}:holders`,
+    fence: `${base}:fence`,
+    queue: `${base}:queue`,
+    waiters: `${base}:waiters`,
+    owners: `${base}:owners`,
+    channel: `${base}:released`,
+  }
+}
+
+function baseOf(prefix: string, key: string): string {
+  return `${prefix}:{${createHash('sha256').update(key, 'utf8').digest('hex')}}`
 }
 
 /** Keys whose layout a `LockKeyCache` remembers. */
@@ -40,22 +83,24 @@ const CACHED_KEYS = 1024
  * 400 bytes each), so a key locked over and over costs no SHA-256 and no string building
  * per cycle. When full, the oldest entry goes (insertion order, no bookkeeping per hit).
  */
-export class LockKeyCache {
+export class LockKeyCache<T = LockKeys> {
   readonly #prefix: string
-  readonly #cache = new Map<string, LockKeys>()
+  readonly #make: (prefix: string, key: string) => T
+  readonly #cache = new Map<string, T>()
 
-  constructor(prefix: string) {
+  constructor(prefix: string, make?: (prefix: string, key: string) => T) {
     this.#prefix = prefix
+    this.#make = make ?? (lockKeys as unknown as (prefix: string, key: string) => T)
   }
 
   get prefix(): string {
     return this.#prefix
   }
 
-  get(key: string): LockKeys {
+  get(key: string): T {
     let keys = this.#cache.get(key)
     if (keys === undefined) {
-      keys = lockKeys(this.#prefix, key)
+      keys = this.#make(this.#prefix, key)
       if (this.#cache.size >= CACHED_KEYS) {
         const oldest = this.#cache.keys().next().value as string
         this.#cache.delete(oldest)
@@ -74,4 +119,9 @@ export function lockKeyPattern(prefix: string): string {
 /** The fence key belonging to a lock key found by SCAN. */
 export function fenceKeyOf(lockKey: string): string {
   return `${lockKey.slice(0, -':lock'.length)}:fence`
+}
+
+/** The readers key belonging to a lock key found by SCAN. */
+export function readersKeyOf(lockKey: string): string {
+  return `${lockKey.slice(0, -':lock'.length)}:readers`
 }

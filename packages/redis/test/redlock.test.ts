@@ -48,6 +48,18 @@ runConformance({
 })
 
 describe('redlock quorum mode', () => {
+  it('declares no shared locks and no semaphores: core refuses them with LockUnsupportedError before any backend call', async () => {
+    const d = await driver()
+    expect(d.capabilities).toMatchObject({ sharedLocks: false, semaphores: false })
+    const locker = new Locker(d, { closeDriver: false })
+    const key = uniqueKey('rl-modes')
+    await expect(locker.acquire(key, { mode: 'shared' })).rejects.toMatchObject({
+      code: 'LOCK_UNSUPPORTED',
+    })
+    expect(() => locker.semaphore(key, { limit: 2 })).toThrow(/semaphores/)
+    await locker.close()
+  })
+
   it('grants on a majority with the drift taken off the validity; the fence is the largest counter', async () => {
     const d = await driver()
     expect(d.quorum).toEqual({ nodes: 5, majority: 3 })

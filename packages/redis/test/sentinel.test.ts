@@ -31,6 +31,26 @@ describe('redis+sentinel://', () => {
     if (lease) expect(await driver.release(lease)).toBe(true)
   })
 
+  it('grants shared locks and semaphore permits on the master, with hand-overs by PUBLISH', async () => {
+    const [a, b] = [await pool.connect(deployment.url), await pool.connect(deployment.url)]
+    const key = uniqueKey('sentinel-modes')
+    const r1 = await a.acquire(driverRequest(key, { mode: 'shared' }))
+    const r2 = await b.acquire(driverRequest(key, { mode: 'shared' }))
+    expect(r1 && r2).not.toBeNull()
+    const writer = b.acquire(driverRequest(key, { waitMs: 20_000 }))
+    await expect.poll(() => b.waiting).toBe(1)
+    if (r1) await a.release(r1)
+    if (r2) await b.release(r2)
+    const w = await writer
+    expect(w?.fence).toBe(3n)
+    if (w) await b.release(w)
+    const p1 = await a.acquire(driverRequest(key, { mode: 'semaphore', limit: 1 }))
+    expect(p1?.fence).toBe(1n)
+    expect(await b.acquire(driverRequest(key, { mode: 'semaphore', limit: 1 }))).toBeNull()
+    expect(await b.inspect(key, 'semaphore')).toMatchObject({ holders: 1, limit: 1 })
+    if (p1) await a.release(p1)
+  })
+
   it('rejects a sentinel URL without a master name, without echoing the URL', () => {
     expect(() => new RedisDriver({ url: 'redis+sentinel://:s3cr3t@127.0.0.1:1' })).toThrow(
       /masterName/,

@@ -1,4 +1,19 @@
+import { applySchema } from './lease-schema.js'
+import { PermitStore } from './permit-store.js'
+import {
+  headSql,
+  NOT_QUEUED,
+  parseHead,
+  type QueueHead,
+  type QueueName,
+  type QueueView,
+  type Released,
+  released,
+} from './queue-head.js'
+import { SharedStore } from './shared-store.js'
 import type { SqliteBinding, SqliteConnection, SqlStatement } from './sqlite-connection.js'
+
+export type { QueueHead, QueueView, Released } from './queue-head.js'
 
 /** A row of the lease table as the store reports it. */
 export interface LeaseRow {
@@ -9,86 +24,15 @@ export interface LeaseRow {
   readonly expiresAtMs: number
 }
 
-/** What identifies a lease in the table. */
-export interface LeaseKey {
+/** What identifies a lease in its table. */
+export interface ModedLease {
+  readonly mode: TicketMode
   readonly key: string
   readonly owner: string
 }
 
-/** What a waiter sees before it tries: how long the holder has left, and whether a live ticket is older than its own. */
-export interface QueueView {
-  /** Ms the current holder has left; 0 when the key is free or its lease expired. */
-  readonly remainingMs: number
-  /** True when a live ticket older than the caller's waits for the same key. */
-  readonly behind: boolean
-}
-
-/** The head of a key's queue: the ticket to wake, and where its process listens (null: nowhere). */
-export interface QueueHead {
-  readonly seq: bigint
-  readonly wake: string | null
-}
-
-/** Outcome of a release: whether a live lease was freed, and whom to wake. */
-export interface Released {
-  readonly freed: boolean
-  readonly head: QueueHead | undefined
-}
-
-/*
- * Schema. `baton_leases` has one row per held key and loses it on release. `baton_fences`
- * keeps one counter per key ever locked: it survives release, restart and expiry, which
- * is what makes fencing durable within the file (the table grows with distinct keys).
- *
- * `baton_waiters` is the queue: one ticket per waiting request, in arrival order (`seq`),
- * with its own wall-clock expiry that the waiter keeps pushing forward while it lives, and
- * the address of its process's wake socket. A grant skips nobody: it only succeeds when no
- * live ticket of the key is older than the caller's (a request that is not queued is
- * younger than every ticket). The triggers keep the grant one statement: inserting or
- * re-fencing a lease row records its fence in `baton_fences` (never lowering it, so a
- * process running an older release that writes `baton_fences` itself agrees) and drops
- * the new holder's ticket.
- *
- * `expires_at` is WALL-CLOCK time (Date.now(), ms since the epoch). Expiry must be judged
- * by every process that opens the file, and the monotonic clock (performance.now()) has a
- * different origin in each process, so it cannot be stored. Core still decides a
- * holder's own validity on its monotonic clock; the wall clock only decides when OTHER
- * processes may take an unrenewed lease. A wall-clock jump forward by X ms therefore
- * lets another process take a lease up to X ms before the holder's own validity ends.
- */
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS baton_leases (
-  key        TEXT    NOT NULL PRIMARY KEY,
-  owner      TEXT    NOT NULL,
-  fence      INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS baton_fences (
-  key   TEXT    NOT NULL PRIMARY KEY,
-  fence INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS baton_waiters (
-  seq        INTEGER PRIMARY KEY,
-  key        TEXT    NOT NULL,
-  owner      TEXT    NOT NULL,
-  expires_at INTEGER NOT NULL,
-  wake       TEXT
-);
-CREATE INDEX IF NOT EXISTS baton_waiters_by_key ON baton_waiters (key, seq);
-CREATE TRIGGER IF NOT EXISTS baton_granted_insert AFTER INSERT ON baton_leases BEGIN
-  INSERT INTO baton_fences (key, fence) VALUES (new.key, new.fence)
-    ON CONFLICT (key) DO UPDATE SET fence = max(fence, excluded.fence);
-  DELETE FROM baton_waiters WHERE key = new.key AND owner = new.owner;
-END;
-CREATE TRIGGER IF NOT EXISTS baton_granted_update AFTER UPDATE OF fence ON baton_leases BEGIN
-  INSERT INTO baton_fences (key, fence) VALUES (new.key, new.fence)
-    ON CONFLICT (key) DO UPDATE SET fence = max(fence, excluded.fence);
-  DELETE FROM baton_waiters WHERE key = new.key AND owner = new.owner;
-END;
-`
-
-/** The ticket of a request that is not queued: every live waiter is ahead of it. */
-const NOT_QUEUED = 9_223_372_036_854_775_807n
+/** The mode a ticket waits for. */
+export type TicketMode = 'exclusive' | 'shared' | 'semaphore'
 
 /**
  * The SQL side of the driver: prepared statements over one connection, each mutation in
@@ -98,6 +42,10 @@ const NOT_QUEUED = 9_223_372_036_854_775_807n
 export class LeaseStore {
   /** The binding behind the connection. */
   readonly binding: SqliteBinding
+  /** Shared (read) holders of the same keys, in the same file. */
+  readonly shared: SharedStore
+  /** Semaphore permits, a resource apart from the locks. */
+  readonly permits: PermitStore
   readonly #db: SqliteConnection
   readonly #select: SqlStatement
   readonly #grant: SqlStatement
@@ -105,7 +53,11 @@ export class LeaseStore {
   readonly #extend: SqlStatement
   readonly #deleteOwned: SqlStatement
   readonly #deleteAny: SqlStatement
-  readonly #head: SqlStatement
+  readonly #heads: Record<QueueName, SqlStatement>
+  readonly #setValue: SqlStatement
+  readonly #dropValues: SqlStatement
+  readonly #dropValue: SqlStatement
+  readonly #readValue: SqlStatement
   readonly #enqueue: SqlStatement
   readonly #purgeWaiters: SqlStatement
   readonly #refresh: SqlStatement
@@ -113,55 +65,81 @@ export class LeaseStore {
   readonly #setWake: SqlStatement
   readonly #selectAll: SqlStatement
   readonly #purgeExpired: SqlStatement
-  readonly #enqueueTx: (key: string, owner: string, ttlMs: number, wake: string | null) => bigint
-  readonly #extendManyTx: (leases: readonly LeaseKey[], ttlMs: number) => boolean[]
+  readonly #enqueueTx: (
+    key: string,
+    owner: string,
+    ttlMs: number,
+    wake: string | null,
+    mode: TicketMode,
+  ) => bigint
+  readonly #grantWithValueTx: (
+    key: string,
+    owner: string,
+    ttlMs: number,
+    ticket: bigint,
+    value: string,
+  ) => bigint | undefined
+  readonly #extendManyTx: (leases: readonly ModedLease[], ttlMs: number) => boolean[]
 
   constructor(db: SqliteConnection) {
     this.#db = db
     this.binding = db.binding
-    db.exec(SCHEMA)
+    applySchema(db)
+    this.shared = new SharedStore(db)
+    this.permits = new PermitStore(db)
     const fences = { bigInts: true }
     this.#select = db.prepare(
       'SELECT key, owner, fence, expires_at FROM baton_leases WHERE key = ?',
       fences,
     )
     // One autocommit statement (one write transaction): take the row if it is absent or
-    // expired and no older live ticket waits, with the next fence; the triggers record the
-    // fence and drop the new holder's ticket. Parameters: key, owner, expires_at, key,
-    // key, ticket, now, now.
+    // expired, no older live lock ticket waits and no live shared holder has it, with the
+    // next fence; the triggers record the fence and drop the new holder's ticket.
+    // Parameters: key, owner, key, expires_at, key, ticket, now, key, now, now.
     this.#grant = db.prepare(
       `INSERT INTO baton_leases (key, owner, fence, expires_at)
        SELECT ?, ?, coalesce((SELECT fence FROM baton_fences WHERE key = ?), 0) + 1, ?
        WHERE NOT EXISTS (
-         SELECT 1 FROM baton_waiters WHERE key = ? AND seq < ? AND expires_at > ?)
+         SELECT 1 FROM baton_waiters
+         WHERE key = ? AND seq < ? AND expires_at > ? AND mode <> 'semaphore')
+       AND NOT EXISTS (SELECT 1 FROM baton_shared WHERE key = ? AND expires_at > ?)
        ON CONFLICT (key) DO UPDATE SET
          owner = excluded.owner, fence = excluded.fence, expires_at = excluded.expires_at
        WHERE baton_leases.expires_at <= ?
        RETURNING fence`,
       fences,
     )
-    // A WAL read (no write lock): the holder's expiry and whether an older ticket waits.
+    // A WAL read (no write lock): when the holders (exclusive or shared) expire at the
+    // latest, and whether an older lock ticket waits.
     this.#view = db.prepare(
-      `SELECT (SELECT expires_at FROM baton_leases WHERE key = ?) AS expires_at,
-         EXISTS (SELECT 1 FROM baton_waiters WHERE key = ? AND seq < ? AND expires_at > ?) AS behind`,
+      `SELECT max(coalesce((SELECT expires_at FROM baton_leases WHERE key = ?), 0),
+           coalesce((SELECT max(expires_at) FROM baton_shared WHERE key = ?), 0)) AS expires_at,
+         EXISTS (SELECT 1 FROM baton_waiters
+           WHERE key = ? AND seq < ? AND expires_at > ? AND mode <> 'semaphore') AS behind`,
       fences,
     )
     this.#extend = db.prepare(
       'UPDATE baton_leases SET expires_at = ? WHERE key = ? AND owner = ? AND expires_at > ?',
     )
     // The release and the look-up of whom to wake are one statement.
-    const head =
-      "(SELECT seq || ' ' || coalesce(wake, '') FROM baton_waiters WHERE key = ? AND expires_at > ? ORDER BY seq LIMIT 1)"
+    const head = headSql('lock')
     this.#deleteOwned = db.prepare(
       `DELETE FROM baton_leases WHERE key = ? AND owner = ? RETURNING expires_at, ${head} AS head`,
     )
     this.#deleteAny = db.prepare(
       `DELETE FROM baton_leases WHERE key = ? RETURNING expires_at, ${head} AS head`,
     )
-    this.#head = db.prepare(`SELECT ${head} AS head`)
+    this.#heads = {
+      lock: db.prepare(`SELECT ${head} AS head`),
+      semaphore: db.prepare(`SELECT ${headSql('semaphore')} AS head`),
+    }
+    this.#setValue = db.prepare('INSERT INTO baton_values (key, owner, value) VALUES (?, ?, ?)')
+    this.#dropValues = db.prepare('DELETE FROM baton_values WHERE key = ?')
+    this.#dropValue = db.prepare('DELETE FROM baton_values WHERE key = ? AND owner = ?')
+    this.#readValue = db.prepare('SELECT value FROM baton_values WHERE key = ? AND owner = ?')
     this.#purgeWaiters = db.prepare('DELETE FROM baton_waiters WHERE key = ? AND expires_at <= ?')
     this.#enqueue = db.prepare(
-      'INSERT INTO baton_waiters (key, owner, expires_at, wake) VALUES (?, ?, ?, ?) RETURNING seq',
+      'INSERT INTO baton_waiters (key, owner, expires_at, wake, mode) VALUES (?, ?, ?, ?, ?) RETURNING seq',
       fences,
     )
     this.#refresh = db.prepare(
@@ -177,16 +155,34 @@ export class LeaseStore {
 
     // Taking a ticket also drops the key's dead tickets (their waiters stopped renewing them).
     this.#enqueueTx = db.immediate(
-      (key: string, owner: string, ttlMs: number, wake: string | null): bigint => {
+      (
+        key: string,
+        owner: string,
+        ttlMs: number,
+        wake: string | null,
+        mode: TicketMode,
+      ): bigint => {
         const nowMs = Date.now()
         this.#purgeWaiters.run(key, nowMs)
-        const row = this.#enqueue.get(key, owner, nowMs + ttlMs, wake) as { seq: bigint }
+        const row = this.#enqueue.get(key, owner, nowMs + ttlMs, wake, mode) as { seq: bigint }
         return row.seq
       },
     )
     // One transaction (one write lock, one commit) renews every lease of a batch.
-    this.#extendManyTx = db.immediate((leases: readonly LeaseKey[], ttlMs: number) =>
-      leases.map((l) => this.extend(l.key, l.owner, ttlMs)),
+    this.#extendManyTx = db.immediate((leases: readonly ModedLease[], ttlMs: number) =>
+      leases.map((l) => this.extendAny(l.mode, l.key, l.owner, ttlMs)),
+    )
+    // An election's grant: the lease and its value in one transaction (other owners'
+    // values of the key are stale: their leases are gone).
+    this.#grantWithValueTx = db.immediate(
+      (key: string, owner: string, ttlMs: number, ticket: bigint, value: string) => {
+        const fence = this.grant(key, owner, ttlMs, ticket)
+        if (fence !== undefined) {
+          this.#dropValues.run(key)
+          this.#setValue.run(key, owner, value)
+        }
+        return fence
+      },
     )
   }
 
@@ -201,16 +197,36 @@ export class LeaseStore {
     ticket: bigint = NOT_QUEUED,
   ): bigint | undefined {
     const nowMs = Date.now()
-    const row = this.#grant.get(key, owner, key, nowMs + ttlMs, key, ticket, nowMs, nowMs) as
-      | { fence: bigint }
-      | undefined
+    const row = this.#grant.get(
+      key,
+      owner,
+      key,
+      nowMs + ttlMs,
+      key,
+      ticket,
+      nowMs,
+      key,
+      nowMs,
+      nowMs,
+    ) as { fence: bigint } | undefined
     return row?.fence
+  }
+
+  /** `grant` that also stores the holder's advertised value (elections). */
+  grantWithValue(
+    key: string,
+    owner: string,
+    ttlMs: number,
+    ticket: bigint,
+    value: string,
+  ): bigint | undefined {
+    return this.#grantWithValueTx(key, owner, ttlMs, ticket, value)
   }
 
   /** What the holder of `ticket` sees before trying (a WAL read, no write lock). */
   view(key: string, ticket: bigint = NOT_QUEUED): QueueView {
     const nowMs = Date.now()
-    const row = this.#view.get(key, key, ticket, nowMs) as {
+    const row = this.#view.get(key, key, key, ticket, nowMs) as {
       expires_at: bigint | null
       behind: bigint
     }
@@ -218,9 +234,15 @@ export class LeaseStore {
     return { remainingMs: Math.max(0, expiresAtMs - nowMs), behind: row.behind !== 0n }
   }
 
-  /** Queues `owner` for `key`: a ticket that lives `ttlMs` unless refreshed; its `seq`. */
-  enqueue(key: string, owner: string, ttlMs: number, wake: string | null): bigint {
-    return this.#enqueueTx(key, owner, ttlMs, wake)
+  /** Queues `owner` for `key` in `mode`: a ticket that lives `ttlMs` unless refreshed; its `seq`. */
+  enqueue(
+    key: string,
+    owner: string,
+    ttlMs: number,
+    wake: string | null,
+    mode: TicketMode = 'exclusive',
+  ): bigint {
+    return this.#enqueueTx(key, owner, ttlMs, wake, mode)
   }
 
   /** Pushes a live ticket's expiry to `ttlMs` from now; false when it expired or is gone. */
@@ -234,10 +256,15 @@ export class LeaseStore {
     this.#setWake.run(wake, ticket, owner)
   }
 
-  /** Drops a ticket (the waiter gave up); the new head of the key, if any. */
-  leave(key: string, ticket: bigint, owner: string): QueueHead | undefined {
+  /** Drops a ticket (the waiter gave up); the new head of the key's `queue`, if any. */
+  leave(
+    key: string,
+    ticket: bigint,
+    owner: string,
+    queue: QueueName = 'lock',
+  ): QueueHead | undefined {
     this.#leave.run(ticket, owner)
-    return parseHead((this.#head.get(key, Date.now()) as { head: string | null }).head)
+    return parseHead((this.#heads[queue].get(key, Date.now()) as { head: string | null }).head)
   }
 
   /** Pushes the expiry to `ttlMs` from now if `owner` still holds an unexpired lease. */
@@ -246,8 +273,14 @@ export class LeaseStore {
     return this.#extend.run(nowMs + ttlMs, key, owner, nowMs) > 0
   }
 
-  /** `extend` for many leases in one transaction; results in the order of `leases`. */
-  extendMany(leases: readonly LeaseKey[], ttlMs: number): boolean[] {
+  /** `extend` of the table of `mode`. */
+  extendAny(mode: TicketMode, key: string, owner: string, ttlMs: number): boolean {
+    if (mode === 'exclusive') return this.extend(key, owner, ttlMs)
+    return (mode === 'shared' ? this.shared : this.permits).extend(key, owner, ttlMs)
+  }
+
+  /** `extend` for many leases of any mode in one transaction; results in the order of `leases`. */
+  extendMany(leases: readonly ModedLease[], ttlMs: number): boolean[] {
     return this.#extendManyTx(leases, ttlMs)
   }
 
@@ -257,10 +290,23 @@ export class LeaseStore {
     return released(this.#deleteOwned.get(key, owner, key, nowMs), nowMs)
   }
 
-  /** Deletes whatever row the key has; freed when a live lease was freed; the queue's head. */
+  /** Drops the owner's stored value (an election's lease was released). */
+  dropValue(key: string, owner: string): void {
+    this.#dropValue.run(key, owner)
+  }
+
+  /** The value `owner` stored with its lease on `key`, if any. */
+  value(key: string, owner: string): string | undefined {
+    return (this.#readValue.get(key, owner) as { value: string } | undefined)?.value
+  }
+
+  /** Deletes whatever exclusive row and shared rows the key has; freed when a live lease was freed; the queue's head. */
   forceRelease(key: string): Released {
     const nowMs = Date.now()
-    return released(this.#deleteAny.get(key, key, nowMs), nowMs)
+    const exclusive = released(this.#deleteAny.get(key, key, nowMs), nowMs)
+    this.#dropValues.run(key)
+    const shared = this.shared.releaseAll(key)
+    return { freed: exclusive.freed || shared.freed, head: shared.head ?? exclusive.head }
   }
 
   /** The live lease on `key`, if any. */
@@ -274,9 +320,14 @@ export class LeaseStore {
     return (this.#selectAll.all(Date.now()) as unknown as RawRow[]).map(toLeaseRow)
   }
 
-  /** Removes rows whose holders went silent (their keys are free anyway). */
+  /** Removes rows whose holders went silent (their keys are free anyway), in every mode. */
   purgeExpired(): number {
-    return this.#purgeExpired.run(Date.now())
+    const nowMs = Date.now()
+    return (
+      this.#purgeExpired.run(nowMs) +
+      this.shared.purgeExpired(nowMs) +
+      this.permits.purgeExpired(nowMs)
+    )
   }
 
   /** Closes the connection. */
@@ -288,22 +339,6 @@ export class LeaseStore {
     const raw = this.#select.get(key) as RawRow | undefined
     return raw === undefined ? undefined : toLeaseRow(raw)
   }
-}
-
-function released(row: Record<string, unknown> | undefined, nowMs: number): Released {
-  if (row === undefined) return NOTHING_RELEASED
-  const { expires_at, head } = row as { expires_at: number | bigint; head: string | null }
-  return { freed: Number(expires_at) > nowMs, head: parseHead(head) }
-}
-
-const NOTHING_RELEASED: Released = Object.freeze({ freed: false, head: undefined })
-
-/** `'12 @addr'` (seq, space, wake address or nothing) as a queue head. */
-function parseHead(head: string | null | undefined): QueueHead | undefined {
-  if (head === null || head === undefined) return undefined
-  const space = head.indexOf(' ')
-  const wake = head.slice(space + 1)
-  return { seq: BigInt(head.slice(0, space)), wake: wake === '' ? null : wake }
 }
 
 interface RawRow {

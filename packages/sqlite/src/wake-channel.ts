@@ -3,7 +3,7 @@ import { unlinkSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { QueueHead } from './lease-store.js'
+import type { QueueHead } from './queue-head.js'
 
 /** A waiter asleep on its ticket, or a wake that came while it was not asleep. */
 interface Ticket {

@@ -6,16 +6,22 @@ import type { ZkStat } from './zk-client.js'
 import { longOf, ZK, zkErrorCode } from './zk-client.js'
 import type { ZkSession } from './zk-session.js'
 
-// Apache Curator's InterProcessMutex (LockInternals + StandardLockInternalsDriver, 5.x),
-// node for node: an EPHEMERAL_SEQUENTIAL child `_c_<uuid>-lock-<10-digit sequence>` of
-// the lock path (protected mode), missing ancestors as CONTAINER nodes, the lowest
-// sequence holds, every other node watches only its predecessor.
+// Apache Curator's lock recipes (LockInternals + StandardLockInternalsDriver, 5.x), node
+// for node: an EPHEMERAL_SEQUENTIAL child `_c_<uuid>-<stem><10-digit sequence>` of the
+// lock path (protected mode), missing ancestors as CONTAINER nodes. InterProcessMutex
+// names its nodes `lock-`, InterProcessReadWriteLock `__READ__` and `__WRIT__`, and
+// InterProcessSemaphoreV2 its leases `lease-`. One parent's children share one sequence
+// counter, so sorting by the suffix is arrival order whatever the stem.
 
-/** Curator's lock node name stem (`LockInternals` "lock-") and protected-mode prefix. */
-const LOCK_NAME = 'lock-'
+/** Node name stems: Curator's `LockInternals` "lock-", the read-write lock's two, the semaphore's lease. */
+export const LOCK_NAME = 'lock-'
+export const READ_NAME = '__READ__'
+export const WRITE_NAME = '__WRIT__'
+export const LEASE_NAME = 'lease-'
+const STEMS = [LOCK_NAME, READ_NAME, WRITE_NAME, LEASE_NAME]
 const PROTECTED_PREFIX = '_c_'
 
-/** The lock node a contender created: its full path, its name, and its czxid (the fence). */
+/** The node a contender created: its full path, its name, and its czxid (the fence). */
 export interface LockNode {
   readonly path: string
   readonly name: string
@@ -32,37 +38,61 @@ function localAddress(): string {
   return '127.0.0.1'
 }
 
-/** The sequence suffix Curator sorts by (`fixForSorting`): the text after the last "lock-". */
+/** The sequence suffix Curator sorts by (`fixForSorting`): the text after the last stem. */
 export function sequenceOf(name: string): string {
-  const at = name.lastIndexOf(LOCK_NAME)
-  return at < 0 ? name : name.slice(at + LOCK_NAME.length)
+  let from = -1
+  for (const stem of STEMS) {
+    const at = name.lastIndexOf(stem)
+    if (at >= 0) from = Math.max(from, at + stem.length)
+  }
+  return from < 0 ? name : name.slice(from)
 }
 
-/** Lock node names in Curator's order: by sequence suffix only (the uuid differs per node). */
-export function sortedLockNodes(children: readonly string[]): string[] {
-  return children
-    .filter((name) => name.includes(LOCK_NAME))
-    .sort((a, b) => {
-      const [x, y] = [sequenceOf(a), sequenceOf(b)]
-      return x < y ? -1 : x > y ? 1 : 0
-    })
+/** True for the node of an exclusive holder: a Curator mutex node or a read-write lock's write node. */
+export function isWriteNode(name: string): boolean {
+  return name.includes(LOCK_NAME) || name.includes(WRITE_NAME)
 }
 
 /**
- * Creates this contender's node in protected mode. On NONODE the ancestors are created as
+ * The nodes of a lock path's queue (mutex, read and write nodes) in arrival order: by
+ * sequence suffix only (the uuid differs per node).
+ */
+export function sortedLockNodes(children: readonly string[]): string[] {
+  return sortedBySequence(
+    children.filter(
+      (n) => n.includes(LOCK_NAME) || n.includes(READ_NAME) || n.includes(WRITE_NAME),
+    ),
+  )
+}
+
+/** Names sorted by their sequence suffix (Curator's `getSortedChildren`). */
+export function sortedBySequence(names: readonly string[]): string[] {
+  return [...names].sort((a, b) => {
+    const [x, y] = [sequenceOf(a), sequenceOf(b)]
+    return x < y ? -1 : x > y ? 1 : 0
+  })
+}
+
+/**
+ * Creates this contender's node `<lockPath>/_c_<uuid>-<stem>` in protected mode. On NONODE the ancestors are created as
  * containers (PERSISTENT on a server without them, as Curator does) and the create runs
  * again. On connection loss the reply may be lost while the node exists: the node is then
  * found by its uuid among the children, and created again only if absent, so there is
  * never a second node of ours. Throws once the session ends.
  */
-export async function createLockNode(session: ZkSession, lockPath: string): Promise<LockNode> {
+export async function createLockNode(
+  session: ZkSession,
+  lockPath: string,
+  stem: string,
+  data: Buffer,
+): Promise<LockNode> {
   const prefix = `${PROTECTED_PREFIX}${randomUUID()}-`
   const backoff = new Backoff({ minMs: 10, maxMs: 500 })
   for (let attempt = 1; ; attempt++) {
     try {
       const created = await session.create(
-        `${lockPath}/${prefix}${LOCK_NAME}`,
-        LOCAL_ADDRESS,
+        `${lockPath}/${prefix}${stem}`,
+        data,
         CreateMode.EPHEMERAL_SEQUENTIAL,
       )
       return nodeOf(lockPath, created.path.slice(lockPath.length + 1), created.stat)
@@ -123,28 +153,41 @@ async function createContainers(session: ZkSession, path: string): Promise<void>
   }
 }
 
-/** Outcome of one look at the queue: ours is lowest, or the predecessor to watch. */
+/** Outcome of one look: granted (`sentAtMs` before the request that showed it), or how to wait. */
 export type Turn =
   | { readonly granted: true; readonly sentAtMs: number }
-  | { readonly granted: false; readonly predecessor: string }
+  | {
+      readonly granted: false
+      /** Resolves true when something changed (look again), false when `stop` aborted first. */
+      readonly wait: (stop: AbortSignal) => Promise<boolean>
+    }
 
 /**
- * One `getChildren` of the lock path (Curator's `getsTheLock`): granted when our node is
- * the lowest. `sentAtMs` is taken before the request that showed it. Throws when our node
- * is gone (the session ended or someone deleted it), as Curator does ("lock node
+ * One `getChildren` of the lock path (Curator's `getsTheLock`). An exclusive node is
+ * granted when it is the first of all queue nodes and watches its predecessor; a read
+ * node is granted when no write node (mutex `lock-` or `__WRIT__`) sorts before it, and
+ * watches the first write node, as Curator's `readLockPredicate` does. Throws when our
+ * node is gone (the session ended or someone deleted it), as Curator does ("lock node
  * disappeared").
  */
 export async function lookAtQueue(
   session: ZkSession,
   lockPath: string,
   node: LockNode,
+  shared: boolean,
 ): Promise<Turn> {
   const sentAtMs = performance.now()
   const children = sortedLockNodes(await session.getChildren(lockPath))
   const index = children.indexOf(node.name)
   if (index < 0) throw new Error(`the lock node ${node.path} disappeared while waiting`)
-  if (index === 0) return { granted: true, sentAtMs }
-  return { granted: false, predecessor: `${lockPath}/${children[index - 1]}` }
+  const blocker = shared
+    ? children.slice(0, index).find(isWriteNode)
+    : index === 0
+      ? undefined
+      : children[index - 1]
+  if (blocker === undefined) return { granted: true, sentAtMs }
+  const predecessor = `${lockPath}/${blocker}`
+  return { granted: false, wait: (stop) => awaitPredecessor(session, predecessor, stop) }
 }
 
 /**

@@ -21,6 +21,11 @@ export function zookeeperCapabilities(ttlResolutionMs: number) {
     lossSignal: true,
     maxKeyBytes: 1024,
     inspect: true,
-    sharedLocks: false,
+    // Curator's InterProcessReadWriteLock read nodes in the mutex's queue: readers hold
+    // together until a write node sorts before them, so a waiting writer is served in
+    // arrival order (R2); czxid fences across both modes (F1)
+    sharedLocks: true,
+    // Curator's InterProcessSemaphoreV2 under <root>/%semaphores/<key>
+    semaphores: true,
   })
 }

@@ -3,31 +3,50 @@ import type {
   DriverLease,
   LockDriver,
   LockInfo,
+  LockMode,
   RenewResult,
 } from '@baton-lock/core/driver'
-import { ABORTED, DriverLifecycle, LeaseBook, untilAborted } from '@baton-lock/core/driver'
 import {
-  awaitPredecessor,
+  ABORTED,
+  DriverLifecycle,
+  LeaseBook,
+  LockLimitMismatchError,
+  untilAborted,
+} from '@baton-lock/core/driver'
+import {
   createLockNode,
   deleteLockNode,
+  isWriteNode,
+  LEASE_NAME,
+  LOCAL_ADDRESS,
+  LOCK_NAME,
   type LockNode,
   lookAtQueue,
+  READ_NAME,
+  sortedBySequence,
   sortedLockNodes,
+  WRITE_NAME,
 } from './curator-lock.js'
+import {
+  declaredLimit,
+  LEASES_CHILD,
+  LOCKS_CHILD,
+  leaseData,
+  lookAtLeases,
+} from './curator-semaphore.js'
 import { LinkedAbort } from './linked-abort.js'
+import { QueueWait } from './queue-wait.js'
 import { SessionPool } from './session-pool.js'
+import { childrenOf, readData } from './session-reads.js'
 import { longOf, ZK, zkErrorCode } from './zk-client.js'
 import type { ZkSession } from './zk-session.js'
 import { zookeeperCapabilities } from './zookeeper-capabilities.js'
-import { keyOfNodeName, lockPath } from './zookeeper-key.js'
+import { keyOfNodeName, lockPath, semaphorePath } from './zookeeper-key.js'
 import {
   type ResolvedZookeeperOptions,
   resolveZookeeperOptions,
   type ZookeeperDriverOptions,
 } from './zookeeper-options.js'
-
-/** The longest delay setTimeout takes (2^31 - 1 ms); a longer one fires at once. */
-const MAX_TIMER_MS = 2_147_483_647
 
 /** What the book keeps per lease: the session whose ephemeral node holds it, and that node. */
 interface HeldNode {
@@ -36,10 +55,12 @@ interface HeldNode {
 }
 
 /**
- * Apache Curator's `InterProcessMutex` recipe on sessions the driver owns, node for node,
- * so Java services using Curator and Baton exclude each other. Uncontended acquire is
- * create + getChildren, release one delete; a waiter watches only its predecessor and is
- * granted in arrival order; the fence is the node's czxid.
+ * Apache Curator's lock recipes on sessions the driver owns, node for node, so Java
+ * services using Curator and Baton exclude each other: `InterProcessMutex` for exclusive
+ * locks and elections (the node's data is the candidate's value), the read nodes of
+ * `InterProcessReadWriteLock` for shared locks in the same queue, `InterProcessSemaphoreV2`
+ * for semaphores. Uncontended acquire is create + getChildren, release one delete; a
+ * waiter watches one node and is granted in arrival order; the fence is the node's czxid.
  */
 export class ZookeeperDriver implements LockDriver {
   readonly name = 'zookeeper'
@@ -48,10 +69,13 @@ export class ZookeeperDriver implements LockDriver {
   readonly #lifecycle = new DriverLifecycle('zookeeper')
   readonly #book = new LeaseBook<HeldNode>()
   readonly #pool: SessionPool
+  /** The node stem of an exclusive acquire: Curator's mutex `lock-` or the read-write lock's `__WRIT__`. */
+  readonly #writeStem: string
 
   constructor(options: ZookeeperDriverOptions) {
     this.#options = resolveZookeeperOptions(options)
     this.capabilities = zookeeperCapabilities(this.#options.minSessionTimeoutMs)
+    this.#writeStem = this.#options.exclusiveRecipe === 'InterProcessMutex' ? LOCK_NAME : WRITE_NAME
     // each acquire in flight follows the closing signal (LinkedAbort): many at once is normal
     this.#pool = new SessionPool(this.#options, this.#lifecycle.signal, (session, reason) => {
       this.#book.loseWhere((entry) => entry.data.session === session, reason)
@@ -66,6 +90,11 @@ export class ZookeeperDriver implements LockDriver {
   /** The Curator lock path of a namespaced key under this driver's root (see `lockPath`). */
   lockPathOf(key: string): string {
     return lockPath(key, this.#options.rootPath)
+  }
+
+  /** The Curator `InterProcessSemaphoreV2` path of a namespaced semaphore key (see `semaphorePath`). */
+  semaphorePathOf(key: string): string {
+    return semaphorePath(key, this.#options.rootPath)
   }
 
   /** Sessions open right now. */
@@ -129,16 +158,23 @@ export class ZookeeperDriver implements LockDriver {
     return deleteLockNode(entry.data.session, entry.data.node.path)
   }
 
-  async inspect(key: string): Promise<LockInfo | null> {
+  async inspect(key: string, mode?: LockMode): Promise<LockInfo | null> {
     this.#lifecycle.assertOpen()
     const session = await this.#pool.control()
-    const holder = await this.#holderOf(session, this.lockPathOf(key))
-    if (holder === undefined) return null
-    for (const { lease, data } of this.#book.entries()) {
-      if (data.node.path === holder.path)
-        return { held: true, fence: holder.czxid, owner: lease.owner }
+    if (mode === 'semaphore') return this.#inspectSemaphore(session, key)
+    const path = this.lockPathOf(key)
+    const holders = await this.#holdersOf(session, path)
+    const [first] = holders
+    if (first === undefined) return null
+    const owner = this.#ownerOf(first.path)
+    if (!isWriteNode(first.name)) {
+      const fence = first.czxid
+      return { held: true, fence, mode: 'shared', holders: holders.length, ...owner }
     }
-    return { held: true, fence: holder.czxid }
+    // an election's leader: the node's data is its value (Curator LeaderSelector's id)
+    const data = await readData(session, first.path)
+    const value = data === undefined ? {} : { value: data.toString('utf8') }
+    return { held: true, fence: first.czxid, mode: 'exclusive', holders: 1, ...owner, ...value }
   }
 
   async list(prefix: string): Promise<Array<LockInfo & { readonly key: string }>> {
@@ -156,21 +192,26 @@ export class ZookeeperDriver implements LockDriver {
   }
 
   /**
-   * Deletes the holder's node. A Baton holder sees the loss at its next renewal; a Curator
-   * holder does not watch its own node and goes on believing it holds the lock.
+   * Deletes the holders' nodes (the exclusive holder's, or every shared holder's). A Baton
+   * holder sees the loss at its next renewal; a Curator holder does not watch its own node
+   * and goes on believing it holds the lock.
    */
   async forceRelease(key: string): Promise<boolean> {
     this.#lifecycle.assertOpen()
     const session = await this.#pool.control()
-    const holder = await this.#holderOf(session, this.lockPathOf(key))
-    if (holder === undefined) return false
-    return session.remove(holder.path).then(
-      () => true,
-      (err: unknown) => {
-        if (zkErrorCode(err) === ZK.NO_NODE) return false
-        throw err
-      },
+    const holders = await this.#holdersOf(session, this.lockPathOf(key))
+    const removed = await Promise.all(
+      holders.map((holder) =>
+        session.remove(holder.path).then(
+          () => true,
+          (err: unknown) => {
+            if (zkErrorCode(err) === ZK.NO_NODE) return false
+            throw err
+          },
+        ),
+      ),
     )
+    return removed.includes(true)
   }
 
   close(): Promise<void> {
@@ -188,60 +229,144 @@ export class ZookeeperDriver implements LockDriver {
     await this.close()
   }
 
-  /** Curator's lock loop: create our node, then look at the queue until ours is lowest, time runs out or abort. */
+  /**
+   * Curator's lock loop: create our node (exclusive `lock-` or `__WRIT__`, with the
+   * request's value as data; shared `__READ__`), then look at the queue until our turn, time runs out or abort.
+   */
   async #contend(
     session: ZkSession,
     req: AcquireRequest,
     deadlineMs: number,
     signal: AbortSignal,
   ): Promise<DriverLease | null> {
+    if (req.mode === 'semaphore') return this.#contendSemaphore(session, req, deadlineMs, signal)
     const path = this.lockPathOf(req.key)
-    const node = await createLockNode(session, path)
-    let wait: LinkedAbort | undefined
-    let timer: NodeJS.Timeout | undefined
+    const shared = req.mode === 'shared'
+    const data = req.value === undefined ? LOCAL_ADDRESS : Buffer.from(req.value, 'utf8')
+    const stem = shared ? READ_NAME : this.#writeStem
+    const node = await createLockNode(session, path, stem, data)
+    const wait = new QueueWait(session, deadlineMs, signal, req.onContended)
     try {
-      for (;;) {
-        const turn = await lookAtQueue(session, path, node)
-        if (turn.granted) {
-          const grant = {
-            fence: node.czxid,
-            ttlMs: Math.min(req.ttlMs, session.timeoutMs),
-            sentAtMs: turn.sentAtMs,
-          }
-          return this.#book.grant(req, grant, { session, node })
-        }
-        req.onContended?.()
-        const leftMs = deadlineMs - performance.now()
-        if (!(leftMs > 0) || signal.aborted) break
-        if (wait === undefined) {
-          // made at the first wait only: an uncontended acquire pays for none of this
-          const stop = new LinkedAbort(signal, session.ended)
-          wait = stop
-          // beyond setTimeout's range core's own deadline (waitMs) aborts `signal`
-          if (leftMs <= MAX_TIMER_MS) timer = setTimeout(() => stop.abort(), leftMs)
-        }
-        if (!(await awaitPredecessor(session, turn.predecessor, wait.signal))) break
-      }
+      const sentAtMs = await wait.until(() => lookAtQueue(session, path, node, shared))
+      if (sentAtMs !== null) return this.#grant(req, session, node, sentAtMs)
     } catch (err) {
       this.#lifecycle.track(deleteLockNode(session, node.path))
       throw err
     } finally {
-      clearTimeout(timer)
-      wait?.dispose()
+      wait.dispose()
     }
     // timed out or aborted: as Curator does, delete our node before giving up (S4)
     await deleteLockNode(session, node.path)
     return null
   }
 
-  async #holderOf(session: ZkSession, path: string): Promise<LockNode | undefined> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const [first] = sortedLockNodes(await session.getChildren(path).catch(orEmpty))
-      if (first === undefined) return undefined
-      const stat = await session.exists(`${path}/${first}`)
-      if (stat !== null) return { path: `${path}/${first}`, name: first, czxid: longOf(stat.czxid) }
+  /**
+   * Curator's `InterProcessSemaphoreV2`: take the semaphore's mutex, create our lease, wait
+   * on the leases' child watch until at most `limit` exist, release the mutex. The first
+   * look reads the limit another Baton holder wrote into its lease.
+   */
+  async #contendSemaphore(
+    session: ZkSession,
+    req: AcquireRequest,
+    deadlineMs: number,
+    signal: AbortSignal,
+  ): Promise<DriverLease | null> {
+    const limit = req.limit ?? 1
+    const path = this.semaphorePathOf(req.key)
+    const [locksPath, leasesPath] = [`${path}/${LOCKS_CHILD}`, `${path}/${LEASES_CHILD}`]
+    const gate = await createLockNode(session, locksPath, LOCK_NAME, LOCAL_ADDRESS)
+    const wait = new QueueWait(session, deadlineMs, signal, req.onContended)
+    let lease: LockNode | undefined
+    let granted: DriverLease | null = null
+    let failed = false
+    try {
+      const entered = await wait.until(() => lookAtQueue(session, locksPath, gate, false))
+      if (entered === null) return null
+      const ours = await createLockNode(session, leasesPath, LEASE_NAME, leaseData(limit))
+      lease = ours
+      let checked = false
+      const sentAtMs = await wait.until(async () => {
+        const { turn, others } = await lookAtLeases(session, leasesPath, ours, limit)
+        if (!checked) {
+          checked = true
+          const heldLimit = await declaredLimit(session, leasesPath, others)
+          if (heldLimit !== undefined && heldLimit !== limit) {
+            throw new LockLimitMismatchError(req.key, limit, heldLimit)
+          }
+        }
+        return turn
+      })
+      if (sentAtMs !== null) granted = this.#grant(req, session, ours, sentAtMs)
+      return granted
+    } catch (err) {
+      // a backend failure: the deletes run in the background, bounded by the session's end
+      failed = !(err instanceof LockLimitMismatchError)
+      throw err
+    } finally {
+      wait.dispose()
+      // the mutex is only the way in (Curator releases it once the lease is decided); a
+      // lease not granted is deleted too (S4)
+      const left = granted === null && lease !== undefined ? [gate, lease] : [gate]
+      const deleting = Promise.all(left.map((node) => deleteLockNode(session, node.path)))
+      if (failed) this.#lifecycle.track(deleting)
+      else await deleting
     }
-    return undefined
+  }
+
+  #grant(req: AcquireRequest, session: ZkSession, node: LockNode, sentAtMs: number): DriverLease {
+    const grant = { fence: node.czxid, ttlMs: Math.min(req.ttlMs, session.timeoutMs), sentAtMs }
+    return this.#book.grant(req, grant, { session, node })
+  }
+
+  /** The owner id of the lease whose node is `path`, when this driver holds it. */
+  #ownerOf(path: string): { owner?: string } {
+    for (const { lease, data } of this.#book.entries()) {
+      if (data.node.path === path) return { owner: lease.owner }
+    }
+    return {}
+  }
+
+  /**
+   * The nodes that hold the lock at `path`: the first queue node if it is a write node,
+   * else every read node before the first write node; each with its czxid.
+   */
+  async #holdersOf(session: ZkSession, path: string): Promise<LockNode[]> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const queue = sortedLockNodes(await childrenOf(session, path))
+      const [first] = queue
+      if (first === undefined) return []
+      const writer = queue.findIndex(isWriteNode)
+      const names = writer === 0 ? [first] : queue.slice(0, writer < 0 ? queue.length : writer)
+      const stats = await Promise.all(names.map((name) => session.exists(`${path}/${name}`)))
+      const holders: LockNode[] = []
+      stats.forEach((stat, i) => {
+        const name = names[i]
+        if (stat !== null && name !== undefined) {
+          holders.push({ path: `${path}/${name}`, name, czxid: longOf(stat.czxid) })
+        }
+      })
+      // a node deleted between the list and the stat: look again
+      if (holders.length === names.length) return holders
+    }
+    return []
+  }
+
+  /** The semaphore's leases (at most its limit count as holders: one more may be a waiter's). */
+  async #inspectSemaphore(session: ZkSession, key: string): Promise<LockInfo | null> {
+    const leasesPath = `${this.semaphorePathOf(key)}/${LEASES_CHILD}`
+    const leases = sortedBySequence(await childrenOf(session, leasesPath))
+    const [first] = leases
+    if (first === undefined) return null
+    const limit = await declaredLimit(session, leasesPath, leases)
+    const stat = await session.exists(`${leasesPath}/${first}`)
+    return {
+      held: true,
+      mode: 'semaphore',
+      holders: limit === undefined ? leases.length : Math.min(leases.length, limit),
+      ...(limit === undefined ? {} : { limit }),
+      ...(stat === null ? {} : { fence: longOf(stat.czxid) }),
+      ...this.#ownerOf(`${leasesPath}/${first}`),
+    }
   }
 }
 

@@ -14,6 +14,23 @@ export function lockPath(key: string, rootPath: string): string {
   return `${rootPath === '/' ? '' : rootPath}/${lockNodeName(key)}`
 }
 
+/**
+ * The znode under the root that holds every semaphore: `%semaphores`, a name
+ * `lockNodeName` never makes (it escapes every `%`), so no lock key reaches it and `list`
+ * skips it.
+ */
+export const SEMAPHORES_NODE = '%semaphores'
+
+/**
+ * How a Baton semaphore key becomes a Curator `InterProcessSemaphoreV2` path:
+ * `<rootPath>/%semaphores/<escaped key>` (escaped as in `lockPath`), apart from the lock of
+ * the same key. A Java service shares the semaphore with
+ * `new InterProcessSemaphoreV2(client, semaphorePath(key, rootPath), limit)`.
+ */
+export function semaphorePath(key: string, rootPath: string): string {
+  return `${rootPath === '/' ? '' : rootPath}/${SEMAPHORES_NODE}/${lockNodeName(key)}`
+}
+
 /** The single znode name a key maps to (see `lockPath`). */
 export function lockNodeName(key: string): string {
   if (key === '.' || key === '..') return key.replaceAll('.', '%2E')

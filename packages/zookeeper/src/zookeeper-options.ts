@@ -24,7 +24,17 @@ export interface ZookeeperDriverOptions {
   readonly maxSessions?: number
   /** Pause between the client's reconnection attempts, in ms. Default 100. */
   readonly reconnectDelayMs?: number
+  /**
+   * Which Curator recipe an exclusive acquire (and an election) speaks: `InterProcessMutex`
+   * (default; `lock-` nodes, which Curator's InterProcessMutex and LeaderSelector see) or
+   * `InterProcessReadWriteLock` (`__WRIT__` nodes, which Curator's read-write lock sees).
+   * Baton itself treats both as writers; see README "Shared locks".
+   */
+  readonly exclusiveRecipe?: ExclusiveRecipe
 }
+
+/** The Curator recipe of Baton's exclusive mode (see `ZookeeperDriverOptions.exclusiveRecipe`). */
+export type ExclusiveRecipe = 'InterProcessMutex' | 'InterProcessReadWriteLock'
 
 /** Options after defaults, validated and frozen. */
 export interface ResolvedZookeeperOptions {
@@ -37,6 +47,7 @@ export interface ResolvedZookeeperOptions {
   readonly connectTimeoutMs: number
   readonly maxSessions: number
   readonly reconnectDelayMs: number
+  readonly exclusiveRecipe: ExclusiveRecipe
 }
 
 /** A parsed `zk://` URL: the connect string and the optional `root` query parameter. */
@@ -99,6 +110,12 @@ export function resolveZookeeperOptions(options: ZookeeperDriverOptions): Resolv
   const parsed = url === undefined ? undefined : parseZookeeperUrl(url)
   const rootPath = options.rootPath ?? parsed?.rootPath ?? '/baton'
   checkPath(rootPath, 'ZookeeperDriver option rootPath')
+  const exclusiveRecipe = options.exclusiveRecipe ?? 'InterProcessMutex'
+  if (exclusiveRecipe !== 'InterProcessMutex' && exclusiveRecipe !== 'InterProcessReadWriteLock') {
+    throw new TypeError(
+      `ZookeeperDriver option exclusiveRecipe must be 'InterProcessMutex' or 'InterProcessReadWriteLock', got ${String(exclusiveRecipe)}`,
+    )
+  }
   return Object.freeze({
     connectString: parsed?.connectString,
     client,
@@ -108,5 +125,6 @@ export function resolveZookeeperOptions(options: ZookeeperDriverOptions): Resolv
     connectTimeoutMs: positiveInteger(options.connectTimeoutMs, 10_000, 'connectTimeoutMs'),
     maxSessions: positiveInteger(options.maxSessions, 4, 'maxSessions'),
     reconnectDelayMs: positiveInteger(options.reconnectDelayMs, 100, 'reconnectDelayMs'),
+    exclusiveRecipe,
   })
 }

@@ -1,7 +1,7 @@
 import { runConformance } from '@baton-lock/core/conformance'
 import { startZookeeper } from '@baton-lock/test-matrix'
 import { afterAll } from 'vitest'
-import { lockPath, sortedLockNodes, ZookeeperDriver } from '../src/index.js'
+import { lockPath, semaphorePath, ZookeeperDriver } from '../src/index.js'
 import { type AdminClient, adminClient } from './zk-admin.js'
 
 // The kit creates its probe driver while vitest collects, so the server starts here.
@@ -17,12 +17,18 @@ runConformance({
   name: 'zookeeper',
   createDriver: () => new ZookeeperDriver({ url: server.url, minSessionTimeoutMs: 500 }),
   faults: {
-    // As an operator (or `baton release --force`) would: delete the holder's lock node.
+    // As an operator (or `baton release --force`) would: delete the lock's node, found by
+    // its fence (the czxid) among the lock's queue and, for a permit, the semaphore's leases.
     async dropLock(lock) {
-      const path = lockPath(lock.key, '/baton')
-      const [holder] = sortedLockNodes(await admin.getChildren(path))
-      if (holder === undefined) throw new Error(`no lock node under ${path}`)
-      await admin.remove(`${path}/${holder}`)
+      const parents = [lockPath(lock.key, '/baton'), `${semaphorePath(lock.key, '/baton')}/leases`]
+      for (const parent of parents) {
+        for (const name of await admin.getChildren(parent).catch(() => [] as string[])) {
+          const stat = await admin.exists(`${parent}/${name}`)
+          if (stat?.czxid.readBigUInt64BE(0) === lock.fence)
+            return admin.remove(`${parent}/${name}`)
+        }
+      }
+      throw new Error(`no node with czxid ${lock.fence} for ${lock.key}`)
     },
   },
 })

@@ -1,7 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 
 // Debian's libcurator-recipes-java (Curator 5.4) and libzookeeper-java, with a JDK
 // (openjdk-17-jdk-headless): test-matrix/install-servers.sh installs them.
@@ -55,7 +56,9 @@ export class CuratorAgent {
     }
     const dir = mkdtempSync(join(tmpdir(), 'baton-curator-'))
     const source = join(import.meta.dirname, 'fixtures/CuratorAgent.java')
-    execFileSync('javac', ['-cp', JARS.join(':'), '-d', dir, source], { stdio: 'inherit' })
+    // asynchronously: javac takes seconds on a loaded machine, and a blocked event loop
+    // would let the test's other ZooKeeper sessions (an admin client) miss their pings
+    await promisify(execFile)('javac', ['-cp', JARS.join(':'), '-d', dir, source])
     const proc = spawn(
       'java',
       [

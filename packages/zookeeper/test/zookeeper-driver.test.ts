@@ -6,6 +6,7 @@ import {
   lockNodeName,
   lockPath,
   parseZookeeperUrl,
+  semaphorePath,
   ZookeeperDriver,
 } from '../src/index.js'
 import { type AdminClient, adminClient } from './zk-admin.js'
@@ -72,6 +73,10 @@ test('keys map one to one onto single znode names', () => {
   expect(lockNodeName('..')).toBe('%2E%2E')
   for (const key of keys) expect(keyOfNodeName(lockNodeName(key))).toBe(key)
   expect(keyOfNodeName('not%zzvalid')).toBeUndefined()
+  // semaphores live under a name no key maps to, so list() and locks never meet them
+  expect(semaphorePath('a/b', '/baton')).toBe('/baton/%semaphores/a%2Fb')
+  expect(keyOfNodeName('%semaphores')).toBeUndefined()
+  expect(keys.map(lockNodeName)).not.toContain('%semaphores')
 })
 
 test('URLs: host lists, chroot, root; bad ones are TypeErrors that name the problem', () => {
@@ -89,6 +94,9 @@ test('URLs: host lists, chroot, root; bad ones are TypeErrors that name the prob
   expect(() => parseZookeeperUrl('redis://h1:1')).toThrow(TypeError)
   expect(() => new ZookeeperDriver({})).toThrow(/exactly one of/)
   expect(() => new ZookeeperDriver({ url: 'zk://h:1', maxSessions: 0 })).toThrow(RangeError)
+  expect(
+    () => new ZookeeperDriver({ url: 'zk://h:1', exclusiveRecipe: 'mutex' as 'InterProcessMutex' }),
+  ).toThrow(/exclusiveRecipe must be/)
 })
 
 test('an unreachable server: ready() fails within connectTimeoutMs with a plain error', async () => {

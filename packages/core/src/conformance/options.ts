@@ -1,5 +1,5 @@
 import type { Capabilities } from '../capabilities.js'
-import type { LockDriver } from '../driver.js'
+import type { LockDriver, LockMode } from '../driver.js'
 import type { KitTiming } from './timing.js'
 
 /** A lock as the driver saw it: `key` is the namespaced key (`${namespace}:${key}`). */
@@ -7,6 +7,12 @@ export interface DroppableLock {
   readonly key: string
   readonly owner: string
   readonly fence: bigint
+  /**
+   * The grant's mode: `shared` for a reader (RS2), `semaphore` for a permit of the
+   * semaphore named `key` (MS2), which lives apart from the lock of that key. Absent means
+   * `exclusive`.
+   */
+  readonly mode?: LockMode
 }
 
 /** Ways to make the backend misbehave on purpose; each enables the checks that need it. */

@@ -4,6 +4,7 @@ import { type LockDriver, MemoryDriver } from '../../src/index.js'
 import { FenceReusedDriver } from './fence-reused-driver.js'
 import {
   FenceReusedAcrossModesDriver,
+  SemaphoreOnLockDriver,
   SemaphoreOverAdmitsDriver,
   SharedBesideExclusiveDriver,
   TwoLeadersDriver,
@@ -100,6 +101,15 @@ export const BROKEN_DRIVERS: readonly BrokenDriverCase[] = [
     ],
   },
   {
+    label:
+      'readers pass a waiting writer (a wait that polls one-shot attempts, no writer preference)',
+    options: () => memoryOptions('readers-first', (d) => new PollingDriver(d, 'readers-first')),
+    caughtBy: [
+      'R2: a waiting exclusive acquire is not starved by a stream of overlapping shared acquires (fewer than 12 later readers pass it)',
+      'R2: fair: readers and writers waiting on four drivers are granted in arrival order, consecutive readers together',
+    ],
+  },
+  {
     label: 'semaphore admitting limit + 1',
     options: () =>
       memoryOptions(
@@ -109,6 +119,14 @@ export const BROKEN_DRIVERS: readonly BrokenDriverCase[] = [
     caughtBy: [
       'M1: a limit-2 semaphore admits exactly 2 of 4 drivers racing tryAcquire, and a waiter only after a permit is released',
       'M1: 4 drivers x 30 permits of a limit-2 semaphore: never more than 2 holders, every fence new',
+    ],
+  },
+  {
+    label: 'semaphore on the lock of the same key (permits held as shared locks)',
+    options: () =>
+      memoryOptions('semaphore-on-lock', (d) => new SemaphoreOnLockDriver(d, 'semaphore-on-lock')),
+    caughtBy: [
+      'M1: a semaphore is a resource of its own: its permits and the lock of the same key never block each other',
     ],
   },
   {

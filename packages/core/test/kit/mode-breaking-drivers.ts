@@ -105,3 +105,15 @@ export class FenceReusedAcrossModesDriver extends WrappedDriver {
     return this.inner.release(this.#inner.get(lease) ?? lease)
   }
 }
+
+/**
+ * Broken on purpose (M1b): permits live on the lock of the same key (as shared holds), so
+ * `semaphore('k')` and `acquire('k')` block each other.
+ */
+export class SemaphoreOnLockDriver extends WrappedDriver {
+  override acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    if (req.mode !== 'semaphore') return this.inner.acquire(req)
+    const { limit: _limit, ...rest } = req
+    return this.inner.acquire({ ...rest, mode: 'shared' })
+  }
+}

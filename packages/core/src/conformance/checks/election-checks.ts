@@ -105,7 +105,7 @@ export const electionChecks: readonly ConformanceCheck[] = [
   {
     group: 'elections',
     id: 'EL1',
-    name: 'a waiting candidate leads after the leader resigns, and after the leader’s Locker closes, each within the handoff bound',
+    name: "a waiting candidate leads after the leader resigns, and after the leader's Locker closes, each within the handoff bound",
     async run(ctx) {
       const [a, b, c] = await ctx.lockers(3, { ttlMs: ctx.timing.longTtlMs })
       const key = ctx.key()

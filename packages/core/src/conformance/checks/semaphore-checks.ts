@@ -110,6 +110,22 @@ export const semaphoreChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'semaphores',
+    id: 'M1d',
+    name: 'M1: one Locker takes at most limit permits of a semaphore (no session re-entrance), and another driver none beyond them',
+    async run(ctx) {
+      const [a, b] = await ctx.lockers(2, { ttlMs: ctx.timing.longTtlMs })
+      const key = ctx.key()
+      const sem = a.semaphore(key, { limit: 2 })
+      const permits = [await tryPermit(sem), await tryPermit(sem)]
+      const held = permits.filter((p): p is LockHandle => p !== null)
+      ensure(held.length === 2, `one Locker got ${held.length} of 2 free permits`)
+      await expectFull(sem, 'one Locker holding both permits')
+      await expectFull(b.semaphore(key, { limit: 2 }), 'another Locker, both permits held')
+      await Promise.all(held.map((p) => p.release()))
+    },
+  },
+  {
+    group: 'semaphores',
     id: 'F1b',
     name: 'F1: permit fences strictly increase per semaphore key, for permits held together and in succession',
     async run(ctx) {
@@ -159,7 +175,7 @@ export const semaphoreChecks: readonly ConformanceCheck[] = [
   {
     group: 'semaphores',
     id: 'MS2',
-    name: 'a renewed permit keeps its place across 3x its TTL; a lost permit frees its place for another driver, with a higher fence',
+    name: 'a renewed permit keeps its place across 2x its TTL; a lost permit frees its place for another driver, with a higher fence',
     timeoutMs: (t) => 10_000 + 3 * t.renewTtlMs + t.lossTtlMs + 4 * t.slackMs + t.shortTtlMs,
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
@@ -170,7 +186,7 @@ export const semaphoreChecks: readonly ConformanceCheck[] = [
         waitMs: ctx.timing.slackMs,
       })
       const other = b.semaphore(key, { limit: 1 })
-      const untilMs = performance.now() + 3 * ttlMs
+      const untilMs = performance.now() + 2 * ttlMs
       while (performance.now() < untilMs) {
         await expectFull(other, 'while a renewed permit is held')
         ensure(renewed.isValid(), 'the renewed permit lost validity')
@@ -182,7 +198,12 @@ export const semaphoreChecks: readonly ConformanceCheck[] = [
         ttlMs: ctx.timing.shortTtlMs,
         waitMs: handoffBoundMs(ctx),
       })
-      await loseLease(ctx, { key: ctx.nsKey(key), owner: lost.owner, fence: lost.fence })
+      await loseLease(ctx, {
+        key: ctx.nsKey(key),
+        owner: lost.owner,
+        fence: lost.fence,
+        mode: 'semaphore',
+      })
       const next = await other.acquire({
         ttlMs: ctx.timing.longTtlMs,
         waitMs: lossWaitMs(ctx) + ctx.timing.pollHandoffMs,

@@ -79,6 +79,26 @@ export const sharedChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'shared locks',
+    id: 'R1c',
+    name: "R1: one Locker's shared acquire is refused while that Locker holds the key exclusive (no session re-entrance)",
+    async run(ctx) {
+      const [a, b] = await ctx.lockers(2, { ttlMs: ctx.timing.longTtlMs })
+      const key = ctx.key()
+      const writer = await a.acquire(key, { waitMs: ctx.timing.slackMs })
+      const own = await tryOnce(a, key, { mode: 'shared' })
+      if (own !== null) await own.release()
+      ensure(own === null, `the writer's own Locker got the key shared (fence ${own?.fence})`)
+      await expectHeld(ctx, b, key, 'while one Locker holds it exclusive', 'shared')
+      await writer.release()
+      const reader = await a.acquire(key, {
+        mode: 'shared',
+        waitMs: ctx.timing.pollHandoffMs + ctx.timing.slackMs,
+      })
+      await reader.release()
+    },
+  },
+  {
+    group: 'shared locks',
     id: 'R2',
     name: `R2: a waiting exclusive acquire is not starved by a stream of overlapping shared acquires (fewer than ${READER_STREAM} later readers pass it)`,
     timeoutMs: (t) => 20_000 + READER_STREAM * (t.pollHandoffMs + 2 * t.slackMs),
@@ -142,6 +162,64 @@ export const sharedChecks: readonly ConformanceCheck[] = [
   },
   {
     group: 'shared locks',
+    id: 'R2b',
+    name: 'R2: fair: readers and writers waiting on four drivers are granted in arrival order, consecutive readers together',
+    skip: (env) =>
+      env.capabilities.fair ? undefined : 'capabilities.fair is false (writer preference suffices)',
+    async run(ctx) {
+      const a = await ctx.locker({ ttlMs: ctx.timing.longTtlMs })
+      const key = ctx.key()
+      const held = await a.acquire(key, { waitMs: ctx.timing.slackMs })
+      const arrivals: Array<'exclusive' | 'shared'> = ['shared', 'shared', 'exclusive', 'shared']
+      const log: string[] = []
+      const handles: Array<Promise<LockHandle>> = []
+      for (const [i, mode] of arrivals.entries()) {
+        const { locker, events } = await recordingLocker(ctx, { ttlMs: ctx.timing.longTtlMs })
+        const handle = locker
+          .acquire(key, { mode, waitMs: 10 * ctx.timing.pollHandoffMs })
+          .then((h) => {
+            log.push(`+${i}`)
+            return h
+          })
+        // A failing check leaves later waiters to the cleanup's close: not a finding.
+        handle.catch(() => undefined)
+        handles.push(handle)
+        await untilWaiting(ctx, events, key)
+      }
+      const [r0, r1, w2, r3] = handles as [
+        Promise<LockHandle>,
+        Promise<LockHandle>,
+        Promise<LockHandle>,
+        Promise<LockHandle>,
+      ]
+      await held.release()
+      const readers = await Promise.all([r0, r1])
+      // The writer waits for both readers; the reader behind it waits for the writer.
+      await delay(ctx.timing.timeoutWaitMs)
+      const early = log.filter((e) => e === '+2' || e === '+3')
+      ensure(
+        early.length === 0,
+        `while readers 0 and 1 held the key, ${early.join(', ')} were granted too (arrivals: shared, shared, exclusive, shared)`,
+      )
+      for (const r of readers) {
+        log.push(`-${readers.indexOf(r)}`)
+        await r.release()
+      }
+      const writer = await w2
+      await delay(ctx.timing.timeoutWaitMs)
+      log.push('-2')
+      await writer.release()
+      const last = await r3
+      await last.release()
+      const order = log.join(' ')
+      ensure(
+        /^\+[01] \+[01] -0 -1 \+2 -2 \+3$/.test(order),
+        `grants and releases ran as "${order}"; arrival order wants "+0 +1 -0 -1 +2 -2 +3"`,
+      )
+    },
+  },
+  {
+    group: 'shared locks',
     id: 'F1',
     name: "F1: fences strictly increase per key across modes: exclusive, then shared holders, then exclusive, each above every earlier holder's",
     async run(ctx) {
@@ -175,13 +253,13 @@ export const sharedChecks: readonly ConformanceCheck[] = [
   {
     group: 'shared locks',
     id: 'RS1',
-    name: 'a shared grant renews, extends and releases like a mutex grant: kept across 3x its TTL against a writer, free for it after release',
+    name: 'a shared grant renews, extends and releases like a mutex grant: kept across 2x its TTL against a writer, free for it after release',
     async run(ctx) {
       const [a, b] = await ctx.lockers(2)
       const key = ctx.key()
       const ttlMs = ctx.timing.renewTtlMs
       const reader = await a.acquire(key, { mode: 'shared', ttlMs, waitMs: ctx.timing.slackMs })
-      const untilMs = performance.now() + 3 * ttlMs
+      const untilMs = performance.now() + 2 * ttlMs
       while (performance.now() < untilMs) {
         await expectHeld(ctx, b, key, 'while a renewed shared holder holds it')
         ensure(reader.isValid(), 'the renewed shared holder lost validity')
@@ -209,7 +287,12 @@ export const sharedChecks: readonly ConformanceCheck[] = [
         ttlMs: ctx.timing.shortTtlMs,
         waitMs: ctx.timing.slackMs,
       })
-      await loseLease(ctx, { key: ctx.nsKey(key), owner: reader.owner, fence: reader.fence })
+      await loseLease(ctx, {
+        key: ctx.nsKey(key),
+        owner: reader.owner,
+        fence: reader.fence,
+        mode: 'shared',
+      })
       const w = await b.acquire(key, {
         ttlMs: ctx.timing.longTtlMs,
         waitMs: lossWaitMs(ctx) + ctx.timing.pollHandoffMs,

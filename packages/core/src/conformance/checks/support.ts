@@ -113,7 +113,8 @@ export async function loseLease(ctx: CheckContext, lock: DroppableLock): Promise
       "capabilities.expiry is 'session' (live sessions keep their locks) and no faults.dropLock given",
     )
   }
-  await dropLock({ key: lock.key, owner: lock.owner, fence: lock.fence })
+  const { key, owner, fence, mode } = lock
+  await dropLock(mode === undefined || mode === 'exclusive' ? { key, owner, fence } : lock)
 }
 
 /** The time a contender may wait for a lease lost through `loseLease` to be free. */
