@@ -1,6 +1,6 @@
 export { POSTGRES_CAPABILITIES } from './postgres-capabilities.js'
 export { PostgresDriver } from './postgres-driver.js'
-export { ADVISORY_KEY_SQL, advisoryKey } from './postgres-key.js'
+export { ADVISORY_KEY_SQL, advisoryKey, SEMAPHORE_KEY_SQL, semaphoreKey } from './postgres-key.js'
 export type { PostgresDriverOptions } from './postgres-options.js'
 export type { SessionLiveness } from './session-liveness.js'
 export { sessionLiveness } from './session-liveness.js'

@@ -33,6 +33,8 @@ export class LockSession {
   waiting = false
   /** Monotonic time of the last statement sent or answered. */
   lastUsedMs = performance.now()
+  /** Called with the channel of every notification this session receives (LISTEN). */
+  onNotify: ((channel: string) => void) | undefined
 
   readonly #client: pg.Client
   readonly #statements: LockStatements
@@ -53,6 +55,7 @@ export class LockSession {
       this.#cause ??= err
     })
     this.#client.on('notice', () => {})
+    this.#client.on('notification', (msg) => this.onNotify?.(msg.channel))
     this.#client.on('end', () => this.#markEnded())
   }
 

@@ -14,5 +14,6 @@ export const POSTGRES_CAPABILITIES = defineCapabilities({
   lossSignal: true,
   maxKeyBytes: 65_536,
   inspect: true,
-  sharedLocks: false,
+  sharedLocks: true,
+  semaphores: true,
 })

@@ -6,6 +6,8 @@ import {
   LeaseBook,
   type LockDriver,
   type LockInfo,
+  LockLimitMismatchError,
+  type LockMode,
   pollForGrant,
   type RenewResult,
   untilAborted,
@@ -13,9 +15,11 @@ import {
 import { FenceSequence } from './fence-sequence.js'
 import type { LockSession } from './lock-session.js'
 import { lockStatements } from './lock-statements.js'
+import { type LockTarget, lockTarget } from './lock-target.js'
+import { waitForPermit } from './permit-wait.js'
 import { POSTGRES_CAPABILITIES } from './postgres-capabilities.js'
-import { advisoryKey } from './postgres-key.js'
-import { loseSession, type PostgresLease } from './postgres-lease.js'
+import { advisoryKey, semaphoreKey } from './postgres-key.js'
+import { type BoundStatement, loseSession, type PostgresLease } from './postgres-lease.js'
 import { type PostgresDriverOptions, resolvePostgresOptions } from './postgres-options.js'
 import {
   defaultHeldLockCap,
@@ -28,6 +32,7 @@ import { waitOnServer } from './server-wait.js'
 import { endsSession, sessionEndedError } from './session-errors.js'
 import { assertSameBackend, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
+import { isMissingTable, ValueTable } from './value-table.js'
 
 /**
  * Session advisory locks on connections the driver owns. Uncontended acquire is one
@@ -44,6 +49,7 @@ export class PostgresDriver implements LockDriver {
   readonly #heartbeat = new SessionHeartbeat(this.#held)
   readonly #lifecycle = new DriverLifecycle('postgres')
   readonly #sequence: FenceSequence
+  readonly #values: ValueTable
   /** The server's limits, read with the first acquire; undefined until then. */
   #limits: ServerLimits | undefined
   #readingLimits: Promise<ServerLimits> | undefined
@@ -59,6 +65,7 @@ export class PostgresDriver implements LockDriver {
     this.#options = resolvePostgresOptions(options)
     const statements = lockStatements(this.#options.fenceSchema, this.#options.fenceSequence)
     this.#sequence = new FenceSequence(() => this.#pool.forControl(this.#lifecycle.signal))
+    this.#values = new ValueTable(() => this.#pool.forControl(this.#lifecycle.signal))
     this.#pool = new SessionPool(this.#options.client, statements, this.#options, (s, cause) =>
       this.#sessionEnded(s, cause),
     )
@@ -89,18 +96,26 @@ export class PostgresDriver implements LockDriver {
   }
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    const lease = await this.#acquire(req)
+    if (lease !== null && req.value !== undefined && req.mode === 'exclusive') {
+      await this.#storeValue(lease, req.value)
+    }
+    return lease
+  }
+
+  async #acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#lifecycle.assertOpen()
     const deadlineMs = performance.now() + req.waitMs
     const limits = this.#limits ?? (await this.#learnLimits())
     if (this.#held.size >= this.#heldCap) throw lockTableFullError(this.#held.size, limits)
-    const key = advisoryKey(req.key)
-    const lease = await this.#tryOnce(req, key, req.signal)
+    const target = lockTarget(req)
+    const lease = await this.#tryOnce(req, target, req.signal)
     if (lease !== null || !(req.waitMs > 0) || req.signal.aborted) return lease
     const signal = AbortSignal.any([req.signal, this.#lifecycle.signal])
-    const session = await this.#pool.forWait(key, req.ttlMs, signal)
+    const session = await this.#pool.forWait(target.claim, req.ttlMs, signal)
     if (session === undefined) return null
-    if (session === null) return this.#pollFor(req, key, deadlineMs, signal)
-    return this.#answerAbortAtOnce(this.#waitOn(session, req, key, deadlineMs, signal), signal)
+    if (session === null) return this.#pollFor(req, target, deadlineMs, signal)
+    return this.#answerAbortAtOnce(this.#waitOn(session, req, target, deadlineMs, signal), signal)
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -115,11 +130,20 @@ export class PostgresDriver implements LockDriver {
   async release(lease: DriverLease): Promise<boolean> {
     const lock = this.#held.forget(lease)
     if (lock === undefined) return false
-    const { session, hash } = lock.data
+    const { session, hash, unlock, valued } = lock.data
     session.held.delete(hash)
     if (session.ended) return false
     try {
-      const row = await session.row('baton_unlock', session.statements.unlock, [hash.toString()])
+      // pipelined: the value goes in the same round trip, before the lock
+      const clear = valued
+        ? session
+            .query(session.statements.clearValue, [hash.toString(), lease.owner], 'baton_clear')
+            .catch((err: unknown) => {
+              if (!isMissingTable(err)) throw err
+            })
+        : undefined
+      const unlocked = session.row(unlock.name, unlock.text, unlock.values)
+      const [row] = await Promise.all([unlocked, clear])
       return row?.[0] === true
     } catch (err) {
       // a broken connection takes the lock with it; after any other failure we cannot
@@ -132,15 +156,72 @@ export class PostgresDriver implements LockDriver {
     }
   }
 
-  async inspect(key: string): Promise<LockInfo | null> {
-    const pids = await this.#holders(advisoryKey(key))
-    if (pids.length === 0) return null
+  /**
+   * The key's lock from `pg_locks`: `mode` and `holders` (backends holding it); owner and
+   * fence when this driver holds it exclusively, or holds every shared hold (then the
+   * earliest one's). `mode: 'semaphore'`: the slots in use as `holders` and the limit the
+   * holders' markers name (when they agree). No `value`: the layout has no place for it.
+   */
+  async inspect(key: string, mode?: LockMode): Promise<LockInfo | null> {
+    if (mode === 'semaphore') return this.#inspectSemaphore(key)
     const hash = advisoryKey(key)
-    const mine = [...this.#held.entries()].find(({ data }) => data.hash === hash)
-    if (mine !== undefined && pids.includes(mine.data.session.pid)) {
-      return { held: true, owner: mine.lease.owner, fence: mine.lease.fence }
+    const rows = await this.#holders(hash)
+    if (rows.length === 0) return null
+    const exclusive = rows.some((r) => r.mode === 'ExclusiveLock')
+    const pids = new Set(rows.map((r) => r.pid))
+    const mine = [...this.#held.entries()]
+      .filter(({ data }) => data.hash === hash && data.mode !== 'semaphore')
+      .filter(({ data }) => pids.has(data.session.pid))
+      .sort((a, b) => (a.lease.fence < b.lease.fence ? -1 : 1))
+    const info: LockInfo = {
+      held: true,
+      mode: exclusive ? 'exclusive' : 'shared',
+      holders: rows.length,
     }
-    return { held: true }
+    const first = mine[0]
+    const stored = exclusive ? await this.#readValue(hash, rows[0]?.pid ?? 0) : undefined
+    if (first === undefined || mine.length < rows.length) return { ...info, ...stored }
+    return { ...info, ...stored, owner: first.lease.owner, fence: first.lease.fence }
+  }
+
+  /**
+   * Records an election value with its grant, on the holder's session (one more round
+   * trip, for elections only). If that fails the grant is released and the error thrown.
+   */
+  async #storeValue(lease: DriverLease, value: string): Promise<void> {
+    const lock = this.#held.get(lease)
+    if (lock === undefined) return
+    try {
+      await this.#values.store(lock.data.session, lock.data.hash, lease, value)
+    } catch (err) {
+      await this.release(lease).catch(() => false)
+      throw err
+    }
+  }
+
+  async #readValue(hash: bigint, pid: number) {
+    const session = await this.#pool.forControl(this.#lifecycle.signal)
+    if (session === undefined) throw this.#lifecycle.closedError()
+    return this.#values.read(session, hash, pid)
+  }
+
+  async #inspectSemaphore(key: string): Promise<LockInfo | null> {
+    const session = await this.#pool.forControl(this.#lifecycle.signal)
+    if (session === undefined) throw this.#lifecycle.closedError()
+    const { rows } = await session.query<{
+      holders: number
+      lowest: number | null
+      highest: number | null
+    }>(session.statements.semaphoreHolders, [semaphoreKey(key)], 'baton_sem_holders')
+    const row = rows[0]
+    if (row === undefined || row.holders === 0) return null
+    const agreed = row.lowest !== null && row.lowest === row.highest
+    return {
+      held: true,
+      mode: 'semaphore',
+      holders: row.holders,
+      ...(agreed ? { limit: row.lowest as number } : {}),
+    }
   }
 
   /**
@@ -149,9 +230,9 @@ export class PostgresDriver implements LockDriver {
    * role as the holder, `pg_signal_backend` membership or superuser.
    */
   async forceRelease(key: string): Promise<boolean> {
-    const pids = await this.#holders(advisoryKey(key))
+    const rows = await this.#holders(advisoryKey(key))
     let freed = false
-    for (const pid of pids) {
+    for (const { pid } of rows) {
       const { rows } = await this.#control('SELECT pg_terminate_backend($1) AS done', [pid])
       freed ||= rows[0]?.done === true
     }
@@ -167,12 +248,13 @@ export class PostgresDriver implements LockDriver {
     await this.close()
   }
 
-  /** One `pg_try_advisory_lock` + fence statement on a pipelined session. */
+  /** One try (`pg_try_advisory_lock` + fence, or its shared or semaphore form) on a pipelined session. */
   async #tryOnce(
     req: AcquireRequest,
-    key: bigint,
+    target: LockTarget,
     signal: AbortSignal,
   ): Promise<DriverLease | null> {
+    const key = target.claim
     // core races every driver call against its deadline and releases a late grant, so the
     // fast path does not race again; only finding a session may wait
     for (let attempt = 1; ; attempt++) {
@@ -181,11 +263,17 @@ export class PostgresDriver implements LockDriver {
         (await this.#pool.forKey(key, req.ttlMs, signal, req.waitMs > 0))
       if (session === undefined) return null
       try {
-        return await this.#attempt(session, req, key)
+        return await this.#attempt(session, req, target)
       } catch (err) {
         // a session the server ended while idle (restart, idle timeout) whose end we had
         // not seen yet: nothing was granted on it, so one more try on a fresh session
-        if (attempt > 1 || !endsSession(err) || signal.aborted) throw err
+        if (
+          attempt > 1 ||
+          err instanceof LockLimitMismatchError ||
+          !endsSession(err) ||
+          signal.aborted
+        )
+          throw err
         session.destroy()
       }
     }
@@ -194,17 +282,17 @@ export class PostgresDriver implements LockDriver {
   async #attempt(
     session: LockSession,
     req: AcquireRequest,
-    key: bigint,
+    target: LockTarget,
   ): Promise<DriverLease | null> {
     let lease: DriverLease | null = null
     try {
       let sentAtMs = performance.now()
-      const tryLock = () => session.row('baton_try', session.statements.tryLock, [key.toString()])
+      const tryLock = () => target.attempt(session)
       const attempt = tryLock()
       // the liveness settings for this TTL queue right behind the grant, not in front of it:
       // nothing else runs on the session in between, and the grant costs one round trip
       if (session.needsConfigure) session.configure().catch(() => {})
-      const row = await attempt.catch(async (err: unknown) => {
+      const outcome = await attempt.catch(async (err: unknown) => {
         // 42P01 while parsing nextval('...'): the fence sequence does not exist yet (first
         // use); 26000: a try pipelined behind that failed Parse found no prepared statement
         const code = (err as { code?: unknown }).code
@@ -213,36 +301,45 @@ export class PostgresDriver implements LockDriver {
         sentAtMs = performance.now()
         return tryLock()
       })
-      // columns: fence (text, null when taken), pid
-      assertSameBackend(session, row?.[1] as number | undefined)
-      const fence = row?.[0] as string | null | undefined
-      if (fence === null || fence === undefined) return null
-      lease = this.#grant(session, req, key, BigInt(fence), sentAtMs)
+      assertSameBackend(session, outcome.pid)
+      if (outcome.grant === null) return null
+      const { fence, unlock } = outcome.grant
+      lease = this.#grant(session, req, target, fence, unlock, sentAtMs)
       return lease
     } finally {
-      if (lease === null) session.claimed.delete(key)
+      if (lease === null) session.claimed.delete(target.claim)
     }
   }
 
+  /** Waits on `session` (marked waiting, holding nothing) until the deadline. */
   async #waitOn(
     session: LockSession,
     req: AcquireRequest,
-    key: bigint,
+    target: LockTarget,
     deadlineMs: number,
     signal: AbortSignal,
   ): Promise<DriverLease | null> {
     let lease: DriverLease | null = null
     try {
       await session.configure()
+      if (target.mode === 'semaphore') {
+        const permit = await waitForPermit(session, target, deadlineMs, signal)
+        if (permit === null) return null
+        const { fence, unlock, sentAtMs } = permit
+        lease = this.#grant(session, req, target, fence, unlock, sentAtMs)
+        return lease
+      }
+      // one server-side wait up to the deadline
+      const { statement, unlock } = target.wait(session.statements)
       const sentAtMs = performance.now()
-      const outcome = await waitOnServer(session, this.#pool, key, deadlineMs, signal)
+      const outcome = await waitOnServer(session, this.#pool, statement, deadlineMs, signal)
       if (outcome === null) return null
       assertSameBackend(session, outcome.pid)
-      lease = this.#grant(session, req, key, outcome.fence, sentAtMs)
+      lease = this.#grant(session, req, target, outcome.fence, unlock, sentAtMs)
       return lease
     } finally {
       session.waiting = false
-      if (lease === null) session.claimed.delete(key)
+      if (lease === null) session.claimed.delete(target.claim)
     }
   }
 
@@ -267,20 +364,24 @@ export class PostgresDriver implements LockDriver {
   #grant(
     session: LockSession,
     req: AcquireRequest,
-    hash: bigint,
+    target: LockTarget,
     fence: bigint,
+    unlock: BoundStatement,
     sentAtMs: number,
   ): DriverLease {
+    const hash = target.claim
     session.held.add(hash)
-    const lease = this.#held.grant(req, { fence, ttlMs: req.ttlMs, sentAtMs }, { hash, session })
+    const valued = req.value !== undefined && target.mode === 'exclusive'
+    const data: PostgresLease = { hash, session, mode: target.mode, unlock, valued }
+    const lease = this.#held.grant(req, { fence, ttlMs: req.ttlMs, sentAtMs }, data)
     if (session.ended) this.#held.lose(lease, sessionEndedError(session, undefined))
     return lease
   }
 
   /** Fallback when every session is busy waiting (`maxSessions`): tries with bounded backoff. */
-  #pollFor(req: AcquireRequest, key: bigint, deadlineMs: number, signal: AbortSignal) {
+  #pollFor(req: AcquireRequest, target: LockTarget, deadlineMs: number, signal: AbortSignal) {
     return pollForGrant({
-      attempt: async () => ({ lease: await this.#tryOnce(req, key, signal) }),
+      attempt: async () => ({ lease: await this.#tryOnce(req, target, signal) }),
       waitMs: deadlineMs - performance.now(),
       signal,
       minMs: 5,
@@ -315,13 +416,14 @@ export class PostgresDriver implements LockDriver {
     loseSession(this.#held, session, reason)
   }
 
-  async #holders(key: bigint): Promise<number[]> {
+  async #holders(key: bigint): Promise<Array<{ pid: number; mode: string }>> {
     const session = await this.#pool.forControl(this.#lifecycle.signal)
     if (session === undefined) throw this.#lifecycle.closedError()
-    const { rows } = await session.query<{ pid: number }>(session.statements.holders, [
-      key.toString(),
-    ])
-    return rows.map((r) => r.pid)
+    const { rows } = await session.query<{ pid: number; mode: string }>(
+      session.statements.holders,
+      [key.toString()],
+    )
+    return rows
   }
 
   async #control(text: string, values: unknown[] = []) {

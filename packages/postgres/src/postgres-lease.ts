@@ -1,12 +1,25 @@
-import type { LeaseBook } from '@baton-lock/core/driver'
+import type { LeaseBook, LockMode } from '@baton-lock/core/driver'
 import type { LockSession } from './lock-session.js'
+
+/** A prepared statement with its parameters: how one grant is released. */
+export interface BoundStatement {
+  readonly name: string
+  readonly text: string
+  readonly values: unknown[]
+}
 
 /** What the driver keeps per granted lease: where the advisory lock lives. */
 export interface PostgresLease {
-  /** The advisory key. */
+  /** The session claim: the advisory key, or the semaphore's claim (`semaphoreClaim`). */
   readonly hash: bigint
   /** The session whose backend holds the advisory lock. */
   readonly session: LockSession
+  /** The request's mode. */
+  readonly mode: LockMode
+  /** Releases exactly this grant; its first column is true when something was released. */
+  readonly unlock: BoundStatement
+  /** The request carried an election value, recorded in the value table with the grant. */
+  readonly valued: boolean
 }
 
 /** The driver's lease book. */

@@ -7,11 +7,24 @@ const MAX_LOCK_TIMEOUT_MS = 2_147_483_647
 /** After a cancel, the wait must end within this long, or the session is dropped. */
 const CANCEL_GRACE_MS = 5_000
 
+/** A blocking statement and the sweep that undoes a grant that won the race against its end. */
+export interface WaitStatement {
+  /** Prepared statement name of the wait. */
+  readonly name: string
+  readonly text: string
+  /** Its parameters for a `lock_timeout` of `timeout` ('250ms', '0' for none). */
+  values(timeout: string): unknown[]
+  readonly sweepName: string
+  /** Releases what the wait may have been granted, only where this session holds it. */
+  readonly sweepText: string
+  readonly sweepValues: unknown[]
+}
+
 /** What a finished server-side wait produced. */
 export type WaitOutcome = { readonly fence: bigint; readonly pid: number } | null
 
 /**
- * Runs `pg_advisory_lock` on `session` (which holds nothing and is marked waiting) under
+ * Runs the blocking statement of `wait` (e.g. `pg_advisory_lock`) on `session` (which holds nothing and is marked waiting) under
  * `lock_timeout` = the time left until `deadlineMs`. When `signal` aborts, the statement
  * is cancelled server-side with `pg_cancel_backend` from another session (the session is
  * dropped if that fails). After a timeout or cancel, a grant that won the race is found in
@@ -21,7 +34,7 @@ export type WaitOutcome = { readonly fence: bigint; readonly pid: number } | nul
 export async function waitOnServer(
   session: LockSession,
   pool: SessionPool,
-  key: bigint,
+  wait: WaitStatement,
   deadlineMs: number,
   signal: AbortSignal,
 ): Promise<WaitOutcome> {
@@ -39,17 +52,14 @@ export async function waitOnServer(
   }
   signal.addEventListener('abort', onAbort, { once: true })
   try {
-    const row = await session.row('baton_wait', session.statements.waitLock, [
-      key.toString(),
-      timeout,
-    ])
-    if (row === undefined) throw new Error('pg_advisory_lock returned no row')
+    const row = await session.row(wait.name, wait.text, wait.values(timeout))
+    if (row === undefined) throw new Error('the advisory lock wait returned no row')
     // columns: fence (text), pid
     return { fence: BigInt(row[0] as string), pid: row[1] as number }
   } catch (err) {
     if (!isWaitEnded(err)) throw err
     await cancel
-    await sweepLateGrant(session, key)
+    await sweepLateGrant(session, wait)
     return null
   } finally {
     signal.removeEventListener('abort', onAbort)
@@ -90,11 +100,11 @@ async function cancelWait(session: LockSession, pool: SessionPool): Promise<void
   }
 }
 
-/** Releases `key` if a timed-out or cancelled wait was granted after all; drops the session on doubt. */
-async function sweepLateGrant(session: LockSession, key: bigint): Promise<void> {
+/** Releases what a timed-out or cancelled wait was granted after all; drops the session on doubt. */
+async function sweepLateGrant(session: LockSession, wait: WaitStatement): Promise<void> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await session.query(session.statements.unlockIfHeld, [key.toString()], 'baton_sweep')
+      await session.query(wait.sweepText, wait.sweepValues, wait.sweepName)
       return
     } catch (err) {
       if (session.ended) return

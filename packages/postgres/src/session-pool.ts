@@ -93,7 +93,7 @@ export class SessionPool {
 
   /**
    * Like `pickForKey`, opening or waiting for a session when none fits; undefined when
-   * aborted. A connection the server refuses (too many clients) means "no free session
+   * aborted, or, unless `patient`, when none fits and no more may open. A connection the server refuses (too many clients) means "no free session
    * yet": with `patient` (the caller may wait) it tries again until aborted, otherwise
    * it throws when no session is open at all.
    */
@@ -108,7 +108,9 @@ export class SessionPool {
       const session = this.pickForKey(key, ttlMs)
       if (session !== undefined) return session
       if (!this.#hasRoom() && this.#opening.size === 0) {
-        // every session is waiting or holds this key: wait for one to come free
+        // every session is waiting or holds this key (e.g. `maxSessions` shared holds of
+        // it): a single attempt answers "not now" at once, a waiting one waits for a session
+        if (!patient) return undefined
         await sleep(5, signal)
         continue
       }

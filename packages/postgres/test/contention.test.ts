@@ -54,3 +54,54 @@ test('S4: many very short waits and aborts racing releases leave no lock behind'
     await Promise.all([holder.close(), waiter.close(), client.end()])
   }
 })
+
+const modes = [
+  { name: 'a shared wait behind an exclusive holder', holder: {}, waiter: { mode: 'shared' } },
+  {
+    name: 'a semaphore wait behind the only permit',
+    holder: { mode: 'semaphore', limit: 1 },
+    waiter: { mode: 'semaphore', limit: 1 },
+  },
+] as const
+
+test.each(modes)(
+  'S4 for $name: short waits and aborts racing releases leave nothing behind',
+  async ({ holder: holderMode, waiter: waiterMode }) => {
+    const key = `race:${waiterMode.mode}`
+    const holder = new PostgresDriver({ url: server.url })
+    const waiter = new PostgresDriver({ url: server.url })
+    const client = await rawClient(server.url)
+    const fences: bigint[] = []
+    try {
+      const deadline = performance.now() + 20_000
+      for (let i = 0; i < 150 && performance.now() < deadline; i++) {
+        const held = await holder.acquire(driverRequest(key, { waitMs: 5_000, ...holderMode }))
+        expect(held).not.toBeNull()
+        const abort = new AbortController()
+        const waiting = waiter.acquire(
+          driverRequest(key, { waitMs: 1 + (i % 7), signal: abort.signal, ...waiterMode }),
+        )
+        if (i % 3 === 0) setTimeout(() => abort.abort(), i % 5)
+        setTimeout(() => held && void holder.release(held), i % 4)
+        const lease = await waiting
+        if (lease !== null) {
+          fences.push(lease.fence)
+          await waiter.release(lease)
+        }
+      }
+      // background sweeps of late grants finish, then no advisory lock of either kind is left
+      await until(async () => {
+        const { rows } = await client.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'")
+        return rows.length === 0
+      }, 10_000)
+      const third = new PostgresDriver({ url: server.url })
+      const lease = await third.acquire(driverRequest(key, holderMode))
+      expect(lease).not.toBeNull()
+      if (lease) await third.release(lease)
+      await third.close()
+      expect(new Set(fences).size).toBe(fences.length)
+    } finally {
+      await Promise.all([holder.close(), waiter.close(), client.end()])
+    }
+  },
+)

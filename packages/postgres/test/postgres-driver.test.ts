@@ -159,8 +159,14 @@ describe('PostgresDriver', () => {
     expect(await b.inspect('ops:one')).toBeNull()
     const one = must(await a.acquire(driverRequest('ops:one')))
     const two = must(await a.acquire(driverRequest('ops:two')))
-    expect(await b.inspect('ops:one')).toEqual({ held: true })
-    expect(await a.inspect('ops:one')).toEqual({ held: true, owner: one.owner, fence: one.fence })
+    expect(await b.inspect('ops:one')).toEqual({ held: true, mode: 'exclusive', holders: 1 })
+    expect(await a.inspect('ops:one')).toEqual({
+      held: true,
+      mode: 'exclusive',
+      holders: 1,
+      owner: one.owner,
+      fence: one.fence,
+    })
     expect(await b.forceRelease('ops:one')).toBe(true)
     await until(() => one.lost.aborted && two.lost.aborted)
     await until(async () => (await b.inspect('ops:one')) === null)
