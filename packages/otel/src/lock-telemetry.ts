@@ -1,5 +1,6 @@
 import type { LockEvent, Locker, LockHandle } from '@baton-lock/core'
 import {
+  type Attributes,
   type Context,
   context,
   diag,
@@ -23,13 +24,18 @@ import {
   ATTR_CONTENDED,
   ATTR_ERROR_TYPE,
   ATTR_FENCE,
+  ATTR_KEY_COUNT,
+  ATTR_MODE,
   ATTR_OPERATION,
   ATTR_OUTCOME,
+  ATTR_SEMAPHORE_LIMIT,
   ATTR_WAIT_LIMIT_MS,
   SCOPE_NAME,
   SCOPE_VERSION,
   SPAN_ACQUIRE,
+  SPAN_ACQUIRE_ALL,
 } from './semantics.js'
+import { type AcquireCall, wrapLocker } from './wrap-locker.js'
 
 /** Options of a `LockTelemetry`, read once at construction. */
 export interface LockTelemetryOptions {
@@ -49,18 +55,24 @@ export interface LockTelemetryOptions {
 interface Attempt {
   /** The caller's context, parent of the acquire span and of the hold span. */
   readonly parent: Context
+  readonly call: AcquireCall
   /** True when the context manager carried the acquire span into core, so events find it. */
   tracked: boolean
   contended: boolean
+  /** `acquire_all` only: whether the key being taken now was contended. */
+  keyContended: boolean
 }
+
+/** The events that end one key of an `acquireAll`. */
+type KeyEnd = Extract<LockEvent, { type: 'acquired' | 'timeout' }>
 
 /** Lockers already instrumented: a second wrapper would count everything twice. */
 const instrumented = new WeakSet<Locker>()
 
 /**
  * Spans and metrics for one Locker. Core's events (`onEvent`) give contention, holds,
- * renewals and losses; wrapping the Locker's `acquire` and `tryAcquire` gives what events
- * lack: the caller's context, and acquires that end in abort or error. Wire both:
+ * renewals and losses; wrapping the Locker's acquire calls (see `instrument`) gives what
+ * events lack: the caller's context, and acquires that end in abort or error. Wire both:
  *
  *     const telemetry = new LockTelemetry({ recordKeys: 'hash' })
  *     const locker = telemetry.instrument(new Locker(driver, { onEvent: telemetry.onEvent }))
@@ -131,9 +143,11 @@ export class LockTelemetry {
   }
 
   /**
-   * Wraps `locker.acquire` and `locker.tryAcquire` on the instance (so `withLock`, which
-   * calls `acquire`, is covered) and returns the same Locker. One Locker per LockTelemetry:
-   * events do not say which Locker sent them.
+   * Wraps, on the instance, `locker.acquire`, `tryAcquire` and `acquireAll`, and the
+   * Semaphores and Elections that `semaphore()` and `election()` make from then on (so
+   * `withLock`, `withAll`, `elect`, a Semaphore's `withLock` and an Election's `lead` are
+   * covered), and returns the same Locker. One Locker per LockTelemetry: events do not say
+   * which Locker sent them.
    */
   instrument<L extends Locker>(locker: L): L {
     if (this.#locker !== undefined) {
@@ -147,61 +161,86 @@ export class LockTelemetry {
       this.#backend = locker.driver.name
       this.#metrics.setBackend(this.#backend)
     }
-    const acquire = locker.acquire
-    const tryAcquire = locker.tryAcquire
-    locker.acquire = (key, options) =>
-      this.#observe('acquire', key, options?.waitMs, () => acquire.call(locker, key, options))
-    locker.tryAcquire = (key, options) =>
-      this.#observe('try_acquire', key, 0, () => tryAcquire.call(locker, key, options))
+    wrapLocker(locker, (call, take) => this.#observe(call, take))
     return locker
   }
 
-  #observe<T extends LockHandle | null>(
-    operation: 'acquire' | 'try_acquire',
-    key: string,
-    waitLimitMs: number | undefined,
-    call: () => Promise<T>,
-  ): Promise<T> {
+  #observe<T>(call: AcquireCall, take: () => Promise<T>): Promise<T> {
     const startedAtMs = performance.now()
     const parent = context.active()
-    const span = this.#tracer.startSpan(SPAN_ACQUIRE, { kind: SpanKind.INTERNAL }, parent)
+    const name = call.operation === 'acquire_all' ? SPAN_ACQUIRE_ALL : SPAN_ACQUIRE
+    const span = this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL }, parent)
     let pending: Promise<T>
     if (span.isRecording()) {
-      const attributes = { [ATTR_BACKEND]: this.#backend, [ATTR_OPERATION]: operation }
-      span.setAttributes(addKeyAttribute(attributes, key, this.#recordKeys))
-      if (waitLimitMs !== undefined) span.setAttribute(ATTR_WAIT_LIMIT_MS, waitLimitMs)
-      const attempt: Attempt = { parent, tracked: false, contended: false }
+      span.setAttributes(this.#callAttributes(call))
+      const attempt: Attempt = {
+        parent,
+        call,
+        tracked: false,
+        contended: false,
+        keyContended: false,
+      }
       this.#attempts.set(span, attempt)
       const inner = trace.setSpan(parent, span)
       pending = context.with(inner, () => {
         attempt.tracked = context.active() === inner
-        return call()
+        return take()
       })
     } else {
-      pending = call()
+      pending = take()
     }
     return pending.then(
-      (handle) => {
-        this.#acquireEnded(span, handle === null ? 'busy' : 'acquired', startedAtMs, handle)
-        return handle
+      (result) => {
+        this.#acquireEnded(span, call, result === null ? 'busy' : 'acquired', startedAtMs, result)
+        return result
       },
       (err: unknown) => {
-        this.#acquireEnded(span, outcomeOf(err), startedAtMs, err)
+        this.#acquireEnded(span, call, outcomeOf(err), startedAtMs, err)
         throw err
       },
     )
   }
 
-  #acquireEnded(span: Span, outcome: AcquireOutcome, startedAtMs: number, result: unknown): void {
-    this.#metrics.acquireEnded(outcome, performance.now() - startedAtMs)
+  #callAttributes(call: AcquireCall): Attributes {
+    const attributes: Attributes = {
+      [ATTR_BACKEND]: this.#backend,
+      [ATTR_OPERATION]: call.operation,
+    }
+    if (call.mode !== undefined) attributes[ATTR_MODE] = call.mode
+    if (call.limit !== undefined) attributes[ATTR_SEMAPHORE_LIMIT] = call.limit
+    if (call.keyCount !== undefined) attributes[ATTR_KEY_COUNT] = call.keyCount
+    // Only a valid wait: a bad one is the caller's TypeError, recorded as error.type.
+    const waitLimitMs = call.waitLimitMs
+    if (typeof waitLimitMs === 'number' && waitLimitMs >= 0 && Number.isFinite(waitLimitMs)) {
+      attributes[ATTR_WAIT_LIMIT_MS] = waitLimitMs
+    }
+    return call.key === undefined
+      ? attributes
+      : addKeyAttribute(attributes, call.key, this.#recordKeys)
+  }
+
+  #acquireEnded(
+    span: Span,
+    call: AcquireCall,
+    outcome: AcquireOutcome,
+    startedAtMs: number,
+    result: unknown,
+  ): void {
+    this.#metrics.acquireEnded(outcome, call.mode, performance.now() - startedAtMs)
     if (outcome === 'acquired' && this.#eventsSeen === 0) this.#warnUnwired()
+    const handle =
+      outcome === 'acquired' && call.key !== undefined ? (result as LockHandle) : undefined
+    // The hold span began at the `acquired` event, which has no limit.
+    if (handle !== undefined && call.limit !== undefined) {
+      this.#holds.annotate(handle.key, handle.fence, { [ATTR_SEMAPHORE_LIMIT]: call.limit })
+    }
     if (!span.isRecording()) return
     span.setAttribute(ATTR_OUTCOME, outcome)
     const attempt = this.#attempts.get(span)
     if (attempt?.tracked) span.setAttribute(ATTR_CONTENDED, attempt.contended || outcome === 'busy')
-    if (outcome === 'acquired') {
-      span.setAttribute(ATTR_FENCE, (result as LockHandle).fence.toString())
-    } else if (outcome !== 'busy') {
+    if (handle !== undefined) {
+      span.setAttribute(ATTR_FENCE, handle.fence.toString())
+    } else if (outcome !== 'busy' && outcome !== 'acquired') {
       span.setAttribute(ATTR_ERROR_TYPE, errorType(result))
     }
     if (outcome === 'error') {
@@ -210,44 +249,88 @@ export class LockTelemetry {
     span.end()
   }
 
+  /**
+   * One key of an `acquireAll`: core takes it without passing the wrapped `acquire`, so
+   * its span is made from the event that ends it (`acquired` or `timeout`), backdated by
+   * the event's wait, as a child of the set's span.
+   */
+  #keySpan(set: Span, attempt: Attempt, event: KeyEnd): Span {
+    const startTime = performance.now() - event.waitedMs
+    const parent = trace.setSpan(attempt.parent, set)
+    const span = this.#tracer.startSpan(
+      SPAN_ACQUIRE,
+      { kind: SpanKind.INTERNAL, startTime },
+      parent,
+    )
+    const attributes: Attributes = {
+      [ATTR_BACKEND]: this.#backend,
+      [ATTR_OPERATION]: 'acquire',
+      [ATTR_MODE]: event.mode,
+      [ATTR_CONTENDED]: attempt.keyContended,
+    }
+    attempt.keyContended = false
+    if (event.type === 'acquired') {
+      attributes[ATTR_OUTCOME] = 'acquired'
+      attributes[ATTR_FENCE] = event.fence.toString()
+    } else {
+      attributes[ATTR_OUTCOME] = 'timeout'
+      attributes[ATTR_ERROR_TYPE] = 'LOCK_TIMEOUT'
+    }
+    span.setAttributes(addKeyAttribute(attributes, event.key, this.#recordKeys))
+    span.end()
+    return span
+  }
+
   #record(event: LockEvent): void {
     this.#eventsSeen++
     switch (event.type) {
       case 'contended': {
-        this.#metrics.contended()
-        const attempt = this.#currentAttempt()
-        if (attempt !== undefined) attempt.attempt.contended = true
+        this.#metrics.contended(event.mode)
+        const attempt = this.#currentAttempt()?.attempt
+        if (attempt !== undefined) {
+          attempt.contended = true
+          attempt.keyContended = true
+        }
         return
       }
       case 'acquired': {
-        this.#metrics.granted()
+        this.#metrics.granted(event.mode)
         const current = this.#currentAttempt()
         const parent = current?.attempt.parent ?? context.active()
-        const link = current === undefined ? undefined : { context: current.span.spanContext() }
+        let acquire = current?.span
+        if (current !== undefined && current.attempt.call.operation === 'acquire_all') {
+          acquire = this.#keySpan(current.span, current.attempt, event)
+        }
+        const link = acquire === undefined ? undefined : { context: acquire.spanContext() }
         this.#holds.start(event, this.#backend, parent, link)
         return
       }
       case 'renewed':
-        this.#metrics.renewed()
+        this.#metrics.renewed(event.mode)
         this.#holds.renewed(event)
         return
       case 'suspended':
-        this.#metrics.suspended()
+        this.#metrics.suspended(event.mode)
         this.#holds.suspended(event)
         return
       case 'lost': {
         const reason = lostReason(event.error)
-        this.#metrics.lost(event.heldMs, reason)
+        this.#metrics.lost(event.mode, event.heldMs, reason)
         this.#holds.lost(event, reason)
         return
       }
       case 'released':
-        this.#metrics.released(event.heldMs)
+        this.#metrics.released(event.mode, event.heldMs)
         this.#holds.released(event)
         return
-      case 'timeout':
-        // The wrapper records the outcome; the wait was contended (it waited).
+      case 'timeout': {
+        // The wrapper records the outcome; a key of a set gets its own span here.
+        const current = this.#currentAttempt()
+        if (current !== undefined && current.attempt.call.operation === 'acquire_all') {
+          this.#keySpan(current.span, current.attempt, event)
+        }
         return
+      }
     }
   }
 
