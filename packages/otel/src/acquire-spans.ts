@@ -174,7 +174,10 @@ export class AcquireSpans {
    * the event's wait, as a child of the set's span.
    */
   #keySpan(set: Span, attempt: Attempt, event: KeyEnd): Span {
-    const startTime = performance.now() - event.waitedMs
+    // The wait is on the Locker's clock, which a test may fake: keep the start in this process's past.
+    const nowMs = performance.now()
+    const waitedMs = event.waitedMs > 0 ? Math.min(event.waitedMs, nowMs) : 0
+    const startTime = nowMs - waitedMs
     const parent = trace.setSpan(attempt.parent, set)
     const span = this.#tracer.startSpan(
       SPAN_ACQUIRE,

@@ -96,6 +96,16 @@ describe('modes on spans', () => {
     await locker.close()
   })
 
+  it("without a context manager the permit's hold span still gets the limit", async () => {
+    stopContext()
+    const { locker } = instrumentedLocker(sdk)
+    await (await locker.semaphore('jobs', { limit: 4 }).acquire()).release()
+    const [hold] = sdk.finished(SPAN_HOLD)
+    expect(hold?.attributes).toMatchObject({ [ATTR_MODE]: 'semaphore', [ATTR_SEMAPHORE_LIMIT]: 4 })
+    expect(hold?.links).toHaveLength(0)
+    await locker.close()
+  })
+
   it('a campaign gets an acquire span and a hold span; asking again while leading adds none', async () => {
     const { locker } = instrumentedLocker(sdk, { recordKeys: true })
     const election = locker.election('leader', { value: 'node-1' })
