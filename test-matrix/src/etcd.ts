@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
-import { connect, createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { requireBinary } from './binaries.js'
 import { clusterOf } from './cluster-handle.js'
@@ -9,8 +7,8 @@ import { etcdContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePorts } from './free-port.js'
 import { NativeServer } from './native-server.js'
+import { PeerLinks } from './peer-links.js'
 import { etcdReady } from './probes.js'
-import { processTree } from './process-tree.js'
 import { makeServerDir } from './server-dir.js'
 import { type ClusterHandle, ExternalServerError, type ServerHandle } from './server-handle.js'
 import { ServerStartError } from './server-start-error.js'
@@ -176,127 +174,5 @@ async function startMembersOnce(
     await links?.closeListeners()
     const retry = failed.reason instanceof ServerStartError && failed.reason.portInUse
     if (!retry || attempt >= 3) throw failed.reason
-  }
-}
-
-interface PeerLink {
-  from: number | undefined
-  readonly to: number
-  readonly ports: readonly [number, number]
-  readonly sockets: readonly Socket[]
-}
-
-/**
- * One TCP proxy per member in front of its peer port. Each accepted connection is
- * attributed to the member that dialed it (the process owning the connection's other end,
- * read from /proc), so that a member can be cut off in both directions: a connection
- * between an isolated member and a non-isolated one is destroyed.
- */
-class PeerLinks {
-  servers: readonly NativeServer[] = []
-  readonly #listeners: Server[] = []
-  readonly #open = new Set<PeerLink>()
-  readonly #isolated = new Set<number>()
-
-  /** A proxy for member `to` forwarding to its peer port `targetPort`; resolves with its port. */
-  async listen(to: number, targetPort: number): Promise<number> {
-    const server = createServer({ noDelay: true }, (client) => this.#accept(client, to, targetPort))
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({ host, port: 0 }, resolve)
-    })
-    server.unref()
-    this.#listeners.push(server)
-    const address = server.address()
-    return typeof address === 'object' && address ? address.port : 0
-  }
-
-  isolate(index: number): void {
-    this.#isolated.add(index)
-    for (const link of [...this.#open]) {
-      link.from ??= this.#dialer(...link.ports)
-      if (this.#blocked(link.from, link.to)) this.#destroy(link)
-    }
-  }
-
-  heal(): void {
-    this.#isolated.clear()
-  }
-
-  /** Closes the listeners of a failed start attempt (the next attempt opens new ones). */
-  async closeListeners(): Promise<void> {
-    const listeners = this.#listeners.splice(0)
-    for (const link of [...this.#open]) this.#destroy(link)
-    await Promise.all(listeners.map((l) => new Promise((resolve) => l.close(resolve))))
-  }
-
-  close(): Promise<void> {
-    return this.closeListeners()
-  }
-
-  #blocked(from: number | undefined, to: number): boolean {
-    return from !== undefined && this.#isolated.has(from) !== this.#isolated.has(to)
-  }
-
-  #accept(client: Socket, to: number, targetPort: number): void {
-    client.on('error', () => {})
-    const ports = [client.remotePort ?? 0, client.localPort ?? 0] as const
-    const from = this.#dialer(...ports)
-    if (this.#blocked(from, to)) {
-      client.resetAndDestroy()
-      return
-    }
-    const upstream = connect({ host, port: targetPort, noDelay: true })
-    upstream.on('error', () => {})
-    const link: PeerLink = { from, to, ports, sockets: [client, upstream] }
-    this.#open.add(link)
-    client.pipe(upstream)
-    upstream.pipe(client)
-    const closed = () => this.#destroy(link)
-    client.once('close', closed)
-    upstream.once('close', closed)
-  }
-
-  #destroy(link: PeerLink): void {
-    this.#open.delete(link)
-    for (const socket of link.sockets) socket.destroy()
-  }
-
-  /** Index of the member whose process owns the socket 127.0.0.1:srcPort -> 127.0.0.1:dstPort. */
-  #dialer(srcPort: number, dstPort: number): number | undefined {
-    const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0')
-    const local = `0100007F:${hex(srcPort)}`
-    const remote = `0100007F:${hex(dstPort)}`
-    let inode: string | undefined
-    try {
-      for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-        const fields = line.trim().split(/\s+/)
-        if (fields[1] === local && fields[2] === remote) inode = fields[9]
-      }
-    } catch {
-      return undefined
-    }
-    if (inode === undefined) return undefined
-    const socket = `socket:[${inode}]`
-    for (const [index, server] of this.servers.entries()) {
-      const pid = server.pid
-      if (pid === undefined) continue
-      for (const member of processTree(pid)) {
-        let fds: string[]
-        try {
-          fds = readdirSync(`/proc/${member}/fd`)
-        } catch {
-          continue
-        }
-        for (const fd of fds) {
-          try {
-            if (readlinkSync(`/proc/${member}/fd/${fd}`) === socket) return index
-          } catch {
-            // closed meanwhile
-          }
-        }
-      }
-    }
-    return undefined
   }
 }

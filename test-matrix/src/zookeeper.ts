@@ -8,6 +8,7 @@ import { zookeeperContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePorts } from './free-port.js'
 import { NativeServer } from './native-server.js'
+import { PeerLinks } from './peer-links.js'
 import { zookeeperReady } from './probes.js'
 import { makeServerDir } from './server-dir.js'
 import type { ClusterHandle, ServerHandle } from './server-handle.js'
@@ -23,6 +24,20 @@ export interface ZookeeperOptions {
   /** How often the server deletes empty CONTAINER nodes (`znode.container.checkIntervalMs`; ZooKeeper's default 60 s). */
   containerCheckIntervalMs?: number
   startTimeoutMs?: number
+  /**
+   * Ensemble only: each server reaches the others' quorum and election ports through one
+   * proxy per port (its own zoo.cfg lists the proxies for its peers), so that `isolate(i)`
+   * can cut server i off from the others while clients still reach it.
+   */
+  peerProxies?: boolean
+}
+
+/** A ZooKeeper ensemble; with `peerProxies`, servers can be cut off from each other. */
+export interface ZookeeperEnsemble extends ClusterHandle {
+  /** Cuts server `index` off from the other servers (peer links only). Needs `peerProxies`. */
+  isolate(index: number): void
+  /** Undoes `isolate`. */
+  heal(): void
 }
 
 const host = '127.0.0.1'
@@ -68,26 +83,56 @@ export async function startZookeeper(options: ZookeeperOptions = {}): Promise<Se
 export async function startZookeeperEnsemble(
   size = 3,
   options: ZookeeperOptions = {},
-): Promise<ClusterHandle> {
+): Promise<ZookeeperEnsemble> {
   const url = externalUrl('zookeeper')
   if (url) {
     const hosts = url
       .replace(/^zk:\/\//, '')
       .replace(/\/.*$/, '')
       .split(',')
-    return clusterOf(
-      'zookeeper-ensemble',
-      hosts.map((h) => externalServer('zookeeper', `zk://${h}`)),
-      url,
-    )
+    const external = () => {
+      throw new Error('an external ZooKeeper ensemble cannot be partitioned')
+    }
+    return {
+      ...clusterOf(
+        'zookeeper-ensemble',
+        hosts.map((h) => externalServer('zookeeper', `zk://${h}`)),
+        url,
+      ),
+      isolate: external,
+      heal: external,
+    }
   }
-  return startServers(size, options, 'zookeeper-ensemble')
+  const links = options.peerProxies === true && size > 1 ? new PeerLinks() : undefined
+  try {
+    const handle = await startServers(size, options, 'zookeeper-ensemble', links)
+    const noProxies = () => {
+      throw new Error('ZooKeeper ensemble started without peerProxies: servers cannot be cut off')
+    }
+    if (links === undefined) return { ...handle, isolate: noProxies, heal: noProxies }
+    return {
+      ...handle,
+      async stop() {
+        try {
+          await handle.stop()
+        } finally {
+          await links.close()
+        }
+      },
+      isolate: (index) => links.isolate(index),
+      heal: () => links.heal(),
+    }
+  } catch (err) {
+    await links?.close()
+    throw err
+  }
 }
 
 async function startServers(
   size: number,
   options: ZookeeperOptions,
   name: string,
+  links?: PeerLinks,
 ): Promise<ClusterHandle> {
   const java = requireBinary('java', 'zookeeper')
   const cp = classpath()
@@ -95,6 +140,17 @@ async function startServers(
   for (let attempt = 1; ; attempt++) {
     const ports = await freePorts(size * 3)
     const port = (i: number, which: number) => ports[i * 3 + which] ?? 0
+    // With peer proxies, server i dials a peer's quorum (1) and election (2) ports through them.
+    const proxied = links
+      ? await Promise.all(
+          Array.from({ length: size }, async (_, j) => [
+            await links.listen(j, port(j, 1)),
+            await links.listen(j, port(j, 2)),
+          ]),
+        )
+      : undefined
+    const peerPort = (i: number, j: number, which: 1 | 2) =>
+      proxied === undefined || i === j ? port(j, which) : (proxied[j]?.[which - 1] ?? 0)
     const servers = await Promise.all(
       Array.from({ length: size }, async (_, i) => {
         const dir = await makeServerDir('zookeeper')
@@ -117,7 +173,7 @@ async function startServers(
             ? []
             : Array.from(
                 { length: size },
-                (_, j) => `server.${j + 1}=${host}:${port(j, 1)}:${port(j, 2)}`,
+                (_, j) => `server.${j + 1}=${host}:${peerPort(i, j, 1)}:${peerPort(i, j, 2)}`,
               )),
           '',
         ].join('\n')
@@ -153,12 +209,14 @@ async function startServers(
         })
       }),
     )
+    if (links) links.servers = servers
     // Ensemble members serve only once a quorum formed: start them together.
     const results = await Promise.allSettled(servers.map((s) => s.start()))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (!failed)
       return clusterOf(name, servers, `zk://${servers.map((s) => `${host}:${s.port}`).join(',')}`)
     await Promise.allSettled(servers.map((s) => s.stop()))
+    await links?.closeListeners()
     const retry = failed.reason instanceof ServerStartError && failed.reason.portInUse
     if (!retry || attempt >= 3) throw failed.reason
   }

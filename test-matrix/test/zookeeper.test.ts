@@ -80,4 +80,52 @@ describe('startZookeeperEnsemble(3)', () => {
       rejoined.close()
     }
   })
+
+  test('isolate() needs peerProxies', (ctx) => {
+    skipIfExternal(ctx, ensemble())
+    expect(() => ensemble().isolate(0)).toThrow(/peerProxies/)
+  })
+})
+
+describe('startZookeeperEnsemble(3, { peerProxies: true })', () => {
+  const ensemble = useServer(() => startZookeeperEnsemble(3, { peerProxies: true }))
+
+  test('isolate(i) cuts the leader off from the other two (they elect another, it stops serving), heal() lets it rejoin', {
+    timeout: 120_000,
+  }, async (ctx) => {
+    skipIfExternal(ctx, ensemble())
+    const members = ensemble().members
+    const modes = await Promise.all(members.map((m) => mode(m.port)))
+    expect([...modes].sort()).toEqual(['follower', 'follower', 'leader'])
+    const index = modes.indexOf('leader')
+    const others = members.filter((_, i) => i !== index)
+    ensemble().isolate(index)
+    try {
+      // Without its followers the old leader stops serving (after syncLimit ticks), and the
+      // majority elects a leader of its own; clients of the majority can write.
+      await eventually(async () => (await mode(members[index]?.port ?? 0)) === undefined, 30_000)
+      await eventually(async () => {
+        const now = await Promise.all(others.map((m) => mode(m.port)))
+        return now.includes('leader') && now.includes('follower')
+      }, 60_000)
+      const client = await zkConnect(`zk://${others.map((m) => `127.0.0.1:${m.port}`).join(',')}`)
+      try {
+        await withTimeout(client.create('/partition', 'majority'), 5_000)
+      } finally {
+        client.close()
+      }
+    } finally {
+      ensemble().heal()
+    }
+    await eventually(async () => {
+      const now = await Promise.all(members.map((m) => mode(m.port)))
+      return [...now].sort().join() === 'follower,follower,leader'
+    }, 60_000)
+    const rejoined = await zkConnect(members[index]?.url ?? '')
+    try {
+      expect(await withTimeout(rejoined.get('/partition'), 5_000)).toBe('majority')
+    } finally {
+      rejoined.close()
+    }
+  })
 })

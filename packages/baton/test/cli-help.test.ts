@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildCli, runCli, tempDir } from './cli-harness.js'
 
 const dir = tempDir()
-const COMMANDS = ['run', 'lock', 'status', 'ls', 'release', 'demo', 'conformance']
+const COMMANDS = ['run', 'lock', 'elect', 'status', 'ls', 'release', 'demo', 'conformance']
 
 beforeAll(() => buildCli(), 180_000)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -48,7 +48,7 @@ describe('baton help', () => {
     ]) {
       expect(stdout).toContain(scheme)
     }
-    for (const code of ['0', '1', '2', '3', '4', '5', '6', '7', '126', '127', '128+N']) {
+    for (const code of ['0', '1', '2', '3', '4', '5', '6', '7', '8', '126', '127', '128+N']) {
       expect(stdout).toMatch(new RegExp(`^ {2}${code.replace('+', '\\+')} +\\S`, 'm'))
     }
   })

@@ -40,7 +40,8 @@ it('baton status, ls and release --force see and free a lock another process hol
     const handle = await locker.acquire('cli:held', { ttlMs: 60_000 })
     const status = await runCli(['status', 'cli:held', '--url', server.url, '--json'], dir)
     expect(status.code, status.stderr).toBe(0)
-    expect(JSON.parse(status.stdout)).toEqual({
+    // mode and holders join these where the driver reports them (shared locks, issue #22).
+    expect(JSON.parse(status.stdout)).toMatchObject({
       key: 'cli:held',
       held: true,
       fence: String(handle.fence),
@@ -76,4 +77,16 @@ it('a wrong password on mysql:// is exit code 7 (backend error) with the passwor
   expect(r.code).toBe(7)
   expect(r.stderr).toMatch(/Access denied/)
   expect(r.stderr).not.toContain('wrong-pa55')
+})
+
+it('baton run --shared on MySQL (no shared locks) names the feature and the backend: exit 2, CMD not run, no stack trace', async () => {
+  const r = await runCli(
+    ['run', '--shared', 'cli:shared', '--url', server.url, '--', 'sh', '-c', 'echo ran'],
+    dir,
+  )
+  expect(r.code).toBe(2)
+  expect(r.stdout).toBe('')
+  expect(r.stderr).toMatch(
+    /^baton: the mysql driver does not support shared locks \(mysql:\/\/[^)]*\); its README lists the modes it has\n$/,
+  )
 })

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
 /** Scenario names accepted by --scenario. */
-export const SCENARIOS = ['uncontended', 'keys', 'handoff', 'scale'] as const
+export const SCENARIOS = ['uncontended', 'keys', 'handoff', 'shared', 'semaphore', 'scale'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
 
 /** Everything a run needs to know, from the command line. */
@@ -18,7 +18,7 @@ export interface BenchArgs {
 }
 
 export const USAGE = `pnpm bench [--backend redis,postgres,mysql,etcd,zookeeper,sqlite,memory]
-           [--scenario uncontended,keys,handoff,scale] [--quick] [--runs N] [--out FILE | --no-write]
+           [--scenario uncontended,keys,handoff,shared,semaphore,scale] [--quick] [--runs N] [--out FILE | --no-write]
 
 Starts its own servers through @baton-lock/test-matrix, runs every scenario N times (default 3;
 1 with --quick) for each backend, prints the machine, its load, the target verdicts and the

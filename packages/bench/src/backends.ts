@@ -30,6 +30,7 @@ import {
 import type { ContenderSpec } from './lock-client.js'
 import { mysqlDriver, startMysqlBackend } from './mysql-backend.js'
 import { mysqlProbe, postgresProbe, redisProbe, zookeeperProbe } from './probes/round-trip-probe.js'
+import { SHARED_WORKER, semaphoreWorker } from './scenarios/modes.js'
 import {
   startMemoryBackend,
   startPostgresBackend,
@@ -174,11 +175,22 @@ export function handoffGroup(spec: BackendSpec, n: number): string {
   return `handoff/${n}/${reference}`
 }
 
+/**
+ * Baton's contenders of the shared-lock and semaphore scenarios, by worker name:
+ * `Baton: shared lock`, `Baton: semaphore, limit N`; undefined for any other name.
+ */
+function modeContender(spec: BackendSpec, name: string): ContenderSpec | undefined {
+  if (name === SHARED_WORKER) return batonContender(spec.createDriver, name, { mode: 'shared' })
+  const limit = /^Baton: semaphore, limit (\d+)$/.exec(name)?.[1]
+  if (limit === undefined || semaphoreWorker(Number(limit)) !== name) return undefined
+  return batonContender(spec.createDriver, name, { mode: 'semaphore', limit: Number(limit) })
+}
+
 /** Finds a contender of a backend by its table name (worker processes receive names, not code). */
 export function contenderNamed(backend: string, name: string): ContenderSpec {
   const spec = backendNamed(backend)
   const all = [...uncontendedContenders(spec), ...handoffContenders(spec)]
-  const found = all.find((c) => c.name === name)
+  const found = all.find((c) => c.name === name) ?? modeContender(spec, name)
   if (found === undefined)
     throw new RangeError(`backend ${backend} has no contender ${JSON.stringify(name)}`)
   return found

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseBenchArgs, USAGE } from './args.js'
-import { renderHandoff, renderKeys, renderUncontended } from './format.js'
+import { renderHandoff, renderKeys, renderModes, renderUncontended } from './format.js'
 import { busyShare, currentLoad, describeMachine, readCpuTicks } from './machine.js'
 import { FULL, QUICK } from './profile.js'
 import {
@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       renderUncontended(rows, report.runs),
       renderKeys(rows, report.plan.profile.keys.counts),
       renderHandoff(rows),
+      renderModes(rows, report.runs),
       '',
     ].join('\n\n'),
   )

@@ -170,3 +170,25 @@ export function renderHandoff(rows: readonly Row[]): string {
   }
   return lines.join('\n')
 }
+
+/** Rows of the shared-lock scenarios (`shared lock, R readers + 1 writer`). */
+export const sharedRowsOf = (rows: readonly Row[]) =>
+  rows.filter((r) => r.scenario.startsWith('shared lock'))
+
+/** Rows of the semaphore scenarios (`semaphore, limit N, ...`). */
+export const semaphoreRowsOf = (rows: readonly Row[]) =>
+  rows.filter((r) => r.scenario.startsWith('semaphore,'))
+
+/** The shared-lock and semaphore tables (ratios to the exclusive floor of each round). */
+export function renderModes(rows: readonly Row[], runs: number): string {
+  const shared = sharedRowsOf(rows)
+  const semaphore = semaphoreRowsOf(rows)
+  return [
+    shared.length === 0
+      ? 'Shared locks: not run (no backend of this run declares capabilities.sharedLocks).'
+      : renderTable(shared, runs),
+    semaphore.length === 0
+      ? 'Semaphores: not run (no backend of this run declares capabilities.semaphores).'
+      : renderTable(semaphore, runs),
+  ].join('\n\n')
+}

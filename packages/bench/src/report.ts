@@ -7,6 +7,8 @@ import {
   renderKeys,
   renderTable,
   renderUncontended,
+  semaphoreRowsOf,
+  sharedRowsOf,
 } from './format.js'
 import type { LoadWindow, Machine } from './machine.js'
 import type { BenchmarkReport } from './run-benchmark.js'
@@ -132,6 +134,23 @@ ${FLOORS}
   \`Query\` and \`Sync\` messages), and on Redis the EVAL/EVALSHA/FCALL commands, over every
   grant of the pass (release and renewal traffic included); etcd (multiplexed HTTP/2) and
   SQLite (no server) have no counter.
+- **Shared locks** (${p.modes.readers.join(', ')} readers): R reader processes
+  (\`acquire(key, { mode: 'shared' })\`) and one writer process (exclusive) contend for one
+  key in the handoff's loop (hold ${p.modes.holdMs} ms, longer than a grant's round trips so holders can overlap, pause ${p.modes.pauseMs} ms, ${p.modes.warmupMs} ms warm-up, ${p.modes.durationMs} ms
+  window, worker processes from the handoff's pool). The floor of each round is the same
+  R + 1 processes all exclusive, so "vs floor" of *reader acquisitions/s* is what sharing
+  gains over a mutex, and of *writer acquire p50/p99* what the writer pays for its readers.
+  *Writer share* is the writer's share of all grants (0 is a starved writer, R2);
+  *writer beside another holder* counts writer holds that overlapped any other hold over
+  the whole round (must be 0, R1); *most readers at once* is the peak of concurrent reader
+  holds. Backends whose driver does not declare \`capabilities.sharedLocks\` are skipped
+  (the run's log names them).
+- **Semaphores** (limits ${p.modes.limits.join(', ')}): 2 x limit processes take permits of one
+  semaphore (\`locker.semaphore(key, { limit }).acquire()\`), same shape; the floor is the
+  same processes on the exclusive lock. *Most holders at once* is the peak of concurrent
+  holds over the whole round (a hold: grant seen .. just before its release is sent): it
+  must never exceed the limit (M1) and should reach it. Backends without
+  \`capabilities.semaphores\` are skipped.
 - **Scale** (in the first ${Math.min(report.runs, p.scaleRuns)} round${Math.min(report.runs, p.scaleRuns) === 1 ? '' : 's'} only: its figures are counts and
   bytes, not ratios): one process (forked with --expose-gc) acquires ${p.scale.keys.toLocaleString('en-US')} keys
   through one Locker (${p.scale.concurrency} acquisitions in flight), holds them for
@@ -168,6 +187,8 @@ export function renderReport(
   const rows = report.results.rows()
   const verdicts = checkTargets(rows, report.plan.profile.scale.keys)
   const scaleRows = rows.filter((r) => r.scenario === 'scale')
+  const sharedRows = sharedRowsOf(rows)
+  const semaphoreRows = semaphoreRowsOf(rows)
   const chartLines = charts.map((c) => `![${c.replace(/\.svg$/, '')}](${c})`).join('\n\n')
   return `# Baton benchmarks
 
@@ -201,6 +222,14 @@ ${renderKeys(rows, report.plan.profile.keys.counts)}
 ## Handoff under contention
 
 ${renderHandoff(rows)}
+
+## Shared locks: R readers and 1 writer on one key
+
+${sharedRows.length === 0 ? 'Not run (no backend in this run declares capabilities.sharedLocks).' : renderTable(sharedRows, report.runs)}
+
+## Semaphores: 2 x limit contenders
+
+${semaphoreRows.length === 0 ? 'Not run (no backend in this run declares capabilities.semaphores).' : renderTable(semaphoreRows, report.runs)}
 
 ## Scale
 

@@ -14,6 +14,7 @@ import type { Profile } from './profile.js'
 import { Results } from './results.js'
 import { countHandoff, handoffScenario, runHandoff } from './scenarios/handoff.js'
 import { runKeys } from './scenarios/keys.js'
+import { runSemaphore, runShared } from './scenarios/modes.js'
 import { runScale } from './scenarios/scale.js'
 import { runUncontended } from './scenarios/uncontended.js'
 import { WorkerPool } from './scenarios/worker-pool.js'
@@ -186,11 +187,47 @@ async function runScenario(
         )
       }
     }
+  } else if (scenario === 'shared' || scenario === 'semaphore') {
+    const capability = scenario === 'shared' ? 'sharedLocks' : 'semaphores'
+    const declared = await declares(spec, target, capability)
+    if (declared !== true) {
+      log(`${scenario} ${spec.name}: skipped, ${declared}`)
+      return
+    }
+    const run = scenario === 'shared' ? runShared : runSemaphore
+    const name = scenario === 'shared' ? 'shared lock' : 'semaphore'
+    await attempt(`${name}, ${spec.name}`, `${scenario}/${spec.name}`, batonOf(spec), () =>
+      run(spec, target, profile.modes, pool, results, log),
+    )
   } else {
     const baton = batonOf(spec)
     log(`scale ${spec.name}: ${profile.scale.keys} keys`)
     await attempt('scale', `scale/${spec.name}`, baton, async () => {
       for (const sample of await runScale(spec.name, target, profile.scale)) results.add(sample)
     })
+  }
+}
+
+/**
+ * Whether `spec`'s driver declares `capability` (its capabilities decide, as core's do):
+ * true, or why not, for the log line of the skip.
+ */
+async function declares(
+  spec: BackendSpec,
+  target: BackendTarget,
+  capability: 'sharedLocks' | 'semaphores',
+): Promise<true | string> {
+  let driver: Awaited<ReturnType<BackendSpec['createDriver']>>
+  try {
+    driver = await spec.createDriver(target)
+  } catch (err) {
+    return `its driver cannot be created: ${err instanceof Error ? err.message : String(err)}`
+  }
+  try {
+    return driver.capabilities[capability] === true
+      ? true
+      : `the ${driver.name} driver does not declare capabilities.${capability}`
+  } finally {
+    await driver.close().catch(() => {})
   }
 }

@@ -2,6 +2,7 @@ import { formatNumber } from './format.js'
 import type { Row } from './results.js'
 import { handoffScenario } from './scenarios/handoff.js'
 import { keysMetric } from './scenarios/keys.js'
+import { SEMAPHORE_ROW, SHARED_ROW } from './scenarios/modes.js'
 
 /** One target (issue #15's table, #16-#18's and DESIGN section 10) checked against one backend's rows. */
 export interface Verdict {
@@ -57,11 +58,13 @@ export function checkTargets(rows: readonly Row[], scaleKeys: number): Verdict[]
   for (const backend of backends) {
     if (backend === 'memory') {
       out.push(coreOverhead(rows))
+      modes(rows, backend, out)
       continue
     }
     uncontended(rows, backend, out)
     keys(rows, backend, out)
     handoff(rows, backend, out)
+    modes(rows, backend, out)
     scale(rows, backend, scaleKeys, out)
   }
   return out
@@ -201,6 +204,60 @@ function handoff(rows: readonly Row[], backend: string, out: Verdict[]): void {
       backend,
       measured: `idle p50 ${f(find(rows, h16, backend, 'idle per handoff p50'))} ms = ${x(find(rows, h16, backend, 'idle per handoff p50')?.ratio)}; acquire p99 ${f(p99at16)} ms; lowest share ${formatNumber(find(rows, h16, backend, 'share of worker least busy')?.spread.min ?? Number.NaN)}%; in order ${f(find(rows, h16, backend, 'grants in arrival order'))}%`,
       verdict: 'info',
+    })
+  }
+}
+
+/**
+ * Shared locks (R1, R2) and semaphores (M1), where the backend ran them: no writer beside
+ * another holder, a writer that is not starved (its share of the grants above 0 and no
+ * timed-out wait), and a semaphore that admits exactly its limit at its peak.
+ */
+function modes(rows: readonly Row[], backend: string, out: Verdict[]): void {
+  const mine = (r: Row) => r.backend === backend && r.spread.runs > 0
+  for (const scenario of new Set(
+    rows.filter((r) => mine(r) && r.contender === SHARED_ROW).map((r) => r.scenario),
+  )) {
+    const get = (metric: string) => find(rows, scenario, backend, metric, SHARED_ROW)
+    const overlaps = get('writer beside another holder')
+    const share = get('writer share of grants')
+    const timeouts = get('timed-out waits')
+    out.push({
+      target: `${scenario}: writer never beside another holder (R1)`,
+      backend,
+      measured: `${f(overlaps)} overlapping writer holds`,
+      verdict: judge(overlaps === undefined ? undefined : overlaps.spread.max === 0),
+    })
+    const starved =
+      share === undefined || timeouts === undefined
+        ? undefined
+        : share.spread.min > 0 && timeouts.spread.max === 0
+    out.push({
+      target: `${scenario}: writer not starved (R2)`,
+      backend,
+      measured: `writer share ${f(share)}%, ${f(timeouts)} timed-out waits, reader acquisitions/s ${x(get('reader acquisitions/s')?.ratio)} of exclusive`,
+      verdict: judge(starved),
+    })
+  }
+  for (const scenario of new Set(
+    rows.filter((r) => mine(r) && r.contender === SEMAPHORE_ROW).map((r) => r.scenario),
+  )) {
+    const limit = Number(/limit (\d+)/.exec(scenario)?.[1])
+    const most = find(rows, scenario, backend, 'most holders at once', SEMAPHORE_ROW)
+    const range =
+      most === undefined ? '?' : `${formatNumber(most.spread.min)}-${formatNumber(most.spread.max)}`
+    const rate = x(find(rows, scenario, backend, 'acquisitions/s', SEMAPHORE_ROW)?.ratio)
+    out.push({
+      target: `${scenario}: never more than ${limit} holders (M1)`,
+      backend,
+      measured: `most holders at once ${range}`,
+      verdict: judge(most === undefined ? undefined : most.spread.max <= limit),
+    })
+    out.push({
+      target: `${scenario}: all ${limit} permits in use at the peak`,
+      backend,
+      measured: `most holders at once ${range}; acquisitions/s ${rate} of exclusive`,
+      verdict: judge(most === undefined ? undefined : most.spread.min === limit),
     })
   }
 }

@@ -7,6 +7,12 @@ import type { Row } from '../src/results.js'
 import { runBenchmark } from '../src/run-benchmark.js'
 import { handoffScenario } from '../src/scenarios/handoff.js'
 import { keysMetric } from '../src/scenarios/keys.js'
+import {
+  SEMAPHORE_ROW,
+  SHARED_ROW,
+  semaphoreScenario,
+  sharedScenario,
+} from '../src/scenarios/modes.js'
 
 // Proves that every scenario runs for every contender of every backend, at tiny sizes.
 // It checks no timing: only that figures come out, and the two safety counts are zero.
@@ -17,11 +23,13 @@ const figure = (rows: readonly Row[], scenario: string, contender: string, metri
 describe.each(['memory', 'sqlite', 'redis', 'postgres', 'mysql', 'etcd', 'zookeeper'])(
   'pnpm bench, tiny sizes: %s',
   (backend) => {
-    it('runs uncontended, keys, handoff and scale for every contender without a failure', async () => {
+    it('runs every scenario for every contender without a failure', async () => {
+      const lines: string[] = []
       const report = await runBenchmark({
         backends: [backend],
-        scenarios: ['uncontended', 'keys', 'handoff', 'scale'],
+        scenarios: ['uncontended', 'keys', 'handoff', 'shared', 'semaphore', 'scale'],
         profile: TINY,
+        log: (line) => lines.push(line),
       })
       expect(report.backends.map((b) => b.error ?? 'started')).toEqual(['started'])
       const rows = report.results.rows()
@@ -82,6 +90,37 @@ describe.each(['memory', 'sqlite', 'redis', 'postgres', 'mysql', 'etcd', 'zookee
       expect(
         figure(rows, 'scale', 'Baton: Locker.acquire', 'locks lost during hold')?.spread.max,
       ).toBe(0)
+
+      // Shared locks and semaphores: run where the driver declares the mode, else skipped
+      // with the reason (and no row). A run shows no writer beside a holder, never more
+      // permits than the limit.
+      const log = lines.join('\n')
+      const sharedSkipped = new RegExp(
+        `shared ${backend}: skipped, the \\S+ driver does not declare capabilities\\.sharedLocks`,
+      ).test(log)
+      for (const readers of TINY.modes.readers) {
+        const row = (metric: string) =>
+          figure(rows, sharedScenario(readers), SHARED_ROW, metric)?.spread
+        if (sharedSkipped) {
+          expect(row('reader acquisitions/s')).toBeUndefined()
+          continue
+        }
+        expect(row('reader acquisitions/s')?.median, `${readers} readers`).toBeGreaterThan(0)
+        expect(row('writer beside another holder')?.max, `${readers} readers`).toBe(0)
+        expect(row('most readers at once')?.max).toBeLessThanOrEqual(readers)
+      }
+      const semaphoreSkipped = new RegExp(
+        `semaphore ${backend}: skipped, the \\S+ driver does not declare capabilities\\.semaphores`,
+      ).test(log)
+      for (const limit of TINY.modes.limits) {
+        const most = figure(rows, semaphoreScenario(limit), SEMAPHORE_ROW, 'most holders at once')
+        if (semaphoreSkipped) {
+          expect(most).toBeUndefined()
+          continue
+        }
+        expect(most?.spread.max, `limit ${limit}`).toBeGreaterThan(0)
+        expect(most?.spread.max, `limit ${limit}`).toBeLessThanOrEqual(limit)
+      }
 
       // The report renders with its charts.
       const charts = renderCharts(report)

@@ -3,6 +3,13 @@ import type { HeldKey } from './held-key.js'
 import type { LeasePool } from './lease-pool.js'
 import type { MutexProtocol } from './mutex-protocol.js'
 
+/**
+ * Reads per ownership txn. etcd refuses a txn with more operations than its
+ * `--max-txn-ops` (default 128: "too many operations in txn request"), so a batch of
+ * thousands of keys is read in txns of at most this many, in parallel.
+ */
+export const OWNERSHIP_READS_PER_TXN = 128
+
 /** What a renewal needs from the driver. */
 export interface RenewDeps {
   readonly book: LeaseBook<HeldKey>
@@ -15,6 +22,7 @@ export interface RenewDeps {
  * Renews held keys: one keepalive per shared lease, sent after this call started (so core's
  * send time, taken before the call, is earlier than the server's refresh), and one read of
  * every key, in parallel. A key asked for another TTL is first moved onto that TTL's lease.
+ * The reads go in txns of at most `OWNERSHIP_READS_PER_TXN` keys (etcd's txn limit).
  * A key gone or on another lease is lost ({ ok: false }); a keepalive without a reply
  * throws (validity does not move, core retries).
  */
@@ -50,9 +58,10 @@ export async function renewHeldKeys(
   const shared = [...new Set(live.map((e) => e.data.shared))]
   const [confirmed, owned] = await Promise.all([
     Promise.all(shared.map((s) => pool.confirmAfter(s, startMs))),
-    protocol.stillOwned(
+    stillOwnedInChunks(
+      protocol,
       live.map(({ data }) => ({ ...data, leaseId: data.shared.id })),
-      deps.call(),
+      deps.call,
     ),
   ])
   const confirmedBy = new Map(shared.map((s, i) => [s, confirmed[i] !== undefined]))
@@ -71,4 +80,21 @@ export async function renewHeldKeys(
     }
     return { ok: true, ttlMs: entry.data.shared.ttlMs }
   })
+}
+
+type OwnedKey = Parameters<MutexProtocol['stillOwned']>[0][number]
+
+/** `protocol.stillOwned` over `keys` in txns small enough for etcd, sent in parallel. */
+async function stillOwnedInChunks(
+  protocol: MutexProtocol,
+  keys: readonly OwnedKey[],
+  call: () => { deadline: number },
+): Promise<boolean[]> {
+  if (keys.length <= OWNERSHIP_READS_PER_TXN) return protocol.stillOwned(keys, call())
+  const chunks: OwnedKey[][] = []
+  for (let i = 0; i < keys.length; i += OWNERSHIP_READS_PER_TXN) {
+    chunks.push(keys.slice(i, i + OWNERSHIP_READS_PER_TXN))
+  }
+  const owned = await Promise.all(chunks.map((chunk) => protocol.stillOwned(chunk, call())))
+  return owned.flat()
 }

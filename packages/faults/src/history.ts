@@ -68,10 +68,14 @@ export type ProbeEvent =
       kind: 'timeout' | 'abort'
       /** When the acquire gave up (timeout or abort observed). */
       t: number
-      /** When the holder released, so the key should be free from then on. */
+      /** When the holder's release returned, so the key should be free from then on. */
       releasedAt: number
+      /** How long the holder's release took (not counted against the bound). */
+      releaseMs?: number
       /** When a fresh tryAcquire first succeeded; null if never within the probe. */
       freeAt: number | null
+      /** tryAcquire calls the checker made (1: the key was free at the first look). */
+      attempts?: number
       boundMs: number
     }
   | { type: 'h1'; t: number; what: string; count: number; detail?: string }

@@ -129,10 +129,7 @@ export function guaranteesMarkdown(groups: readonly ReportGroup[], meta: ReportM
     '',
     '## Not covered',
     '',
-    '- Minority partitions on ZooKeeper: test-matrix proxies the peer links of etcd members (the',
-    '  `minority-partition` nemesis cuts the leader off) but not the quorum and election ports of',
-    '  ZooKeeper servers. `server-pause` of the leader and `member-kill` are the nearest faults there.',
-    '- Redis quorum (Redlock over several masters): not part of the drivers yet.',
+    '- Redis quorum (Redlock over several masters, `redlock://`): not in the fault suite yet.',
     '',
   )
   return lines.join('\n')

@@ -12,15 +12,13 @@ import { formatResult } from './format.js'
 
 const PROCESS_NEMESES = ['holder-kill', 'holder-pause']
 const CLUSTER_ONLY = ['leader-kill', 'member-kill', 'minority-partition']
-/** Needs proxies on the members' peer links: test-matrix has them for etcd only. */
-const PEER_PROXIES_ONLY = ['minority-partition']
 
 /** The nemeses each topology runs: memory and SQLite have no server; etcd and ZooKeeper are clusters. */
 function expectedNemeses(backend: BackendName): string[] {
   if (backend === 'memory' || backend === 'sqlite') return PROCESS_NEMESES
   const all = NEMESES.map((n) => n.name)
-  if (backend === 'etcd') return all
-  if (backend === 'zookeeper') return all.filter((n) => !PEER_PROXIES_ONLY.includes(n))
+  // etcd and ZooKeeper run with proxies on their members' peer links (minority-partition)
+  if (backend === 'etcd' || backend === 'zookeeper') return all
   return all.filter((n) => !CLUSTER_ONLY.includes(n))
 }
 

@@ -49,6 +49,8 @@ export interface ZkClient {
     callback: (error: Error | null, data: Buffer | undefined, stat: ZkStat) => void,
   ): void
   exists(path: string, callback: Callback<ZkStat | null>): void
+  /** With a watcher: a data watch when the node exists (fires on change or delete), else an existence watch. */
+  exists(path: string, watcher: (event: ZkEvent) => void, callback: Callback<ZkStat | null>): void
   remove(path: string, version: number, callback: (error: Error | null) => void): void
 }
 

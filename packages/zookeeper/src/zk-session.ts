@@ -1,7 +1,16 @@
 import { setMaxListeners } from 'node:events'
-import { type Created, rawCreate } from './raw-create.js'
+import { type Created, CreateMode, rawCreate } from './raw-create.js'
 import type { ZkClient, ZkEvent, ZkInternals, ZkStat } from './zk-client.js'
 import { ZK, zkErrorCode, zookeeper } from './zk-client.js'
+
+/**
+ * Most bytes of node paths a session keeps data watches on. node-zookeeper-client re-sends
+ * every watch in one SetWatches request on reconnect, and the server refuses a request
+ * over its jute.maxbuffer (1 MiB by default) by closing the connection; past this budget
+ * (about 10,000 lock nodes with 20-character keys; the rest of the MiB is left for waiters'
+ * watches) a node is read on every renewal instead, as before.
+ */
+const WATCHED_PATH_BYTES = 900 * 1024
 
 /** How a session is opened: where, with which timeout, and how long to wait for it. */
 export interface SessionSpec {
@@ -38,9 +47,25 @@ export class ZkSession {
   #timer: NodeJS.Timeout
   #raising: Promise<void> | undefined
   readonly #onExpired = () => this.end(new SessionEndedError('the ZooKeeper session expired'))
+  /**
+   * Off the connection, a watch event may be missed until the library re-sends its watches
+   * on reconnect (after requests queued meanwhile): every watched node is read again.
+   */
+  readonly #onState = (state: { readonly name: string }) => {
+    if (state.name !== 'SYNC_CONNECTED') this.#watched.clear()
+  }
   #lastReplySentAtMs: number
   #lastSentAtMs: number
   #pinging = false
+  /** Paths of ephemeral nodes this session created and has not seen deleted. */
+  readonly #created = new Set<string>()
+  /** Those of them whose data watch is armed and known to hold, with their stat. */
+  readonly #watched = new Map<string, ZkStat>()
+  /** Paths with a data watch registered in the library (re-sent in one SetWatches on reconnect). */
+  readonly #armed = new Set<string>()
+  #armedBytes = 0
+  /** The heartbeat not sent yet, which `exists` calls made now join. */
+  #nextBeat: Promise<void> | undefined
   /** Rejects of the requests in flight, for end(). */
   readonly #calls = new Set<(reason: unknown) => void>()
 
@@ -55,6 +80,7 @@ export class ZkSession {
     setMaxListeners(0, this.#ended.signal)
     client.once('expired', this.#onExpired)
     client.once('authenticationFailed', this.#onExpired)
+    client.on('state', this.#onState)
     this.#timer = this.#startWatch()
   }
 
@@ -139,7 +165,12 @@ export class ZkSession {
   create(path: string, data: Buffer, mode: number): Promise<Created> {
     return this.call<Created>((done) => {
       rawCreate(this.client, path, data, mode).then(
-        (created) => done(null, created),
+        (created) => {
+          if (mode === CreateMode.EPHEMERAL_SEQUENTIAL && !this.#ended.signal.aborted) {
+            this.#created.add(created.path)
+          }
+          done(null, created)
+        },
         (error: Error) => done(error, undefined as never),
       )
     })
@@ -149,8 +180,78 @@ export class ZkSession {
     return this.call<string[]>((done) => this.client.getChildren(path, done))
   }
 
+  /**
+   * The node's stat, or null when it does not exist, as of a request sent after this call.
+   * A node this session created (its lock nodes) is read once with a data watch; while
+   * that watch has not fired, later calls are answered by one shared heartbeat instead of
+   * one read each, so renewing 10,000 locks on a session is one request, not 10,000
+   * queued behind each other. ZooKeeper delivers a watch event before the reply to any
+   * request it served after the change, so a heartbeat reply with the watch still armed
+   * proves the node was unchanged when the heartbeat was served: the answer is the one a
+   * read at that moment would have given.
+   */
   exists(path: string): Promise<ZkStat | null> {
+    if (this.#watched.has(path)) return this.#confirmWatched(path)
+    if (!this.#created.has(path)) return this.#read(path)
+    const bytes = Buffer.byteLength(path) + 4
+    if (!this.#armed.has(path) && this.#armedBytes + bytes > WATCHED_PATH_BYTES) {
+      return this.#read(path)
+    }
+    const onEvent = (event: ZkEvent) => {
+      this.#watched.delete(path)
+      if (this.#armed.delete(path)) this.#armedBytes -= bytes
+      if (event.type === zookeeper.Event.NODE_DELETED) this.#created.delete(path)
+    }
+    // getData, not exists: on a missing node it leaves no watch behind (exists would leave
+    // one waiting for a creation that never comes)
+    return this.call<ZkStat | null>((done) =>
+      this.client.getData(path, onEvent, (error, _data, stat) => {
+        if (zkErrorCode(error) === ZK.NO_NODE) done(null, null)
+        else done(error, stat)
+      }),
+    ).then((stat) => {
+      if (stat === null) {
+        this.#created.delete(path)
+        return null
+      }
+      if (!this.#armed.has(path)) {
+        this.#armed.add(path)
+        this.#armedBytes += bytes
+      }
+      if (this.#created.has(path) && !this.#ended.signal.aborted) this.#watched.set(path, stat)
+      return stat
+    })
+  }
+
+  /** Nodes this session created and their data watches armed now (tests, H1). */
+  get nodeWatches(): {
+    readonly created: number
+    readonly watched: number
+    readonly armed: number
+  } {
+    return { created: this.#created.size, watched: this.#watched.size, armed: this.#armed.size }
+  }
+
+  #read(path: string): Promise<ZkStat | null> {
     return this.call<ZkStat | null>((done) => this.client.exists(path, done))
+  }
+
+  async #confirmWatched(path: string): Promise<ZkStat | null> {
+    await this.#heartbeat()
+    // the watch fired before the heartbeat's reply: read the node itself
+    return this.#watched.get(path) ?? this.exists(path)
+  }
+
+  /**
+   * One `exists /` sent on the next microtask, shared by every call made before it left:
+   * its reply comes after the server served every request of this session sent before it.
+   */
+  #heartbeat(): Promise<void> {
+    this.#nextBeat ??= Promise.resolve().then(() => {
+      this.#nextBeat = undefined
+      return this.#read('/').then(() => undefined)
+    })
+    return this.#nextBeat
   }
 
   /** `getData` with a one-shot watch; resolves with the node's stat, rejects NONODE if it is gone. */
@@ -161,7 +262,17 @@ export class ZkSession {
   }
 
   remove(path: string): Promise<void> {
-    return this.call<void>((done) => this.client.remove(path, -1, (error) => done(error)))
+    return this.call<void>((done) =>
+      this.client.remove(path, -1, (error) => {
+        if (zkErrorCode(error) !== ZK.CONNECTION_LOSS) this.#forget(path)
+        done(error)
+      }),
+    )
+  }
+
+  #forget(path: string): void {
+    this.#created.delete(path)
+    this.#watched.delete(path)
   }
 
   /** True when the driver made this client (and may reconnect or close it). */
@@ -199,7 +310,12 @@ export class ZkSession {
     clearInterval(this.#timer)
     this.client.removeListener('expired', this.#onExpired)
     this.client.removeListener('authenticationFailed', this.#onExpired)
+    this.client.removeListener('state', this.#onState)
     this.#ended.abort(reason)
+    this.#created.clear()
+    this.#watched.clear()
+    this.#armed.clear()
+    this.#armedBytes = 0
     for (const reject of this.#calls) reject(reason)
     this.#calls.clear()
     if (!this.#owned) return

@@ -3,6 +3,7 @@ import { isLockError } from '@baton-lock/core'
 import type { LockUrl } from '../lock-url.js'
 import { atStage } from './backend-stage.js'
 import { EXIT, signalExitCode } from './exit-codes.js'
+import type { LockTarget } from './lock-target.js'
 import { warn } from './output.js'
 import { formatDuration } from './parse-duration.js'
 import { UsageError } from './usage-error.js'
@@ -12,7 +13,6 @@ export const INTERRUPTS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGH
 
 /** How `run` and `lock` obtain their lock. */
 export interface AcquirePlan {
-  readonly ttlMs: number
   /** How long to wait, in ms; Infinity for no limit. */
   readonly waitMs: number
   /** Try once; `EXIT.SKIPPED` (or `conflictExitCode`) when held elsewhere. */
@@ -29,9 +29,10 @@ export interface AcquirePlan {
 export async function acquireLock(
   locker: Locker,
   url: LockUrl,
-  name: string,
+  target: LockTarget,
   plan: AcquirePlan,
 ): Promise<LockHandle | number> {
+  const { name } = target
   const interrupt = new AbortController()
   let received: NodeJS.Signals = 'SIGINT'
   const onSignal = (signal: NodeJS.Signals) => {
@@ -42,19 +43,15 @@ export async function acquireLock(
   try {
     return await atStage(url, locker, `acquire "${name}" on {url}`, async () => {
       if (plan.skipIfHeld) {
-        const handle = await locker.tryAcquire(name, { ttlMs: plan.ttlMs })
-        if (handle === null) warn(`lock "${name}" is held elsewhere; skipped`)
+        const handle = await target.tryAcquire()
+        if (handle === null) warn(`${target.busy}; skipped`)
         return handle ?? plan.conflictExitCode ?? EXIT.SKIPPED
       }
-      return await locker.acquire(name, {
-        ttlMs: plan.ttlMs,
-        waitMs: plan.waitMs,
-        signal: interrupt.signal,
-      })
+      return await target.acquire(plan.waitMs, interrupt.signal)
     })
   } catch (err) {
     if (isLockError(err, 'LOCK_TIMEOUT')) {
-      warn(`lock "${name}" not acquired within ${formatDuration(plan.waitMs)}`)
+      warn(`${target.label} not acquired within ${formatDuration(plan.waitMs)}`)
       return plan.conflictExitCode ?? EXIT.TIMEOUT
     }
     if (isLockError(err, 'LOCK_ABORTED')) return signalExitCode(received)
@@ -81,6 +78,7 @@ export function parseExitCode(
 export function grantJson(handle: LockHandle, url: LockUrl): Record<string, string | number> {
   return {
     key: handle.key,
+    mode: handle.mode,
     fence: String(handle.fence),
     owner: handle.owner,
     url: url.display,

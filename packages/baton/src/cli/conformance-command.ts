@@ -16,7 +16,8 @@ export const conformanceSpec: CommandSpec = {
   help: `Usage: baton conformance --url URL
 
 Runs Baton's conformance kit against a live deployment: many independent drivers on
-URL, checking exclusion, fencing, expiry, renewal, waiting, keys and hygiene. Uses keys
+URL, checking exclusion, fencing, expiry, renewal, waiting, keys and hygiene, elections
+and key sets, and shared locks and semaphores where the driver declares them. Uses keys
 under a fresh namespace "baton-conformance-<8 hex>" per run; run it against a deployment
 where a short burst of lock traffic is harmless.
 

@@ -12,7 +12,7 @@ export const EXIT = Object.freeze({
   /** Usage or configuration: unknown flag, malformed duration or URL, no lock database at a
    * `sqlite:` path (read-only commands), driver not installed, operation the backend cannot do. */
   USAGE: 2,
-  /** The lock was not acquired within --wait (`run`, `lock`). */
+  /** The lock was not acquired within --wait (`run`, `lock`; `elect`: not elected in time). */
   TIMEOUT: 3,
   /** --skip-if-held: someone else holds the lock; nothing was run. */
   SKIPPED: 4,
@@ -22,9 +22,11 @@ export const EXIT = Object.freeze({
   CHECK_FAILED: 6,
   /** The backend failed (unreachable, refused, timed out, protocol error) or an unexpected error. */
   BACKEND: 7,
-  /** `run`: the command was found but could not be executed (permission), as in a shell. */
+  /** `elect`: leadership was lost while CMD ran (CMD was stopped) and `--recampaign` was not given. */
+  LEADERSHIP_LOST: 8,
+  /** `run`, `elect`: the command was found but could not be executed (permission), as in a shell. */
   NOT_EXECUTABLE: 126,
-  /** `run`: the command could not be found, as in a shell. */
+  /** `run`, `elect`: the command could not be found, as in a shell. */
   NOT_FOUND: 127,
 })
 
@@ -34,15 +36,16 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [code: string, meaning: str
   ['1', 'status: the lock is free'],
   ['2', 'usage or configuration error (bad flag, duration or URL, no lock database at a'],
   ['', 'sqlite: path, driver package missing, operation the backend cannot do)'],
-  ['3', 'not acquired within --wait (run, lock)'],
+  ['3', 'not acquired within --wait (run, lock; elect: not elected)'],
   ['4', 'run --skip-if-held: held elsewhere, CMD not run'],
   ['5', 'the lock was lost while held (run: CMD was stopped)'],
   ['6', 'demo, conformance: a check failed'],
   ['7', 'backend error (unreachable, refused, timed out) or unexpected error'],
-  ['126', 'run: CMD not executable'],
-  ['127', 'run: CMD not found'],
-  ['128+N', 'signal N ended baton while waiting for the lock, or (run) ended CMD'],
-  ['CMD', "run: once CMD ran, CMD's own exit code"],
+  ['8', 'elect: leadership lost while CMD ran (CMD was stopped)'],
+  ['126', 'run, elect: CMD not executable'],
+  ['127', 'run, elect: CMD not found'],
+  ['128+N', 'signal N ended baton while waiting for the lock, or (run, elect) ended CMD'],
+  ['CMD', "run, elect: once CMD ran, CMD's own exit code"],
 ]
 
 /** The exit-code table as indented help lines. */

@@ -3,6 +3,7 @@ import { acquireLock, grantJson, INTERRUPTS } from './acquire-lock.js'
 import type { CommandSpec } from './command-args.js'
 import { parseCommandArgs, URL_OPTION } from './command-args.js'
 import { EXIT } from './exit-codes.js'
+import { lockTarget } from './lock-target.js'
 import { checkLockName, openLocker, resolveUrl } from './open-backend.js'
 import { print, printJson, warn } from './output.js'
 import { parseDuration } from './parse-duration.js'
@@ -41,7 +42,7 @@ Options:
   --ttl DUR   lease length; a crashed holder's lock frees after this (default: 30s;
               10ms to 24h)
   --json      JSON lines on stdout instead of the fence: {"event":"acquired","key",
-              "fence","owner","url"}, then {"event":"released",...} or {"event":"lost",...}
+              "mode","fence","owner","url"}, then {"event":"released",...} or {"event":"lost",...}
   -h, --help  show this help
 
 Exit codes: 0 held and released, 2 usage error, 3 not acquired within --wait, 5 lost
@@ -68,7 +69,8 @@ export async function lockCommand(argv: readonly string[]): Promise<number> {
   const url = resolveUrl(values.url)
   const locker = await openLocker(url, { ttlMs })
   try {
-    const handle = await acquireLock(locker, url, name, { ttlMs, waitMs, skipIfHeld: false })
+    const target = lockTarget(locker, name, { mode: 'exclusive' }, ttlMs)
+    const handle = await acquireLock(locker, url, target, { waitMs, skipIfHeld: false })
     if (typeof handle === 'number') return handle
     const grant = grantJson(handle, url)
     if (json) printJson({ event: 'acquired', ...grant })

@@ -4,6 +4,7 @@ import type { CommandSpec } from './command-args.js'
 import { printHelp } from './command-args.js'
 import { conformanceCommand, conformanceSpec } from './conformance-command.js'
 import { demoCommand, demoSpec } from './demo-command.js'
+import { electCommand, electSpec } from './elect-command.js'
 import { EXIT, exitCodeLines } from './exit-codes.js'
 import { lockCommand, lockSpec } from './lock-command.js'
 import { lsCommand, lsSpec } from './ls-command.js'
@@ -22,6 +23,7 @@ interface Command {
 export const COMMANDS: readonly Command[] = [
   { spec: runSpec, run: runCommand },
   { spec: lockSpec, run: lockCommand },
+  { spec: electSpec, run: electCommand },
   { spec: statusSpec, run: statusCommand },
   { spec: lsSpec, run: lsCommand },
   { spec: releaseSpec, run: releaseCommand },

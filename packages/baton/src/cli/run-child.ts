@@ -9,17 +9,36 @@ type ChildOutcome =
   | { readonly code: number | null; readonly signal: NodeJS.Signals | null }
   | { readonly error: NodeJS.ErrnoException }
 
+/** How the command ended, as baton's exit code, and whether the lock was lost meanwhile. */
+export interface ChildResult {
+  readonly code: number
+  /** The lock was lost while the command ran, and the command was stopped. */
+  readonly lost: boolean
+}
+
+/** How `runChild` reports a loss. */
+export interface ChildOptions {
+  /** Exit code when the lock was lost and the command stopped. Default `EXIT.LOST`. */
+  readonly lostExitCode?: number
+  /** What was lost, for the message: `leadership of "k"` says `leadership of "k" lost (why)`. */
+  readonly lostLabel?: string
+  /** Extra environment for the command. */
+  readonly env?: Readonly<Record<string, string>>
+}
+
 /**
- * Runs `command` with the lock's key, fence and owner in its environment and resolves
- * to baton's exit code: the child's own (128+N for signal N), `EXIT.LOST` when the lock
- * was lost and the child stopped (SIGTERM, then SIGKILL after `graceMs`), 127/126 when
- * it could not start. Signals sent to baton are forwarded to the child meanwhile.
+ * Runs `command` with the lock's key, fence, owner and mode in its environment and
+ * resolves to baton's exit code: the child's own (128+N for signal N), `EXIT.LOST` (or
+ * `lostExitCode`) when the lock was lost and the child stopped (SIGTERM, then SIGKILL
+ * after `graceMs`), 127/126 when it could not start. Signals sent to baton are forwarded
+ * to the child meanwhile.
  */
 export async function runChild(
   handle: LockHandle,
   command: readonly string[],
   graceMs: number,
-): Promise<number> {
+  options: ChildOptions = {},
+): Promise<ChildResult> {
   const [file, ...args] = command as [string, ...string[]]
   const child = spawn(file, args, {
     stdio: 'inherit',
@@ -28,6 +47,8 @@ export async function runChild(
       BATON_LOCK_KEY: handle.key,
       BATON_LOCK_FENCE: String(handle.fence),
       BATON_LOCK_OWNER: handle.owner,
+      BATON_LOCK_MODE: handle.mode,
+      ...options.env,
     },
   })
   let lost = false
@@ -36,7 +57,8 @@ export async function runChild(
     lost = true
     const reason = handle.signal.reason
     const why = reason instanceof Error ? reason.message : 'lock lost'
-    warn(`${why}; stopping the command (SIGTERM, SIGKILL after ${graceMs} ms)`)
+    const what = options.lostLabel === undefined ? why : `${options.lostLabel} lost (${why})`
+    warn(`${what}; stopping the command (SIGTERM, SIGKILL after ${graceMs} ms)`)
     child.kill('SIGTERM')
     killTimer = setTimeout(() => child.kill('SIGKILL'), graceMs)
   }
@@ -58,11 +80,11 @@ export async function runChild(
   if ('error' in outcome) {
     if (outcome.error.code === 'ENOENT') {
       warn(`command not found: ${file}`)
-      return EXIT.NOT_FOUND
+      return { code: EXIT.NOT_FOUND, lost }
     }
     warn(`cannot run ${file}: ${outcome.error.message}`)
-    return outcome.error.code === 'EACCES' ? EXIT.NOT_EXECUTABLE : EXIT.BACKEND
+    return { code: outcome.error.code === 'EACCES' ? EXIT.NOT_EXECUTABLE : EXIT.BACKEND, lost }
   }
-  if (lost) return EXIT.LOST
-  return outcome.code ?? signalExitCode(outcome.signal ?? 'SIGTERM')
+  if (lost) return { code: options.lostExitCode ?? EXIT.LOST, lost }
+  return { code: outcome.code ?? signalExitCode(outcome.signal ?? 'SIGTERM'), lost }
 }

@@ -1,8 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { contenderNamed } from '../backends.js'
-import type { LockClient } from '../lock-client.js'
-import { monotonicNs, msSince } from '../shared-clock.js'
-import type { HandoffCycle, HandoffGo, HandoffStart } from './handoff-protocol.js'
+import { monotonicNs } from '../shared-clock.js'
+import { contend } from './contend-loop.js'
+import type { HandoffGo, HandoffStart } from './handoff-protocol.js'
 
 // One contending process of the handoff scenario: acquire, hold ~holdMs, release, pause
 // pauseMs, until the parent's end time. It never measures anything itself beyond
@@ -31,34 +30,6 @@ async function take<T>(...types: string[]): Promise<T> {
     })
     waiter = undefined
   }
-}
-
-async function contend(client: LockClient, start: HandoffStart, go: HandoffGo) {
-  const cycles: HandoffCycle[] = []
-  let timeouts = 0
-  const now = () => msSince(start.originNs)
-  const untilStart = go.startAtMs - now()
-  if (untilStart > 0) await sleep(untilStart)
-  while (now() < go.endAtMs) {
-    const requestedAtMs = now()
-    // Until 1 s past the window's end: a fair lock hands over within a few holds, a wait
-    // that long is a finding (a timed-out wait), and the round ends within a second of it.
-    const release = await client.acquire(
-      start.key,
-      Math.ceil(Math.max(1_000, go.endAtMs - requestedAtMs + 1_000)),
-    )
-    const acquiredAtMs = now()
-    if (release === null) {
-      timeouts += 1
-      continue
-    }
-    await sleep(start.holdMs)
-    const releasingAtMs = now()
-    await release()
-    cycles.push({ requestedAtMs, acquiredAtMs, releasingAtMs, releasedAtMs: now() })
-    await sleep(start.pauseMs)
-  }
-  return { cycles, timeouts }
 }
 
 /**

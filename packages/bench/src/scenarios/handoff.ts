@@ -6,7 +6,13 @@ import type { Results } from '../results.js'
 import { clockSlackMs, monotonicNs, msSince } from '../shared-clock.js'
 import { nextMessage } from '../worker-process.js'
 import { analyseHandoff, type HandoffFigures } from './handoff-analysis.js'
-import { type HandoffStart, isClosed, isDone, isReady } from './handoff-protocol.js'
+import {
+  type HandoffDone,
+  type HandoffStart,
+  isClosed,
+  isDone,
+  isReady,
+} from './handoff-protocol.js'
 import type { WorkerPool } from './worker-pool.js'
 
 /** Shape of the contention. */
@@ -56,22 +62,50 @@ export async function handoffRound(
   pool: WorkerPool,
   onReady?: () => Promise<void>,
 ): Promise<HandoffFigures> {
+  const names = Array.from({ length: count }, () => contender.name)
+  const round = await contendRound(backend, names, url, options, durationMs, pool, onReady)
+  return analyseHandoff(round.reports, round.measureFromMs, round.endAtMs)
+}
+
+/** What every worker of a round did, and the measured window (shared clock, since origin). */
+export interface ContendedRound {
+  /** One report per worker, in the order of the contender names. */
+  readonly reports: readonly HandoffDone[]
+  readonly measureFromMs: number
+  readonly endAtMs: number
+}
+
+/**
+ * A handoff-shaped round whose workers may run different contenders: worker i (from
+ * `pool`) opens `contenders[i]` (a name `contenderNamed` knows) and contends for one
+ * fresh key. The shared-clock check and the failure handling are the handoff's.
+ */
+export async function contendRound(
+  backend: string,
+  contenders: readonly string[],
+  url: string,
+  options: Pick<HandoffOptions, 'holdMs' | 'pauseMs' | 'warmupMs'>,
+  durationMs: number,
+  pool: WorkerPool,
+  onReady?: () => Promise<void>,
+): Promise<ContendedRound> {
   const originNs = monotonicNs()
   let children: readonly ChildProcess[] = []
   try {
-    children = await pool.workers(count)
-    const start: HandoffStart = {
-      type: 'start',
-      backend,
-      contender: contender.name,
-      url,
-      key: `bench:handoff:${randomBytes(6).toString('hex')}`,
-      originNs,
-      holdMs: options.holdMs,
-      pauseMs: options.pauseMs,
-    }
+    children = await pool.workers(contenders.length)
+    const key = `bench:handoff:${randomBytes(6).toString('hex')}`
     const slacks = await Promise.all(
-      children.map(async (child) => {
+      children.map(async (child, i) => {
+        const start: HandoffStart = {
+          type: 'start',
+          backend,
+          contender: contenders[i] as string,
+          url,
+          key,
+          originNs,
+          holdMs: options.holdMs,
+          pauseMs: options.pauseMs,
+        }
         const ready = nextMessage(child, isReady, 60_000)
         const sentNs = monotonicNs()
         child.send(start)
@@ -96,7 +130,7 @@ export async function handoffRound(
     const closed = await closing
     const failed = closed.find((c) => c.error !== undefined)
     if (failed !== undefined) throw new Error(`closing a worker's client failed: ${failed.error}`)
-    return analyseHandoff(reports, measureFromMs, endAtMs)
+    return { reports, measureFromMs, endAtMs }
   } catch (err) {
     await pool.discard()
     throw err

@@ -17,11 +17,18 @@ export function checkS4(events: readonly HistoryEvent[]): Violation[] {
       message:
         ms === null
           ? `key never free again after a ${e.kind === 'timeout' ? 'timed-out' : 'aborted'} acquire (bound ${e.boundMs} ms)`
-          : `key free ${ms.toFixed(0)} ms after release following a ${e.kind === 'timeout' ? 'timed-out' : 'aborted'} acquire (bound ${e.boundMs} ms)`,
+          : `key free ${ms.toFixed(0)} ms after release following a ${e.kind === 'timeout' ? 'timed-out' : 'aborted'} acquire (bound ${e.boundMs} ms${detailOf(e)})`,
       excerpt: [e],
     })
   }
   return violations
+}
+
+function detailOf(e: Extract<HistoryEvent, { type: 's4' }>): string {
+  const parts: string[] = []
+  if (e.attempts !== undefined) parts.push(`${e.attempts} tryAcquire calls`)
+  if (e.releaseMs !== undefined) parts.push(`the release took ${e.releaseMs.toFixed(0)} ms`)
+  return parts.length === 0 ? '' : `; ${parts.join(', ')}`
 }
 
 /** H1: nothing left behind after the run (keys, sessions, znodes, leases, connections). */

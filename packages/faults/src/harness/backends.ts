@@ -76,7 +76,7 @@ export async function deploy(
     case 'etcd':
       return clustered(backend, await startEtcdCluster(3, { peerProxies: true }))
     case 'zookeeper':
-      return clustered(backend, await startZookeeperEnsemble(3))
+      return clustered(backend, await startZookeeperEnsemble(3, { peerProxies: true }))
   }
 }
 
