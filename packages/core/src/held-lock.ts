@@ -224,6 +224,7 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
     this.#host.emit({
       type: 'lost',
       key: this.key,
+      mode: this.mode,
       atMs: this.#host.clock.now(),
       fence: this.fence,
       heldMs: this.#heldMs(),
@@ -290,6 +291,7 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
     this.#host.emit({
       type,
       key: this.key,
+      mode: this.mode,
       atMs: this.#host.clock.now(),
       fence: this.fence,
       heldMs: this.#heldMs(),

@@ -1,6 +1,10 @@
+import type { LockMode } from './driver.js'
+
 /** Common fields of every lock event. `key` is the user's key, without namespace. */
 interface EventBase {
   readonly key: string
+  /** The acquire's or the handle's mode: `exclusive`, `shared`, or `semaphore` (a permit). */
+  readonly mode: LockMode
   /** Monotonic time of the event, in ms. */
   readonly atMs: number
 }

@@ -389,7 +389,7 @@ export class Locker implements AsyncDisposable {
       if (takesSlot(mode)) holdsSlot = tryTakeKey(this.driver, fullKey)
       if (takesSlot(mode) && !holdsSlot) {
         contended = true
-        this.#emitContended(key, owner)
+        this.#emitContended(key, mode, owner)
         if (waitMs === 0) return this.#noLock(key, isTry, waitMs)
         attempt.setDeadline(startedAtMs + waitMs)
         await waitForKey(this.driver, fullKey, attempt.signal)
@@ -401,12 +401,12 @@ export class Locker implements AsyncDisposable {
       const queues = !contended && attempt.queues
       if (!contended && !queues) {
         lease = await attempt.callDriver(0)
-        if (lease === null) this.#emitContended(key, owner)
+        if (lease === null) this.#emitContended(key, mode, owner)
       }
       const remainingMs = Math.ceil(startedAtMs + waitMs - this.#clock.now())
       if (queues) {
         // one call, even when the wait ran out already: then it is the single attempt
-        const onContended = () => this.#emitContended(key, owner)
+        const onContended = () => this.#emitContended(key, mode, owner)
         lease = await attempt.callDriver(Math.max(0, remainingMs), onContended)
       } else if (lease === null && remainingMs > 0) {
         lease = await attempt.callDriver(remainingMs)
@@ -419,13 +419,13 @@ export class Locker implements AsyncDisposable {
       if (this.#onEvent !== undefined) {
         const atMs = this.#clock.now()
         const waitedMs = atMs - startedAtMs
-        this.#emit({ type: 'acquired', key, atMs, fence: lease.fence, owner, waitedMs })
+        this.#emit({ type: 'acquired', key, mode, atMs, fence: lease.fence, owner, waitedMs })
       }
       handle.start()
       if (takesSlot(mode)) watchKeyWaiters(this.driver, fullKey, () => handle.watchLoss())
       return new HandleView(handle)
     } catch (err) {
-      if (err instanceof LockTimeoutError) this.#emitTimeout(key, startedAtMs)
+      if (err instanceof LockTimeoutError) this.#emitTimeout(key, mode, startedAtMs)
       throw err
     } finally {
       attempt.clearDeadline()
@@ -436,9 +436,9 @@ export class Locker implements AsyncDisposable {
     }
   }
 
-  #emitContended(key: string, owner: string): void {
+  #emitContended(key: string, mode: LockMode, owner: string): void {
     if (this.#onEvent !== undefined)
-      this.#emit({ type: 'contended', key, atMs: this.#clock.now(), owner })
+      this.#emit({ type: 'contended', key, mode, atMs: this.#clock.now(), owner })
   }
 
   #noLock(key: string, isTry: boolean, waitMs: number): null {
@@ -446,9 +446,10 @@ export class Locker implements AsyncDisposable {
     throw new LockTimeoutError(key, waitMs)
   }
 
-  #emitTimeout(key: string, startedAtMs: number): void {
+  #emitTimeout(key: string, mode: LockMode, startedAtMs: number): void {
+    if (this.#onEvent === undefined) return
     const atMs = this.#clock.now()
-    this.#emit({ type: 'timeout', key, atMs, waitedMs: atMs - startedAtMs })
+    this.#emit({ type: 'timeout', key, mode, atMs, waitedMs: atMs - startedAtMs })
   }
 
   #fullKey(key: string): string {

@@ -156,14 +156,53 @@ describe('Locker API (real time, MemoryDriver)', () => {
     const types = events.map((e) => e.type)
     expect(types.slice(0, 3)).toEqual(['acquired', 'contended', 'timeout'])
     expect(types.at(-1)).toBe('released')
-    expect(events[0]).toMatchObject({ key: 'e', fence: lock.fence, owner: lock.owner })
+    expect(events[0]).toMatchObject({
+      key: 'e',
+      mode: 'exclusive',
+      fence: lock.fence,
+      owner: lock.owner,
+    })
     expect(events.find((e) => e.type === 'timeout')).toMatchObject({
       key: 'e',
+      mode: 'exclusive',
       waitedMs: expect.any(Number),
     })
     const released = events.at(-1) as Extract<LockEvent, { type: 'released' }>
     expect(released.heldMs).toBeGreaterThan(0)
     expect(released.fence).toBe(lock.fence)
+    expect(events.every((e) => e.mode === 'exclusive')).toBe(true)
+  })
+
+  it("every event names the grant's mode: shared, semaphore, and an election's exclusive", async () => {
+    const events: LockEvent[] = []
+    const store = new MemoryStore()
+    await using locker = new Locker(new MemoryDriver({ store }), {
+      onEvent: (e) => events.push(e),
+    })
+    const reader = await locker.acquire('r', { mode: 'shared' })
+    await expect(locker.acquire('r', { waitMs: 10 })).rejects.toMatchObject({
+      code: 'LOCK_TIMEOUT',
+    })
+    await reader.release()
+    const semaphore = locker.semaphore('s', { limit: 1 })
+    const permit = await semaphore.acquire()
+    expect(await semaphore.tryAcquire()).toBeNull()
+    expect(store.drop('s', { mode: 'semaphore' })).toBe(true)
+    expect(permit.state).toBe('lost')
+    const election = locker.election('e', { value: 'me' })
+    await (await election.campaign()).release()
+    const seen = events.map((e) => `${e.type}:${e.key}:${e.mode}`)
+    expect(seen).toEqual([
+      'acquired:r:shared',
+      'contended:r:exclusive',
+      'timeout:r:exclusive',
+      'released:r:shared',
+      'acquired:s:semaphore',
+      'contended:s:semaphore',
+      'lost:s:semaphore',
+      'acquired:e:exclusive',
+      'released:e:exclusive',
+    ])
   })
 
   it('a listener that throws never breaks the lock', async () => {

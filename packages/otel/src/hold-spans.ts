@@ -1,5 +1,6 @@
 import type { LockEvent } from '@baton-lock/core'
 import {
+  type Attributes,
   type Context,
   type Link,
   type Span,
@@ -13,6 +14,7 @@ import {
   ATTR_FENCE,
   ATTR_HELD_MS,
   ATTR_LOST_REASON,
+  ATTR_MODE,
   ATTR_OWNER,
   ATTR_RENEWALS,
   ATTR_STATE,
@@ -53,10 +55,16 @@ export class HoldSpans {
     const attributes = {
       [ATTR_BACKEND]: backend,
       [ATTR_FENCE]: event.fence.toString(),
+      [ATTR_MODE]: event.mode,
       [ATTR_OWNER]: event.owner,
     }
     span.setAttributes(addKeyAttribute(attributes, event.key, this.#recordKeys))
     this.#holds.set(holdId(event), { span, renewals: 0 })
+  }
+
+  /** Adds what the events lack (a semaphore's limit) to the open hold of `key` and `fence`. */
+  annotate(key: string, fence: bigint, attributes: Attributes): void {
+    this.#holds.get(holdId({ key, fence }))?.span.setAttributes(attributes)
   }
 
   renewed(event: HoldEvent<'renewed'>): void {

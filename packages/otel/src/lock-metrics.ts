@@ -1,8 +1,10 @@
+import type { LockMode } from '@baton-lock/core'
 import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api'
 import {
   type AcquireOutcome,
   ATTR_BACKEND,
   ATTR_LOST_REASON,
+  ATTR_MODE,
   ATTR_OUTCOME,
   ATTR_STATE,
   HOLD_BUCKETS_S,
@@ -18,8 +20,9 @@ import {
 
 /**
  * The instruments of one instrumented Locker, with their attribute sets built once per
- * backend: metrics carry the backend, outcome, state and loss reason, never the key (its
- * cardinality is the application's, not bounded).
+ * backend: metrics carry the backend, the mode (three values), outcome, state and loss
+ * reason, never the key (its cardinality is the application's, not bounded). A mode
+ * core would refuse (a bad `mode` option) is left out rather than recorded as given.
  */
 export class LockMetrics {
   readonly #acquireDuration: Histogram
@@ -29,11 +32,10 @@ export class LockMetrics {
   readonly #losses: Counter
   readonly #renewals: Counter
   readonly #suspensions: Counter
-  #base: Attributes = {}
-  #byOutcome = new Map<AcquireOutcome, Attributes>()
-  #released: Attributes = {}
-  #lost: Attributes = {}
-  #byReason = new Map<string, Attributes>()
+  #backend = ''
+  #byMode: Record<LockMode, Attributes> = byMode({})
+  /** Attribute sets with a second attribute, by `mode:value`; bounded (modes times values). */
+  #sets = new Map<string, Attributes>()
 
   constructor(meter: Meter, backend: string) {
     this.#acquireDuration = meter.createHistogram(METRIC_ACQUIRE_DURATION, {
@@ -71,51 +73,64 @@ export class LockMetrics {
 
   /** Rebuilds the attribute sets for `backend`. */
   setBackend(backend: string): void {
-    this.#base = { [ATTR_BACKEND]: backend }
-    this.#byOutcome = new Map()
-    this.#released = { [ATTR_BACKEND]: backend, [ATTR_STATE]: 'released' }
-    this.#lost = { [ATTR_BACKEND]: backend, [ATTR_STATE]: 'lost' }
-    this.#byReason = new Map()
+    this.#backend = backend
+    this.#byMode = byMode({ [ATTR_BACKEND]: backend })
+    this.#sets = new Map()
   }
 
-  acquireEnded(outcome: AcquireOutcome, waitedMs: number): void {
-    let attributes = this.#byOutcome.get(outcome)
+  acquireEnded(outcome: AcquireOutcome, mode: LockMode | undefined, waitedMs: number): void {
+    this.#acquireDuration.record(waitedMs / 1000, this.#with(mode, ATTR_OUTCOME, outcome))
+  }
+
+  granted(mode: LockMode): void {
+    this.#held.add(1, this.#modeSet(mode))
+  }
+
+  contended(mode: LockMode): void {
+    this.#contentions.add(1, this.#modeSet(mode))
+  }
+
+  renewed(mode: LockMode): void {
+    this.#renewals.add(1, this.#modeSet(mode))
+  }
+
+  suspended(mode: LockMode): void {
+    this.#suspensions.add(1, this.#modeSet(mode))
+  }
+
+  released(mode: LockMode, heldMs: number): void {
+    this.#held.add(-1, this.#modeSet(mode))
+    this.#holdDuration.record(heldMs / 1000, this.#with(mode, ATTR_STATE, 'released'))
+  }
+
+  lost(mode: LockMode, heldMs: number, reason: string): void {
+    this.#held.add(-1, this.#modeSet(mode))
+    this.#holdDuration.record(heldMs / 1000, this.#with(mode, ATTR_STATE, 'lost'))
+    this.#losses.add(1, this.#with(mode, ATTR_LOST_REASON, reason))
+  }
+
+  /** The backend and mode; an event from a newer core with a mode unknown here gets its own set. */
+  #modeSet(mode: LockMode): Attributes {
+    return this.#byMode[mode] ?? this.#with(mode, '', '')
+  }
+
+  #with(mode: LockMode | undefined, name: string, value: string): Attributes {
+    const id = `${mode ?? ''}:${name}:${value}`
+    let attributes = this.#sets.get(id)
     if (attributes === undefined) {
-      attributes = { ...this.#base, [ATTR_OUTCOME]: outcome }
-      this.#byOutcome.set(outcome, attributes)
+      attributes = { [ATTR_BACKEND]: this.#backend }
+      if (mode !== undefined) attributes[ATTR_MODE] = mode
+      if (name !== '') attributes[name] = value
+      this.#sets.set(id, attributes)
     }
-    this.#acquireDuration.record(waitedMs / 1000, attributes)
+    return attributes
   }
+}
 
-  granted(): void {
-    this.#held.add(1, this.#base)
-  }
-
-  contended(): void {
-    this.#contentions.add(1, this.#base)
-  }
-
-  renewed(): void {
-    this.#renewals.add(1, this.#base)
-  }
-
-  suspended(): void {
-    this.#suspensions.add(1, this.#base)
-  }
-
-  released(heldMs: number): void {
-    this.#held.add(-1, this.#base)
-    this.#holdDuration.record(heldMs / 1000, this.#released)
-  }
-
-  lost(heldMs: number, reason: string): void {
-    this.#held.add(-1, this.#base)
-    this.#holdDuration.record(heldMs / 1000, this.#lost)
-    let attributes = this.#byReason.get(reason)
-    if (attributes === undefined) {
-      attributes = { ...this.#base, [ATTR_LOST_REASON]: reason }
-      this.#byReason.set(reason, attributes)
-    }
-    this.#losses.add(1, attributes)
+function byMode(base: Attributes): Record<LockMode, Attributes> {
+  return {
+    exclusive: { ...base, [ATTR_MODE]: 'exclusive' },
+    shared: { ...base, [ATTR_MODE]: 'shared' },
+    semaphore: { ...base, [ATTR_MODE]: 'semaphore' },
   }
 }

@@ -1,35 +1,20 @@
-import type { LockEvent, Locker, LockHandle } from '@baton-lock/core'
+import type { LockEvent, Locker } from '@baton-lock/core'
 import {
-  type Context,
-  context,
   diag,
   type MeterProvider,
   metrics,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
   type Tracer,
   type TracerProvider,
   trace,
 } from '@opentelemetry/api'
+import { AcquireSpans } from './acquire-spans.js'
 import { HoldSpans } from './hold-spans.js'
-import { addKeyAttribute, checkRecordKeys, type RecordKeys } from './key-attributes.js'
-import { errorType, lostReason, outcomeOf } from './lock-errors.js'
+import { checkRecordKeys, type RecordKeys } from './key-attributes.js'
+import { lostReason } from './lock-errors.js'
 import { LockMetrics } from './lock-metrics.js'
 import { isNoopMeter, isNoopTracing } from './noop-providers.js'
-import {
-  type AcquireOutcome,
-  ATTR_BACKEND,
-  ATTR_CONTENDED,
-  ATTR_ERROR_TYPE,
-  ATTR_FENCE,
-  ATTR_OPERATION,
-  ATTR_OUTCOME,
-  ATTR_WAIT_LIMIT_MS,
-  SCOPE_NAME,
-  SCOPE_VERSION,
-  SPAN_ACQUIRE,
-} from './semantics.js'
+import { SCOPE_NAME, SCOPE_VERSION } from './semantics.js'
+import { wrapLocker } from './wrap-locker.js'
 
 /** Options of a `LockTelemetry`, read once at construction. */
 export interface LockTelemetryOptions {
@@ -45,22 +30,13 @@ export interface LockTelemetryOptions {
   readonly onEvent?: (event: LockEvent) => void
 }
 
-/** One acquire in flight whose span records; found again from the events through the active context. */
-interface Attempt {
-  /** The caller's context, parent of the acquire span and of the hold span. */
-  readonly parent: Context
-  /** True when the context manager carried the acquire span into core, so events find it. */
-  tracked: boolean
-  contended: boolean
-}
-
 /** Lockers already instrumented: a second wrapper would count everything twice. */
 const instrumented = new WeakSet<Locker>()
 
 /**
  * Spans and metrics for one Locker. Core's events (`onEvent`) give contention, holds,
- * renewals and losses; wrapping the Locker's `acquire` and `tryAcquire` gives what events
- * lack: the caller's context, and acquires that end in abort or error. Wire both:
+ * renewals and losses; wrapping the Locker's acquire calls (see `instrument`) gives what
+ * events lack: the caller's context, and acquires that end in abort or error. Wire both:
  *
  *     const telemetry = new LockTelemetry({ recordKeys: 'hash' })
  *     const locker = telemetry.instrument(new Locker(driver, { onEvent: telemetry.onEvent }))
@@ -84,7 +60,7 @@ export class LockTelemetry {
   readonly #recordKeys: RecordKeys
   readonly #fixedBackend: string | undefined
   readonly #chained: ((event: LockEvent) => void) | undefined
-  readonly #attempts = new WeakMap<Span, Attempt>()
+  readonly #acquires: AcquireSpans
   #backend: string
   #locker: Locker | undefined
   #eventsSeen = 0
@@ -112,6 +88,16 @@ export class LockTelemetry {
     const meter = meterProvider.getMeter(SCOPE_NAME, SCOPE_VERSION)
     this.#metrics = new LockMetrics(meter, this.#backend)
     this.#holds = new HoldSpans(this.#tracer, this.#recordKeys)
+    this.#acquires = new AcquireSpans(
+      this.#tracer,
+      this.#recordKeys,
+      this.#metrics,
+      this.#holds,
+      () => {
+        if (this.#eventsSeen === 0) this.#warnUnwired()
+      },
+    )
+    this.#acquires.setBackend(this.#backend)
     this.active = !(isNoopTracing(tracerProvider) && isNoopMeter(meter))
     this.onEvent = this.active ? (event) => this.#listen(event) : this.#chained
   }
@@ -131,9 +117,11 @@ export class LockTelemetry {
   }
 
   /**
-   * Wraps `locker.acquire` and `locker.tryAcquire` on the instance (so `withLock`, which
-   * calls `acquire`, is covered) and returns the same Locker. One Locker per LockTelemetry:
-   * events do not say which Locker sent them.
+   * Wraps, on the instance, `locker.acquire`, `tryAcquire` and `acquireAll`, and the
+   * Semaphores and Elections that `semaphore()` and `election()` make from then on (so
+   * `withLock`, `withAll`, `elect`, a Semaphore's `withLock` and an Election's `lead` are
+   * covered), and returns the same Locker. One Locker per LockTelemetry: events do not say
+   * which Locker sent them.
    */
   instrument<L extends Locker>(locker: L): L {
     if (this.#locker !== undefined) {
@@ -146,117 +134,48 @@ export class LockTelemetry {
     if (this.#fixedBackend === undefined) {
       this.#backend = locker.driver.name
       this.#metrics.setBackend(this.#backend)
+      this.#acquires.setBackend(this.#backend)
     }
-    const acquire = locker.acquire
-    const tryAcquire = locker.tryAcquire
-    locker.acquire = (key, options) =>
-      this.#observe('acquire', key, options?.waitMs, () => acquire.call(locker, key, options))
-    locker.tryAcquire = (key, options) =>
-      this.#observe('try_acquire', key, 0, () => tryAcquire.call(locker, key, options))
+    wrapLocker(locker, (call, take) => this.#acquires.observe(call, take))
     return locker
-  }
-
-  #observe<T extends LockHandle | null>(
-    operation: 'acquire' | 'try_acquire',
-    key: string,
-    waitLimitMs: number | undefined,
-    call: () => Promise<T>,
-  ): Promise<T> {
-    const startedAtMs = performance.now()
-    const parent = context.active()
-    const span = this.#tracer.startSpan(SPAN_ACQUIRE, { kind: SpanKind.INTERNAL }, parent)
-    let pending: Promise<T>
-    if (span.isRecording()) {
-      const attributes = { [ATTR_BACKEND]: this.#backend, [ATTR_OPERATION]: operation }
-      span.setAttributes(addKeyAttribute(attributes, key, this.#recordKeys))
-      if (waitLimitMs !== undefined) span.setAttribute(ATTR_WAIT_LIMIT_MS, waitLimitMs)
-      const attempt: Attempt = { parent, tracked: false, contended: false }
-      this.#attempts.set(span, attempt)
-      const inner = trace.setSpan(parent, span)
-      pending = context.with(inner, () => {
-        attempt.tracked = context.active() === inner
-        return call()
-      })
-    } else {
-      pending = call()
-    }
-    return pending.then(
-      (handle) => {
-        this.#acquireEnded(span, handle === null ? 'busy' : 'acquired', startedAtMs, handle)
-        return handle
-      },
-      (err: unknown) => {
-        this.#acquireEnded(span, outcomeOf(err), startedAtMs, err)
-        throw err
-      },
-    )
-  }
-
-  #acquireEnded(span: Span, outcome: AcquireOutcome, startedAtMs: number, result: unknown): void {
-    this.#metrics.acquireEnded(outcome, performance.now() - startedAtMs)
-    if (outcome === 'acquired' && this.#eventsSeen === 0) this.#warnUnwired()
-    if (!span.isRecording()) return
-    span.setAttribute(ATTR_OUTCOME, outcome)
-    const attempt = this.#attempts.get(span)
-    if (attempt?.tracked) span.setAttribute(ATTR_CONTENDED, attempt.contended || outcome === 'busy')
-    if (outcome === 'acquired') {
-      span.setAttribute(ATTR_FENCE, (result as LockHandle).fence.toString())
-    } else if (outcome !== 'busy') {
-      span.setAttribute(ATTR_ERROR_TYPE, errorType(result))
-    }
-    if (outcome === 'error') {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: errorType(result) })
-    }
-    span.end()
   }
 
   #record(event: LockEvent): void {
     this.#eventsSeen++
     switch (event.type) {
       case 'contended': {
-        this.#metrics.contended()
-        const attempt = this.#currentAttempt()
-        if (attempt !== undefined) attempt.attempt.contended = true
+        this.#metrics.contended(event.mode)
+        this.#acquires.contended()
         return
       }
       case 'acquired': {
-        this.#metrics.granted()
-        const current = this.#currentAttempt()
-        const parent = current?.attempt.parent ?? context.active()
-        const link = current === undefined ? undefined : { context: current.span.spanContext() }
+        this.#metrics.granted(event.mode)
+        const { parent, link } = this.#acquires.acquired(event)
         this.#holds.start(event, this.#backend, parent, link)
         return
       }
       case 'renewed':
-        this.#metrics.renewed()
+        this.#metrics.renewed(event.mode)
         this.#holds.renewed(event)
         return
       case 'suspended':
-        this.#metrics.suspended()
+        this.#metrics.suspended(event.mode)
         this.#holds.suspended(event)
         return
       case 'lost': {
         const reason = lostReason(event.error)
-        this.#metrics.lost(event.heldMs, reason)
+        this.#metrics.lost(event.mode, event.heldMs, reason)
         this.#holds.lost(event, reason)
         return
       }
       case 'released':
-        this.#metrics.released(event.heldMs)
+        this.#metrics.released(event.mode, event.heldMs)
         this.#holds.released(event)
         return
       case 'timeout':
-        // The wrapper records the outcome; the wait was contended (it waited).
+        this.#acquires.timeout(event)
         return
     }
-  }
-
-  /** The acquire whose span core's event runs under, when the context manager carried it. */
-  #currentAttempt(): { span: Span; attempt: Attempt } | undefined {
-    const span = trace.getSpan(context.active())
-    if (span === undefined) return undefined
-    const attempt = this.#attempts.get(span)
-    return attempt === undefined ? undefined : { span, attempt }
   }
 
   #warnUnwired(): void {

@@ -7,6 +7,8 @@ export const SCOPE_VERSION = '0.1.0'
 /** Span names. */
 export const SPAN_ACQUIRE = 'baton.lock.acquire'
 export const SPAN_HOLD = 'baton.lock.hold'
+/** One `acquireAll` / `withAll`: the per-key acquire spans are its children. */
+export const SPAN_ACQUIRE_ALL = 'baton.lock.acquire_all'
 
 /** Attribute names, in OpenTelemetry semantic-convention style (`namespace.name`, snake_case). */
 export const ATTR_BACKEND = 'baton.lock.backend'
@@ -14,7 +16,14 @@ export const ATTR_BACKEND = 'baton.lock.backend'
 export const ATTR_KEY = 'baton.lock.key'
 /** First 16 hex characters (64 bits) of the key's SHA-256; recorded only with `recordKeys: 'hash'`. */
 export const ATTR_KEY_SHA256 = 'baton.lock.key_sha256'
+/** `acquire`, `try_acquire` (a Locker's or a Semaphore's), `campaign` (an election) or `acquire_all`. */
 export const ATTR_OPERATION = 'baton.lock.operation'
+/** `exclusive`, `shared` or `semaphore` (a permit); an election's leadership is `exclusive`. */
+export const ATTR_MODE = 'baton.lock.mode'
+/** A semaphore's `limit`, on its acquire and hold spans. */
+export const ATTR_SEMAPHORE_LIMIT = 'baton.semaphore.limit'
+/** How many keys an `acquireAll` asked for. */
+export const ATTR_KEY_COUNT = 'baton.lock.key_count'
 export const ATTR_OUTCOME = 'baton.lock.outcome'
 export const ATTR_CONTENDED = 'baton.lock.contended'
 /** The fencing token as a decimal string: it is a bigint, wider than an attribute number. */
@@ -36,6 +45,9 @@ export const METRIC_CONTENTIONS = 'baton.lock.contentions'
 export const METRIC_LOSSES = 'baton.lock.losses'
 export const METRIC_RENEWALS = 'baton.lock.renewals'
 export const METRIC_SUSPENSIONS = 'baton.lock.suspensions'
+
+/** What `baton.lock.operation` names. */
+export type AcquireOperation = 'acquire' | 'try_acquire' | 'campaign' | 'acquire_all'
 
 /**
  * How an acquire ended: `acquired`; `busy` (`tryAcquire` found the key held and returned
