@@ -14,6 +14,14 @@ export interface Created {
   readonly stat: ZkStat
 }
 
+let openAclRecords: unknown[] | undefined
+
+/** OPEN_ACL_UNSAFE as jute records, made once: serialising a request only reads them. */
+function openAcl(): unknown[] {
+  openAclRecords ??= zookeeper.ACL.OPEN_ACL_UNSAFE.map((acl) => acl.toRecord())
+  return openAclRecords
+}
+
 /**
  * Sends a `create2` or `createContainer` request through the client's own connection
  * (same session, same ordering, no retry). node-zookeeper-client 1.1 only sends opcode 1
@@ -36,7 +44,7 @@ export function rawCreate(
   const payload = new jute.protocol.CreateRequest()
   payload.path = path
   payload.data = data
-  payload.acl = zookeeper.ACL.OPEN_ACL_UNSAFE.map((acl) => acl.toRecord())
+  payload.acl = openAcl()
   payload.flags = mode
   const request = new jute.Request(header, payload)
   const opcode = mode === CreateMode.CONTAINER ? OP_CREATE_CONTAINER : OP_CREATE2
