@@ -7,8 +7,8 @@ const MAX_TIMER_MS = 2_147_483_647
 
 /**
  * One acquire's waiting budget: looks until granted, the deadline passes, the caller
- * aborts, the driver closes or the session ends. The stop signal and its timer are made at the first wait
- * only, so an uncontended acquire pays for none of it; `dispose` clears them.
+ * aborts, the driver closes or the session ends. The stop signal and its timer are made at
+ * the first wait only, so an uncontended acquire pays for none of it; `dispose` clears them.
  */
 export class QueueWait {
   readonly #session: ZkSession
