@@ -18,7 +18,7 @@ import { FenceTable } from './fence-table.js'
 import { type LockSession, lastRow } from './lock-session.js'
 import { lockStatements } from './lock-statements.js'
 import { MYSQL_CAPABILITIES, type MysqlServerInfo } from './mysql-capabilities.js'
-import { lockName, semaphoreNames } from './mysql-key.js'
+import { lockName, type SemaphoreNames, semaphoreNames } from './mysql-key.js'
 import { type MysqlDriverOptions, resolveMysqlOptions } from './mysql-options.js'
 import { inspectSemaphore, tryPermit, waitOnSlot } from './permit-attempts.js'
 import { readServerInfo } from './server-info.js'
@@ -27,6 +27,7 @@ import { deadlockOr, endsSession, sessionEndedError } from './session-errors.js'
 import { type HeldName, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
 import { tryLock } from './try-lock.js'
+import { WaitSignal } from './wait-signal.js'
 
 /** Slack on top of `waitMs` before a wait the server did not end itself is cancelled (a stalled server). */
 const DEADLINE_SLACK_MS = 250
@@ -102,38 +103,46 @@ export class MysqlDriver implements LockDriver {
     if (this.#server === undefined) await this.ready()
     if (req.mode === 'semaphore') return this.#acquirePermit(req)
     const name = lockName(req.key)
-    if (!(req.waitMs > 0)) return this.#tryOnce(req, name, req.signal)
+    // a one-shot try reads req.signal only if it has to wait for a session: core makes the
+    // signal on first read, and an uncontended try never needs it
+    if (!(req.waitMs > 0)) return this.#tryOnce(req, name)
     const deadlineMs = performance.now() + req.waitMs
     // A session that holds nothing and has nothing in flight waits on the server at once:
     // GET_LOCK(name, seconds) answers at once when the name is free, so a separate try
     // first would only add a round trip, and would join the server's queue later (FIFO).
     let session = this.#fences.known ? this.#pool.idleForWait(name, req.ttlMs) : undefined
     if (session === undefined) {
-      const lease = await this.#tryOnce(req, name, req.signal)
+      const lease = await this.#tryOnce(req, name)
       if (lease !== null || req.signal.aborted) return lease
     }
-    const signals = [req.signal, this.#lifecycle.signal]
     const leftMs = deadlineMs - performance.now()
-    if (leftMs < 2 ** 31 - DEADLINE_SLACK_MS) {
-      signals.push(AbortSignal.timeout(Math.ceil(Math.max(0, leftMs) + DEADLINE_SLACK_MS)))
-    }
-    const signal = AbortSignal.any(signals)
-    if (session === undefined) {
-      const waiter = await this.#pool.forWait(name, req.ttlMs, signal)
-      if (waiter === undefined) return null
-      if (waiter === null) {
-        // every session is busy waiting (maxSessions): bounded polling with one-shot tries
-        return pollForGrant({
-          attempt: async () => ({ lease: await this.#tryOnce(req, name, signal) }),
-          waitMs: Math.max(0, deadlineMs - performance.now()),
-          signal,
-          minMs: 5,
-          maxMs: 250,
-        })
+    const stop = new WaitSignal(
+      [req.signal, this.#lifecycle.signal],
+      leftMs < 2 ** 31 - DEADLINE_SLACK_MS
+        ? Math.ceil(Math.max(0, leftMs) + DEADLINE_SLACK_MS)
+        : undefined,
+    )
+    const signal = stop.signal
+    try {
+      if (session === undefined) {
+        const waiter = await this.#pool.forWait(name, req.ttlMs, signal)
+        if (waiter === undefined) return null
+        if (waiter === null) {
+          // every session is busy waiting (maxSessions): bounded polling with one-shot tries
+          return await pollForGrant({
+            attempt: async () => ({ lease: await this.#tryOnce(req, name, signal) }),
+            waitMs: Math.max(0, deadlineMs - performance.now()),
+            signal,
+            minMs: 5,
+            maxMs: 250,
+          })
+        }
+        session = waiter
       }
-      session = waiter
+      return await this.#settle(this.#waitOn(session, req, name, deadlineMs, signal), signal)
+    } finally {
+      stop.dispose()
     }
-    return this.#settle(this.#waitOn(session, req, name, deadlineMs, signal), signal)
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -234,11 +243,15 @@ export class MysqlDriver implements LockDriver {
     await this.close()
   }
 
-  /** One `GET_LOCK(name, 0)` + fence round trip on a shared session; creates the fence table on first use. */
-  async #tryOnce(req: AcquireRequest, name: string, signal: AbortSignal) {
+  /**
+   * One `GET_LOCK(name, 0)` + fence round trip on a shared session; creates the fence table
+   * on first use. `signal` defaults to the request's (read only when needed).
+   */
+  async #tryOnce(req: AcquireRequest, name: string, signal?: AbortSignal) {
     for (let attempt = 1; ; attempt++) {
       const session =
-        this.#pool.pickForKey(name, req.ttlMs) ?? (await this.#pool.forKey(name, req.ttlMs, signal))
+        this.#pool.pickForKey(name, req.ttlMs) ??
+        (await this.#pool.forKey(name, req.ttlMs, signal ?? req.signal))
       if (session === undefined) return null
       try {
         const sentAtMs = performance.now()
@@ -253,7 +266,7 @@ export class MysqlDriver implements LockDriver {
         session.claimed.delete(name)
         // a session the server ended while idle (restart, wait_timeout) whose end we had
         // not seen yet: nothing was granted on it, so one more try on a fresh session
-        if (attempt > 1 || !endsSession(err) || signal.aborted) throw err
+        if (attempt > 1 || !endsSession(err) || (signal ?? req.signal).aborted) throw err
         session.destroy()
       }
     }
@@ -328,11 +341,26 @@ export class MysqlDriver implements LockDriver {
     }
     const names = semaphoreNames(req.key)
     const deadlineMs = performance.now() + req.waitMs
-    const signals = [req.signal, this.#lifecycle.signal]
-    if (req.waitMs < 2 ** 31 - DEADLINE_SLACK_MS) {
-      signals.push(AbortSignal.timeout(Math.ceil(Math.max(0, req.waitMs) + DEADLINE_SLACK_MS)))
+    const stop = new WaitSignal(
+      [req.signal, this.#lifecycle.signal],
+      req.waitMs < 2 ** 31 - DEADLINE_SLACK_MS
+        ? Math.ceil(Math.max(0, req.waitMs) + DEADLINE_SLACK_MS)
+        : undefined,
+    )
+    try {
+      return await this.#permitLoop(req, limit, names, deadlineMs, stop.signal)
+    } finally {
+      stop.dispose()
     }
-    const signal = AbortSignal.any(signals)
+  }
+
+  async #permitLoop(
+    req: AcquireRequest,
+    limit: number,
+    names: SemaphoreNames,
+    deadlineMs: number,
+    signal: AbortSignal,
+  ): Promise<DriverLease | null> {
     let slot = Math.floor(Math.random() * limit)
     let sliceMs = SLOT_WAIT_FIRST_MS
     for (;;) {

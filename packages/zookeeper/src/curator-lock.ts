@@ -87,7 +87,8 @@ export async function createLockNode(
   data: Buffer,
 ): Promise<LockNode> {
   const prefix = `${PROTECTED_PREFIX}${randomUUID()}-`
-  const backoff = new Backoff({ minMs: 10, maxMs: 500 })
+  // made on the first connection loss only: the usual create needs none
+  let backoff: Backoff | undefined
   for (let attempt = 1; ; attempt++) {
     try {
       const created = await session.create(
@@ -101,6 +102,7 @@ export async function createLockNode(
       if (code === ZK.NO_NODE && attempt < 5) {
         await createContainers(session, lockPath)
       } else if (code === ZK.CONNECTION_LOSS) {
+        backoff ??= new Backoff({ minMs: 10, maxMs: 500 })
         await sleep(backoff.next(), session.ended)
         const found = await findProtected(session, lockPath, prefix)
         if (found !== undefined) return found
@@ -228,7 +230,7 @@ export async function awaitPredecessor(
  * call deleted it.
  */
 export async function deleteLockNode(session: ZkSession, path: string): Promise<boolean> {
-  const backoff = new Backoff({ minMs: 10, maxMs: 1_000 })
+  let backoff: Backoff | undefined
   for (;;) {
     if (session.ended.aborted) return false
     try {
@@ -238,6 +240,7 @@ export async function deleteLockNode(session: ZkSession, path: string): Promise<
       const code = zkErrorCode(err)
       if (code === ZK.NO_NODE || session.ended.aborted) return false
       if (code !== ZK.CONNECTION_LOSS) throw err
+      backoff ??= new Backoff({ minMs: 10, maxMs: 1_000 })
       await sleep(backoff.next(), session.ended)
     }
   }

@@ -7,13 +7,14 @@ const MAX_TIMER_MS = 2_147_483_647
 
 /**
  * One acquire's waiting budget: looks until granted, the deadline passes, the caller
- * aborts or the session ends. The stop signal and its timer are made at the first wait
- * only, so an uncontended acquire pays for none of it; `dispose` clears them.
+ * aborts, the driver closes or the session ends. The stop signal and its timer are made at
+ * the first wait only, so an uncontended acquire pays for none of it; `dispose` clears them.
  */
 export class QueueWait {
   readonly #session: ZkSession
   readonly #deadlineMs: number
   readonly #signal: AbortSignal
+  readonly #closing: AbortSignal
   readonly #onContended: (() => void) | undefined
   #stop: LinkedAbort | undefined
   #timer: NodeJS.Timeout | undefined
@@ -22,11 +23,13 @@ export class QueueWait {
     session: ZkSession,
     deadlineMs: number,
     signal: AbortSignal,
+    closing: AbortSignal,
     onContended: (() => void) | undefined,
   ) {
     this.#session = session
     this.#deadlineMs = deadlineMs
     this.#signal = signal
+    this.#closing = closing
     this.#onContended = onContended
   }
 
@@ -41,7 +44,7 @@ export class QueueWait {
       if (turn.granted) return turn.sentAtMs
       this.#onContended?.()
       const leftMs = this.#deadlineMs - performance.now()
-      if (!(leftMs > 0) || this.#signal.aborted) return null
+      if (!(leftMs > 0) || this.#signal.aborted || this.#closing.aborted) return null
       if (!(await turn.wait(this.#stopSignal(leftMs)))) {
         if (this.#session.ended.aborted) throw this.#session.ended.reason
         return null
@@ -57,7 +60,7 @@ export class QueueWait {
 
   #stopSignal(leftMs: number): AbortSignal {
     if (this.#stop === undefined) {
-      const stop = new LinkedAbort(this.#signal, this.#session.ended)
+      const stop = new LinkedAbort(this.#signal, this.#closing, this.#session.ended)
       this.#stop = stop
       // beyond setTimeout's range core's own deadline (waitMs) aborts `signal`
       if (leftMs <= MAX_TIMER_MS) this.#timer = setTimeout(() => stop.abort(), leftMs)

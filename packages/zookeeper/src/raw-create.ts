@@ -14,6 +14,14 @@ export interface Created {
   readonly stat: ZkStat
 }
 
+let openAclRecords: unknown[] | undefined
+
+/** OPEN_ACL_UNSAFE as jute records, made once: serialising a request only reads them. */
+function openAcl(): unknown[] {
+  openAclRecords ??= zookeeper.ACL.OPEN_ACL_UNSAFE.map((acl) => acl.toRecord())
+  return openAclRecords
+}
+
 /**
  * Sends a `create2` or `createContainer` request through the client's own connection
  * (same session, same ordering, no retry). node-zookeeper-client 1.1 only sends opcode 1
@@ -30,13 +38,31 @@ export function rawCreate(
   data: Buffer,
   mode: number,
 ): Promise<Created> {
+  return new Promise((resolve, reject) => {
+    sendRawCreate(client, path, data, mode, (error, created) =>
+      error ? reject(error) : resolve(created),
+    )
+  })
+}
+
+/**
+ * `rawCreate` with a callback (node-zookeeper-client's style): a caller that has its own
+ * callback, as `ZkSession.call` does, needs no promise in between.
+ */
+export function sendRawCreate(
+  client: ZkClient,
+  path: string,
+  data: Buffer,
+  mode: number,
+  done: (error: Error | null, created: Created) => void,
+): void {
   const { connectionManager } = client as unknown as ZkInternals
   const header = new jute.protocol.RequestHeader()
   header.type = jute.OP_CODES.GET_DATA
   const payload = new jute.protocol.CreateRequest()
   payload.path = path
   payload.data = data
-  payload.acl = zookeeper.ACL.OPEN_ACL_UNSAFE.map((acl) => acl.toRecord())
+  payload.acl = openAcl()
   payload.flags = mode
   const request = new jute.Request(header, payload)
   const opcode = mode === CreateMode.CONTAINER ? OP_CREATE_CONTAINER : OP_CREATE2
@@ -47,16 +73,15 @@ export function rawCreate(
     buffer.writeInt32BE(opcode, 8)
     return buffer
   }
-  return new Promise((resolve, reject) => {
-    connectionManager.queue(request, (error, response) => {
-      if (error) return reject(error)
-      const reply = response.payload
-      if (reply === null) return reject(new Error(`create of ${path} got an empty reply`))
-      const chroot = connectionManager.chrootPath ?? ''
-      const full = reply.data.toString('utf8')
-      const created =
-        chroot !== '' && full.startsWith(chroot) ? full.slice(chroot.length) || '/' : full
-      resolve({ path: created, stat: reply.stat })
-    })
+  connectionManager.queue(request, (error, response) => {
+    if (error) return done(error, undefined as never)
+    const reply = response.payload
+    if (reply === null)
+      return done(new Error(`create of ${path} got an empty reply`), undefined as never)
+    const chroot = connectionManager.chrootPath ?? ''
+    const full = reply.data.toString('utf8')
+    const created =
+      chroot !== '' && full.startsWith(chroot) ? full.slice(chroot.length) || '/' : full
+    done(null, { path: created, stat: reply.stat })
   })
 }

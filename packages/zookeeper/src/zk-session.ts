@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import { type Created, CreateMode, rawCreate } from './raw-create.js'
+import { type Created, CreateMode, sendRawCreate } from './raw-create.js'
 import type { ZkClient, ZkEvent, ZkInternals, ZkStat } from './zk-client.js'
 import { ZK, zkErrorCode, zookeeper } from './zk-client.js'
 
@@ -163,17 +163,14 @@ export class ZkSession {
 
   /** A raw `create2`/`createContainer` (see raw-create.ts) on this session. */
   create(path: string, data: Buffer, mode: number): Promise<Created> {
-    return this.call<Created>((done) => {
-      rawCreate(this.client, path, data, mode).then(
-        (created) => {
-          if (mode === CreateMode.EPHEMERAL_SEQUENTIAL && !this.#ended.signal.aborted) {
-            this.#created.add(created.path)
-          }
-          done(null, created)
-        },
-        (error: Error) => done(error, undefined as never),
-      )
-    })
+    return this.call<Created>((done) =>
+      sendRawCreate(this.client, path, data, mode, (error, created) => {
+        if (error === null && mode === CreateMode.EPHEMERAL_SEQUENTIAL) {
+          if (!this.#ended.signal.aborted) this.#created.add(created.path)
+        }
+        done(error, created)
+      }),
+    )
   }
 
   getChildren(path: string): Promise<string[]> {

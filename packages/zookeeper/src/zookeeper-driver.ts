@@ -11,7 +11,6 @@ import {
   DriverLifecycle,
   LeaseBook,
   LockLimitMismatchError,
-  untilAborted,
 } from '@baton-lock/core/driver'
 import {
   createLockNode,
@@ -34,7 +33,7 @@ import {
   leaseData,
   lookAtLeases,
 } from './curator-semaphore.js'
-import { LinkedAbort } from './linked-abort.js'
+import { untilEitherAborted } from './linked-abort.js'
 import { QueueWait } from './queue-wait.js'
 import { SessionPool } from './session-pool.js'
 import { childrenOf, readData } from './session-reads.js'
@@ -76,7 +75,7 @@ export class ZookeeperDriver implements LockDriver {
     this.#options = resolveZookeeperOptions(options)
     this.capabilities = zookeeperCapabilities(this.#options.minSessionTimeoutMs)
     this.#writeStem = this.#options.exclusiveRecipe === 'InterProcessMutex' ? LOCK_NAME : WRITE_NAME
-    // each acquire in flight follows the closing signal (LinkedAbort): many at once is normal
+    // each acquire in flight listens to the closing signal: many at once is normal
     this.#pool = new SessionPool(this.#options, this.#lifecycle.signal, (session, reason) => {
       this.#book.loseWhere((entry) => entry.data.session === session, reason)
     })
@@ -110,21 +109,24 @@ export class ZookeeperDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#lifecycle.assertOpen()
-    const cancel = new LinkedAbort(req.signal, this.#lifecycle.signal)
-    const signal = cancel.signal
-    try {
-      const deadlineMs = performance.now() + req.waitMs
-      const session = await untilAborted(this.#pool.forTtl(req.ttlMs), signal)
-      if (session === ABORTED) return null
-      const work = this.#contend(session, req, deadlineMs, signal)
-      const lease = await untilAborted(work, signal)
-      if (lease !== ABORTED) return lease
-      // the backend stopped answering: whatever the work still gets is given back (S4)
-      this.#lifecycle.track(work.then((late) => (late === null ? false : this.release(late))))
-      return null
-    } finally {
-      cancel.dispose()
-    }
+    const signal = req.signal
+    const closing = this.#lifecycle.signal
+    if (signal.aborted) return null
+    const deadlineMs = performance.now() + req.waitMs
+    // one chain raced against both signals: no linked controller per acquire (the wait
+    // links them only once it has to wait, QueueWait)
+    const work = this.#pool
+      .forTtl(req.ttlMs)
+      .then((session) =>
+        signal.aborted || closing.aborted
+          ? null
+          : this.#contend(session, req, deadlineMs, signal, closing),
+      )
+    const lease = await untilEitherAborted(work, signal, closing)
+    if (lease !== ABORTED) return lease
+    // the backend stopped answering: whatever the work still gets is given back (S4)
+    this.#lifecycle.track(work.then((late) => (late === null ? false : this.release(late))))
+    return null
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -238,14 +240,17 @@ export class ZookeeperDriver implements LockDriver {
     req: AcquireRequest,
     deadlineMs: number,
     signal: AbortSignal,
+    closing: AbortSignal,
   ): Promise<DriverLease | null> {
-    if (req.mode === 'semaphore') return this.#contendSemaphore(session, req, deadlineMs, signal)
+    if (req.mode === 'semaphore') {
+      return this.#contendSemaphore(session, req, deadlineMs, signal, closing)
+    }
     const path = this.lockPathOf(req.key)
     const shared = req.mode === 'shared'
     const data = req.value === undefined ? LOCAL_ADDRESS : Buffer.from(req.value, 'utf8')
     const stem = shared ? READ_NAME : this.#writeStem
     const node = await createLockNode(session, path, stem, data)
-    const wait = new QueueWait(session, deadlineMs, signal, req.onContended)
+    const wait = new QueueWait(session, deadlineMs, signal, closing, req.onContended)
     try {
       const sentAtMs = await wait.until(() => lookAtQueue(session, path, node, shared))
       if (sentAtMs !== null) return this.#grant(req, session, node, sentAtMs)
@@ -270,12 +275,13 @@ export class ZookeeperDriver implements LockDriver {
     req: AcquireRequest,
     deadlineMs: number,
     signal: AbortSignal,
+    closing: AbortSignal,
   ): Promise<DriverLease | null> {
     const limit = req.limit ?? 1
     const path = this.semaphorePathOf(req.key)
     const [locksPath, leasesPath] = [`${path}/${LOCKS_CHILD}`, `${path}/${LEASES_CHILD}`]
     const gate = await createLockNode(session, locksPath, LOCK_NAME, LOCAL_ADDRESS)
-    const wait = new QueueWait(session, deadlineMs, signal, req.onContended)
+    const wait = new QueueWait(session, deadlineMs, signal, closing, req.onContended)
     let lease: LockNode | undefined
     let granted: DriverLease | null = null
     let failed = false

@@ -34,6 +34,8 @@ export function semaphorePath(key: string, rootPath: string): string {
 /** The single znode name a key maps to (see `lockPath`). */
 export function lockNodeName(key: string): string {
   if (key === '.' || key === '..') return key.replaceAll('.', '%2E')
+  // most keys need no escaping: one scan instead of a string built char by char
+  if (!NEEDS_ESCAPE.test(key)) return key
   let out = ''
   for (const char of key) {
     const cp = char.codePointAt(0) ?? 0
@@ -51,6 +53,13 @@ export function keyOfNodeName(name: string): string | undefined {
     return undefined
   }
 }
+
+/**
+ * A UTF-16 code unit that `mustEscape` escapes (a code point above U+FFFF is a surrogate
+ * pair, and surrogates are in the U+D800-U+F8FF range): a key without one maps to itself.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+const NEEDS_ESCAPE = /[%/\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]/
 
 function mustEscape(cp: number): boolean {
   return (
