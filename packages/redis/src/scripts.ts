@@ -21,6 +21,11 @@ import type { ChainableCommander, Redis } from 'ioredis'
  * holder; the readers are a sorted set scored by each one's expiry (server ms) plus a hash
  * of their fences, both expiring with the last reader.
  *
+ * The readers are valid only while the lock key says `*shared`: once it was deleted (an
+ * operator, eviction) they lost their shares, and a writer may hold the key since, so every
+ * script drops them first (`drop_stale_readers`) instead of writing `*shared` over the
+ * writer's lock or deleting it.
+ *
  * `hand_off(now, self, selfTtl)`: when the lock is free, gives it to the live head of the
  * queue; when it is free or shared, admits every consecutive shared head (a writer at the
  * head waits for the readers to drain, and readers behind it wait for it: fair, R2). Each
@@ -64,11 +69,16 @@ local function purge_readers(now)
   if live == 0 and redis.call('GET', KEYS[1]) == SHARED then redis.call('DEL', KEYS[1]) end
   return live
 end
+local function drop_stale_readers()
+  if redis.call('GET', KEYS[1]) == SHARED then return false end
+  redis.call('DEL', KEYS[5], KEYS[6])
+  return true
+end
 local function hand_off(now, self, self_ttl)
   local held = redis.call('GET', KEYS[1])
   if held and held ~= SHARED then return false end
   local readers = 0
-  if held then readers = purge_readers(now) end
+  if held then readers = purge_readers(now) else redis.call('DEL', KEYS[5], KEYS[6]) end
   local mine, admitted = false, 0
   local head = redis.call('LINDEX', KEYS[3], 0)
   while head do
@@ -153,7 +163,7 @@ const ACQUIRE_SHARED = `${HAND_OFF}
 CHANNEL = ARGV[5]
 local owner, ttl = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
-if redis.call('GET', KEYS[1]) == SHARED then purge_readers(now) end
+if not drop_stale_readers() then purge_readers(now) end
 if ARGV[4] == '1' then
   local mine = redis.call('HGET', KEYS[6], owner)
   if mine and redis.call('ZSCORE', KEYS[5], owner) then
@@ -203,6 +213,10 @@ CHANNEL = ARGV[2]
 local score = redis.call('ZSCORE', KEYS[5], ARGV[1])
 if not score then return 0 end
 local now = now_ms()
+if drop_stale_readers() then
+  if redis.call('LLEN', KEYS[3]) > 0 then hand_off(now, false, 0) end
+  return 0
+end
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HDEL', KEYS[6], ARGV[1])
 if purge_readers(now) > 0 then sync_readers() end
@@ -225,7 +239,7 @@ local released = 0
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   released = 1
-elseif redis.call('ZREM', KEYS[5], ARGV[1]) == 1 then
+elseif not drop_stale_readers() and redis.call('ZREM', KEYS[5], ARGV[1]) == 1 then
   redis.call('HDEL', KEYS[6], ARGV[1])
   if purge_readers(now_ms()) > 0 then sync_readers() end
   released = 1

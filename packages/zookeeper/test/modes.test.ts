@@ -126,6 +126,24 @@ test('R2: a waiting writer is not starved: a reader arriving after it waits behi
   await c.release(r2)
 })
 
+test('wake-ups: two readers queued behind a writer are both woken by its release (each watches the writer, not the reader before it)', async () => {
+  const [a, b, c] = [driver(), driver(), driver()]
+  const key = uniqueKey('modes:readers-behind-writer')
+  const path = a.lockPathOf(key)
+  const w = granted(await a.acquire(exclusive(key)))
+  const first = b.acquire(shared(key, 10_000))
+  await untilChildren(path, 2)
+  const second = c.acquire(shared(key, 10_000))
+  await untilChildren(path, 3)
+  await a.release(w)
+  const [r1, r2] = [granted(await first), granted(await second)]
+  expect(await a.inspect(key)).toMatchObject({ mode: 'shared', holders: 2 })
+  expect(w.fence < r1.fence && r1.fence < r2.fence).toBe(true)
+  await b.release(r1)
+  await c.release(r2)
+  expect(await children(path)).toEqual([])
+})
+
 test('M1: a semaphore admits at most limit holders across three drivers; waiters get freed permits', async () => {
   const [a, b, c] = [driver(), driver(), driver()]
   const key = uniqueKey('modes:sem')
