@@ -4,6 +4,8 @@ import { type LockDriver, MemoryDriver } from '../../src/index.js'
 import { FenceReusedDriver } from './fence-reused-driver.js'
 import {
   FenceReusedAcrossModesDriver,
+  LimitNeverResetDriver,
+  LostWakeupDriver,
   SemaphoreOnLockDriver,
   SemaphoreOverAdmitsDriver,
   SharedBesideExclusiveDriver,
@@ -150,6 +152,25 @@ export const BROKEN_DRIVERS: readonly BrokenDriverCase[] = [
       "F1: fences strictly increase per key across modes: exclusive, then shared holders, then exclusive, each above every earlier holder's",
       'R1/F1: 4 drivers x 30 random shared and exclusive holds of one key: no exclusive holder beside another, fences increasing across modes',
     ],
+  },
+  {
+    label: 'lost wake-up: a release wakes only the first waiter; later ones poll slowly',
+    options: () => {
+      const waiting = new Map<string, number>()
+      return memoryOptions('lost-wakeup', (d) => new LostWakeupDriver(d, waiting))
+    },
+    caughtBy: [
+      "RS4: a writer's release admits every reader queued behind it, together (no one grant per release, no lost wake-up)",
+      'MS5: two permits released in the same tick admit both queued waiters (no lost wake-up, no one grant per release)',
+    ],
+  },
+  {
+    label: 'a semaphore keeps its first limit for ever',
+    options: () => {
+      const limits = new Map<string, number>()
+      return memoryOptions('limit-never-reset', (d) => new LimitNeverResetDriver(d, limits))
+    },
+    caughtBy: ['MS7: once every holder released, the semaphore may be used with another limit'],
   },
   {
     label: 'polling wait declared as nativeWait',

@@ -1,4 +1,5 @@
 import type { AcquireRequest, DriverLease, MemoryDriver, RenewResult } from '../../src/index.js'
+import { LockLimitMismatchError } from '../../src/index.js'
 import { WrappedDriver } from './wrapped-driver.js'
 
 /**
@@ -115,5 +116,65 @@ export class SemaphoreOnLockDriver extends WrappedDriver {
     if (req.mode !== 'semaphore') return this.inner.acquire(req)
     const { limit: _limit, ...rest } = req
     return this.inner.acquire({ ...rest, mode: 'shared' })
+  }
+}
+
+/**
+ * Broken on purpose (RS4, MS5): a lost wake-up. Only the first waiter of a key in a mode
+ * waits on the store's push; every later one learns of a release only by a slow poll, as a
+ * driver that wakes one waiter per release (or watches the wrong node) does.
+ */
+export class LostWakeupDriver extends WrappedDriver {
+  readonly #waiting: Map<string, number>
+
+  /** `waiting` is shared by every driver of one run, as the backend's queue would be. */
+  constructor(inner: MemoryDriver, waiting: Map<string, number>) {
+    super(inner, 'lost-wakeup')
+    this.#waiting = waiting
+  }
+
+  override async acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    if (req.mode === 'exclusive' || req.waitMs <= 0) return this.inner.acquire(req)
+    const slot = `${req.mode}\u0000${req.key}`
+    const ahead = this.#waiting.get(slot) ?? 0
+    this.#waiting.set(slot, ahead + 1)
+    try {
+      if (ahead === 0) return await this.inner.acquire(req)
+      const deadlineMs = performance.now() + req.waitMs
+      for (let i = 0; i < 1_000; i++) {
+        const lease = await this.inner.acquire({ ...req, waitMs: 0 })
+        if (lease !== null) return lease
+        const leftMs = deadlineMs - performance.now()
+        if (leftMs <= 0 || req.signal.aborted) return null
+        await new Promise((resolve) => setTimeout(resolve, Math.min(leftMs, 3_000)))
+      }
+      return null
+    } finally {
+      this.#waiting.set(slot, (this.#waiting.get(slot) ?? 1) - 1)
+    }
+  }
+}
+
+/**
+ * Broken on purpose (MS7): the first limit a semaphore key was used with is kept for ever,
+ * so a later use with another limit is refused even after every holder released.
+ */
+export class LimitNeverResetDriver extends WrappedDriver {
+  readonly #limits: Map<string, number>
+
+  /** `limits` is shared by every driver of one run, as a server-side record would be. */
+  constructor(inner: MemoryDriver, limits: Map<string, number>) {
+    super(inner, 'limit-never-reset')
+    this.#limits = limits
+  }
+
+  override acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    if (req.mode !== 'semaphore' || req.limit === undefined) return this.inner.acquire(req)
+    const first = this.#limits.get(req.key)
+    if (first !== undefined && first !== req.limit) {
+      return Promise.reject(new LockLimitMismatchError(req.key, req.limit, first))
+    }
+    this.#limits.set(req.key, req.limit)
+    return this.inner.acquire(req)
   }
 }

@@ -294,4 +294,107 @@ export const semaphoreChecks: readonly ConformanceCheck[] = [
       ensure(!after.held, 'inspect says the semaphore is held after every permit was released')
     },
   },
+  {
+    group: 'semaphores',
+    id: 'MS5',
+    name: 'MS5: two permits released in the same tick admit both queued waiters (no lost wake-up, no one grant per release)',
+    async run(ctx) {
+      const lockers = await ctx.lockers(4, { ttlMs: ctx.timing.longTtlMs })
+      const key = ctx.key()
+      const sems = lockers.map((l) => l.semaphore(key, { limit: 2 }))
+      const held = [
+        await (sems[0] as Semaphore).acquire({ waitMs: ctx.timing.slackMs }),
+        await (sems[1] as Semaphore).acquire({ waitMs: ctx.timing.slackMs }),
+      ]
+      const boundMs = handoffBoundMs(ctx)
+      const waitMs = 4 * boundMs + ctx.timing.timeoutWaitMs
+      const waiters = [sems[2], sems[3]].map((sem) =>
+        settleTimed((sem as Semaphore).acquire({ waitMs })),
+      )
+      const early = await Promise.race([
+        Promise.race(waiters),
+        delay(ctx.timing.timeoutWaitMs).then(() => null),
+      ])
+      ensure(early === null, 'M1: a waiter got a permit while both were held')
+      const releasedAtMs = performance.now()
+      await Promise.all(held.map((p) => p.release()))
+      const outcomes = await Promise.all(waiters)
+      const granted = outcomes.flatMap((o) => (o.ok ? [o.value] : []))
+      try {
+        for (const [i, outcome] of outcomes.entries()) {
+          ensure(
+            outcome.ok,
+            () =>
+              `waiter ${i + 1} failed after both permits were released: ${describeError(!outcome.ok && outcome.error)}`,
+          )
+          const afterMs = outcome.atMs - releasedAtMs
+          ensure(
+            afterMs <= boundMs,
+            `waiter ${i + 1} got a permit ${Math.round(afterMs)} ms after both were released (bound ${boundMs} ms)`,
+          )
+        }
+      } finally {
+        await Promise.all(granted.map((p) => p.release()))
+      }
+    },
+  },
+  {
+    group: 'semaphores',
+    id: 'MS6',
+    name: 'MS6: a permit that is not renewed expires: its place goes to another driver with a higher fence, and the lapsed handle is invalid',
+    skip: (env) =>
+      env.capabilities.expiry === 'lease'
+        ? undefined
+        : 'session backends free a permit when its session ends, not at its TTL (the loss group covers it)',
+    async run(ctx) {
+      const silent = await ctx.locker({ ttlMs: ctx.timing.shortTtlMs, renew: false })
+      const other = await ctx.locker({ ttlMs: ctx.timing.longTtlMs })
+      const key = ctx.key()
+      const lapsing = await silent
+        .semaphore(key, { limit: 1 })
+        .acquire({ waitMs: ctx.timing.slackMs })
+      const sem = other.semaphore(key, { limit: 1 })
+      const boundMs = ctx.timing.shortTtlMs + ctx.timing.pollHandoffMs + 2 * ctx.timing.slackMs
+      const next = await sem.acquire({ waitMs: boundMs })
+      try {
+        ensure(
+          !lapsing.isValid(),
+          'M1: the lapsed permit is still valid while another driver holds the only permit',
+        )
+        ensure(
+          next.fence > lapsing.fence,
+          `the permit after the lapsed one has fence ${next.fence}, not above ${lapsing.fence}`,
+        )
+      } finally {
+        await next.release()
+        await lapsing.release()
+      }
+    },
+  },
+  {
+    group: 'semaphores',
+    id: 'MS7',
+    name: 'MS7: once every holder released, the semaphore may be used with another limit',
+    async run(ctx) {
+      const [a, b] = await ctx.lockers(2, { ttlMs: ctx.timing.longTtlMs })
+      const key = ctx.key()
+      const two = await Promise.all([
+        a.semaphore(key, { limit: 2 }).acquire({ waitMs: ctx.timing.slackMs }),
+        a.semaphore(key, { limit: 2 }).acquire({ waitMs: ctx.timing.slackMs }),
+      ])
+      await Promise.all(two.map((p) => p.release()))
+      const sem3 = b.semaphore(key, { limit: 3 })
+      const three: LockHandle[] = []
+      try {
+        for (let i = 0; i < 3; i++) three.push(await sem3.acquire({ waitMs: ctx.timing.slackMs }))
+        ensure(
+          three.length === 3,
+          `only ${three.length} permits of limit 3 after the limit-2 holders left`,
+        )
+        await expectFull(sem3, 'with three permits of limit 3 held')
+      } finally {
+        await Promise.all(three.map((p) => p.release()))
+      }
+    },
+  },
 ]

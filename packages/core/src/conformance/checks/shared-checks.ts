@@ -346,4 +346,62 @@ export const sharedChecks: readonly ConformanceCheck[] = [
       ensure(!after.held, 'inspect says the key is held after every holder released')
     },
   },
+  {
+    group: 'shared locks',
+    id: 'RS4',
+    name: "RS4: a writer's release admits every reader queued behind it, together (no one grant per release, no lost wake-up)",
+    async run(ctx) {
+      const [writer, r1, r2] = await ctx.lockers(3, { ttlMs: ctx.timing.longTtlMs })
+      const key = ctx.key()
+      const held = await (writer as NonNullable<typeof writer>).acquire(key, {
+        waitMs: ctx.timing.slackMs,
+      })
+      const boundMs = ctx.timing.pollHandoffMs + ctx.timing.slackMs
+      const waitMs = 4 * boundMs + ctx.timing.timeoutWaitMs
+      const readers = [r1, r2].map((r) =>
+        settleTimed((r as NonNullable<typeof writer>).acquire(key, { mode: 'shared', waitMs })),
+      )
+      // both readers queue while the writer holds
+      const early = await Promise.race([
+        Promise.race(readers),
+        delay(ctx.timing.timeoutWaitMs).then(() => null),
+      ])
+      ensure(early === null, 'R1: a reader was granted while the writer held the key')
+      const releasedAtMs = performance.now()
+      await held.release()
+      const outcomes = await Promise.all(readers)
+      const granted: LockHandle[] = []
+      for (const [i, outcome] of outcomes.entries()) {
+        if (outcome.ok) granted.push(outcome.value)
+        else
+          ensure(
+            false,
+            () =>
+              `queued reader ${i + 1} failed after the writer's release: ${describeError(outcome.error)}`,
+          )
+      }
+      try {
+        for (const [i, outcome] of outcomes.entries()) {
+          const afterMs = outcome.atMs - releasedAtMs
+          ensure(
+            afterMs <= boundMs,
+            `queued reader ${i + 1} was granted ${Math.round(afterMs)} ms after the writer's release (bound ${boundMs} ms): only one reader is woken per release`,
+          )
+        }
+        ensure(
+          granted.every((g) => g.isValid()),
+          'a reader lost its grant before both readers were in',
+        )
+        if (ctx.env.capabilities.inspect) {
+          const info = await (writer as NonNullable<typeof writer>).inspect(key)
+          ensure(
+            info.holders === undefined || info.holders === 2,
+            `inspect reports ${info.holders} holders while two readers hold the key`,
+          )
+        }
+      } finally {
+        await Promise.all(granted.map((g) => g.release()))
+      }
+    },
+  },
 ]
