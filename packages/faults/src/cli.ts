@@ -56,6 +56,16 @@ if (values.long) {
       nemeses: ['server-kill'],
       outsideDocumented: true,
     })
+  if (backends.includes('redlock'))
+    plans.push({
+      // One node restarted within the TTL without persistence: what Redlock does not promise
+      // (known-limits.ts, DEPLOYMENT_LIMITS); its violations, if any, are that deployment's cost.
+      label: 'Redlock without AOF',
+      backend: 'redlock',
+      options: { redlockVolatile: true },
+      nemeses: ['member-kill'],
+      outsideDocumented: true,
+    })
   if (backends.includes('postgres'))
     plans.push({
       // The server's default is off; the driver turns it on for its own lock sessions, so

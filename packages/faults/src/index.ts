@@ -16,4 +16,9 @@ export { NEMESES, type Nemesis, nemesesFor } from './harness/nemeses.js'
 export { runScenario, type ScenarioResult } from './harness/scenario.js'
 export type { HistoryEvent, NemesisEvent, StoreEntry } from './history.js'
 export { nowMs, parseJsonLines } from './history.js'
-export { KNOWN_LIMITS, type KnownLimit, knownLimitOf } from './known-limits.js'
+export {
+  DEPLOYMENT_LIMITS,
+  KNOWN_LIMITS,
+  type KnownLimit,
+  knownLimitOf,
+} from './known-limits.js'

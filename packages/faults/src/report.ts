@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os'
 import { CHECKERS } from './checkers/check-history.js'
 import type { ScenarioResult } from './harness/scenario.js'
-import { KNOWN_LIMITS, knownLimitOf } from './known-limits.js'
+import { DEPLOYMENT_LIMITS, KNOWN_LIMITS, knownLimitOf } from './known-limits.js'
 
 /** A deployment the long profile ran, as the report names it. */
 export interface ReportGroup {
@@ -115,22 +115,8 @@ export function guaranteesMarkdown(groups: readonly ReportGroup[], meta: ReportM
     lines.push(
       `- ${l.backends.join(', ')} under ${l.nemesis}, ${l.checker} (up to ${l.maxMs} ms): ${l.cause}`,
     )
-  lines.push(
-    '',
-    '## Only under the documented deployment',
-    '',
-    '- Redis: fences and keys survive a server crash only with `appendonly yes` and `appendfsync always`;',
-    '  without AOF a restart forgets every lock and the fence counter (`fencing: volatile`), so a holder',
-    '  still valid by its clock overlaps the next one and fences repeat (the "Redis without AOF" section).',
-    '- PostgreSQL: fences are durable because the driver runs its lock sessions with',
-    '  `synchronous_commit = on`. Before it did, a server whose default was off lost the WAL of the last',
-    '  `nextval` in a crash and reissued a fence (fence 34 granted twice around a server SIGKILL); the',
-    '  "PostgreSQL, server default synchronous_commit off" section checks that this no longer happens.',
-    '',
-    '## Not covered',
-    '',
-    '- Redis quorum (Redlock over several masters, `redlock://`): not in the fault suite yet.',
-    '',
-  )
+  lines.push('', '## Only under the documented deployment', '')
+  for (const l of DEPLOYMENT_LIMITS) lines.push(`- ${l}`)
+  lines.push('')
   return lines.join('\n')
 }

@@ -60,4 +60,7 @@ test('guarantees.md: one row per nemesis with violations by checker and takeover
   expect(md).toContain('| holder-kill | 1 | 2 | 0 | 200 / 200 | - | 0 (0 stale) | 0 |')
   expect(md).toMatch(/\| holder-pause \| 1 \| 2 \| \*\*1\*\* \(S1 1\) \|/)
   expect(md).toContain('holder-pause (seed 3), S1:')
+  // What Redlock promises after a restart without persistence is stated with the report.
+  expect(md).toContain('## Only under the documented deployment')
+  expect(md).toMatch(/- Redlock \(`redlock:\/\/`.*restarts \*\*without persistence\*\*/)
 })

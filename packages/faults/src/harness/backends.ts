@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { MemoryDriver } from '@baton-lock/core'
+import { RedlockDriver } from '@baton-lock/redis'
 import {
   type ClusterHandle,
   type EtcdCluster,
@@ -12,6 +13,7 @@ import {
   startPostgres,
   startProxy,
   startRedis,
+  startRedisNodes,
   startZookeeperEnsemble,
 } from '@baton-lock/test-matrix'
 import { createDriver } from 'baton-lock'
@@ -31,6 +33,9 @@ export const TTL_MS: Record<BackendName, number> = {
   mysql: 2_000,
   etcd: 2_000,
   zookeeper: 4_000,
+  // Twice the RedlockDriver's per-node command timeout (1 s): a round that waits for a silent
+  // node still leaves validity.
+  redlock: 2_000,
 }
 
 export const BACKENDS: readonly BackendName[] = [
@@ -41,6 +46,7 @@ export const BACKENDS: readonly BackendName[] = [
   'mysql',
   'etcd',
   'zookeeper',
+  'redlock',
 ]
 
 export interface DeployOptions {
@@ -48,6 +54,8 @@ export interface DeployOptions {
   redisVolatile?: boolean
   /** PostgreSQL only: synchronous_commit off (the test-matrix default; fences volatile on a crash). */
   postgresAsyncCommit?: boolean
+  /** Redlock only: nodes without AOF (a restarted node forgets its keys and fence counters). */
+  redlockVolatile?: boolean
 }
 
 export async function deploy(
@@ -77,6 +85,8 @@ export async function deploy(
       return clustered(backend, await startEtcdCluster(3, { peerProxies: true }))
     case 'zookeeper':
       return clustered(backend, await startZookeeperEnsemble(3, { peerProxies: true }))
+    case 'redlock':
+      return redlock(await startRedisNodes(3, { appendonly: !options.redlockVolatile }), options)
   }
 }
 
@@ -277,4 +287,77 @@ async function clusterLeftovers(
     }
   }
   return [{ what: `${backend}: no member answered`, count: 1 }]
+}
+
+/**
+ * Redlock: 3 independent redis-server nodes (no replication), a majority grants. Client i
+ * reaches every node through a proxy of its own, so one client's link to one node (a
+ * minority) or to all of them can fail alone.
+ */
+async function redlock(nodes: ClusterHandle, options: DeployOptions): Promise<Deployment> {
+  const proxies: FaultProxy[][] = []
+  try {
+    for (let i = 0; i < CLIENTS; i++) {
+      const row: FaultProxy[] = []
+      for (const member of nodes.members) row.push(await startProxy(member))
+      proxies.push(row)
+    }
+    const urlOf = (hosts: { host: string; port: number }[]) =>
+      `redlock://${hosts.map((h) => `${h.host}:${h.port}`).join(',')}`
+    const direct = urlOf([...nodes.members])
+    return {
+      backend: 'redlock',
+      topology: `${nodes.members.length} independent nodes (Redlock, majority ${Math.floor(nodes.members.length / 2) + 1})`,
+      ttlMs: TTL_MS.redlock,
+      clientUrl: (i) =>
+        urlOf(
+          (proxies[i % proxies.length] as FaultProxy[]).map((p) => ({
+            host: '127.0.0.1',
+            port: p.port,
+          })),
+        ),
+      directUrl: direct,
+      proxiesOf: (i) => proxies[i % proxies.length] as FaultProxy[],
+      cluster: nodes,
+      quorum: true,
+      store: { kind: 'file' },
+      freesOnDisconnect: false,
+      capabilities: await capabilitiesOf(direct),
+      driver: () => createDriver(direct),
+      serverLeftovers: () => redlockLeftovers(direct),
+      note: options.redlockVolatile
+        ? 'no AOF: a restarted node forgets its keys and fence counters (fencing volatile)'
+        : 'every node appendonly yes, appendfsync always (fencing durable)',
+      stop: async () => {
+        await Promise.allSettled(proxies.flat().map((p) => p.close()))
+        await nodes.stop()
+      },
+    }
+  } catch (err) {
+    await Promise.allSettled(proxies.flat().map((p) => p.close()))
+    await nodes.stop()
+    throw err
+  }
+}
+
+/** Lock keys on any node, with any owner: a minority leftover that `inspect` does not report counts too. */
+async function redlockLeftovers(url: string): Promise<Leftover[]> {
+  const driver = await RedlockDriver.connect({ url, onWarning: () => undefined })
+  try {
+    let count = 0
+    const found: string[] = []
+    for (const client of driver.clients) {
+      let cursor = '0'
+      for (let pages = 0; pages < 100; pages++) {
+        const [next, keys] = await client.scan(cursor, 'MATCH', 'baton:{*}:lock', 'COUNT', 1000)
+        count += keys.length
+        found.push(...keys.slice(0, 3))
+        cursor = next
+        if (cursor === '0') break
+      }
+    }
+    return [{ what: 'lock keys on any node', count, detail: found.slice(0, 3).join(', ') }]
+  } finally {
+    await driver.close()
+  }
 }

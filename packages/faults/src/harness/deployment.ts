@@ -10,6 +10,7 @@ export type BackendName =
   | 'mysql'
   | 'etcd'
   | 'zookeeper'
+  | 'redlock'
 
 /** What one leftover count (H1) is called and how many there were. */
 export interface Leftover {
@@ -35,6 +36,11 @@ export interface Deployment {
   memoryHost?: MemoryHost
   /** The cluster's leader now (clusters only). */
   leader?(): Promise<ServerHandle>
+  /**
+   * True for a leaderless quorum of independent servers (Redlock): a majority grants, no
+   * member is special, so the nemeses strike single members and single links instead of a leader.
+   */
+  quorum?: boolean
   /** Cuts member `index` off from the other members (peer links only; clients still reach it). */
   isolate?(index: number): void
   /** Undoes `isolate`. */

@@ -24,6 +24,9 @@ export interface Nemesis {
 
 const hasServer = (d: Deployment) => d.server !== undefined || d.cluster !== undefined
 const isCluster = (d: Deployment) => d.cluster !== undefined
+/** Single servers and leader-based clusters: every server at once, or the leader, is one fault. */
+const notQuorum = (d: Deployment) => hasServer(d) && d.quorum !== true
+const isQuorum = (d: Deployment) => d.quorum === true
 
 /** A silent holder (paused, partitioned) loses its lock within the TTL, then someone takes over. */
 export const silentBoundMs = (d: Deployment) => Math.round(d.ttlMs * 1.5) + 2_000
@@ -119,7 +122,8 @@ const holderPause: Nemesis = {
 const serverKill: Nemesis = {
   name: 'server-kill',
   description: 'SIGKILL of the server (every member of a cluster), restart after 1 s',
-  applies: hasServer,
+  // Not on a Redlock quorum: every node restarting at once is a majority restart (known limits).
+  applies: notQuorum,
   bound: (d) => ({ measure: 'recovery', boundMs: recoveryBoundMs(d) }),
   async run(ctx) {
     const all = servers(ctx.deployment)
@@ -134,7 +138,7 @@ const serverKill: Nemesis = {
 const serverPause: Nemesis = {
   name: 'server-pause',
   description: 'SIGSTOP of the server (a cluster: its leader) for 1.5 TTL, then SIGCONT',
-  applies: hasServer,
+  applies: notQuorum,
   bound: (d) => ({ measure: 'recovery', boundMs: recoveryBoundMs(d) }),
   async run(ctx) {
     const d = ctx.deployment
@@ -150,7 +154,7 @@ const serverPause: Nemesis = {
 function proxyFault(
   name: string,
   description: string,
-  scope: 'holder' | 'all',
+  scope: 'holder' | 'all' | 'holder-node',
   act: (p: import('@baton-lock/test-matrix').FaultProxy, d: Deployment) => void,
   holdMs: (d: Deployment) => number,
   measure: 'takeover' | 'recovery',
@@ -158,7 +162,8 @@ function proxyFault(
   return {
     name,
     description,
-    applies: hasServer,
+    // One link of one client (a minority of a quorum's nodes) only where no member is special.
+    applies: scope === 'holder-node' ? isQuorum : hasServer,
     bound: (d) => ({
       measure,
       boundMs: measure === 'takeover' ? silentBoundMs(d) : recoveryBoundMs(d),
@@ -167,17 +172,23 @@ function proxyFault(
       const d = ctx.deployment
       let targets: number[]
       let holderOf: { client: string; op: number } | undefined
-      if (scope === 'holder') {
+      if (scope !== 'all') {
         const victim = await holder(ctx)
         if (!victim?.holding) throw new Error(`${name}: no client held the key within 10 s`)
         holderOf = { client: victim.name, op: victim.holding.op }
         targets = [ctx.clients.indexOf(victim)]
       } else targets = ctx.clients.map((_, i) => i)
-      const proxies = targets.flatMap((i) => d.proxiesOf(i))
+      let proxies = targets.flatMap((i) => d.proxiesOf(i))
+      let node = ''
+      if (scope === 'holder-node') {
+        const m = Math.floor(ctx.rand() * proxies.length)
+        proxies = proxies.slice(m, m + 1)
+        node = `->${servers(d)[m]?.name ?? m}`
+      }
       ctx.record({
         name,
         phase: 'start',
-        target: targets.map((i) => ctx.clients[i]?.name).join(','),
+        target: targets.map((i) => ctx.clients[i]?.name).join(',') + node,
         ...(holderOf ? { holder: holderOf } : {}),
       })
       for (const p of proxies) act(p, d)
@@ -192,7 +203,7 @@ function proxyFault(
 const leaderKill: Nemesis = {
   name: 'leader-kill',
   description: 'SIGKILL of the cluster leader, restart after 1 s',
-  applies: isCluster,
+  applies: (d) => isCluster(d) && d.leader !== undefined,
   bound: (d) => ({ measure: 'recovery', boundMs: recoveryBoundMs(d) }),
   async run(ctx) {
     const leader = await (ctx.deployment.leader as () => Promise<ServerHandle>)()
@@ -216,6 +227,25 @@ const memberKill: Nemesis = {
     await sleep(1_000)
     await member.restart()
     ctx.record({ name: 'member-kill', phase: 'heal' })
+  },
+}
+
+const memberPause: Nemesis = {
+  name: 'member-pause',
+  description:
+    'SIGSTOP of the node most client connections use for 1.5 TTL (a minority), then SIGCONT',
+  applies: isQuorum,
+  bound: (d) => ({ measure: 'recovery', boundMs: recoveryBoundMs(d) }),
+  async run(ctx) {
+    const member = busiestMember(ctx)
+    ctx.record({ name: 'member-pause', phase: 'start', target: member.name })
+    await member.pause()
+    try {
+      await sleep(ctx.deployment.ttlMs * 1.5)
+    } finally {
+      await member.resume()
+    }
+    ctx.record({ name: 'member-pause', phase: 'heal' })
   },
 }
 
@@ -290,6 +320,23 @@ export const NEMESES: readonly Nemesis[] = [
   leaderKill,
   memberKill,
   minorityPartition,
+  memberPause,
+  proxyFault(
+    'cut-holder-node',
+    "RST of the holder's connection to one node (a minority; fault proxy)",
+    'holder-node',
+    (p) => p.cut(),
+    () => 0,
+    'recovery',
+  ),
+  proxyFault(
+    'hold-holder-node',
+    "the holder's link to one node held both ways for 1.5 TTL (a minority)",
+    'holder-node',
+    (p) => p.hold(),
+    (d) => d.ttlMs * 1.5,
+    'recovery',
+  ),
 ]
 
 export function nemesesFor(d: Deployment): Nemesis[] {
