@@ -451,6 +451,12 @@ export class RedlockDriver implements LockDriver {
       }
     }
     if (granted.length > 0) await this.#releaseEverywhere(keys, req.owner)
+    else if (answered < this.#nodes.length) {
+      // A node that did not answer in time may still run the SET (a held or slow link
+      // delivers it later, after this acquire may have ended): release there too,
+      // owner-checked, on the same connection, so it runs right after that SET (S4).
+      this.#lifecycle.track(this.#releaseEverywhere(keys, req.owner))
+    }
     if (answered < this.#quorum) throw this.#unavailable('acquire', answered)
     const known = pttls.filter((t) => t >= 0)
     // Split vote (nobody holds a majority): the shortest PTTL may be 0; retry after a jitter.
