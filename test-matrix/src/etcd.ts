@@ -7,7 +7,7 @@ import { etcdContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePorts } from './free-port.js'
 import { NativeServer } from './native-server.js'
-import { PeerLinks } from './peer-links.js'
+import { PeerLinks, partitionable } from './peer-links.js'
 import { etcdReady } from './probes.js'
 import { makeServerDir } from './server-dir.js'
 import { type ClusterHandle, ExternalServerError, type ServerHandle } from './server-handle.js'
@@ -148,30 +148,11 @@ async function startMembersOnce(
     const results = await Promise.allSettled(servers.map((s) => s.start()))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (!failed) {
-      const handle = clusterOf(
-        name,
-        servers,
-        `etcd://${servers.map((s) => `${host}:${s.port}`).join(',')}`,
-      )
-      const noProxies = () => {
-        throw new Error('etcd cluster started without peerProxies: members cannot be cut off')
-      }
-      if (links === undefined) return { ...handle, isolate: noProxies, heal: noProxies }
-      return {
-        ...handle,
-        async stop() {
-          try {
-            await handle.stop()
-          } finally {
-            await links.close()
-          }
-        },
-        isolate: (index) => links.isolate(index),
-        heal: () => links.heal(),
-      }
+      const url = `etcd://${servers.map((s) => `${host}:${s.port}`).join(',')}`
+      return partitionable(clusterOf(name, servers, url), links, 'etcd cluster')
     }
     await Promise.allSettled(servers.map((s) => s.stop()))
-    await links?.closeListeners()
+    await links?.close()
     const retry = failed.reason instanceof ServerStartError && failed.reason.portInUse
     if (!retry || attempt >= 3) throw failed.reason
   }

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { NativeServer } from './native-server.js'
 import { processTree } from './process-tree.js'
+import type { ClusterHandle } from './server-handle.js'
 
 const host = '127.0.0.1'
 
@@ -49,15 +50,11 @@ export class PeerLinks {
     this.#isolated.clear()
   }
 
-  /** Closes the listeners of a failed start attempt (the next attempt opens new ones). */
-  async closeListeners(): Promise<void> {
+  /** Closes every proxy and its connections (a failed start attempt's too: the next attempt opens new ones). */
+  async close(): Promise<void> {
     const listeners = this.#listeners.splice(0)
     for (const link of [...this.#open]) this.#destroy(link)
     await Promise.all(listeners.map((l) => new Promise((resolve) => l.close(resolve))))
-  }
-
-  close(): Promise<void> {
-    return this.closeListeners()
   }
 
   #blocked(from: number | undefined, to: number): boolean {
@@ -124,5 +121,40 @@ export class PeerLinks {
       }
     }
     return undefined
+  }
+}
+
+/** What a cluster started with peer proxies can do besides a plain cluster. */
+export interface Partitionable {
+  isolate(index: number): void
+  heal(): void
+}
+
+/**
+ * `handle` with `isolate`/`heal` over `links`, closed when the cluster stops; without
+ * links, both throw (the cluster was started without `peerProxies`).
+ */
+export function partitionable<H extends ClusterHandle>(
+  handle: H,
+  links: PeerLinks | undefined,
+  what: string,
+): H & Partitionable {
+  if (links === undefined) {
+    const noProxies = () => {
+      throw new Error(`${what} started without peerProxies: members cannot be cut off`)
+    }
+    return { ...handle, isolate: noProxies, heal: noProxies }
+  }
+  return {
+    ...handle,
+    async stop() {
+      try {
+        await handle.stop()
+      } finally {
+        await links.close()
+      }
+    },
+    isolate: (index) => links.isolate(index),
+    heal: () => links.heal(),
   }
 }

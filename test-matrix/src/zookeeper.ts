@@ -8,7 +8,7 @@ import { zookeeperContainer } from './docker-specs.js'
 import { externalServer, externalUrl } from './external-server.js'
 import { freePorts } from './free-port.js'
 import { NativeServer } from './native-server.js'
-import { PeerLinks } from './peer-links.js'
+import { PeerLinks, partitionable } from './peer-links.js'
 import { zookeeperReady } from './probes.js'
 import { makeServerDir } from './server-dir.js'
 import type { ClusterHandle, ServerHandle } from './server-handle.js'
@@ -106,22 +106,7 @@ export async function startZookeeperEnsemble(
   const links = options.peerProxies === true && size > 1 ? new PeerLinks() : undefined
   try {
     const handle = await startServers(size, options, 'zookeeper-ensemble', links)
-    const noProxies = () => {
-      throw new Error('ZooKeeper ensemble started without peerProxies: servers cannot be cut off')
-    }
-    if (links === undefined) return { ...handle, isolate: noProxies, heal: noProxies }
-    return {
-      ...handle,
-      async stop() {
-        try {
-          await handle.stop()
-        } finally {
-          await links.close()
-        }
-      },
-      isolate: (index) => links.isolate(index),
-      heal: () => links.heal(),
-    }
+    return partitionable(handle, links, 'ZooKeeper ensemble')
   } catch (err) {
     await links?.close()
     throw err
@@ -216,7 +201,7 @@ async function startServers(
     if (!failed)
       return clusterOf(name, servers, `zk://${servers.map((s) => `${host}:${s.port}`).join(',')}`)
     await Promise.allSettled(servers.map((s) => s.stop()))
-    await links?.closeListeners()
+    await links?.close()
     const retry = failed.reason instanceof ServerStartError && failed.reason.portInUse
     if (!retry || attempt >= 3) throw failed.reason
   }

@@ -29,6 +29,7 @@ import type {
 } from './locker-options.js'
 import { newOwnerId } from './owner-id.js'
 import { Renewer } from './renewer.js'
+import { runAndRelease } from './run-and-release.js'
 import { Semaphore } from './semaphore.js'
 import {
   checkKey,
@@ -157,16 +158,7 @@ export class Locker implements AsyncDisposable {
     options: AcquireOptions = {},
   ): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`withLock needs a function, got ${typeof fn}`)
-    const lock = await this.acquire(key, options)
-    let result: T
-    try {
-      result = await fn(lock)
-    } catch (err) {
-      await lock.release().catch(() => undefined)
-      throw err
-    }
-    await lock.release()
-    return result
+    return runAndRelease(await this.acquire(key, options), fn)
   }
 
   /** What the backend can tell about `key`'s lock (either mode); `{ held: false }` when free. */
@@ -275,16 +267,7 @@ export class Locker implements AsyncDisposable {
     options: AcquireOptions = {},
   ): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`withAll needs a function, got ${typeof fn}`)
-    const set = await this.acquireAll(keys, options)
-    let result: T
-    try {
-      result = await fn(set)
-    } catch (err) {
-      await set.release().catch(() => undefined)
-      throw err
-    }
-    await set.release()
-    return result
+    return runAndRelease(await this.acquireAll(keys, options), fn)
   }
 
   async #inspect(key: string, mode: LockMode): Promise<LockInfo> {

@@ -1,6 +1,7 @@
 import type { LockInfo } from './driver.js'
 import type { LockHandle } from './lock-handle.js'
 import type { SemaphoreAcquireOptions } from './locker-options.js'
+import { runAndRelease } from './run-and-release.js'
 
 /** What a semaphore needs from its Locker. */
 export interface SemaphoreHost {
@@ -42,16 +43,7 @@ export class Semaphore {
     options: SemaphoreAcquireOptions = {},
   ): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`withLock needs a function, got ${typeof fn}`)
-    const permit = await this.acquire(options)
-    let result: T
-    try {
-      result = await fn(permit)
-    } catch (err) {
-      await permit.release().catch(() => undefined)
-      throw err
-    }
-    await permit.release()
-    return result
+    return runAndRelease(await this.acquire(options), fn)
   }
 
   /** How many permits are in use (`holders`) and the holders' limit, where the backend can tell. */

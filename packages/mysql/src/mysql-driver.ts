@@ -10,6 +10,7 @@ import {
   ABORTED,
   DriverLifecycle,
   LeaseBook,
+  LinkedAbort,
   pollForGrant,
   sleep,
   untilAborted,
@@ -27,7 +28,6 @@ import { deadlockOr, endsSession, sessionEndedError } from './session-errors.js'
 import { type HeldName, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
 import { tryLock } from './try-lock.js'
-import { WaitSignal } from './wait-signal.js'
 
 /** Slack on top of `waitMs` before a wait the server did not end itself is cancelled (a stalled server). */
 const DEADLINE_SLACK_MS = 250
@@ -116,12 +116,10 @@ export class MysqlDriver implements LockDriver {
       if (lease !== null || req.signal.aborted) return lease
     }
     const leftMs = deadlineMs - performance.now()
-    const stop = new WaitSignal(
-      [req.signal, this.#lifecycle.signal],
-      leftMs < 2 ** 31 - DEADLINE_SLACK_MS
-        ? Math.ceil(Math.max(0, leftMs) + DEADLINE_SLACK_MS)
-        : undefined,
-    )
+    const stop = new LinkedAbort(req.signal, this.#lifecycle.signal)
+    if (leftMs < 2 ** 31 - DEADLINE_SLACK_MS) {
+      stop.abortAfter(Math.ceil(Math.max(0, leftMs) + DEADLINE_SLACK_MS))
+    }
     const signal = stop.signal
     try {
       if (session === undefined) {
@@ -341,12 +339,10 @@ export class MysqlDriver implements LockDriver {
     }
     const names = semaphoreNames(req.key)
     const deadlineMs = performance.now() + req.waitMs
-    const stop = new WaitSignal(
-      [req.signal, this.#lifecycle.signal],
-      req.waitMs < 2 ** 31 - DEADLINE_SLACK_MS
-        ? Math.ceil(Math.max(0, req.waitMs) + DEADLINE_SLACK_MS)
-        : undefined,
-    )
+    const stop = new LinkedAbort(req.signal, this.#lifecycle.signal)
+    if (req.waitMs < 2 ** 31 - DEADLINE_SLACK_MS) {
+      stop.abortAfter(Math.ceil(Math.max(0, req.waitMs) + DEADLINE_SLACK_MS))
+    }
     try {
       return await this.#permitLoop(req, limit, names, deadlineMs, stop.signal)
     } finally {

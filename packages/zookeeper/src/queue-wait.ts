@@ -1,5 +1,5 @@
+import { LinkedAbort } from '@baton-lock/core/driver'
 import type { Turn } from './curator-lock.js'
-import { LinkedAbort } from './linked-abort.js'
 import type { ZkSession } from './zk-session.js'
 
 /** The longest delay setTimeout takes (2^31 - 1 ms); a longer one fires at once. */
@@ -17,7 +17,6 @@ export class QueueWait {
   readonly #closing: AbortSignal
   readonly #onContended: (() => void) | undefined
   #stop: LinkedAbort | undefined
-  #timer: NodeJS.Timeout | undefined
 
   constructor(
     session: ZkSession,
@@ -54,7 +53,6 @@ export class QueueWait {
 
   /** Stops following the signals and clears the deadline timer. */
   dispose(): void {
-    clearTimeout(this.#timer)
     this.#stop?.dispose()
   }
 
@@ -63,7 +61,7 @@ export class QueueWait {
       const stop = new LinkedAbort(this.#signal, this.#closing, this.#session.ended)
       this.#stop = stop
       // beyond setTimeout's range core's own deadline (waitMs) aborts `signal`
-      if (leftMs <= MAX_TIMER_MS) this.#timer = setTimeout(() => stop.abort(), leftMs)
+      if (leftMs <= MAX_TIMER_MS) stop.abortAfter(leftMs)
     }
     return this.#stop.signal
   }
