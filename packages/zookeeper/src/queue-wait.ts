@@ -17,6 +17,7 @@ export class QueueWait {
   readonly #closing: AbortSignal
   readonly #onContended: (() => void) | undefined
   #stop: LinkedAbort | undefined
+  #timer: NodeJS.Timeout | undefined
 
   constructor(
     session: ZkSession,
@@ -53,6 +54,7 @@ export class QueueWait {
 
   /** Stops following the signals and clears the deadline timer. */
   dispose(): void {
+    clearTimeout(this.#timer)
     this.#stop?.dispose()
   }
 
@@ -61,7 +63,7 @@ export class QueueWait {
       const stop = new LinkedAbort(this.#signal, this.#closing, this.#session.ended)
       this.#stop = stop
       // beyond setTimeout's range core's own deadline (waitMs) aborts `signal`
-      if (leftMs <= MAX_TIMER_MS) stop.abortAfter(leftMs)
+      if (leftMs <= MAX_TIMER_MS) this.#timer = setTimeout(() => stop.abort(), leftMs)
     }
     return this.#stop.signal
   }
