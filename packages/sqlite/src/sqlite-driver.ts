@@ -19,7 +19,7 @@ import { SQLITE_CAPABILITIES } from './sqlite-capabilities.js'
 import type { SqliteBinding } from './sqlite-connection.js'
 import { type SqliteDriverOptions, sqlitePathOf } from './sqlite-options.js'
 import { type HeldKind, type WaitPlan, waitPlan } from './wait-plan.js'
-import { sendWake, WakeChannel } from './wake-channel.js'
+import { WakeChannel } from './wake-channel.js'
 
 /**
  * The embedded default: leases in a local SQLite file, shared by every process on the
@@ -133,6 +133,8 @@ export class SqliteDriver implements LockDriver {
     // adds the address to the ticket when it listens (a release meanwhile is seen by polling)
     let ticket = enqueue()
     let renewedAtMs = performance.now()
+    // woken by a release (or the grant before ours): the key is likely free, so try at once
+    let pushed = false
     let lease: DriverLease | null = null
     try {
       if (this.#wakes.knownAddress === undefined) {
@@ -149,14 +151,18 @@ export class SqliteDriver implements LockDriver {
             }
             renewedAtMs = performance.now()
           }
-          const view = plan.view(ticket)
-          if (view.remainingMs > 0) return { lease: null, holderTtlMs: view.remainingMs }
-          if (view.behind) return { lease: null }
+          if (!pushed) {
+            // a WAL read: no write lock taken while the holder or an older ticket is in the way
+            const view = plan.view(ticket)
+            if (view.remainingMs > 0) return { lease: null, holderTtlMs: view.remainingMs }
+            if (view.behind) return { lease: null }
+          }
+          pushed = false
           const sentAtMs = performance.now()
           const fence = plan.grant(ticket)
           if (fence === undefined) return { lease: null }
           // a reader admitted from the queue lets the readers behind it in; a permit, the next waiter try
-          sendWake(plan.cascade())
+          this.#wakes.send(plan.cascade())
           return {
             lease: this.#held.grant(req, { fence, ttlMs: req.ttlMs, sentAtMs }, plan.kind),
           }
@@ -165,7 +171,9 @@ export class SqliteDriver implements LockDriver {
         signal,
         minMs: Math.min(this.#pollMinMs, renewEveryMs),
         maxMs: Math.min(this.#pollMaxMs, renewEveryMs),
-        pause: (ms, s) => this.#wakes.sleep(ticket, ms, s),
+        pause: async (ms, s) => {
+          pushed = await this.#wakes.sleep(ticket, ms, s)
+        },
       })
       return lease
     } finally {
@@ -175,7 +183,7 @@ export class SqliteDriver implements LockDriver {
       this.#wakes.unregister(ticket)
       if (lease !== null || !this.#lifecycle.closing) this.#queued.delete(ticket)
       if (lease === null && !this.#lifecycle.closing) {
-        sendWake(this.#store.leave(req.key, ticket, req.owner, plan.queue))
+        this.#wakes.send(this.#store.leave(req.key, ticket, req.owner, plan.queue))
       }
     }
   }
@@ -271,7 +279,7 @@ export class SqliteDriver implements LockDriver {
       try {
         for (const { lease, data } of this.#held.drain()) this.#release(lease, data)
         for (const [ticket, { key, owner, queue }] of this.#queued) {
-          sendWake(this.#store.leave(key, ticket, owner, queue))
+          this.#wakes.send(this.#store.leave(key, ticket, owner, queue))
         }
         this.#queued.clear()
       } finally {
@@ -283,7 +291,7 @@ export class SqliteDriver implements LockDriver {
 
   /** Wakes the head of the released key's queue; whether a live lease was freed. */
   #woke(released: Released): boolean {
-    sendWake(released.head)
+    this.#wakes.send(released.head)
     return released.freed
   }
 }
