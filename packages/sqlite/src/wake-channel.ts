@@ -121,6 +121,7 @@ export class WakeChannel {
     if (this.#closed || !isAddress(head.wake)) return
     const socket = this.#peer(head.wake)
     if (socket.writableLength > MAX_UNSENT_BYTES) {
+      this.#peers.delete(head.wake)
       socket.destroy()
       return
     }
@@ -181,8 +182,8 @@ export class WakeChannel {
   /** The open connection to `address`, made now if there is none. */
   #peer(address: string): Socket {
     const open = this.#peers.get(address)
-    if (open !== undefined) {
-      this.#peers.delete(address)
+    if (open !== undefined) this.#peers.delete(address)
+    if (open?.writable) {
       this.#peers.set(address, open)
       return open
     }

@@ -27,6 +27,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 interface WorkerArgs {
   readonly db: string
   readonly key: string
+  /** Keys to take one after the other on one driver (default: `key` alone). */
+  readonly keys?: readonly string[]
   readonly binding: SqliteBinding
   readonly name: string
   readonly log: string
@@ -140,6 +142,39 @@ describe.each(TEST_BINDINGS)('queued waiters on %s', (binding) => {
     const [code, stderr] = await exited
     expect(code, stderr).toBe(0)
     expect(entries().map((e) => e.name)).toEqual(['sleeper'])
+  }, 60_000)
+
+  it('wakes to a process go on one kept connection, and reach a new process after the last one went away', async () => {
+    const { db, log, holder, entries } = setup('unused')
+    const tickets = rawStatement(
+      db,
+      binding,
+      'SELECT count(*) AS n FROM baton_waiters WHERE key = ? AND expires_at > ?',
+    )
+    const queued = (key: string) =>
+      Number((tickets.get(key, String(Date.now())) as { n: number }).n) === 1
+    const held = new Map<string, DriverLease>()
+    for (const key of ['one', 'two', 'three']) {
+      held.set(key, (await holder.acquire(driverRequest(key, { ttlMs: 600_000 }))) as DriverLease)
+    }
+    // polls minutes apart and tickets that need no renewal: every grant below is a push
+    const sleepy = { binding, log, pollMinMs: 600_000, pollMaxMs: 600_000, waiterTtlMs: 3_600_000 }
+    const first = startWaiter({ ...sleepy, db, key: 'one', keys: ['one', 'two'], name: 'first' })
+    for (const key of ['one', 'two']) {
+      await until(() => queued(key), `the first waiter to queue on ${key}`)
+      await new Promise((r) => setTimeout(r, 100))
+      expect(await holder.release(held.get(key) as DriverLease)).toBe(true)
+    }
+    const [code, stderr] = await first.exited
+    expect(code, stderr).toBe(0)
+    // its driver closed (and its process ended): the next wake goes to a new address
+    const second = startWaiter({ ...sleepy, db, key: 'three', name: 'second' })
+    await until(() => queued('three'), 'the second waiter to queue')
+    await new Promise((r) => setTimeout(r, 100))
+    expect(await holder.release(held.get('three') as DriverLease)).toBe(true)
+    const [code2, stderr2] = await second.exited
+    expect(code2, stderr2).toBe(0)
+    expect(entries().map((e) => e.name)).toEqual(['first', 'first', 'second'])
   }, 60_000)
 
   it('a waiter that dies drops out of the queue once its ticket expires; nobody behind it is granted before', async () => {
