@@ -29,6 +29,8 @@ export class LockSession {
   readonly held = new Set<string>()
   /** True while a blocking wait runs; nothing else is sent meanwhile. */
   waiting = false
+  /** True once `statements.prepareWait` ran on this session (a wait's fence bump is prepared). */
+  waitPrepared = false
   /** Monotonic time of the last statement sent or answered. */
   lastUsedMs = performance.now()
 
