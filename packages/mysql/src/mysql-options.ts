@@ -74,6 +74,9 @@ export function resolveMysqlOptions(options: MysqlDriverOptions): ResolvedMysqlO
     bigNumberStrings: true,
     // LEFT() in the lock name counts utf8mb4 characters, as an operator's client does
     charset: 'utf8mb4',
+    // the driver keeps its few prepared statements per session: mysql2's statement cache
+    // must never evict (and close) one of them
+    maxPreparedStatements: Math.max(16, base.maxPreparedStatements ?? 16_000),
     // client-side TCP keepalive: notice a vanished server host on an idle session
     enableKeepAlive: true,
     keepAliveInitialDelay: 10_000,
