@@ -1,4 +1,4 @@
-import mysql, { type Connection, type ConnectionOptions } from 'mysql2'
+import mysql, { type Connection, type ConnectionOptions, type PrepareStatementInfo } from 'mysql2'
 import type { LockStatements } from './lock-statements.js'
 import { waitTimeoutSeconds } from './session-liveness.js'
 
@@ -29,11 +29,15 @@ export class LockSession {
   readonly held = new Set<string>()
   /** True while a blocking wait runs; nothing else is sent meanwhile. */
   waiting = false
+  /** True once `statements.prepareWait` ran on this session (a wait's fence bump is prepared). */
+  waitPrepared = false
   /** Monotonic time of the last statement sent or answered. */
   lastUsedMs = performance.now()
 
   readonly #connection: Connection
   readonly #statements: LockStatements
+  /** Statements `execute` prepared on this connection, by SQL text: later calls send only the execute. */
+  readonly #prepared = new Map<string, PrepareStatementInfo>()
   #inFlight = 0
   #waitTimeoutS = 0
   #appliedWaitTimeoutS = 0
@@ -143,18 +147,31 @@ export class LockSession {
   }
 
   /**
-   * Runs `sql` as a prepared statement (binary protocol; mysql2 prepares it once per
-   * connection and keeps it): the server skips parsing the text on every call, which is a
-   * large part of a short statement's cost. One statement only.
+   * Runs `sql` as a prepared statement (binary protocol): the server skips parsing the text
+   * on every call, which is a large part of a short statement's cost. The first call
+   * prepares it (mysql2 queues the prepare and the execute back to back); later calls
+   * execute the kept statement directly, without mysql2's per-call prepare-cache lookup.
+   * One statement only.
    */
   async execute(sql: string, values: Array<string | number | null>): Promise<unknown> {
     this.#inFlight++
     this.lastUsedMs = performance.now()
     try {
       return await new Promise<unknown>((resolve, reject) => {
-        this.#connection.execute(sql, values, (err, result) =>
-          err ? reject(err) : resolve(result),
-        )
+        const statement = this.#prepared.get(sql)
+        if (statement !== undefined) {
+          statement.execute(values, (err: unknown, result: unknown) =>
+            err ? reject(err) : resolve(result),
+          )
+          return
+        }
+        const command = this.#connection.execute(sql, values, (err, result) => {
+          // set by mysql2 once the prepare succeeded (also when the execute then failed)
+          const prepared = (command as unknown as { statement?: PrepareStatementInfo }).statement
+          if (prepared !== undefined) this.#prepared.set(sql, prepared)
+          if (err) reject(err)
+          else resolve(result)
+        })
       })
     } finally {
       this.#inFlight--

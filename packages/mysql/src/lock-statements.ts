@@ -1,3 +1,5 @@
+import mysql from 'mysql2'
+
 /** The SQL a lock session sends, specialised once for the driver's fence table. */
 export interface LockStatements {
   /** The fence table, quoted (and qualified with its database when one was given). */
@@ -14,15 +16,22 @@ export interface LockStatements {
    */
   readonly tryLock: string
   /**
-   * A blocking attempt: `SET @baton_got = GET_LOCK(?, ?)` (name, seconds) then the same
-   * fence bump under `@baton_got = 1` (values: name, key, owner, owner), two statements in
-   * one round trip. The wait runs in a plain `SET`, not inside the `INSERT`, so a waiter
-   * never keeps a write statement, the fence table's metadata lock and an InnoDB
-   * transaction open for as long as it waits (which would hold up `FLUSH TABLES WITH READ
-   * LOCK` of a backup, and every write behind it). The second result's `insertId` is the
-   * fence when granted.
+   * A blocking attempt, two statements in one round trip: `SET @baton_n = ?, @baton_k = ?,
+   * @baton_o = ?, @baton_got = GET_LOCK(?, ?)` (row name, key, owner, lock name, seconds)
+   * then `EXECUTE baton_wait_bump`, the fence bump of `prepareWait` under `@baton_got = 1`.
+   * The wait runs in a plain `SET`, not inside the `INSERT`, so a waiter never keeps a
+   * write statement, the fence table's metadata lock and an InnoDB transaction open for as
+   * long as it waits (which would hold up `FLUSH TABLES WITH READ LOCK` of a backup, and
+   * every write behind it). The bump after the wake is a statement the server parsed
+   * already. The second result's `insertId` is the fence when granted.
    */
   readonly wait: string
+  /**
+   * `PREPARE baton_wait_bump FROM '...'; `: the session's server-side copy of the fence
+   * bump that `wait` executes, reading its values from `@baton_n`, `@baton_k`, `@baton_o`
+   * and `@baton_got`. Sent in front of a session's first wait, in the same round trip.
+   */
+  readonly prepareWait: string
   /** Releases `?`; `released` 1 when this session held it, 0 when another does, NULL when nobody. */
   readonly unlock: string
   /** Releases `?` only if this session holds it (no effect otherwise): the late-grant sweep (S4). */
@@ -48,10 +57,11 @@ export interface LockStatements {
 export function lockStatements(table: string, database: string | undefined): LockStatements {
   const qualified =
     database === undefined ? quoteIdent(table) : `${quoteIdent(database)}.${quoteIdent(table)}`
-  const bump = (granted: string) =>
+  const bump = (granted: string, [name, key, owner]: readonly string[] = ['?', '?', '?']) =>
     `INSERT INTO ${qualified} (name, fence, lock_key, owner, holder) ` +
-    `SELECT ?, LAST_INSERT_ID(1), ?, ?, CONNECTION_ID() FROM DUAL WHERE ${granted} ` +
-    'ON DUPLICATE KEY UPDATE fence = LAST_INSERT_ID(fence + 1), owner = ?, holder = CONNECTION_ID()'
+    `SELECT ${name}, LAST_INSERT_ID(1), ${key}, ${owner}, CONNECTION_ID() FROM DUAL WHERE ${granted} ` +
+    `ON DUPLICATE KEY UPDATE fence = LAST_INSERT_ID(fence + 1), owner = ${owner}, holder = CONNECTION_ID()`
+  const waitBump = bump('@baton_got = 1', ['@baton_n', '@baton_k', '@baton_o'])
   return Object.freeze({
     table: qualified,
     createTable:
@@ -60,7 +70,11 @@ export function lockStatements(table: string, database: string | undefined): Loc
       'lock_key MEDIUMBLOB NOT NULL, owner VARBINARY(255) NOT NULL, holder BIGINT UNSIGNED NOT NULL, ' +
       'KEY baton_fence_key (lock_key(255))) ENGINE=InnoDB',
     tryLock: bump('GET_LOCK(?, 0) = 1'),
-    wait: `SET @baton_got = GET_LOCK(?, ?); ${bump('@baton_got = 1')}`,
+    wait:
+      'SET @baton_n = ?, @baton_k = ?, @baton_o = ?, @baton_got = GET_LOCK(?, ?); ' +
+      'EXECUTE baton_wait_bump',
+    // escaped as mysql2 escapes every value of a text query
+    prepareWait: `PREPARE baton_wait_bump FROM ${mysql.escape(waitBump)}; `,
     unlock: 'SELECT RELEASE_LOCK(?) AS released',
     unlockIfHeld: 'SELECT IF(IS_USED_LOCK(?) = CONNECTION_ID(), RELEASE_LOCK(?), NULL) AS released',
     inspect:

@@ -17,6 +17,14 @@ export interface MysqlDriverOptions {
   readonly fenceDatabase?: string
   /** Most lock sessions (connections) open at once. Default 64. */
   readonly maxSessions?: number
+  /**
+   * Most sessions that concurrent non-blocking statements (tries, releases) are spread
+   * over: mysql2 runs one statement at a time per connection, so independent keys used at
+   * once would otherwise wait for each other's round trips. Sessions beyond the first open
+   * only while statements queue, and close again after `idleSessionMs` once they hold
+   * nothing. Default 8, at most `maxSessions`.
+   */
+  readonly maxTrySessions?: number
   /** A session that holds nothing is closed after this long idle, in ms (one stays open). Default 10 000. */
   readonly idleSessionMs?: number
   /** Connect timeout per session, in ms. Default 10 000. */
@@ -29,6 +37,7 @@ export interface ResolvedMysqlOptions {
   readonly fenceTable: string
   readonly fenceDatabase: string | undefined
   readonly maxSessions: number
+  readonly maxTrySessions: number
   readonly idleSessionMs: number
 }
 
@@ -40,6 +49,12 @@ export function resolveMysqlOptions(options: MysqlDriverOptions): ResolvedMysqlO
   const maxSessions = options.maxSessions ?? 64
   if (!Number.isInteger(maxSessions) || maxSessions < 2) {
     throw new RangeError(`maxSessions must be an integer >= 2, got ${maxSessions}`)
+  }
+  const maxTrySessions = options.maxTrySessions ?? Math.min(8, maxSessions)
+  if (!Number.isInteger(maxTrySessions) || maxTrySessions < 1 || maxTrySessions > maxSessions) {
+    throw new RangeError(
+      `maxTrySessions must be an integer from 1 to maxSessions (${maxSessions}), got ${maxTrySessions}`,
+    )
   }
   const idleSessionMs = options.idleSessionMs ?? 10_000
   if (!(idleSessionMs > 0)) throw new RangeError(`idleSessionMs must be > 0, got ${idleSessionMs}`)
@@ -59,6 +74,9 @@ export function resolveMysqlOptions(options: MysqlDriverOptions): ResolvedMysqlO
     bigNumberStrings: true,
     // LEFT() in the lock name counts utf8mb4 characters, as an operator's client does
     charset: 'utf8mb4',
+    // the driver keeps its few prepared statements per session: mysql2's statement cache
+    // must never evict (and close) one of them
+    maxPreparedStatements: Math.max(16, base.maxPreparedStatements ?? 16_000),
     // client-side TCP keepalive: notice a vanished server host on an idle session
     enableKeepAlive: true,
     keepAliveInitialDelay: 10_000,
@@ -68,6 +86,7 @@ export function resolveMysqlOptions(options: MysqlDriverOptions): ResolvedMysqlO
     fenceTable: options.fenceTable ?? 'baton_fence',
     fenceDatabase: options.fenceDatabase,
     maxSessions,
+    maxTrySessions,
     idleSessionMs,
   })
 }

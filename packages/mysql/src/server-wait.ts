@@ -15,8 +15,8 @@ const CANCEL_GRACE_MS = 5_000
 export type WaitOutcome = bigint | null
 
 /**
- * Runs `GET_LOCK(name, seconds left)` and the fence bump on `session` (which holds nothing
- * and is marked waiting): the server wakes it when the holder releases (push, L4). Both
+ * Runs `GET_LOCK(name, seconds left)` and the fence bump (prepared server-side in front of
+ * the session's first wait) on `session`, which holds nothing and is marked waiting: the server wakes it when the holder releases (push, L4). Both
  * servers take a fractional timeout. When `signal` aborts, the wait is cancelled
  * server-side with `KILL QUERY` from another session (the waiting `GET_LOCK` then returns
  * NULL and the session stays usable); the session is dropped if that fails. After any
@@ -50,14 +50,17 @@ export async function waitOnServer(
   let granted = false
   try {
     const settings = session.takeSettings()
-    const result = await session.query(settings + session.statements.wait, [
-      name,
-      seconds.toFixed(3),
+    const prepare = session.waitPrepared ? '' : session.statements.prepareWait
+    // a failed round trip may or may not have prepared the bump: prepare it again next time
+    session.waitPrepared = false
+    const result = await session.query(settings + prepare + session.statements.wait, [
       rowName,
       req.key,
       req.owner,
-      req.owner,
+      name,
+      seconds.toFixed(3),
     ])
+    session.waitPrepared = true
     const fence = grantedFence(lastHeader(result))
     granted = fence !== null
     return fence

@@ -8,18 +8,27 @@ import { sessionTtlMs } from './session-liveness.js'
 export interface SessionPoolOptions {
   /** Most sessions open at once (holders, waiters and the pipelined work). */
   readonly maxSessions: number
+  /** Most sessions that concurrent non-blocking statements are spread over before they queue on one. */
+  readonly maxTrySessions: number
   /** A session that holds nothing and was idle this long is closed (one is kept warm). */
   readonly idleSessionMs: number
 }
 
 /** Statements queued on one session (mysql2 sends them one after another) before the pool prefers opening another. */
 const PIPELINE_DEPTH = 16
+/** After a session failed to open, no session is opened ahead of need for this long. */
+const SPREAD_BACKOFF_MS = 1_000
 
 /**
- * The driver's own lock sessions, in creation order. Non-blocking statements go to the
- * oldest session that may take the key, so held locks concentrate on few sessions and
- * later ones fall idle and are closed; each blocking wait gets a session of its own that
- * holds nothing. Sessions are claimed synchronously, so two requests never race for one.
+ * The driver's own lock sessions, in creation order. mysql2 sends a connection's
+ * statements one after another (no pipelining), so statements on one session wait for
+ * each other's round trips: a non-blocking statement goes to the oldest session that may
+ * take the key and has nothing in flight, and when every such session is busy the pool
+ * opens one more (in the background, up to `maxTrySessions`) while the statement queues
+ * on the least busy one. Without concurrent demand held locks concentrate on the oldest
+ * sessions, and sessions that hold nothing fall idle and are closed; each blocking wait
+ * gets a session of its own that holds nothing. Sessions are claimed synchronously, so
+ * two requests never race for one.
  */
 export class SessionPool {
   readonly #config: ConnectionOptions
@@ -32,6 +41,8 @@ export class SessionPool {
   readonly #connecting = new Set<LockSession>()
   readonly #reaper: NodeJS.Timeout
   #closed = false
+  /** Monotonic time before which no session is opened ahead of need (a connect failed). */
+  #spreadAfterMs = 0
 
   constructor(
     config: ConnectionOptions,
@@ -59,21 +70,27 @@ export class SessionPool {
 
   /**
    * The oldest session that may take `key` now (not waiting, not claiming `key`, same
-   * liveness TTL or nothing claimed), with `key` claimed for the caller; undefined when
-   * none fits or the best one is deep in pipelined work while more sessions may open.
+   * liveness TTL or nothing claimed) and has nothing in flight, else the least busy one,
+   * with `key` claimed for the caller; undefined when none fits or the best one is deep in
+   * pipelined work while more sessions may open. When every fitting session is busy,
+   * another one starts opening for the next statements (up to `maxTrySessions`).
    */
   pickForKey(name: string, ttlMs: number): LockSession | undefined {
     const ttl = sessionTtlMs(ttlMs)
     let best: LockSession | undefined
+    let fitting = 0
     for (const s of this.#sessions) {
-      if (!s.usable || s.waiting || s.claimed.has(name)) continue
+      if (!s.usable || s.waiting) continue
       if (s.claimed.size > 0 && s.ttlMs !== ttl) continue
-      if (s.inFlight < PIPELINE_DEPTH) {
+      fitting++
+      if (s.claimed.has(name)) continue
+      if (s.inFlight === 0) {
         best = s
         break
       }
       if (best === undefined || s.inFlight < best.inFlight) best = s
     }
+    if (best === undefined || best.inFlight > 0) this.#spread(fitting)
     if (best === undefined || (best.inFlight >= PIPELINE_DEPTH && this.#hasRoom())) return undefined
     best.claim(name, ttlMs)
     return best
@@ -150,6 +167,15 @@ export class SessionPool {
     session.waiting = true
     session.claim(name, ttlMs)
     return session
+  }
+
+  /** Opens one more session ahead of need while fewer than `maxTrySessions` fit and none is opening. */
+  #spread(fitting: number): void {
+    if (this.#opening.size > 0 || fitting >= this.#options.maxTrySessions) return
+    if (!this.#hasRoom() || this.#closed || performance.now() < this.#spreadAfterMs) return
+    this.#open().catch(() => {
+      this.#spreadAfterMs = performance.now() + SPREAD_BACKOFF_MS
+    })
   }
 
   #hasRoom(): boolean {
