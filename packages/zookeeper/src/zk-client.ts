@@ -77,10 +77,11 @@ export interface ZkResponse {
 
 /** The records and constants of the library's `lib/jute` module that raw-create.ts uses. */
 export interface ZkJute {
-  readonly OP_CODES: { readonly GET_DATA: number }
+  readonly OP_CODES: { readonly GET_DATA: number; readonly CREATE: number }
   readonly protocol: {
     readonly RequestHeader: new () => { type: number; xid: number }
     readonly CreateRequest: new () => { path: string; data: Buffer; acl: unknown[]; flags: number }
+    readonly GetACLRequest: new () => { path: string }
   }
   readonly Request: new (
     header: unknown,

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import { type Created, CreateMode, sendRawCreate } from './raw-create.js'
+import { type Created, CreateMode, sendRawCreate, sendSync } from './raw-create.js'
 import type { ZkClient, ZkEvent, ZkInternals, ZkStat } from './zk-client.js'
 import { ZK, zkErrorCode, zookeeper } from './zk-client.js'
 
@@ -171,6 +171,11 @@ export class ZkSession {
         done(error, created)
       }),
     )
+  }
+
+  /** A `sync` of `path` (see raw-create.ts): reads sent after it see what the leader had then. */
+  sync(path: string): Promise<void> {
+    return this.call<void>((done) => sendSync(this.client, path, (error) => done(error)))
   }
 
   getChildren(path: string): Promise<string[]> {
