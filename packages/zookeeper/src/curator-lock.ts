@@ -199,7 +199,10 @@ export async function lookAtQueue(
   shared: boolean,
 ): Promise<Turn> {
   const sentAtMs = performance.now()
-  const children = sortedLockNodes(await session.getChildren(lockPath))
+  const all = await session.getChildren(lockPath)
+  // alone in the queue (the uncontended acquire): first in either mode
+  if (all.length === 1 && all[0] === node.name) return { granted: true, sentAtMs }
+  const children = sortedLockNodes(all)
   const index = children.indexOf(node.name)
   if (index < 0) throw new Error(`the lock node ${node.path} disappeared while waiting`)
   const blocker = shared

@@ -102,6 +102,46 @@ export function sendSync(
   connectionManager.queue(request, (error) => done(error))
 }
 
+/**
+ * `getChildren(path)` without a watch, queued as node-zookeeper-client's own method queues
+ * it (GetChildren2Request, the same bytes on the wire) but without its retry wrapper (an
+ * async loop, an argument copy and a result record per request, for `retries: 0`) and its
+ * path check (the driver's paths are valid by construction).
+ */
+export function sendGetChildren(
+  client: ZkClient,
+  path: string,
+  done: (error: Error | null, children: string[]) => void,
+): void {
+  const header = new jute.protocol.RequestHeader()
+  header.type = jute.OP_CODES.GET_CHILDREN2
+  const payload = new jute.protocol.GetChildren2Request()
+  payload.path = path
+  payload.watch = false
+  ;(client as unknown as ZkInternals).connectionManager.queue(
+    new jute.Request(header, payload),
+    (error, response) =>
+      error ? done(error, undefined as never) : done(null, response.payload?.children ?? []),
+  )
+}
+
+/** `remove(path, -1)` queued directly, as `sendGetChildren` does (DeleteRequest, same bytes). */
+export function sendDelete(
+  client: ZkClient,
+  path: string,
+  done: (error: Error | null) => void,
+): void {
+  const header = new jute.protocol.RequestHeader()
+  header.type = jute.OP_CODES.DELETE
+  const payload = new jute.protocol.DeleteRequest()
+  payload.path = path
+  payload.version = -1
+  ;(client as unknown as ZkInternals).connectionManager.queue(
+    new jute.Request(header, payload),
+    (error) => done(error),
+  )
+}
+
 /** Makes `request` go out with `opcode` while the library files its reply under its header type. */
 function withOpcode(request: { toBuffer(): Buffer }, opcode: number): void {
   const toBuffer = request.toBuffer.bind(request)

@@ -115,13 +115,17 @@ export class ZookeeperDriver implements LockDriver {
     const deadlineMs = performance.now() + req.waitMs
     // one chain raced against both signals: no linked controller per acquire (the wait
     // links them only once it has to wait, QueueWait)
-    const work = this.#pool
-      .forTtl(req.ttlMs)
-      .then((session) =>
-        signal.aborted || closing.aborted
-          ? null
-          : this.#contend(session, req, deadlineMs, signal, closing),
-      )
+    const live = this.#pool.liveFor(req.ttlMs)
+    const work =
+      live !== undefined
+        ? this.#contend(live, req, deadlineMs, signal, closing)
+        : this.#pool
+            .forTtl(req.ttlMs)
+            .then((session) =>
+              signal.aborted || closing.aborted
+                ? null
+                : this.#contend(session, req, deadlineMs, signal, closing),
+            )
     const lease = await untilEitherAborted(work, signal, closing)
     if (lease !== ABORTED) return lease
     // the backend stopped answering: whatever the work still gets is given back (S4)
