@@ -77,8 +77,12 @@ export function sortedBySequence(names: readonly string[]): string[] {
  * Creates this contender's node `<lockPath>/_c_<uuid>-<stem>` in protected mode. On NONODE the ancestors are created as
  * containers (PERSISTENT on a server without them, as Curator does) and the create runs
  * again. On connection loss the reply may be lost while the node exists: the node is then
- * found by its uuid among the children, and created again only if absent, so there is
- * never a second node of ours. Throws once the session ends.
+ * looked for by its uuid among the children (after a `sync`, so that a member the session
+ * moved to has seen the create the old one forwarded), and created again only if absent,
+ * so there is never a second node of ours. A look that loses its connection too is made
+ * again: this never returns while the node may exist unknown to us. Throws once the
+ * session ends (which deletes the node anyway) or on any other error of a create (which
+ * made no node).
  */
 export async function createLockNode(
   session: ZkSession,
@@ -103,8 +107,7 @@ export async function createLockNode(
         await createContainers(session, lockPath)
       } else if (code === ZK.CONNECTION_LOSS) {
         backoff ??= new Backoff({ minMs: 10, maxMs: 500 })
-        await sleep(backoff.next(), session.ended)
-        const found = await findProtected(session, lockPath, prefix)
+        const found = await findProtected(session, lockPath, prefix, backoff)
         if (found !== undefined) return found
       } else {
         throw err
@@ -113,29 +116,44 @@ export async function createLockNode(
   }
 }
 
+/**
+ * Our node among `lockPath`'s children, or undefined when the lost create made none.
+ * Looks again after each connection loss, until it knows or the session ends.
+ */
 async function findProtected(
   session: ZkSession,
   lockPath: string,
   prefix: string,
+  backoff: Backoff,
 ): Promise<LockNode | undefined> {
-  const children = await session.getChildren(lockPath).catch((err: unknown) => {
-    if (zkErrorCode(err) === ZK.NO_NODE) return []
-    throw err
-  })
-  const name = children.find((child) => child.startsWith(prefix))
-  if (name === undefined) return undefined
-  const stat = await session.exists(`${lockPath}/${name}`)
-  return stat === null ? undefined : nodeOf(lockPath, name, stat)
+  for (;;) {
+    await sleep(backoff.next(), session.ended)
+    try {
+      await session.sync(lockPath)
+      const name = (await session.getChildren(lockPath)).find((child) => child.startsWith(prefix))
+      if (name === undefined) return undefined
+      const stat = await session.exists(`${lockPath}/${name}`)
+      return stat === null ? undefined : nodeOf(lockPath, name, stat)
+    } catch (err) {
+      const code = zkErrorCode(err)
+      if (code === ZK.NO_NODE) return undefined
+      if (code !== ZK.CONNECTION_LOSS) throw err
+    }
+  }
 }
 
 function nodeOf(lockPath: string, name: string, stat: ZkStat): LockNode {
   return { path: `${lockPath}/${name}`, name, czxid: longOf(stat.czxid) }
 }
 
-/** Creates every missing ancestor of a lock node, `path` included, as a CONTAINER node. */
+/**
+ * Creates every missing ancestor of a lock node, `path` included, as a CONTAINER node. A
+ * create that lost its connection is sent again (NODEEXISTS then says it was made).
+ */
 async function createContainers(session: ZkSession, path: string): Promise<void> {
   const parts = path.split('/').slice(1)
   let mode: number = CreateMode.CONTAINER
+  let backoff: Backoff | undefined
   for (let i = 1; i <= parts.length; i++) {
     const ancestor = `/${parts.slice(0, i).join('/')}`
     for (;;) {
@@ -149,7 +167,9 @@ async function createContainers(session: ZkSession, path: string): Promise<void>
           mode = CreateMode.PERSISTENT // a server before 3.5: Curator falls back the same way
           continue
         }
-        throw err
+        if (code !== ZK.CONNECTION_LOSS) throw err
+        backoff ??= new Backoff({ minMs: 10, maxMs: 500 })
+        await sleep(backoff.next(), session.ended)
       }
     }
   }
@@ -179,7 +199,10 @@ export async function lookAtQueue(
   shared: boolean,
 ): Promise<Turn> {
   const sentAtMs = performance.now()
-  const children = sortedLockNodes(await session.getChildren(lockPath))
+  const all = await session.getChildren(lockPath)
+  // alone in the queue (the uncontended acquire): first in either mode
+  if (all.length === 1 && all[0] === node.name) return { granted: true, sentAtMs }
+  const children = sortedLockNodes(all)
   const index = children.indexOf(node.name)
   if (index < 0) throw new Error(`the lock node ${node.path} disappeared while waiting`)
   const blocker = shared

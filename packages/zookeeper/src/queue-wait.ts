@@ -34,13 +34,14 @@ export class QueueWait {
   }
 
   /**
-   * Calls `look` until it grants; returns its `sentAtMs`, or null when time ran out or
-   * the caller aborted. Throws when the session ended. Each round waits for a watch, so
-   * the number of rounds is bounded by the changes the server reports.
+   * Calls `look` until it grants (starting from `first` when the caller looked already);
+   * returns its `sentAtMs`, or null when time ran out or the caller aborted. Throws when
+   * the session ended. Each round waits for a watch, so the number of rounds is bounded by
+   * the changes the server reports.
    */
-  async until(look: () => Promise<Turn>): Promise<number | null> {
-    for (;;) {
-      const turn = await look()
+  async until(look: () => Promise<Turn>, first?: Turn): Promise<number | null> {
+    for (let next = first; ; next = undefined) {
+      const turn = next ?? (await look())
       if (turn.granted) return turn.sentAtMs
       this.#onContended?.()
       const leftMs = this.#deadlineMs - performance.now()

@@ -17,7 +17,10 @@ export class SessionPool {
   readonly #onEnd: (session: ZkSession, reason: unknown) => void
   readonly #byTtl = new Map<number, Promise<ZkSession>>()
   readonly #open = new Set<ZkSession>()
+  /** The sessions of `#byTtl` once open, for `liveFor` (no promise to wait for). */
+  readonly #live = new Map<number, ZkSession>()
   #injected: Promise<ZkSession> | undefined
+  #adopted: ZkSession | undefined
 
   constructor(
     options: ResolvedZookeeperOptions,
@@ -32,6 +35,15 @@ export class SessionPool {
   /** Live sessions right now. */
   get size(): number {
     return this.#open.size
+  }
+
+  /**
+   * The session `forTtl(ttlMs)` would give when it is open and live already, else
+   * undefined: the usual acquire takes it without a promise in between.
+   */
+  liveFor(ttlMs: number): ZkSession | undefined {
+    const session = this.#options.client === undefined ? this.#live.get(ttlMs) : this.#adopted
+    return session === undefined || session.ended.aborted ? undefined : session
   }
 
   /** The session for locks of `ttlMs`, opened on first use. */
@@ -100,10 +112,13 @@ export class SessionPool {
   #track(opening: Promise<ZkSession>, ttlMs: number | undefined): Promise<ZkSession> {
     const tracked = opening.then((session) => {
       this.#open.add(session)
+      if (ttlMs === undefined) this.#adopted = session
+      else if (this.#byTtl.get(ttlMs) === tracked) this.#live.set(ttlMs, session)
       session.ended.addEventListener(
         'abort',
         () => {
           this.#open.delete(session)
+          if (ttlMs !== undefined && this.#live.get(ttlMs) === session) this.#live.delete(ttlMs)
           if (ttlMs !== undefined && this.#byTtl.get(ttlMs) === tracked) this.#byTtl.delete(ttlMs)
           this.#onEnd(session, session.ended.reason)
         },

@@ -72,15 +72,28 @@ export interface ZkInternals {
 /** A decoded reply: header and payload records. */
 export interface ZkResponse {
   readonly header: { readonly zxid: Buffer }
-  readonly payload: { readonly data: Buffer; readonly stat: ZkStat } | null
+  readonly payload: {
+    readonly data: Buffer
+    readonly stat: ZkStat
+    /** GetChildren2Response's. */
+    readonly children: string[]
+  } | null
 }
 
 /** The records and constants of the library's `lib/jute` module that raw-create.ts uses. */
 export interface ZkJute {
-  readonly OP_CODES: { readonly GET_DATA: number }
+  readonly OP_CODES: {
+    readonly GET_DATA: number
+    readonly CREATE: number
+    readonly GET_CHILDREN2: number
+    readonly DELETE: number
+  }
   readonly protocol: {
     readonly RequestHeader: new () => { type: number; xid: number }
     readonly CreateRequest: new () => { path: string; data: Buffer; acl: unknown[]; flags: number }
+    readonly GetACLRequest: new () => { path: string }
+    readonly GetChildren2Request: new () => { path: string; watch: boolean }
+    readonly DeleteRequest: new () => { path: string; version: number }
   }
   readonly Request: new (
     header: unknown,

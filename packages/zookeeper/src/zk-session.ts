@@ -1,5 +1,12 @@
 import { setMaxListeners } from 'node:events'
-import { type Created, CreateMode, sendRawCreate } from './raw-create.js'
+import {
+  type Created,
+  CreateMode,
+  sendDelete,
+  sendGetChildren,
+  sendRawCreate,
+  sendSync,
+} from './raw-create.js'
 import type { ZkClient, ZkEvent, ZkInternals, ZkStat } from './zk-client.js'
 import { ZK, zkErrorCode, zookeeper } from './zk-client.js'
 
@@ -173,8 +180,13 @@ export class ZkSession {
     )
   }
 
+  /** A `sync` of `path` (see raw-create.ts): reads sent after it see what the leader had then. */
+  sync(path: string): Promise<void> {
+    return this.call<void>((done) => sendSync(this.client, path, (error) => done(error)))
+  }
+
   getChildren(path: string): Promise<string[]> {
-    return this.call<string[]>((done) => this.client.getChildren(path, done))
+    return this.call<string[]>((done) => sendGetChildren(this.client, path, done))
   }
 
   /**
@@ -260,7 +272,7 @@ export class ZkSession {
 
   remove(path: string): Promise<void> {
     return this.call<void>((done) =>
-      this.client.remove(path, -1, (error) => {
+      sendDelete(this.client, path, (error) => {
         if (zkErrorCode(error) !== ZK.CONNECTION_LOSS) this.#forget(path)
         done(error)
       }),

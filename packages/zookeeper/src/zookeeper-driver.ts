@@ -12,6 +12,7 @@ import {
   LeaseBook,
   LockLimitMismatchError,
 } from '@baton-lock/core/driver'
+import { AcquireRace } from './acquire-race.js'
 import {
   createLockNode,
   deleteLockNode,
@@ -33,7 +34,6 @@ import {
   leaseData,
   lookAtLeases,
 } from './curator-semaphore.js'
-import { untilEitherAborted } from './linked-abort.js'
 import { QueueWait } from './queue-wait.js'
 import { SessionPool } from './session-pool.js'
 import { childrenOf, readData } from './session-reads.js'
@@ -68,6 +68,7 @@ export class ZookeeperDriver implements LockDriver {
   readonly #lifecycle = new DriverLifecycle('zookeeper')
   readonly #book = new LeaseBook<HeldNode>()
   readonly #pool: SessionPool
+  readonly #race: AcquireRace
   /** The node stem of an exclusive acquire: Curator's mutex `lock-` or the read-write lock's `__WRIT__`. */
   readonly #writeStem: string
 
@@ -75,6 +76,7 @@ export class ZookeeperDriver implements LockDriver {
     this.#options = resolveZookeeperOptions(options)
     this.capabilities = zookeeperCapabilities(this.#options.minSessionTimeoutMs)
     this.#writeStem = this.#options.exclusiveRecipe === 'InterProcessMutex' ? LOCK_NAME : WRITE_NAME
+    this.#race = new AcquireRace(this.#lifecycle.signal)
     // each acquire in flight listens to the closing signal: many at once is normal
     this.#pool = new SessionPool(this.#options, this.#lifecycle.signal, (session, reason) => {
       this.#book.loseWhere((entry) => entry.data.session === session, reason)
@@ -113,16 +115,20 @@ export class ZookeeperDriver implements LockDriver {
     const closing = this.#lifecycle.signal
     if (signal.aborted) return null
     const deadlineMs = performance.now() + req.waitMs
-    // one chain raced against both signals: no linked controller per acquire (the wait
-    // links them only once it has to wait, QueueWait)
-    const work = this.#pool
-      .forTtl(req.ttlMs)
-      .then((session) =>
-        signal.aborted || closing.aborted
-          ? null
-          : this.#contend(session, req, deadlineMs, signal, closing),
-      )
-    const lease = await untilEitherAborted(work, signal, closing)
+    // one chain raced against both signals (AcquireRace): no linked controller per
+    // acquire (the wait links them only once it has to wait, QueueWait)
+    const live = this.#pool.liveFor(req.ttlMs)
+    const work =
+      live !== undefined
+        ? this.#contend(live, req, deadlineMs, signal, closing)
+        : this.#pool
+            .forTtl(req.ttlMs)
+            .then((session) =>
+              signal.aborted || closing.aborted
+                ? null
+                : this.#contend(session, req, deadlineMs, signal, closing),
+            )
+    const lease = await this.#race.race(work, signal)
     if (lease !== ABORTED) return lease
     // the backend stopped answering: whatever the work still gets is given back (S4)
     this.#lifecycle.track(work.then((late) => (late === null ? false : this.release(late))))
@@ -154,9 +160,9 @@ export class ZookeeperDriver implements LockDriver {
     return Promise.all(leases.map((lease) => this.renew(lease, ttlMs)))
   }
 
-  async release(lease: DriverLease): Promise<boolean> {
+  release(lease: DriverLease): Promise<boolean> {
     const entry = this.#book.forget(lease)
-    if (entry === undefined) return false
+    if (entry === undefined) return Promise.resolve(false)
     return deleteLockNode(entry.data.session, entry.data.node.path)
   }
 
@@ -250,15 +256,20 @@ export class ZookeeperDriver implements LockDriver {
     const data = req.value === undefined ? LOCAL_ADDRESS : Buffer.from(req.value, 'utf8')
     const stem = shared ? READ_NAME : this.#writeStem
     const node = await createLockNode(session, path, stem, data)
-    const wait = new QueueWait(session, deadlineMs, signal, closing, req.onContended)
+    const look = () => lookAtQueue(session, path, node, shared)
+    // made only when the first look says wait: the uncontended acquire needs none
+    let wait: QueueWait | undefined
     try {
-      const sentAtMs = await wait.until(() => lookAtQueue(session, path, node, shared))
+      const first = await look()
+      if (first.granted) return this.#grant(req, session, node, first.sentAtMs)
+      wait = new QueueWait(session, deadlineMs, signal, closing, req.onContended)
+      const sentAtMs = await wait.until(look, first)
       if (sentAtMs !== null) return this.#grant(req, session, node, sentAtMs)
     } catch (err) {
       this.#lifecycle.track(deleteLockNode(session, node.path))
       throw err
     } finally {
-      wait.dispose()
+      wait?.dispose()
     }
     // timed out or aborted: as Curator does, delete our node before giving up (S4)
     await deleteLockNode(session, node.path)
