@@ -76,6 +76,11 @@ export type ProbeEvent =
       freeAt: number | null
       /** tryAcquire calls the checker made (1: the key was free at the first look). */
       attempts?: number
+      /**
+       * When the key never became free: what blocked it at the end of the window, as each
+       * probe driver's inspect saw it (the one naming an owner holds the blocking lock).
+       */
+      blocker?: string
       boundMs: number
     }
   | { type: 'h1'; t: number; what: string; count: number; detail?: string }

@@ -16,7 +16,7 @@ export function checkS4(events: readonly HistoryEvent[]): Violation[] {
       checker: 'S4',
       message:
         ms === null
-          ? `key never free again after a ${e.kind === 'timeout' ? 'timed-out' : 'aborted'} acquire (bound ${e.boundMs} ms)`
+          ? `key never free again after a ${e.kind === 'timeout' ? 'timed-out' : 'aborted'} acquire (bound ${e.boundMs} ms${e.blocker === undefined ? '' : `; held by: ${e.blocker}`})`
           : `key free ${ms.toFixed(0)} ms after release following a ${e.kind === 'timeout' ? 'timed-out' : 'aborted'} acquire (bound ${e.boundMs} ms${detailOf(e)})`,
       excerpt: [e],
     })

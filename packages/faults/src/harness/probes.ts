@@ -22,9 +22,8 @@ export async function probeS4(d: Deployment, key: string): Promise<S4[]> {
   const boundMs = Math.min(1_000, d.ttlMs / 2)
   const out: S4[] = []
   for (const kind of ['timeout', 'abort'] as const) {
-    const lockers = await Promise.all(
-      [0, 1, 2].map(async () => new Locker(await d.driver(), { ttlMs: d.ttlMs })),
-    )
+    const drivers = await Promise.all([0, 1, 2].map(() => d.driver()))
+    const lockers = drivers.map((driver) => new Locker(driver, { ttlMs: d.ttlMs }))
     const [holderLocker, waiter, checker] = lockers as [Locker, Locker, Locker]
     try {
       // The checker's driver connects (and, on lease backends, gets its lease) before the window.
@@ -59,9 +58,11 @@ export async function probeS4(d: Deployment, key: string): Promise<S4[]> {
         }
         await sleep(10)
       }
+      const blocker = freeAt === null ? await blockerOf(drivers, key) : undefined
       out.push({
         type: 's4',
         kind,
+        ...(blocker === undefined ? {} : { blocker }),
         t: gaveUpAt,
         releasedAt,
         releaseMs: releasedAt - releaseStartedAt,
@@ -75,6 +76,22 @@ export async function probeS4(d: Deployment, key: string): Promise<S4[]> {
   }
   return out
 }
+
+/** What each of the probe's drivers (holder, waiter, checker) reports for a key that stayed taken. */
+async function blockerOf(drivers: readonly LockDriver[], key: string): Promise<string> {
+  const names = ['holder', 'waiter', 'checker']
+  const seen = await Promise.all(
+    drivers.map((driver, i) =>
+      (driver.inspect?.(key) ?? Promise.resolve(undefined)).then(
+        (info) => `${names[i]}: ${JSON.stringify(info, bigintAsText)}`,
+        (err: unknown) => `${names[i]}: inspect failed (${String(err)})`,
+      ),
+    ),
+  )
+  return seen.join('; ')
+}
+
+const bigintAsText = (_: string, v: unknown) => (typeof v === 'bigint' ? String(v) : v)
 
 /**
  * H1: what is left on the backend once every client is gone. Lease backends keep a killed
