@@ -86,6 +86,11 @@ export class LockCommands {
     return ACQUIRE_CALL.run(this.#client, scriptKeysOf(keys), argv) as Promise<[0 | 1, number]>
   }
 
+  /** Caches the scripts `ScriptCall` sends on the server, so that their first calls need no EVAL. */
+  async preload(): Promise<void> {
+    await Promise.all([ACQUIRE, RELEASE].map((lua) => this.#client.script('LOAD', lua)))
+  }
+
   /** A shared holder: `[1, fence]` or `[0, PTTL]`, queueing with `wait` as `acquire` does. */
   acquireShared(
     keys: LockKeys,

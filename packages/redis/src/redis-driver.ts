@@ -407,6 +407,8 @@ export class RedisDriver implements LockDriver {
   async #initialize(): Promise<void> {
     await connectClient(this.#client, this.#connectTimeoutMs, this.#ownsClient)
     const facts = await this.#watch.start()
+    // Best effort (an ACL may deny SCRIPT): else the first acquire meets NOSCRIPT and EVALs.
+    if (this.#spanning === this.#commands) await this.#commands.preload().catch(() => undefined)
     this.#server = facts
     this.#capabilities = redisCapabilities(facts.aof && !this.#failover ? 'durable' : 'volatile')
     const eviction = evictionWarning(facts)
