@@ -3,10 +3,12 @@ import {
   fenceKeyOf,
   type LockKeys,
   lockKeyPattern,
+  lockKeys,
   readersKeyOf,
   type SemaphoreKeys,
 } from './redis-key.js'
-import type { ScriptedClient, ScriptedPipeline } from './scripts.js'
+import { ScriptCall, type ScriptKeys } from './script-call.js'
+import { ACQUIRE, RELEASE, type ScriptedClient, type ScriptedPipeline } from './scripts.js'
 
 /** Leases per renew script call; a pipeline carries all chunks in one round trip. */
 const RENEW_CHUNK = 500
@@ -25,6 +27,24 @@ export type AcquireReply =
   | { readonly granted: true; readonly fence: number }
   | { readonly granted: false; readonly pttlMs: number }
   | { readonly granted: false; readonly heldLimit: number }
+
+/** A lock's names plus its six keys as a script call takes them (`numkeys` first), made once per key. */
+export interface CallKeys extends LockKeys {
+  readonly scriptKeys: ScriptKeys
+}
+
+/** `lockKeys` with the script keys, for a `LockKeyCache`. */
+export function callKeys(prefix: string, key: string): CallKeys {
+  const keys = lockKeys(prefix, key)
+  return { ...keys, scriptKeys: [6, ...six(keys)] }
+}
+
+function scriptKeysOf(keys: LockKeys): ScriptKeys {
+  return (keys as Partial<CallKeys>).scriptKeys ?? [6, ...six(keys)]
+}
+
+const ACQUIRE_CALL = new ScriptCall(ACQUIRE)
+const RELEASE_CALL = new ScriptCall(RELEASE)
 
 function six(k: LockKeys): [string, string, string, string, string, string] {
   return [k.lock, k.fence, k.queue, k.waiters, k.readers, k.owners]
@@ -49,7 +69,7 @@ export class LockCommands {
 
   /**
    * SET NX PX plus fence when nobody queues: `[1, fence]` when granted, `[0, holder PTTL]`
-   * when taken. With `wait`, a refused owner joins the fair queue (or refreshes its entry
+   * when taken (sent by `ScriptCall`, as `release`). With `wait`, a refused owner joins the fair queue (or refreshes its entry
    * there for another `ttlMs`), and an owner the lock was handed to gets `[1, fence]`.
    * `value` (elections) is stored with the grant.
    */
@@ -61,32 +81,14 @@ export class LockCommands {
     wait: boolean,
     value?: string,
   ): Promise<[0 | 1, number]> {
-    const { lock, fence, queue, waiters, readers, owners, channel } = keys
-    if (value === undefined) {
-      return this.#client.batonAcquire(
-        lock,
-        fence,
-        queue,
-        waiters,
-        readers,
-        owners,
-        owner,
-        ttlMs,
-        key,
-        wait ? 1 : 0,
-        channel,
-      )
-    }
-    return this.#client.batonAcquire(
-      ...six(keys),
-      owner,
-      ttlMs,
-      key,
-      wait ? 1 : 0,
-      channel,
-      exclusiveEntry(owner, value),
-      value,
-    )
+    const argv = [owner, ttlMs, key, wait ? 1 : 0, keys.channel]
+    if (value !== undefined) argv.push(exclusiveEntry(owner, value), value)
+    return ACQUIRE_CALL.run(this.#client, scriptKeysOf(keys), argv) as Promise<[0 | 1, number]>
+  }
+
+  /** Caches the scripts `ScriptCall` sends on the server, so that their first calls need no EVAL. */
+  async preload(): Promise<void> {
+    await Promise.all([ACQUIRE, RELEASE].map((lua) => this.#client.script('LOAD', lua)))
   }
 
   /** A shared holder: `[1, fence]` or `[0, PTTL]`, queueing with `wait` as `acquire` does. */
@@ -132,19 +134,8 @@ export class LockCommands {
 
   /** Compare-and-delete, then hand-off to the head of the queue; true when it was `owner`'s. */
   async release(keys: LockKeys, owner: string): Promise<boolean> {
-    const { lock, fence, queue, waiters, readers, owners, channel } = keys
-    return (
-      (await this.#client.batonRelease(
-        lock,
-        fence,
-        queue,
-        waiters,
-        readers,
-        owners,
-        owner,
-        channel,
-      )) === 1
-    )
+    const argv = [owner, keys.channel]
+    return (await RELEASE_CALL.run(this.#client, scriptKeysOf(keys), argv)) === 1
   }
 
   /** Releases one lease of any kind; true when it was still held. */

@@ -14,9 +14,15 @@ import {
 import type { Redis } from 'ioredis'
 import { ClusterCommands, ClusterWatch } from './cluster-topology.js'
 import { connectClient, driverConnections } from './create-client.js'
-import { exclusiveEntry, LockCommands, type OwnedLock } from './lock-commands.js'
+import {
+  type CallKeys,
+  callKeys,
+  exclusiveEntry,
+  LockCommands,
+  type OwnedLock,
+} from './lock-commands.js'
 import { redisCapabilities } from './redis-capabilities.js'
-import { LockKeyCache, type LockKeys, type SemaphoreKeys, semaphoreKeys } from './redis-key.js'
+import { LockKeyCache, type SemaphoreKeys, semaphoreKeys } from './redis-key.js'
 import type { RedisDriverOptions } from './redis-options.js'
 import { ReleaseListener } from './release-listener.js'
 import { defineScripts } from './scripts.js'
@@ -33,8 +39,8 @@ interface RedisLease {
 
 /** What one acquire works on: a lock (exclusive or shared) or a semaphore, and its keys. */
 type Target =
-  | { readonly kind: 'exclusive'; readonly keys: LockKeys }
-  | { readonly kind: 'shared'; readonly keys: LockKeys }
+  | { readonly kind: 'exclusive'; readonly keys: CallKeys }
+  | { readonly kind: 'shared'; readonly keys: CallKeys }
   | { readonly kind: 'semaphore'; readonly keys: SemaphoreKeys }
 
 /** Grants between two sweeps of leases that expired unrenewed (core already counts them lost). */
@@ -50,7 +56,7 @@ export class RedisDriver implements LockDriver {
   readonly #client: Redis
   readonly #commands: LockCommands
   readonly #ownsClient: boolean
-  readonly #keys: LockKeyCache
+  readonly #keys: LockKeyCache<CallKeys>
   readonly #semaphoreKeys: LockKeyCache<SemaphoreKeys>
   readonly #subscribeWaitMs: number
   readonly #connectTimeoutMs: number
@@ -93,7 +99,7 @@ export class RedisDriver implements LockDriver {
     this.#client = connections.client
     this.#ownsClient = connections.ownsClient
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000
-    this.#keys = new LockKeyCache(options.prefix ?? 'baton')
+    this.#keys = new LockKeyCache(options.prefix ?? 'baton', callKeys)
     this.#semaphoreKeys = new LockKeyCache(options.prefix ?? 'baton', semaphoreKeys)
     this.#onWarning = options.onWarning ?? ((m) => process.emitWarning(m, { code: 'BATON_REDIS' }))
     for (const warning of connections.warnings) this.#warn(warning)
@@ -170,16 +176,17 @@ export class RedisDriver implements LockDriver {
     return this.#init
   }
 
-  async acquire(req: AcquireRequest): Promise<DriverLease | null> {
-    if (this.#server === undefined) await this.ready()
+  acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    if (this.#server === undefined) return this.ready().then(() => this.acquire(req))
     const target = this.#target(req)
     // One attempt: the request's signal is not read (core checks it before calling, and
     // reading it would make core build an AbortController for every acquire).
-    if (req.waitMs <= 0) {
-      const result = await this.#attempt(req, target, false)
-      return typeof result === 'number' ? null : result
-    }
-    return this.#wait(req, target)
+    if (req.waitMs <= 0) return this.#once(req, target)
+    // Most acquires find the lock free: try once without the channel, and subscribe (then
+    // queue) only when it is held. With the channel still subscribed (this driver waited
+    // on the key less than `subscriptionLingerMs` ago), the first script queues at once.
+    if (!this.#listener.isSubscribed(target.keys.channel)) return this.#tryThenWait(req, target)
+    return this.#wait(req, target, performance.now() + req.waitMs, 0)
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -207,7 +214,11 @@ export class RedisDriver implements LockDriver {
 
   async release(lease: DriverLease): Promise<boolean> {
     if (this.#server === undefined) await this.ready()
-    const released = await this.#commands.releaseOwned(this.#ownedOf(lease))
+    const owned = this.#ownedOf(lease)
+    const released =
+      owned.kind === 'exclusive'
+        ? await this.#commands.release(owned.keys, owned.owner)
+        : await this.#commands.releaseOwned(owned)
     this.#leases.forget(lease)
     return released
   }
@@ -249,6 +260,21 @@ export class RedisDriver implements LockDriver {
     await this.close()
   }
 
+  /** One attempt without waiting: the lease or null. */
+  async #once(req: AcquireRequest, target: Target): Promise<DriverLease | null> {
+    const result = await this.#attempt(req, target, false)
+    return typeof result === 'number' ? null : result
+  }
+
+  /** One attempt without the channel; when the lock is held, the wait (subscribed, queued). */
+  async #tryThenWait(req: AcquireRequest, target: Target): Promise<DriverLease | null> {
+    const deadlineMs = performance.now() + req.waitMs
+    const first = await this.#attempt(req, target, false)
+    if (typeof first !== 'number') return first
+    req.onContended?.()
+    return this.#wait(req, target, deadlineMs, 1)
+  }
+
   /**
    * One acquire script: the lease, null (closing) or the holder's PTTL. It does not race
    * the request's signal: core stops waiting for this call at once, and releases a grant
@@ -271,7 +297,7 @@ export class RedisDriver implements LockDriver {
     const [granted, value] = reply
     if (granted !== 1) return value
     const grant = { fence: BigInt(value), ttlMs, sentAtMs }
-    const owned = { ...target, owner: req.owner } as OwnedLock
+    const owned = { kind: target.kind, keys: target.keys, owner: req.owner } as OwnedLock
     const lease = this.#leases.grant(req, grant, { owned, expiresAtMs: sentAtMs + ttlMs })
     if (++this.#grantsSinceSweep >= SWEEP_EVERY_GRANTS) this.#sweep()
     // Granted while closing: close() releases it with the others; the caller gets nothing.
@@ -279,25 +305,20 @@ export class RedisDriver implements LockDriver {
   }
 
   /**
-   * A waiting acquire: subscribe first, then join the fair queue in Redis with one script
-   * (granted at once when the lock is free and nobody queues). Then sleep until the lock is
+   * A waiting acquire, after `triesBefore` attempts, until monotonic `deadlineMs`: subscribe first, then join the fair queue in
+   * Redis with one script (granted at once when the lock is free and nobody queues). Then sleep until the lock is
    * handed over (its message names this owner), the holder's PTTL runs out, or a third of
    * `ttlMs` passed (the script refreshes the queue entry, which expires after `ttlMs`
    * otherwise, and claims a hand-off whose message was missed). On giving up, the waiter
    * leaves the queue (and releases a lock handed over meanwhile) in one script.
    */
-  async #wait(req: AcquireRequest, target: Target): Promise<DriverLease | null> {
-    const deadlineMs = performance.now() + req.waitMs
-    let tries = 0
-    if (!this.#listener.isSubscribed(target.keys.channel)) {
-      // Most acquires find the lock free: try once without the channel, and subscribe (then
-      // queue) only when it is held. With the channel still subscribed (this driver waited
-      // on the key less than `subscriptionLingerMs` ago), the first script queues at once.
-      const first = await this.#attempt(req, target, false)
-      if (typeof first !== 'number') return first
-      req.onContended?.()
-      tries = 1
-    }
+  async #wait(
+    req: AcquireRequest,
+    target: Target,
+    deadlineMs: number,
+    triesBefore: number,
+  ): Promise<DriverLease | null> {
+    let tries = triesBefore
     const ticket = this.#listener.enter(target.keys.channel, req.owner)
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
     const refreshMs = Math.max(1, Math.floor(ttlMs / 3))
@@ -386,6 +407,8 @@ export class RedisDriver implements LockDriver {
   async #initialize(): Promise<void> {
     await connectClient(this.#client, this.#connectTimeoutMs, this.#ownsClient)
     const facts = await this.#watch.start()
+    // Best effort (an ACL may deny SCRIPT): else the first acquire meets NOSCRIPT and EVALs.
+    if (this.#spanning === this.#commands) await this.#commands.preload().catch(() => undefined)
     this.#server = facts
     this.#capabilities = redisCapabilities(facts.aof && !this.#failover ? 'durable' : 'volatile')
     const eviction = evictionWarning(facts)

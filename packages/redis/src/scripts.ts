@@ -123,24 +123,29 @@ end
  * Returns {1, fence} or {0, holder PTTL}. With no queue this is SET NX PX plus the fence, as
  * without fairness (readers hold the lock key too, so they refuse it). A waiter the lock was
  * handed to (its message not seen yet) gets {1, fence} with the expiry reset to ttlMs.
+ * The uncontended grant (and refusal without `wait`) returns before HAND_OFF's functions
+ * are defined: three commands, no closures made.
  */
-const ACQUIRE = `${HAND_OFF}
-CHANNEL = ARGV[5]
+export const ACQUIRE = `
 local owner, ttl = ARGV[1], tonumber(ARGV[2])
 if ARGV[4] == '1' and redis.call('GET', KEYS[1]) == owner then
   redis.call('PEXPIRE', KEYS[1], ttl)
   return {1, tonumber(redis.call('HGET', KEYS[2], 'n'))}
 end
-local now
-if redis.call('LLEN', KEYS[3]) == 0 then
+local queued = redis.call('LLEN', KEYS[3]) > 0
+if not queued then
   if redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl) then
     local fence = redis.call('HINCRBY', KEYS[2], 'n', 1)
     if fence == 1 then redis.call('HSET', KEYS[2], 'key', ARGV[3]) end
     if ARGV[7] then redis.call('HSET', KEYS[2], 'vo', owner, 'v', ARGV[7]) end
     return {1, fence}
   end
-else
-  now = now_ms()
+  if ARGV[4] ~= '1' then return {0, redis.call('PTTL', KEYS[1])} end
+end
+${HAND_OFF}
+CHANNEL = ARGV[5]
+local now = now_ms()
+if queued then
   local mine = hand_off(now, owner, ttl)
   if mine then return {1, mine} end
   if redis.call('LLEN', KEYS[3]) == 0 and
@@ -150,7 +155,7 @@ else
     return {1, fence}
   end
 end
-if ARGV[4] == '1' then enqueue(ARGV[6] or owner, now or now_ms(), ttl) end
+if ARGV[4] == '1' then enqueue(ARGV[6] or owner, now, ttl) end
 return {0, redis.call('PTTL', KEYS[1])}
 `
 
@@ -194,13 +199,15 @@ return {0, redis.call('PTTL', KEYS[1])}
 /**
  * KEYS: lock, fence, queue, waiters, readers, reader fences. ARGV: owner, channel.
  * Compare-and-delete, then hand the lock to the head of the queue, if any. Returns 1 (it
- * was `owner`'s) or 0.
+ * was `owner`'s) or 0. With nobody queued it returns before HAND_OFF's functions are defined.
  */
-const RELEASE = `${HAND_OFF}
-CHANNEL = ARGV[2]
+export const RELEASE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-if redis.call('LLEN', KEYS[3]) > 0 then hand_off(now_ms(), false, 0) end
+if redis.call('LLEN', KEYS[3]) == 0 then return 1 end
+${HAND_OFF}
+CHANNEL = ARGV[2]
+hand_off(now_ms(), false, 0)
 return 1
 `
 

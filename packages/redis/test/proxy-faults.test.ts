@@ -67,6 +67,29 @@ describe('subscriber connection faults (fault proxy)', () => {
 })
 
 describe('holder partitioned (fault proxy holds its traffic)', () => {
+  it('an unanswered acquire or release fails with the command timeout, and a later one succeeds', async () => {
+    const d = await pool.connect(proxy.urlFor(server.url), { commandTimeoutMs: 300 })
+    const key = uniqueKey('timeout')
+    const held = (await d.acquire(driverRequest(key, { ttlMs: 10_000 }))) as DriverLease
+    proxy.hold()
+    for (const call of [
+      () => d.release(held),
+      () => d.acquire(driverRequest(uniqueKey('timeout'))),
+      () => d.acquire(driverRequest(uniqueKey('timeout'), { waitMs: 5_000 })),
+    ]) {
+      const startedAt = performance.now()
+      await expect(call()).rejects.toThrow('Command timed out')
+      const tookMs = performance.now() - startedAt
+      expect(tookMs).toBeGreaterThanOrEqual(290)
+      expect(tookMs).toBeLessThan(1_500)
+    }
+    proxy.heal()
+    await d.client.ping() // replies come in order: every held command has run
+    expect(await raw.exists(lockKeys('baton', key).lock)).toBe(0) // the held release ran late
+    const again = await d.acquire(driverRequest(key))
+    expect(again?.fence).toBe(held.fence + 1n)
+  })
+
   it('the holder loses by validUntil, another takes over, late bytes after heal change nothing', async () => {
     const ttlMs = 1_000
     const partitioned = await pool.connect(proxy.urlFor(server.url), { commandTimeoutMs: 200 })

@@ -41,6 +41,32 @@ describe('RedisDriver protocol', () => {
     await d.release(b)
   })
 
+  it('runs its scripts as EVALSHA, loaded at ready(); after SCRIPT FLUSH one EVAL each, then EVALSHA again', async () => {
+    const d = await driver()
+    const key = uniqueKey('noscript')
+    const calls = async () => {
+      const stats = await raw.info('commandstats')
+      const of = (name: string) =>
+        Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+      return { evalsha: of('evalsha'), eval: of('eval') }
+    }
+    const before = await calls()
+    const a = (await d.acquire(driverRequest(key))) as DriverLease
+    expect(await d.release(a)).toBe(true)
+    expect(await calls()).toEqual({ evalsha: before.evalsha + 2, eval: before.eval })
+    await raw.script('FLUSH')
+    const b = (await d.acquire(driverRequest(key))) as DriverLease
+    expect(b.fence).toBe(a.fence + 1n)
+    expect(await d.release(b)).toBe(true)
+    // each script: EVALSHA answered NOSCRIPT (it did not run), then one EVAL that ran it
+    expect(await calls()).toEqual({ evalsha: before.evalsha + 4, eval: before.eval + 2 })
+    expect(await raw.exists(lockKeys('baton', key).lock)).toBe(0)
+    const c = (await d.acquire(driverRequest(key))) as DriverLease
+    expect(c.fence).toBe(b.fence + 1n)
+    await d.release(c)
+    expect(await calls()).toEqual({ evalsha: before.evalsha + 6, eval: before.eval + 2 })
+  })
+
   it('lays keys out under one hash tag: braces, NUL and Unicode map to distinct, stable names', async () => {
     const d = await driver()
     const keys = ['{a}', '}x{', 'a\u0000b', 'a\u0000c', 'ключ🔒', 'Key', 'key']
