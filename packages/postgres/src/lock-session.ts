@@ -6,6 +6,22 @@ import { livenessSql, livenessTtlMs, sessionLiveness } from './session-liveness.
 /** How long `close()` waits for the server to acknowledge the goodbye before dropping the socket. */
 const CLOSE_TIMEOUT_MS = 2_000
 
+/**
+ * A named statement with its parameters and array rows, built once and sent as is (`pg`
+ * copies it per statement, never changes it).
+ */
+export interface RowQuery {
+  readonly name: string
+  readonly text: string
+  readonly values: unknown[]
+  readonly rowMode: 'array'
+}
+
+/** The `RowQuery` of statement `name` with `values`. */
+export function rowQuery(name: string, text: string, values: unknown[]): RowQuery {
+  return Object.freeze({ name, text, values, rowMode: 'array' })
+}
+
 /** Called once when a session's connection ends, with the error that ended it if any. */
 export type SessionEndListener = (session: LockSession, cause: unknown) => void
 
@@ -154,19 +170,24 @@ export class LockSession {
   }
 
   /**
-   * The first row of a named statement as an array (`rowMode: 'array'`: no object per row
-   * keyed by field name), or undefined when it returned none. For the per-lock statements.
+   * The first row of a prepared per-lock statement as an array, or undefined when it
+   * returned none. Hot path: the config is built once per lock (`rowQuery`), and the
+   * statement goes in as a `pg.Query` with a callback, which skips `pg`'s own promise and
+   * its stack-rewriting `catch` for every statement.
    */
-  async row(name: string, text: string, values: unknown[]): Promise<unknown[] | undefined> {
+  row(query: RowQuery): Promise<unknown[] | undefined> {
     this.#inFlight++
     this.lastUsedMs = performance.now()
-    try {
-      const result = await this.#client.query<unknown[]>({ name, text, values, rowMode: 'array' })
-      return result.rows[0]
-    } finally {
-      this.#inFlight--
-      this.lastUsedMs = performance.now()
-    }
+    return new Promise((resolve, reject) => {
+      this.#client.query(
+        new pg.Query<unknown[]>(query, (err, result) => {
+          this.#inFlight--
+          this.lastUsedMs = performance.now()
+          if (err === undefined || err === null) resolve(result.rows[0])
+          else reject(err)
+        }),
+      )
+    })
   }
 
   /** The statements of this driver. */
