@@ -6,20 +6,34 @@ import { livenessSql, livenessTtlMs, sessionLiveness } from './session-liveness.
 /** How long `close()` waits for the server to acknowledge the goodbye before dropping the socket. */
 const CLOSE_TIMEOUT_MS = 2_000
 
-/**
- * A named statement with its parameters and array rows, built once and sent as is (`pg`
- * copies it per statement, never changes it).
- */
+/** A named statement with its parameters, built once per lock and sent as is. */
 export interface RowQuery {
   readonly name: string
   readonly text: string
   readonly values: unknown[]
-  readonly rowMode: 'array'
 }
 
 /** The `RowQuery` of statement `name` with `values`. */
 export function rowQuery(name: string, text: string, values: unknown[]): RowQuery {
-  return Object.freeze({ name, text, values, rowMode: 'array' })
+  return Object.freeze({ name, text, values })
+}
+
+/** One row of a statement, by column name. */
+export type Row = Readonly<Record<string, unknown>>
+
+/**
+ * A `pg.Query` of a named statement, made from its text: `pg` copies a config object
+ * with all its property descriptors for every statement, which shows in the uncontended
+ * profile (about 1.6 µs a statement); from text it builds a one-field config instead.
+ */
+class NamedQuery extends pg.Query<Row> {
+  constructor(
+    query: RowQuery,
+    callback: (err: Error | undefined, result: pg.QueryResult<Row>) => void,
+  ) {
+    super(query.text, query.values, callback)
+    ;(this as { name?: string }).name = query.name
+  }
 }
 
 /** Called once when a session's connection ends, with the error that ended it if any. */
@@ -170,17 +184,16 @@ export class LockSession {
   }
 
   /**
-   * The first row of a prepared per-lock statement as an array, or undefined when it
-   * returned none. Hot path: the config is built once per lock (`rowQuery`), and the
-   * statement goes in as a `pg.Query` with a callback, which skips `pg`'s own promise and
-   * its stack-rewriting `catch` for every statement.
+   * The first row of a named per-lock statement, or undefined when it returned none. Hot
+   * path: the statement goes in as a `pg.Query` with a callback, which skips `pg`'s own
+   * promise and its stack-rewriting `catch` for every statement.
    */
-  row(query: RowQuery): Promise<unknown[] | undefined> {
+  row(query: RowQuery): Promise<Row | undefined> {
     this.#inFlight++
     this.lastUsedMs = performance.now()
     return new Promise((resolve, reject) => {
       this.#client.query(
-        new pg.Query<unknown[]>(query, (err, result) => {
+        new NamedQuery(query, (err, result) => {
           this.#inFlight--
           this.lastUsedMs = performance.now()
           if (err === undefined || err === null) resolve(result.rows[0])

@@ -1,5 +1,5 @@
 import { type AcquireRequest, LockLimitMismatchError } from '@baton-lock/core/driver'
-import { type LockSession, type RowQuery, rowQuery } from './lock-session.js'
+import { type LockSession, type Row, type RowQuery, rowQuery } from './lock-session.js'
 import type { LockStatements } from './lock-statements.js'
 import { advisoryKey, semaphoreChannel, semaphoreClaim, semaphoreKey } from './postgres-key.js'
 import type { WaitStatement } from './server-wait.js'
@@ -30,7 +30,7 @@ interface TargetBase {
   /** The one non-blocking try. */
   readonly tryQuery: RowQuery
   /** Reads the try's row; throws `LockLimitMismatchError` when a semaphore's holders use another limit. */
-  outcome(row: unknown[] | undefined): Attempt
+  outcome(row: Row | undefined): Attempt
 }
 
 /** The key's advisory lock, exclusive or shared: waits in `pg_advisory_lock[_shared]`. */
@@ -69,9 +69,9 @@ function keyTarget(key: bigint, shared: boolean, st: LockStatements): KeyTarget 
       ? rowQuery('baton_try_shared', st.tryShared, values)
       : rowQuery('baton_try', st.tryLock, values),
     outcome(row) {
-      // columns: fence (text, null when taken), pid
-      const fence = row?.[0] as string | null | undefined
-      const pid = row?.[1] as number | undefined
+      // fence is null when the key is taken
+      const fence = row?.fence as string | null | undefined
+      const pid = row?.pid as number | undefined
       if (fence === null || fence === undefined) return { pid, grant: null }
       return { pid, grant: { fence: BigInt(fence), unlock } }
     },
@@ -114,14 +114,13 @@ function semaphoreTarget(
     channel,
     tryQuery: rowQuery('baton_sem_try', st.semaphoreTry, [sem, limit]),
     outcome(row) {
-      // columns: held_limit, slot, fence, pid
-      const pid = row?.[3] as number | undefined
-      const heldLimit = row?.[0] as number | null | undefined
+      const pid = row?.pid as number | undefined
+      const heldLimit = row?.held_limit as number | null | undefined
       if (heldLimit !== null && heldLimit !== undefined) {
         throw new LockLimitMismatchError(key, limit, heldLimit)
       }
-      const slot = row?.[1] as number | null | undefined
-      const fence = row?.[2] as string | null | undefined
+      const slot = row?.slot as number | null | undefined
+      const fence = row?.fence as string | null | undefined
       if (slot === null || slot === undefined || fence === null || fence === undefined) {
         return { pid, grant: null }
       }

@@ -13,7 +13,7 @@ import {
   untilAborted,
 } from '@baton-lock/core/driver'
 import { FenceSequence } from './fence-sequence.js'
-import type { LockSession, RowQuery } from './lock-session.js'
+import type { LockSession, Row, RowQuery } from './lock-session.js'
 import { type LockStatements, lockStatements } from './lock-statements.js'
 import { type LockTarget, lockTarget } from './lock-target.js'
 import { waitForPermit } from './permit-wait.js'
@@ -150,7 +150,7 @@ export class PostgresDriver implements LockDriver {
         : undefined
       const unlocked = session.row(unlock)
       const row = clear === undefined ? await unlocked : (await Promise.all([unlocked, clear]))[0]
-      return row?.[0] === true
+      return row?.released === true
     } catch (err) {
       // a broken connection takes the lock with it; after any other failure we cannot
       // tell whether the lock is still held, so the session is dropped to make sure
@@ -297,7 +297,7 @@ export class PostgresDriver implements LockDriver {
       // the liveness settings for this TTL queue right behind the grant, not in front of it:
       // nothing else runs on the session in between, and the grant costs one round trip
       if (session.needsConfigure) session.configure().catch(() => {})
-      let row: unknown[] | undefined
+      let row: Row | undefined
       try {
         row = await sent
       } catch (err) {

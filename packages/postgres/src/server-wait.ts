@@ -54,8 +54,7 @@ export async function waitOnServer(
   try {
     const row = await session.row(rowQuery(wait.name, wait.text, wait.values(timeout)))
     if (row === undefined) throw new Error('the advisory lock wait returned no row')
-    // columns: fence (text), pid
-    return { fence: BigInt(row[0] as string), pid: row[1] as number }
+    return { fence: BigInt(row.fence as string), pid: row.pid as number }
   } catch (err) {
     if (!isWaitEnded(err)) throw err
     await cancel
