@@ -61,7 +61,7 @@ export class LockSession {
   readonly held = new Set<bigint>()
   /** True while a blocking wait runs; nothing else is sent meanwhile. */
   waiting = false
-  /** Monotonic time of the last statement sent or answered. */
+  /** Monotonic time of the last statement answered (one in flight keeps the session busy anyway). */
   lastUsedMs = performance.now()
   /** Called with the channel of every notification this session receives (LISTEN). */
   onNotify: ((channel: string) => void) | undefined
@@ -172,7 +172,6 @@ export class LockSession {
     name?: string,
   ): Promise<pg.QueryResult<R>> {
     this.#inFlight++
-    this.lastUsedMs = performance.now()
     try {
       return await this.#client.query<R>(
         name === undefined ? { text, values } : { name, text, values },
@@ -190,16 +189,21 @@ export class LockSession {
    */
   row(query: RowQuery): Promise<Row | undefined> {
     this.#inFlight++
-    this.lastUsedMs = performance.now()
     return new Promise((resolve, reject) => {
-      this.#client.query(
-        new NamedQuery(query, (err, result) => {
-          this.#inFlight--
-          this.lastUsedMs = performance.now()
-          if (err === undefined || err === null) resolve(result.rows[0])
-          else reject(err)
-        }),
-      )
+      let answered = false
+      const settle = (err: unknown, row?: Row) => {
+        if (answered) return
+        answered = true
+        this.#inFlight--
+        this.lastUsedMs = performance.now()
+        if (err === undefined || err === null) resolve(row)
+        else reject(err)
+      }
+      try {
+        this.#client.query(new NamedQuery(query, (err, result) => settle(err, result?.rows[0])))
+      } catch (err) {
+        settle(err)
+      }
     })
   }
 
