@@ -1,7 +1,6 @@
-import type { LockSession } from './lock-session.js'
+import type { LockSession, RowQuery } from './lock-session.js'
 import { quoteIdent } from './lock-statements.js'
-import type { SemaphoreTarget } from './lock-target.js'
-import type { BoundStatement } from './postgres-lease.js'
+import { attempt, type SemaphoreTarget } from './lock-target.js'
 import { assertSameBackend } from './session-heartbeat.js'
 
 /** A semaphore waiter tries every slot again at least this often, notified or not. */
@@ -10,7 +9,7 @@ const BACKSTOP_MS = 250
 /** A permit a wait was granted: its fence, how to release it, when the granting try was sent. */
 export interface GrantedPermit {
   readonly fence: bigint
-  readonly unlock: BoundStatement
+  readonly unlock: RowQuery
   readonly sentAtMs: number
 }
 
@@ -42,7 +41,7 @@ export async function waitForPermit(
     for (;;) {
       notified = false
       const sentAtMs = performance.now()
-      const outcome = await target.attempt(session)
+      const outcome = await attempt(session, target)
       assertSameBackend(session, outcome.pid)
       if (outcome.grant !== null) return { ...outcome.grant, sentAtMs }
       const leftMs = deadlineMs - performance.now()

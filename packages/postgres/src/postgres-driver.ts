@@ -13,13 +13,13 @@ import {
   untilAborted,
 } from '@baton-lock/core/driver'
 import { FenceSequence } from './fence-sequence.js'
-import type { LockSession } from './lock-session.js'
-import { lockStatements } from './lock-statements.js'
+import type { LockSession, Row, RowQuery } from './lock-session.js'
+import { type LockStatements, lockStatements } from './lock-statements.js'
 import { type LockTarget, lockTarget } from './lock-target.js'
 import { waitForPermit } from './permit-wait.js'
 import { POSTGRES_CAPABILITIES } from './postgres-capabilities.js'
 import { advisoryKey, semaphoreKey } from './postgres-key.js'
-import { type BoundStatement, loseSession, type PostgresLease } from './postgres-lease.js'
+import { loseSession, type PostgresLease } from './postgres-lease.js'
 import { type PostgresDriverOptions, resolvePostgresOptions } from './postgres-options.js'
 import {
   defaultHeldLockCap,
@@ -44,6 +44,7 @@ export class PostgresDriver implements LockDriver {
   readonly name = 'postgres'
   readonly capabilities = POSTGRES_CAPABILITIES
   readonly #options
+  readonly #statements: LockStatements
   readonly #pool: SessionPool
   readonly #held = new LeaseBook<PostgresLease>()
   readonly #heartbeat = new SessionHeartbeat(this.#held)
@@ -64,6 +65,7 @@ export class PostgresDriver implements LockDriver {
   constructor(options: PostgresDriverOptions) {
     this.#options = resolvePostgresOptions(options)
     const statements = lockStatements(this.#options.fenceSchema, this.#options.fenceSequence)
+    this.#statements = statements
     this.#sequence = new FenceSequence(() => this.#pool.forControl(this.#lifecycle.signal))
     this.#values = new ValueTable(() => this.#pool.forControl(this.#lifecycle.signal))
     this.#pool = new SessionPool(this.#options.client, statements, this.#options, (s, cause) =>
@@ -95,11 +97,14 @@ export class PostgresDriver implements LockDriver {
     return this.#ready
   }
 
-  async acquire(req: AcquireRequest): Promise<DriverLease | null> {
+  acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    if (req.value === undefined || req.mode !== 'exclusive') return this.#acquire(req)
+    return this.#acquireWithValue(req, req.value)
+  }
+
+  async #acquireWithValue(req: AcquireRequest, value: string): Promise<DriverLease | null> {
     const lease = await this.#acquire(req)
-    if (lease !== null && req.value !== undefined && req.mode === 'exclusive') {
-      await this.#storeValue(lease, req.value)
-    }
+    if (lease !== null) await this.#storeValue(lease, value)
     return lease
   }
 
@@ -108,8 +113,9 @@ export class PostgresDriver implements LockDriver {
     const deadlineMs = performance.now() + req.waitMs
     const limits = this.#limits ?? (await this.#learnLimits())
     if (this.#held.size >= this.#heldCap) throw lockTableFullError(this.#held.size, limits)
-    const target = lockTarget(req)
-    const lease = await this.#tryOnce(req, target, req.signal)
+    const target = lockTarget(req, this.#statements)
+    // req.signal is not read on the way to a free key: core makes it only when asked for
+    const lease = await this.#tryOnce(req, target)
     if (lease !== null || !(req.waitMs > 0) || req.signal.aborted) return lease
     const signal = AbortSignal.any([req.signal, this.#lifecycle.signal])
     const session = await this.#pool.forWait(target.claim, req.ttlMs, signal)
@@ -142,9 +148,9 @@ export class PostgresDriver implements LockDriver {
               if (!isMissingTable(err)) throw err
             })
         : undefined
-      const unlocked = session.row(unlock.name, unlock.text, unlock.values)
-      const [row] = await Promise.all([unlocked, clear])
-      return row?.[0] === true
+      const unlocked = session.row(unlock)
+      const row = clear === undefined ? await unlocked : (await Promise.all([unlocked, clear]))[0]
+      return row?.released === true
     } catch (err) {
       // a broken connection takes the lock with it; after any other failure we cannot
       // tell whether the lock is still held, so the session is dropped to make sure
@@ -252,7 +258,7 @@ export class PostgresDriver implements LockDriver {
   async #tryOnce(
     req: AcquireRequest,
     target: LockTarget,
-    signal: AbortSignal,
+    signal?: AbortSignal,
   ): Promise<DriverLease | null> {
     const key = target.claim
     // core races every driver call against its deadline and releases a late grant, so the
@@ -260,7 +266,7 @@ export class PostgresDriver implements LockDriver {
     for (let attempt = 1; ; attempt++) {
       const session =
         this.#pool.pickForKey(key, req.ttlMs) ??
-        (await this.#pool.forKey(key, req.ttlMs, signal, req.waitMs > 0))
+        (await this.#pool.forKey(key, req.ttlMs, signal ?? req.signal, req.waitMs > 0))
       if (session === undefined) return null
       try {
         return await this.#attempt(session, req, target)
@@ -271,7 +277,7 @@ export class PostgresDriver implements LockDriver {
           attempt > 1 ||
           err instanceof LockLimitMismatchError ||
           !endsSession(err) ||
-          signal.aborted
+          (signal ?? req.signal).aborted
         )
           throw err
         session.destroy()
@@ -287,20 +293,23 @@ export class PostgresDriver implements LockDriver {
     let lease: DriverLease | null = null
     try {
       let sentAtMs = performance.now()
-      const tryLock = () => target.attempt(session)
-      const attempt = tryLock()
+      const sent = session.row(target.tryQuery)
       // the liveness settings for this TTL queue right behind the grant, not in front of it:
       // nothing else runs on the session in between, and the grant costs one round trip
       if (session.needsConfigure) session.configure().catch(() => {})
-      const outcome = await attempt.catch(async (err: unknown) => {
+      let row: Row | undefined
+      try {
+        row = await sent
+      } catch (err) {
         // 42P01 while parsing nextval('...'): the fence sequence does not exist yet (first
         // use); 26000: a try pipelined behind that failed Parse found no prepared statement
         const code = (err as { code?: unknown }).code
         if (code !== '42P01' && code !== '26000') throw err
         await this.#sequence.ensure()
         sentAtMs = performance.now()
-        return tryLock()
-      })
+        row = await session.row(target.tryQuery)
+      }
+      const outcome = target.outcome(row)
       assertSameBackend(session, outcome.pid)
       if (outcome.grant === null) return null
       const { fence, unlock } = outcome.grant
@@ -330,7 +339,7 @@ export class PostgresDriver implements LockDriver {
         return lease
       }
       // one server-side wait up to the deadline
-      const { statement, unlock } = target.wait(session.statements)
+      const { statement, unlock } = target.wait()
       const sentAtMs = performance.now()
       const outcome = await waitOnServer(session, this.#pool, statement, deadlineMs, signal)
       if (outcome === null) return null
@@ -366,7 +375,7 @@ export class PostgresDriver implements LockDriver {
     req: AcquireRequest,
     target: LockTarget,
     fence: bigint,
-    unlock: BoundStatement,
+    unlock: RowQuery,
     sentAtMs: number,
   ): DriverLease {
     const hash = target.claim

@@ -1,12 +1,5 @@
 import type { LeaseBook, LockMode } from '@baton-lock/core/driver'
-import type { LockSession } from './lock-session.js'
-
-/** A prepared statement with its parameters: how one grant is released. */
-export interface BoundStatement {
-  readonly name: string
-  readonly text: string
-  readonly values: unknown[]
-}
+import type { LockSession, RowQuery } from './lock-session.js'
 
 /** What the driver keeps per granted lease: where the advisory lock lives. */
 export interface PostgresLease {
@@ -17,7 +10,7 @@ export interface PostgresLease {
   /** The request's mode. */
   readonly mode: LockMode
   /** Releases exactly this grant; its first column is true when something was released. */
-  readonly unlock: BoundStatement
+  readonly unlock: RowQuery
   /** The request carried an election value, recorded in the value table with the grant. */
   readonly valued: boolean
 }

@@ -1,5 +1,5 @@
 import { sleep } from '@baton-lock/core/driver'
-import type { LockSession } from './lock-session.js'
+import { type LockSession, rowQuery } from './lock-session.js'
 import type { SessionPool } from './session-pool.js'
 
 /** lock_timeout is an int of milliseconds on the server. */
@@ -52,10 +52,9 @@ export async function waitOnServer(
   }
   signal.addEventListener('abort', onAbort, { once: true })
   try {
-    const row = await session.row(wait.name, wait.text, wait.values(timeout))
+    const row = await session.row(rowQuery(wait.name, wait.text, wait.values(timeout)))
     if (row === undefined) throw new Error('the advisory lock wait returned no row')
-    // columns: fence (text), pid
-    return { fence: BigInt(row[0] as string), pid: row[1] as number }
+    return { fence: BigInt(row.fence as string), pid: row.pid as number }
   } catch (err) {
     if (!isWaitEnded(err)) throw err
     await cancel

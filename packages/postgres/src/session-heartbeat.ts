@@ -1,5 +1,5 @@
 import type { BookEntry, DriverLease, RenewResult } from '@baton-lock/core/driver'
-import type { LockSession } from './lock-session.js'
+import { type LockSession, rowQuery } from './lock-session.js'
 import { loseSession, type PostgresLease, type PostgresLeases } from './postgres-lease.js'
 import { endsSession, sessionEndedError } from './session-errors.js'
 
@@ -80,10 +80,9 @@ const NOT_OK: RenewResult = Object.freeze({ ok: false })
 
 async function beat(session: LockSession): Promise<Confirmed> {
   const expected = new Set(session.held)
-  // columns: pid, held
-  const row = await session.row('baton_heartbeat', session.statements.heartbeat, [])
-  assertSameBackend(session, row?.[0] as number | undefined)
-  if (((row?.[1] as number | undefined) ?? 0) >= expected.size) return (key) => expected.has(key)
+  const row = await session.row(rowQuery('baton_heartbeat', session.statements.heartbeat, []))
+  assertSameBackend(session, row?.pid as number | undefined)
+  if (((row?.held as number | undefined) ?? 0) >= expected.size) return (key) => expected.has(key)
   const detail = await session.query<{ key: string }>(session.statements.heldKeys, [], 'baton_held')
   const present = new Set(detail.rows.map((r) => BigInt(r.key)))
   return (key) => expected.has(key) && present.has(key)
