@@ -61,6 +61,8 @@ export class EtcdDriver implements LockDriver {
   readonly #cleanup: KeyCleanup
   readonly #planDeps: PlanDeps
   #ready: Promise<void> | undefined
+  /** Set once `ready()` succeeded: an acquire then skips awaiting it. */
+  #isReady = false
 
   /** Builds an unconnected driver from `etcd://` or `etcds://` (connect() then awaits ready()). */
   static fromUrl(url: string): EtcdDriver {
@@ -125,7 +127,9 @@ export class EtcdDriver implements LockDriver {
     if (this.#lifecycle.closing) return Promise.reject(this.#lifecycle.closedError())
     this.#ready ??= this.#client.kv
       .range({ key: Buffer.from(this.#options.prefix || '\u0000'), count_only: true }, this.#call())
-      .then(() => undefined)
+      .then(() => {
+        this.#isReady = true
+      })
       .catch((err: unknown) => {
         this.#ready = undefined
         throw err
@@ -135,13 +139,21 @@ export class EtcdDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#lifecycle.assertOpen()
-    await this.ready()
+    // See `aborted` below: a first request that had to prove the cluster reads the caller's signal.
+    let watchesCaller = !this.#isReady
+    if (watchesCaller) await this.ready()
     const name = this.lockName(req.key)
     const lifecycle = this.#lifecycle.signal
-    const aborted = () => req.signal.aborted || lifecycle.aborted
+    // Core makes `req.signal` only when a driver reads it. An acquire that goes straight to
+    // its put (a live lease, no clean-up to wait for) reads only the driver's own close: an
+    // abort that lands during that one request costs the put, whose grant core releases
+    // (S4). Anything else awaited first (a lease grant or refresh, a clean-up, a wait, a
+    // retry) makes every later check read the caller's signal too.
+    const aborted = () => lifecycle.aborted || (watchesCaller && req.signal.aborted)
     // Combined only when a wait needs it (an uncontended acquire never does).
     let waitSignal: AbortSignal | undefined
     const combined = () => {
+      watchesCaller = true
       waitSignal ??= AbortSignal.any([req.signal, lifecycle])
       return waitSignal
     }
@@ -155,16 +167,23 @@ export class EtcdDriver implements LockDriver {
       await sleep(requeue.next(leftMs), combined())
     }
     const plan = requestPlan(this.#planDeps, req, name)
-    for (;;) {
+    for (let pass = 0; ; pass++) {
+      if (pass > 0) watchesCaller = true
       const cleanup = this.#cleanup.settled(plan.cleanupName)
-      if (cleanup !== undefined) await cleanup
+      if (cleanup !== undefined) {
+        watchesCaller = true
+        await cleanup
+      }
       if (aborted()) return null
-      let shared: SharedLease
-      try {
-        shared = await this.#pool.use(req.ttlMs)
-      } catch (err) {
-        await retryLater(err)
-        continue
+      let shared = this.#pool.useLive(req.ttlMs)
+      if (shared === undefined) {
+        watchesCaller = true
+        try {
+          shared = await this.#pool.use(req.ttlMs)
+        } catch (err) {
+          await retryLater(err)
+          continue
+        }
       }
       if (aborted()) {
         // Given up while the lease was granted or refreshed: put no key that would then have
@@ -312,7 +331,8 @@ export class EtcdDriver implements LockDriver {
   ): Promise<DriverLease | null | undefined> {
     let fence: bigint | undefined
     try {
-      fence = await plan.fence(mine, waited)
+      const found = plan.fence(mine, waited)
+      fence = typeof found === 'bigint' ? found : await found
     } catch (err) {
       void this.#cleanup.delete(plan.cleanupName, mine.key, mine.createRevision, shared)
       throw err

@@ -11,6 +11,16 @@ import { cached, type KeyRange, prefixRange } from './key-range.js'
 
 export { type KeyRange, prefixEnd, prefixRange } from './key-range.js'
 
+/** A txn op reading the first-created key of a range (shared between txns, never mutated). */
+interface FirstRead {
+  readonly request_range: KeyRange & {
+    readonly sort_target: SortTarget
+    readonly sort_order: SortOrder
+    readonly limit: number
+    readonly keys_only: boolean
+  }
+}
+
 /** Where a request queues: its key, value and lease, and the ranges whose older keys block it. */
 export interface QueueSpot {
   readonly key: Buffer
@@ -49,6 +59,9 @@ export class MutexProtocol {
   readonly #ranges = new Map<string, { key: Buffer; range_end: Buffer }>()
   readonly #keys = new Map<string, Buffer>()
   readonly #readerBlockers = new Map<string, readonly KeyRange[]>()
+  readonly #writerBlockers = new Map<string, readonly KeyRange[]>()
+  /** Per blocker list: the txn ops reading the first-created key of each range (built once). */
+  readonly #firsts = new WeakMap<readonly KeyRange[], readonly FirstRead[]>()
 
   constructor(client: Etcd3) {
     this.#client = client
@@ -72,8 +85,8 @@ export class MutexProtocol {
    * every key under `NAME/` but the readers under `NAME/read/`.
    */
   blockers(name: string, shared: boolean): readonly KeyRange[] {
+    if (!shared) return cached(this.#writerBlockers, name, (n) => [this.#lockRange(n)])
     const all = this.#lockRange(name)
-    if (!shared) return [all]
     return cached(this.#readerBlockers, name, (n) => {
       const reads = prefixRange(readPrefix(n))
       return [
@@ -90,15 +103,19 @@ export class MutexProtocol {
    */
   async enqueue(spot: QueueSpot, options: { deadline: number }): Promise<QueuedKey> {
     const { key, blockers } = spot
-    const firsts = blockers.map((range) => ({
-      request_range: {
-        ...range,
-        sort_target: SortTarget.Create,
-        sort_order: SortOrder.Ascend,
-        limit: 1,
-        keys_only: true,
-      },
-    }))
+    let firsts = this.#firsts.get(blockers)
+    if (firsts === undefined) {
+      firsts = blockers.map((range) => ({
+        request_range: {
+          ...range,
+          sort_target: SortTarget.Create,
+          sort_order: SortOrder.Ascend,
+          limit: 1,
+          keys_only: true,
+        },
+      }))
+      this.#firsts.set(blockers, firsts)
+    }
     const res = await this.#client.kv.txn(
       {
         compare: [

@@ -38,8 +38,11 @@ export interface RequestPlan {
     deadlineMs: number,
     signal: AbortSignal,
   ): Promise<QueueOutcome>
-  /** The fence of a grant (after a wait when `waited`); undefined when the key is gone. */
-  fence(mine: QueuedKey, waited: boolean): Promise<bigint | undefined>
+  /**
+   * The fence of a grant (after a wait when `waited`); undefined when the key is gone. A
+   * plain bigint when no request is needed (the create revision).
+   */
+  fence(mine: QueuedKey, waited: boolean): bigint | Promise<bigint | undefined>
 }
 
 /**
@@ -74,10 +77,11 @@ export function requestPlan(deps: PlanDeps, req: AcquireRequest, name: string): 
           recheckMs,
           call,
         }),
-      async fence(mine, waited) {
+      fence(mine, waited) {
         if (!waited) return BigInt(mine.createRevision)
-        const revision = await semaphores.markGranted(mine, call())
-        return revision === undefined ? undefined : BigInt(revision)
+        return semaphores
+          .markGranted(mine, call())
+          .then((revision) => (revision === undefined ? undefined : BigInt(revision)))
       },
     }
   }
@@ -93,6 +97,6 @@ export function requestPlan(deps: PlanDeps, req: AcquireRequest, name: string): 
       mutex.enqueue({ key: keyOf(lease.id), value, leaseId: lease.id, blockers }, call()),
     wait: (mine, lease, deadlineMs, signal) =>
       waitInQueue({ protocol: mutex, watch, mine, lease, deadlineMs, signal, recheckMs, call }),
-    fence: async (mine) => BigInt(mine.createRevision),
+    fence: (mine) => BigInt(mine.createRevision),
   }
 }
