@@ -1,5 +1,5 @@
 import { Backoff, sleep } from '@baton-lock/core/driver'
-import type { MutexProtocol, QueuedKey } from './mutex-protocol.js'
+import type { MutexProtocol, Predecessor, QueuedKey } from './mutex-protocol.js'
 import type { SharedLease } from './shared-lease.js'
 import type { WatchHub } from './watch-hub.js'
 
@@ -45,9 +45,9 @@ export function scope(
 
 /**
  * Go's `waitDeletes` followed by its own-key check: read the key with the largest create
- * revision below one's own; if there is none and one's own key is still there, the lock is
- * ours (FIFO by create revision); else watch only that key for its deletion (no herd) and
- * read again. Watch events only wake the waiter: every decision comes from a read, so a
+ * revision below one's own (the first read came with the enqueue, `mine.ahead`); if there
+ * is none and one's own key is still there, the lock is ours (FIFO by create revision);
+ * else watch only that key for its deletion (no herd) and read again. Watch events only wake the waiter: every decision comes from a read, so a
  * broken or compacted watch can delay a grant but never cause one. Read errors are retried
  * with backoff until the deadline; the last one is returned if the wait ends on it.
  */
@@ -56,6 +56,8 @@ export async function waitInQueue(wait: QueueWait): Promise<QueueOutcome> {
   const backoff = new Backoff({ minMs: 20, maxMs: 1_000 })
   const waitScope = scope(signal, lease, wait.deadlineMs)
   let lastError: unknown
+  // The first read came with the enqueue (`mine.ahead`) when it could.
+  let ahead = mine.ahead
   try {
     for (;;) {
       if (signal.aborted) return { kind: 'aborted' }
@@ -63,13 +65,18 @@ export async function waitInQueue(wait: QueueWait): Promise<QueueOutcome> {
       if (waitScope.signal.aborted) {
         return lastError === undefined ? { kind: 'timeout' } : { kind: 'error', error: lastError }
       }
-      let found: Awaited<ReturnType<MutexProtocol['predecessor']>>
-      try {
-        found = await protocol.predecessor(mine, wait.call())
-      } catch (err) {
-        lastError = err
-        await sleep(backoff.next(wait.deadlineMs - performance.now()), waitScope.signal)
-        continue
+      let found: Predecessor
+      if (ahead !== undefined) {
+        found = ahead
+        ahead = undefined
+      } else {
+        try {
+          found = await protocol.predecessor(mine, wait.call())
+        } catch (err) {
+          lastError = err
+          await sleep(backoff.next(wait.deadlineMs - performance.now()), waitScope.signal)
+          continue
+        }
       }
       lastError = undefined
       backoff.reset()
