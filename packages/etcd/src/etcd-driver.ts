@@ -5,6 +5,7 @@ import {
   type DriverLease,
   DriverLifecycle,
   LeaseBook,
+  LinkedAbort,
   type LockDriver,
   type LockInfo,
   LockLimitMismatchError,
@@ -150,12 +151,15 @@ export class EtcdDriver implements LockDriver {
     // (S4). Anything else awaited first (a lease grant or refresh, a clean-up, a wait, a
     // retry) makes every later check read the caller's signal too.
     const aborted = () => lifecycle.aborted || (watchesCaller && req.signal.aborted)
-    // Combined only when a wait needs it (an uncontended acquire never does).
-    let waitSignal: AbortSignal | undefined
-    const combined = () => {
+    // What ends a wait early: the caller's signal and the driver's close. Read only when a
+    // wait or a retry needs them (an uncontended acquire never does); each wait follows
+    // them with one listener apiece, removed when it ends (no `AbortSignal.any`, whose
+    // bookkeeping on the long-lived close signal grows with every wait).
+    let stops: readonly AbortSignal[] | undefined
+    const waitStops = (): readonly AbortSignal[] => {
       watchesCaller = true
-      waitSignal ??= AbortSignal.any([req.signal, lifecycle])
-      return waitSignal
+      stops ??= [req.signal, lifecycle]
+      return stops
     }
     const deadlineMs = performance.now() + req.waitMs
     // Set once a wait lost its key or lease (a member down, an election): enqueueing again
@@ -164,7 +168,12 @@ export class EtcdDriver implements LockDriver {
     const retryLater = async (err: unknown): Promise<void> => {
       const leftMs = deadlineMs - performance.now()
       if (requeue === undefined || leftMs <= 0 || aborted()) throw err
-      await sleep(requeue.next(leftMs), combined())
+      const stopped = new LinkedAbort(...waitStops())
+      try {
+        await sleep(requeue.next(leftMs), stopped.signal)
+      } finally {
+        stopped.dispose()
+      }
     }
     const plan = requestPlan(this.#planDeps, req, name)
     for (let pass = 0; ; pass++) {
@@ -220,7 +229,7 @@ export class EtcdDriver implements LockDriver {
         ? ({ kind: 'granted' } as const)
         : req.waitMs <= 0
           ? ({ kind: 'timeout' } as const)
-          : await this.#wait(shared, () => plan.wait(mine, shared, deadlineMs, combined()))
+          : await this.#wait(shared, () => plan.wait(mine, shared, deadlineMs, waitStops()))
       if (outcome.kind === 'granted') {
         const lease = await this.#grant(req, plan, mine, !mine.owner, shared, aborted)
         if (lease !== undefined) return lease

@@ -36,7 +36,7 @@ export interface RequestPlan {
     mine: QueuedKey,
     lease: SharedLease,
     deadlineMs: number,
-    signal: AbortSignal,
+    stops: readonly AbortSignal[],
   ): Promise<QueueOutcome>
   /**
    * The fence of a grant (after a wait when `waited`); undefined when the key is gone. A
@@ -65,7 +65,7 @@ export function requestPlan(deps: PlanDeps, req: AcquireRequest, name: string): 
       cleanupName: key.toString(),
       key: () => key,
       enqueue: (lease) => semaphores.enqueue(range, key, value, lease.id, limit, call()),
-      wait: (mine, lease, deadlineMs, signal) =>
+      wait: (mine, lease, deadlineMs, stops) =>
         waitForPermit({
           protocol: semaphores,
           watch,
@@ -73,7 +73,7 @@ export function requestPlan(deps: PlanDeps, req: AcquireRequest, name: string): 
           limit,
           lease,
           deadlineMs,
-          signal,
+          stops,
           recheckMs,
           call,
         }),
@@ -95,8 +95,8 @@ export function requestPlan(deps: PlanDeps, req: AcquireRequest, name: string): 
     key: keyOf,
     enqueue: (lease) =>
       mutex.enqueue({ key: keyOf(lease.id), value, leaseId: lease.id, blockers }, call()),
-    wait: (mine, lease, deadlineMs, signal) =>
-      waitInQueue({ protocol: mutex, watch, mine, lease, deadlineMs, signal, recheckMs, call }),
+    wait: (mine, lease, deadlineMs, stops) =>
+      waitInQueue({ protocol: mutex, watch, mine, lease, deadlineMs, stops, recheckMs, call }),
     fence: (mine) => BigInt(mine.createRevision),
   }
 }
