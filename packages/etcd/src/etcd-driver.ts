@@ -5,6 +5,7 @@ import {
   type DriverLease,
   DriverLifecycle,
   LeaseBook,
+  LinkedAbort,
   type LockDriver,
   type LockInfo,
   LockLimitMismatchError,
@@ -61,6 +62,8 @@ export class EtcdDriver implements LockDriver {
   readonly #cleanup: KeyCleanup
   readonly #planDeps: PlanDeps
   #ready: Promise<void> | undefined
+  /** Set once `ready()` succeeded: an acquire then skips awaiting it. */
+  #isReady = false
 
   /** Builds an unconnected driver from `etcd://` or `etcds://` (connect() then awaits ready()). */
   static fromUrl(url: string): EtcdDriver {
@@ -125,7 +128,9 @@ export class EtcdDriver implements LockDriver {
     if (this.#lifecycle.closing) return Promise.reject(this.#lifecycle.closedError())
     this.#ready ??= this.#client.kv
       .range({ key: Buffer.from(this.#options.prefix || '\u0000'), count_only: true }, this.#call())
-      .then(() => undefined)
+      .then(() => {
+        this.#isReady = true
+      })
       .catch((err: unknown) => {
         this.#ready = undefined
         throw err
@@ -135,15 +140,26 @@ export class EtcdDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     this.#lifecycle.assertOpen()
-    await this.ready()
+    // See `aborted` below: a first request that had to prove the cluster reads the caller's signal.
+    let watchesCaller = !this.#isReady
+    if (watchesCaller) await this.ready()
     const name = this.lockName(req.key)
     const lifecycle = this.#lifecycle.signal
-    const aborted = () => req.signal.aborted || lifecycle.aborted
-    // Combined only when a wait needs it (an uncontended acquire never does).
-    let waitSignal: AbortSignal | undefined
-    const combined = () => {
-      waitSignal ??= AbortSignal.any([req.signal, lifecycle])
-      return waitSignal
+    // Core makes `req.signal` only when a driver reads it. An acquire that goes straight to
+    // its put (a live lease, no clean-up to wait for) reads only the driver's own close: an
+    // abort that lands during that one request costs the put, whose grant core releases
+    // (S4). Anything else awaited first (a lease grant or refresh, a clean-up, a wait, a
+    // retry) makes every later check read the caller's signal too.
+    const aborted = () => lifecycle.aborted || (watchesCaller && req.signal.aborted)
+    // What ends a wait early: the caller's signal and the driver's close. Read only when a
+    // wait or a retry needs them (an uncontended acquire never does); each wait follows
+    // them with one listener apiece, removed when it ends (no `AbortSignal.any`, whose
+    // bookkeeping on the long-lived close signal grows with every wait).
+    let stops: readonly AbortSignal[] | undefined
+    const waitStops = (): readonly AbortSignal[] => {
+      watchesCaller = true
+      stops ??= [req.signal, lifecycle]
+      return stops
     }
     const deadlineMs = performance.now() + req.waitMs
     // Set once a wait lost its key or lease (a member down, an election): enqueueing again
@@ -152,19 +168,31 @@ export class EtcdDriver implements LockDriver {
     const retryLater = async (err: unknown): Promise<void> => {
       const leftMs = deadlineMs - performance.now()
       if (requeue === undefined || leftMs <= 0 || aborted()) throw err
-      await sleep(requeue.next(leftMs), combined())
+      const stopped = new LinkedAbort(...waitStops())
+      try {
+        await sleep(requeue.next(leftMs), stopped.signal)
+      } finally {
+        stopped.dispose()
+      }
     }
     const plan = requestPlan(this.#planDeps, req, name)
-    for (;;) {
+    for (let pass = 0; ; pass++) {
+      if (pass > 0) watchesCaller = true
       const cleanup = this.#cleanup.settled(plan.cleanupName)
-      if (cleanup !== undefined) await cleanup
+      if (cleanup !== undefined) {
+        watchesCaller = true
+        await cleanup
+      }
       if (aborted()) return null
-      let shared: SharedLease
-      try {
-        shared = await this.#pool.use(req.ttlMs)
-      } catch (err) {
-        await retryLater(err)
-        continue
+      let shared = this.#pool.useLive(req.ttlMs)
+      if (shared === undefined) {
+        watchesCaller = true
+        try {
+          shared = await this.#pool.use(req.ttlMs)
+        } catch (err) {
+          await retryLater(err)
+          continue
+        }
       }
       if (aborted()) {
         // Given up while the lease was granted or refreshed: put no key that would then have
@@ -201,7 +229,7 @@ export class EtcdDriver implements LockDriver {
         ? ({ kind: 'granted' } as const)
         : req.waitMs <= 0
           ? ({ kind: 'timeout' } as const)
-          : await this.#wait(shared, () => plan.wait(mine, shared, deadlineMs, combined()))
+          : await this.#wait(shared, () => plan.wait(mine, shared, deadlineMs, waitStops()))
       if (outcome.kind === 'granted') {
         const lease = await this.#grant(req, plan, mine, !mine.owner, shared, aborted)
         if (lease !== undefined) return lease
@@ -312,7 +340,8 @@ export class EtcdDriver implements LockDriver {
   ): Promise<DriverLease | null | undefined> {
     let fence: bigint | undefined
     try {
-      fence = await plan.fence(mine, waited)
+      const found = plan.fence(mine, waited)
+      fence = typeof found === 'bigint' ? found : await found
     } catch (err) {
       void this.#cleanup.delete(plan.cleanupName, mine.key, mine.createRevision, shared)
       throw err

@@ -37,6 +37,18 @@ export class LeasePool {
     return this.#live.size
   }
 
+  /**
+   * The live lease for `ttlMs` with one more user, when one needs no request first (alive
+   * and confirmed for more than half its TTL); else undefined, and `use` does the rest.
+   */
+  useLive(ttlMs: number): SharedLease | undefined {
+    if (this.#closed) return undefined
+    const live = this.#live.get(Math.max(1, Math.ceil(ttlMs / 1000)))
+    if (live === undefined || live.dead.aborted || live.leftMs() < live.ttlMs / 2) return undefined
+    live.users++
+    return live
+  }
+
   /** A live lease for `ttlMs` (rounded up to seconds) with one more user; grants one if needed. */
   async use(ttlMs: number): Promise<SharedLease> {
     const seconds = Math.max(1, Math.ceil(ttlMs / 1000))
@@ -45,8 +57,6 @@ export class LeasePool {
       const live = this.#live.get(seconds)
       if (live !== undefined && !live.dead.aborted) {
         live.users++
-        clearTimeout(live.lingerTimer)
-        live.lingerTimer = undefined
         // A lease whose keepalives failed for a while is refreshed before it backs a grant.
         if (live.leftMs() < live.ttlMs / 2 && !(await this.keepAlive(live))) {
           live.users--
@@ -63,14 +73,26 @@ export class LeasePool {
     }
   }
 
-  /** One user less; an unused lease lingers, then is revoked. */
+  /**
+   * One user less; an unused lease lingers, then is revoked. One linger timer per lease at
+   * a time: a lease used and given back at every cycle only moves its idle time, and the
+   * timer, when it fires, waits for the rest of the linger from there.
+   */
   unuse(lease: SharedLease): void {
     lease.users = Math.max(0, lease.users - 1)
     if (lease.users > 0 || lease.dead.aborted || this.#closed) return
-    clearTimeout(lease.lingerTimer)
+    lease.idleSinceMs = performance.now()
+    if (lease.lingerTimer === undefined) this.#linger(lease, this.#options.lingerMs)
+  }
+
+  #linger(lease: SharedLease, delayMs: number): void {
     lease.lingerTimer = setTimeout(() => {
-      if (lease.users === 0) void this.#retire(lease, new Error('etcd lease revoked: unused'))
-    }, this.#options.lingerMs)
+      lease.lingerTimer = undefined
+      if (lease.users > 0 || lease.dead.aborted || this.#closed) return
+      const leftMs = lease.idleSinceMs + this.#options.lingerMs - performance.now()
+      if (leftMs > 0) this.#linger(lease, leftMs)
+      else void this.#retire(lease, new Error('etcd lease revoked: unused'))
+    }, delayMs)
     lease.lingerTimer.unref()
   }
 

@@ -11,6 +11,16 @@ import { cached, type KeyRange, prefixRange } from './key-range.js'
 
 export { type KeyRange, prefixEnd, prefixRange } from './key-range.js'
 
+/** A txn op reading the last-created keys of a range (shared between txns, never mutated). */
+interface LastReads {
+  readonly request_range: KeyRange & {
+    readonly sort_target: SortTarget
+    readonly sort_order: SortOrder
+    readonly limit: number
+    readonly keys_only: boolean
+  }
+}
+
 /** Where a request queues: its key, value and lease, and the ranges whose older keys block it. */
 export interface QueueSpot {
   readonly key: Buffer
@@ -28,6 +38,11 @@ export interface QueuedKey {
   readonly owner: boolean
   /** False when the key already existed (left over from this lease). */
   readonly created: boolean
+  /**
+   * The key to wait for as the enqueue's own txn read it (a put that did not own the lock):
+   * the waiter's first `predecessor` read, already done.
+   */
+  readonly ahead?: Predecessor | undefined
 }
 
 /** The next key to wait for: the one with the largest create revision below one's own. */
@@ -49,6 +64,9 @@ export class MutexProtocol {
   readonly #ranges = new Map<string, { key: Buffer; range_end: Buffer }>()
   readonly #keys = new Map<string, Buffer>()
   readonly #readerBlockers = new Map<string, readonly KeyRange[]>()
+  readonly #writerBlockers = new Map<string, readonly KeyRange[]>()
+  /** Per blocker list: the txn ops reading the last-created keys of each range (built once). */
+  readonly #lasts = new WeakMap<readonly KeyRange[], readonly LastReads[]>()
 
   constructor(client: Etcd3) {
     this.#client = client
@@ -72,8 +90,8 @@ export class MutexProtocol {
    * every key under `NAME/` but the readers under `NAME/read/`.
    */
   blockers(name: string, shared: boolean): readonly KeyRange[] {
+    if (!shared) return cached(this.#writerBlockers, name, (n) => [this.#lockRange(n)])
     const all = this.#lockRange(name)
-    if (!shared) return [all]
     return cached(this.#readerBlockers, name, (n) => {
       const reads = prefixRange(readPrefix(n))
       return [
@@ -84,21 +102,29 @@ export class MutexProtocol {
   }
 
   /**
-   * `tryAcquire`: one txn puts `spot.key` with the lease if absent (create revision 0),
-   * else reads it, and reads the first-created key of each blocking range in the same round
-   * trip: the spot owns the lock when no blocking key was created before it.
+   * `tryAcquire` and the first `waitDeletes` read in one round trip: one txn puts
+   * `spot.key` with the lease if absent (create revision 0), else reads it, and reads the
+   * two last-created keys of each blocking range. The spot owns the lock when no blocking
+   * key but its own is there (Go reads the first-created key instead: the same decision).
+   * After a put, its key is the newest of all, so the newest other key is the one to wait
+   * for: `ahead` saves the waiter its first read.
    */
   async enqueue(spot: QueueSpot, options: { deadline: number }): Promise<QueuedKey> {
     const { key, blockers } = spot
-    const firsts = blockers.map((range) => ({
-      request_range: {
-        ...range,
-        sort_target: SortTarget.Create,
-        sort_order: SortOrder.Ascend,
-        limit: 1,
-        keys_only: true,
-      },
-    }))
+    let lasts = this.#lasts.get(blockers)
+    if (lasts === undefined) {
+      lasts = blockers.map((range) => ({
+        request_range: {
+          ...range,
+          sort_target: SortTarget.Create,
+          sort_order: SortOrder.Descend,
+          // One's own key may be in the range (exclusive): the one before it is the second.
+          limit: 2,
+          keys_only: true,
+        },
+      }))
+      this.#lasts.set(blockers, lasts)
+    }
     const res = await this.#client.kv.txn(
       {
         compare: [
@@ -109,19 +135,32 @@ export class MutexProtocol {
             create_revision: 0,
           },
         ],
-        success: [{ request_put: { key, value: spot.value, lease: spot.leaseId } }, ...firsts],
-        failure: [{ request_range: { key } }, ...firsts],
+        success: [{ request_put: { key, value: spot.value, lease: spot.leaseId } }, ...lasts],
+        failure: [{ request_range: { key } }, ...lasts],
       },
       options,
     )
     const createRevision = res.succeeded
       ? res.header.revision
       : (res.responses[0]?.response_range.kvs[0]?.create_revision ?? '0')
-    const owner = blockers.every((_, i) => {
-      const first = res.responses[i + 1]?.response_range.kvs[0]
-      return first === undefined || first.create_revision === createRevision
-    })
-    return { key, createRevision, owner, created: res.succeeded, blockers }
+    // Per range, the newest key that is not one's own (every key has another create revision).
+    let newest: IKeyValue | undefined
+    let owner = true
+    for (let i = 1; i <= blockers.length; i++) {
+      const kvs = res.responses[i]?.response_range.kvs ?? []
+      const other = kvs[0]?.create_revision === createRevision ? kvs[1] : kvs[0]
+      if (other === undefined) continue
+      owner = false
+      if (newest === undefined || BigInt(other.create_revision) > BigInt(newest.create_revision)) {
+        newest = other
+      }
+    }
+    // Only a key put by this txn is newer than every other: a key that existed may not be.
+    const ahead =
+      res.succeeded && !owner
+        ? { kv: newest, mine: true, revision: res.header.revision }
+        : undefined
+    return { key, createRevision, owner, created: res.succeeded, blockers, ahead }
   }
 
   /**

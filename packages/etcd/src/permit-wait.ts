@@ -1,6 +1,6 @@
 import { Backoff, sleep } from '@baton-lock/core/driver'
 import type { QueuedKey } from './mutex-protocol.js'
-import { type QueueOutcome, scope } from './queue-wait.js'
+import { type QueueOutcome, scope, stopped } from './queue-wait.js'
 import type { PermitWindow, SemaphoreProtocol } from './semaphore-protocol.js'
 import type { SharedLease } from './shared-lease.js'
 import type { WatchHub } from './watch-hub.js'
@@ -14,7 +14,8 @@ export interface PermitWait {
   readonly lease: SharedLease
   /** Monotonic deadline of the wait (Infinity: none). */
   readonly deadlineMs: number
-  readonly signal: AbortSignal
+  /** Aborted when the wait must end early: the caller's signal, the driver's close. */
+  readonly stops: readonly AbortSignal[]
   readonly recheckMs: number
   readonly call: () => { deadline: number }
 }
@@ -28,13 +29,13 @@ export interface PermitWait {
  * only wake. Read errors are retried with backoff until the deadline.
  */
 export async function waitForPermit(wait: PermitWait): Promise<QueueOutcome> {
-  const { protocol, mine, lease, signal, limit } = wait
+  const { protocol, mine, lease, stops, limit } = wait
   const backoff = new Backoff({ minMs: 20, maxMs: 1_000 })
-  const waitScope = scope(signal, lease, wait.deadlineMs)
+  const waitScope = scope(stops, lease, wait.deadlineMs)
   let lastError: unknown
   try {
     for (;;) {
-      if (signal.aborted) return { kind: 'aborted' }
+      if (stopped(stops)) return { kind: 'aborted' }
       if (lease.dead.aborted) return { kind: 'restart' }
       if (waitScope.signal.aborted) {
         return lastError === undefined ? { kind: 'timeout' } : { kind: 'error', error: lastError }

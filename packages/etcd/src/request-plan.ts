@@ -36,10 +36,13 @@ export interface RequestPlan {
     mine: QueuedKey,
     lease: SharedLease,
     deadlineMs: number,
-    signal: AbortSignal,
+    stops: readonly AbortSignal[],
   ): Promise<QueueOutcome>
-  /** The fence of a grant (after a wait when `waited`); undefined when the key is gone. */
-  fence(mine: QueuedKey, waited: boolean): Promise<bigint | undefined>
+  /**
+   * The fence of a grant (after a wait when `waited`); undefined when the key is gone. A
+   * plain bigint when no request is needed (the create revision).
+   */
+  fence(mine: QueuedKey, waited: boolean): bigint | Promise<bigint | undefined>
 }
 
 /**
@@ -62,7 +65,7 @@ export function requestPlan(deps: PlanDeps, req: AcquireRequest, name: string): 
       cleanupName: key.toString(),
       key: () => key,
       enqueue: (lease) => semaphores.enqueue(range, key, value, lease.id, limit, call()),
-      wait: (mine, lease, deadlineMs, signal) =>
+      wait: (mine, lease, deadlineMs, stops) =>
         waitForPermit({
           protocol: semaphores,
           watch,
@@ -70,14 +73,15 @@ export function requestPlan(deps: PlanDeps, req: AcquireRequest, name: string): 
           limit,
           lease,
           deadlineMs,
-          signal,
+          stops,
           recheckMs,
           call,
         }),
-      async fence(mine, waited) {
+      fence(mine, waited) {
         if (!waited) return BigInt(mine.createRevision)
-        const revision = await semaphores.markGranted(mine, call())
-        return revision === undefined ? undefined : BigInt(revision)
+        return semaphores
+          .markGranted(mine, call())
+          .then((revision) => (revision === undefined ? undefined : BigInt(revision)))
       },
     }
   }
@@ -91,8 +95,8 @@ export function requestPlan(deps: PlanDeps, req: AcquireRequest, name: string): 
     key: keyOf,
     enqueue: (lease) =>
       mutex.enqueue({ key: keyOf(lease.id), value, leaseId: lease.id, blockers }, call()),
-    wait: (mine, lease, deadlineMs, signal) =>
-      waitInQueue({ protocol: mutex, watch, mine, lease, deadlineMs, signal, recheckMs, call }),
-    fence: async (mine) => BigInt(mine.createRevision),
+    wait: (mine, lease, deadlineMs, stops) =>
+      waitInQueue({ protocol: mutex, watch, mine, lease, deadlineMs, stops, recheckMs, call }),
+    fence: (mine) => BigInt(mine.createRevision),
   }
 }

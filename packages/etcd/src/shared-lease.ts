@@ -24,6 +24,8 @@ export class SharedLease {
   waiters = 0
   /** Aborted once the lease is gone, expired unconfirmed, or revoked. */
   readonly #dead = new AbortController()
+  /** Monotonic time the last user gave the lease back (the linger counts from there). */
+  idleSinceMs = 0
   keepAliveTimer: NodeJS.Timeout | undefined
   deadlineTimer: NodeJS.Timeout | undefined
   lingerTimer: NodeJS.Timeout | undefined
