@@ -111,17 +111,20 @@ test('FIFO across Curator and Baton: grants follow arrival order, windows never 
   await untilNodes(path, 3)
   agent.send(`acquire c2 ${path} 60000`)
   const order = await untilNodes(path, 4)
+  // A window ends when its holder starts to release (Curator's agent stamps `released` so too):
+  // the next holder may be granted while the releasing call is still waiting for its reply.
   const windows: Array<{ who: string; from: bigint; to: bigint }> = []
   let t = now()
   await first.release()
-  windows.push({ who: 'baton-a', from: 0n, to: now() })
+  windows.push({ who: 'baton-a', from: 0n, to: t })
   const c1 = await agent.next(replyOf('granted', 'c1'))
   const c1Released = await agent.ask(`release c1 ${path}`, replyOf('released', 'c1'))
   windows.push({ who: 'c1', from: BigInt(c1[2] ?? '0'), to: BigInt(c1Released[2] ?? '0') })
   const handle = await second
+  const grantedAt = now()
   t = now()
   await handle.release()
-  windows.push({ who: 'baton-b', from: t, to: now() })
+  windows.push({ who: 'baton-b', from: grantedAt, to: t })
   const c2 = await agent.next(replyOf('granted', 'c2'))
   const c2Released = await agent.ask(`release c2 ${path}`, replyOf('released', 'c2'))
   windows.push({ who: 'c2', from: BigInt(c2[2] ?? '0'), to: BigInt(c2Released[2] ?? '0') })
