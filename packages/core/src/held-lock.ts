@@ -9,6 +9,8 @@ import type { RenewalTarget, RenewOutcome } from './renewal-target.js'
 import { renewOne } from './renewer.js'
 import { checkTtl } from './validate.js'
 
+function noop(): void {}
+
 /**
  * A held lock's state inside core. Validity moves only on a confirming reply; `lost` and
  * `released` are final (S6); every validity read checks the clock synchronously (S7).
@@ -36,10 +38,12 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
   #inFlight: Promise<void> | undefined
   #lastError: unknown
   #lostError: LockLostError | undefined
+  /** The final work once lost or released; never rejects. */
   #settled: Promise<void> | undefined
-  readonly #onLeaseLost = () => this.#lose('driver', this.lease.lost.reason)
-  /** Listening to `lease.lost`; see `watchLoss()`. */
-  #watching = false
+  /** The first `release()`'s work; rejects with its backend error. */
+  #releasing: Promise<void> | undefined
+  /** The listener on `lease.lost` while watching (see `watchLoss()`); made when first needed. */
+  #onLeaseLost: (() => void) | undefined
 
   constructor(host: HandleHost, grant: HeldLockGrant) {
     const { key, fullKey, mode, lease, ttlMs, renews } = grant
@@ -72,13 +76,14 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
    * check (`isValid`, `state`, ...) and the Locker's timer still read `lease.lost.aborted`.
    */
   watchLoss(): void {
-    if (this.#watching || !this.#active()) return
-    if (this.lease.lost.aborted) {
-      this.#lose('driver', this.lease.lost.reason)
+    if (this.#onLeaseLost !== undefined || !this.#active()) return
+    const lost = this.lease.lost
+    if (lost.aborted) {
+      this.#lose('driver', lost.reason)
       return
     }
-    this.#watching = true
-    this.lease.lost.addEventListener('abort', this.#onLeaseLost, { once: true })
+    this.#onLeaseLost = () => this.#lose('driver', lost.reason)
+    lost.addEventListener('abort', this.#onLeaseLost, { once: true })
   }
 
   get signal(): AbortSignal {
@@ -134,13 +139,15 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
 
   release(): Promise<void> {
     if (this.#settled !== undefined) return this.#settled
+    if (this.#releasing !== undefined) {
+      // A second release (or close) waits for the first, but never sees its error.
+      this.#settled = this.#releasing.then(noop, noop)
+      return this.#settled
+    }
     this.#state = 'released'
     this.#detach()
-    const released = this.#releaseNow()
-    this.#settled = released.then(() => undefined)
-    return released.then((error) => {
-      if (error !== undefined) throw error
-    })
+    this.#releasing = this.#releaseNow()
+    return this.#releasing
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -246,7 +253,7 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
     }
   }
 
-  async #releaseNow(): Promise<Error | undefined> {
+  async #releaseNow(): Promise<void> {
     let error: Error | undefined
     try {
       if (this.#inFlight !== undefined) await this.#inFlight
@@ -257,7 +264,7 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
       this.#host.finish(this)
     }
     this.#emit('released')
-    return error
+    if (error !== undefined) throw error
   }
 
   /** What every synchronous read does: the driver's loss signal, then the clock (S7). */
@@ -273,8 +280,9 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
   }
 
   #detach(): void {
-    if (this.#watching) this.lease.lost.removeEventListener('abort', this.#onLeaseLost)
-    this.#watching = false
+    if (this.#onLeaseLost !== undefined) {
+      this.lease.lost.removeEventListener('abort', this.#onLeaseLost)
+    }
     this.#host.renewer.delete(this)
   }
 
