@@ -3,6 +3,7 @@ import { toBackendError } from './backend-error.js'
 import type { DriverLease, LockMode } from './driver.js'
 import { LockClosedError, LockLostError, type LockLostReason } from './errors.js'
 import type { HandleHost, HeldLockGrant, HostedLock } from './handle-host.js'
+import { LOSS_STATE, LOSS_WATCH, type LossNotifier, lossNotifierOf } from './lease-loss.js'
 import { LeaseTiming, validUntilOf } from './lease-timing.js'
 import type { LockHandle, LockState } from './lock-handle.js'
 import type { RenewalTarget, RenewOutcome } from './renewal-target.js'
@@ -42,8 +43,12 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
   #settled: Promise<void> | undefined
   /** The first `release()`'s work; rejects with its backend error. */
   #releasing: Promise<void> | undefined
-  /** The listener on `lease.lost` while watching (see `watchLoss()`); made when first needed. */
-  #onLeaseLost: (() => void) | undefined
+  /** The lease's own loss state, when core's kit made it (no `lost` signal needed). */
+  readonly #notifier: LossNotifier | undefined
+  /** Listening to the lease's loss; see `watchLoss()`. */
+  #watching = false
+  /** The `abort` listener on `lease.lost` of a lease without a notifier, while watching. */
+  #onAbort: (() => void) | undefined
 
   constructor(host: HandleHost, grant: HeldLockGrant) {
     const { key, fullKey, mode, lease, ttlMs, renews } = grant
@@ -52,6 +57,7 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
     this.mode = mode
     this.slotKey = takesSlot(mode) ? fullKey : undefined
     this.lease = lease
+    this.#notifier = lossNotifierOf(lease)
     this.owner = lease.owner
     this.fence = lease.fence
     this.renews = renews
@@ -73,17 +79,24 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
    * when someone can observe it at once: a reader of `signal`, an event listener, or an
    * acquire queued behind this handle in process. Adding and removing an AbortSignal
    * listener is the largest single cost of a short lock; without one, every synchronous
-   * check (`isValid`, `state`, ...) and the Locker's timer still read `lease.lost.aborted`.
+   * check (`isValid`, `state`, ...) still reads the lease's loss. A lease from core's kit
+   * (`LeaseBook`, `MemoryStore`) is asked directly, so its `lost` signal is never made.
    */
   watchLoss(): void {
-    if (this.#onLeaseLost !== undefined || !this.#active()) return
-    const lost = this.lease.lost
-    if (lost.aborted) {
-      this.#lose('driver', lost.reason)
+    if (this.#watching || !this.#active()) return
+    if (this.#leaseLost()) {
+      this.#lose('driver', this.lease.lost.reason)
       return
     }
-    this.#onLeaseLost = () => this.#lose('driver', lost.reason)
-    lost.addEventListener('abort', this.#onLeaseLost, { once: true })
+    this.#watching = true
+    const notifier = this.#notifier
+    if (notifier !== undefined) {
+      notifier[LOSS_WATCH]((reason) => this.#lose('driver', reason))
+      return
+    }
+    const lost = this.lease.lost
+    this.#onAbort = () => this.#lose('driver', lost.reason)
+    lost.addEventListener('abort', this.#onAbort, { once: true })
   }
 
   get signal(): AbortSignal {
@@ -200,8 +213,7 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
       this.#timing.retry(nowMs, this.#ttlMs)
       this.#suspend()
     } else if (!outcome.ok) {
-      const lost = this.lease.lost
-      if (lost.aborted) this.#lose('driver', lost.reason)
+      if (this.#leaseLost()) this.#lose('driver', this.lease.lost.reason)
       else this.#lose('server')
       return
     } else {
@@ -269,7 +281,7 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
 
   /** What every synchronous read does: the driver's loss signal, then the clock (S7). */
   #look(): void {
-    if (this.#active() && this.lease.lost.aborted) this.#lose('driver', this.lease.lost.reason)
+    if (this.#active() && this.#leaseLost()) this.#lose('driver', this.lease.lost.reason)
     this.checkTime(this.#host.clock.now())
   }
 
@@ -280,10 +292,22 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
   }
 
   #detach(): void {
-    if (this.#onLeaseLost !== undefined) {
-      this.lease.lost.removeEventListener('abort', this.#onLeaseLost)
+    if (this.#watching) {
+      this.#watching = false
+      if (this.#notifier !== undefined) this.#notifier[LOSS_WATCH](undefined)
+      else if (this.#onAbort !== undefined)
+        this.lease.lost.removeEventListener('abort', this.#onAbort)
     }
     this.#host.renewer.delete(this)
+  }
+
+  /**
+   * Whether the driver has marked the lease lost: asked of the lease itself when core's kit
+   * made it, else read from `lease.lost` (which may make the driver build that signal).
+   */
+  #leaseLost(): boolean {
+    const notifier = this.#notifier
+    return notifier === undefined ? this.lease.lost.aborted : notifier[LOSS_STATE]()
   }
 
   #active(): boolean {
