@@ -170,10 +170,11 @@ export class Locker implements AsyncDisposable {
   /** One attempt: the handle, or null when someone else holds the key. */
   tryAcquire(
     key: string,
-    options: Omit<AcquireOptions, 'waitMs'> = {},
+    options: Omit<AcquireOptions, 'waitMs'> = NO_OPTIONS,
   ): Promise<LockHandle | null> {
     try {
-      return this.#acquire(key, { ...options, waitMs: 0 }, true, this.#kindOf(options))
+      // A try is one attempt whatever `options.waitMs` says (see #acquire).
+      return this.#acquire(key, options, true, this.#kindOf(options))
     } catch (err) {
       return Promise.reject(err)
     }
@@ -371,7 +372,7 @@ export class Locker implements AsyncDisposable {
   ): Promise<LockHandle | null> {
     this.#assertOpen(key)
     checkKey(key)
-    const waitMs = options.waitMs ?? this.#waitMs
+    const waitMs = isTry ? 0 : (options.waitMs ?? this.#waitMs)
     if (waitMs !== this.#waitMs) checkWait(waitMs)
     const ttlMs = options.ttlMs ?? this.#ttlMs
     const resolutionMs = this.driver.capabilities.ttlResolutionMs

@@ -107,6 +107,10 @@ describe('the request a driver gets', () => {
     await (await sem.acquire({ waitMs: 0 })).release()
     const semReq = driver.acquires[1] as AcquireRequest
     expect({ mode: semReq.mode, limit: semReq.limit }).toEqual({ mode: 'semaphore', limit: 3 })
+    // A try is one attempt even when its options (untyped) carry a wait.
+    await (await locker.tryAcquire('t', { waitMs: 999 } as never))?.release()
+    await (await sem.tryAcquire({ waitMs: 999 } as never))?.release()
+    expect(driver.acquires.slice(2).map((r) => r.waitMs)).toEqual([0, 0])
     await locker.close()
   })
 
