@@ -1,5 +1,8 @@
 import type { Clock, TimerHandle } from './clock.js'
 
+/** Longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_DELAY_MS = 2_147_483_647
+
 /**
  * Something the queue calls at a monotonic time. The queue keeps its bookkeeping on the
  * entry itself (no wrapper per schedule): `dueIndex` is its place in the heap, -1 when
@@ -67,8 +70,12 @@ export class TimerQueue {
 
   #arm(atMs: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
-    this.#armedAtMs = atMs
-    this.#timer = this.#clock.setTimeout(() => this.#fire(), atMs - this.#clock.now())
+    const nowMs = this.#clock.now()
+    // Node runs a longer timer after 1 ms instead: a far deadline wakes up early, finds
+    // nothing due and re-arms.
+    const delayMs = Math.min(atMs - nowMs, MAX_DELAY_MS)
+    this.#armedAtMs = delayMs < atMs - nowMs ? nowMs + delayMs : atMs
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), delayMs)
   }
 
   #fire(): void {

@@ -133,6 +133,17 @@ describe('TimerQueue (fake clock)', () => {
     expect(thrown).toEqual([new Error('boom')])
   })
 
+  it('a deadline past the longest Node timer re-arms instead of running early', async () => {
+    const { clock, counting, queue, log, make } = setUp()
+    const farMs = 40 * 86_400_000 // 40 days
+    queue.schedule(make('far'), T0 + farMs)
+    await clock.advanceTo(T0 + 2_147_483_647)
+    expect(log).toEqual([])
+    expect(counting.pendingTimers).toBe(1)
+    await clock.advanceTo(T0 + farMs)
+    expect(log).toEqual([['far', T0 + farMs]])
+  })
+
   it('stop clears the timer and forgets every entry', async () => {
     const { clock, counting, queue, log, make } = setUp()
     const a = make('a')
