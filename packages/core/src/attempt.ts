@@ -170,15 +170,6 @@ export class Attempt implements DueEntry {
     listener?.(reason)
   }
 
-  /** Settles like `promise`, or rejects with the stop reason as soon as the attempt stops. */
-  race<T>(promise: Promise<T>): Promise<T> {
-    if (this.#reason !== undefined) return Promise.reject(this.#reason)
-    return new Promise<T>((resolve, reject) => {
-      this.#listener = reject
-      promise.then(resolve, reject)
-    })
-  }
-
   /**
    * One `driver.acquire` raced against the attempt's stop (timeout, caller abort, close).
    * When the attempt stops first, the request's signal is aborted, and a grant that still
