@@ -1,5 +1,4 @@
 import { toBackendError } from './backend-error.js'
-import type { Clock, TimerHandle } from './clock.js'
 import type { AcquireRequest, DriverLease, LockDriver, LockMode } from './driver.js'
 import {
   isLockError,
@@ -8,7 +7,8 @@ import {
   LockLimitMismatchError,
   LockTimeoutError,
 } from './errors.js'
-import { giveBackKey } from './key-queue.js'
+import { giveBackKey, type KeySlots } from './key-queue.js'
+import type { DueEntry, TimerQueue } from './timer-queue.js'
 
 /** What one acquire asks for: the user's key, the namespaced key and the acquisition's owner id. */
 export interface AttemptTarget {
@@ -33,31 +33,87 @@ export function takesSlot(mode: LockMode): boolean {
   return mode === 'exclusive'
 }
 
+/** The `AcquireRequest` of one driver call; `signal` is read through the attempt, so it is made only if the driver reads it. */
+class AttemptRequest implements AcquireRequest {
+  readonly key: string
+  readonly owner: string
+  readonly ttlMs: number
+  readonly waitMs: number
+  readonly mode: LockMode
+  // Own properties only when set, as the contract has them: absent, not undefined.
+  declare readonly limit?: number
+  declare readonly value?: string
+  declare readonly onContended?: () => void
+  declare readonly signal: AbortSignal
+  readonly #attempt: Attempt
+
+  // An own, enumerable accessor like a literal's `get signal()`, so a driver wrapper's
+  // `{ ...req, waitMs: 0 }` still carries it (a class getter would not be copied); one
+  // shared descriptor costs a fraction of a literal with a getter.
+  static readonly #signalProperty: PropertyDescriptor = {
+    get(this: AttemptRequest): AbortSignal {
+      return this.#attempt.signal
+    },
+    enumerable: true,
+    configurable: true,
+  }
+
+  constructor(attempt: Attempt, target: AttemptTarget, waitMs: number, queued: boolean) {
+    this.key = target.fullKey
+    this.owner = target.owner
+    this.ttlMs = target.ttlMs
+    this.waitMs = waitMs
+    this.mode = target.mode
+    this.#attempt = attempt
+    const writable = this as { limit?: number; value?: string; onContended?: () => void }
+    if (target.limit !== undefined) writable.limit = target.limit
+    if (target.value !== undefined) writable.value = target.value
+    Object.defineProperty(this, 'signal', AttemptRequest.#signalProperty)
+    if (queued) writable.onContended = () => attempt.contended()
+  }
+}
+
 /**
- * One acquire in progress: its driver calls, its deadline, and the reason it stopped
- * early (timeout, caller abort, close). Core itself listens through a plain callback; the
- * AbortSignal is made only when the attempt reaches a driver call or a wait in process.
+ * One acquire in progress: its driver calls, its deadline (an entry in the Locker's timer
+ * queue, not a timer of its own), and the reason it stopped early (timeout, caller abort,
+ * close). Core itself listens through a plain callback; the AbortSignal is made only when
+ * the attempt reaches a driver call that reads it or a wait in process.
  */
-export class Attempt {
+export class Attempt implements DueEntry {
   /** The user's key, for errors and events. */
   readonly key: string
   readonly waitMs: number
   readonly #target: AttemptTarget
   readonly #driver: LockDriver
-  readonly #clock: Clock
+  readonly #timers: TimerQueue
+  readonly #onContended: ((target: AttemptTarget) => void) | undefined
   #reason: LockError | undefined
   #controller: AbortController | undefined
+  /** Rejects the driver call in flight at once when the attempt stops. */
   #listener: ((reason: LockError) => void) | undefined
-  #timer: TimerHandle | undefined
+  /** The driver call in flight and its request, abandoned if the attempt stops first. */
+  #call: Promise<DriverLease | null> | undefined
+  #request: AcquireRequest | undefined
+  #contendedCalled = false
   /** Cleanups of driver calls given up on; the key slot is kept until they settle. */
   #abandoned: Array<Promise<unknown>> | undefined
+  dueAtMs = 0
+  dueIndex = -1
+  dueSeq = 0
 
-  constructor(target: AttemptTarget, driver: LockDriver, clock: Clock) {
+  /** `onContended` runs when a queued driver call reports contention (see `callDriver`). */
+  constructor(
+    target: AttemptTarget,
+    driver: LockDriver,
+    timers: TimerQueue,
+    onContended?: (target: AttemptTarget) => void,
+  ) {
     this.key = target.key
     this.waitMs = target.waitMs
     this.#target = target
     this.#driver = driver
-    this.#clock = clock
+    this.#timers = timers
+    this.#onContended = onContended
   }
 
   /**
@@ -85,15 +141,17 @@ export class Attempt {
 
   /** Stops with a `LockTimeoutError` at monotonic time `atMs` (replacing any earlier deadline). */
   setDeadline(atMs: number): void {
-    this.clearDeadline()
-    if (!Number.isFinite(atMs)) return
-    const timeout = () => this.stop(new LockTimeoutError(this.key, this.waitMs))
-    this.#timer = this.#clock.setTimeout(timeout, atMs - this.#clock.now())
+    if (Number.isFinite(atMs)) this.#timers.schedule(this, atMs)
+    else this.#timers.cancel(this)
   }
 
   clearDeadline(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
-    this.#timer = undefined
+    this.#timers.cancel(this)
+  }
+
+  /** The timer queue's call: the deadline is now. */
+  onDue(): void {
+    this.stop(new LockTimeoutError(this.key, this.waitMs))
   }
 
   /** Stops the attempt; the first reason wins. */
@@ -102,77 +160,68 @@ export class Attempt {
     this.#reason = reason
     this.clearDeadline()
     this.#controller?.abort(reason)
+    const call = this.#call
+    if (call !== undefined) {
+      this.#call = undefined
+      this.#abandon(call, this.#request as AcquireRequest)
+    }
     const listener = this.#listener
     this.#listener = undefined
     listener?.(reason)
   }
 
-  /** Settles like `promise`, or rejects with the stop reason as soon as the attempt stops. */
-  race<T>(promise: Promise<T>): Promise<T> {
-    if (this.#reason !== undefined) return Promise.reject(this.#reason)
-    return new Promise<T>((resolve, reject) => {
-      this.#listener = reject
-      promise.then(
-        (value) => {
-          this.#listener = undefined
-          resolve(value)
-        },
-        (err: unknown) => {
-          this.#listener = undefined
-          reject(err)
-        },
-      )
-    })
-  }
-
   /**
    * One `driver.acquire` raced against the attempt's stop (timeout, caller abort, close).
    * When the attempt stops first, the request's signal is aborted, and a grant that still
-   * arrives is released in the background and never exposed (S4). `onContended`, when
-   * given, is passed to the driver and runs at most once, and only while the attempt runs.
+   * arrives is released in the background and never exposed (S4). With `queued`, the
+   * request carries `onContended`, which reports contention at most once, and only while
+   * the attempt runs.
    */
-  async callDriver(waitMs: number, onContended?: () => void): Promise<DriverLease | null> {
-    if (this.#reason !== undefined) throw this.#reason
-    const { fullKey, owner, ttlMs, mode, limit, value } = this.#target
-    // The signal is made only if the driver reads it: a one-shot attempt usually does not.
-    const attempt = this
-    const request: AcquireRequest = {
-      key: fullKey,
-      owner,
-      ttlMs,
-      waitMs,
-      mode,
-      ...(limit === undefined ? {} : { limit }),
-      ...(value === undefined ? {} : { value }),
-      get signal() {
-        return attempt.signal
-      },
-      ...(onContended === undefined ? {} : { onContended: this.#once(onContended) }),
-    }
+  callDriver(waitMs: number, queued = false): Promise<DriverLease | null> {
+    if (this.#reason !== undefined) return Promise.reject(this.#reason)
+    const request = new AttemptRequest(this, this.#target, waitMs, queued)
     let call: Promise<DriverLease | null>
     try {
       call = this.#driver.acquire(request)
     } catch (err) {
       call = Promise.reject(err)
     }
-    let lease: DriverLease | null
-    try {
-      lease = await this.race(call)
-    } catch (err) {
-      if (this.#reason === undefined) {
-        // The call itself failed: its outcome is unknown to the driver too.
-        if (this.#driver.abandon !== undefined) this.#keepSlotFor(this.#driver.abandon(request))
-        throw this.#typed(err)
-      }
-      this.#abandon(call, request)
-      throw this.#reason
-    }
-    if (this.#reason !== undefined) {
-      // Granted just as the deadline, the caller's abort or close struck: never expose it.
-      this.#abandon(call, request)
-      throw this.#reason
-    }
-    return lease
+    this.#call = call
+    this.#request = request
+    return new Promise<DriverLease | null>((resolve, reject) => {
+      this.#listener = reject
+      call.then(
+        (lease) => {
+          // After a stop, `stop` rejected this promise and abandoned the call (S4).
+          if (this.#call !== call) return
+          this.#settled()
+          resolve(lease)
+        },
+        (err: unknown) => {
+          if (this.#call !== call) return
+          this.#settled()
+          // The call itself failed: its outcome is unknown to the driver too.
+          if (this.#driver.abandon !== undefined) this.#keepSlotFor(this.#driver.abandon(request))
+          reject(this.#typed(err))
+        },
+      )
+    })
+  }
+
+  /**
+   * A grant that arrived as the attempt stopped (after `callDriver` resolved, before the
+   * Locker exposed it): released in the background, never exposed (S4).
+   */
+  releaseLate(lease: DriverLease): void {
+    const driver = this.#driver
+    this.#keepSlotFor(Promise.resolve().then(() => driver.release(lease)))
+  }
+
+  /** The driver reported contention for the queued call in flight. */
+  contended(): void {
+    if (this.#contendedCalled || this.#reason !== undefined) return
+    this.#contendedCalled = true
+    this.#onContended?.(this.#target)
   }
 
   /**
@@ -180,11 +229,17 @@ export class Attempt {
    * and its late grant is released: on a session backend the next same-key acquire could
    * otherwise re-enter (S5). Not awaited by close(): a hung backend may never answer.
    */
-  giveBackSlot(): void {
+  giveBackSlot(slots: KeySlots): void {
     const { fullKey, mode } = this.#target
     if (!takesSlot(mode)) return
-    if (this.#abandoned === undefined) giveBackKey(this.#driver, fullKey)
-    else void Promise.all(this.#abandoned).then(() => giveBackKey(this.#driver, fullKey))
+    if (this.#abandoned === undefined) giveBackKey(slots, fullKey)
+    else void Promise.all(this.#abandoned).then(() => giveBackKey(slots, fullKey))
+  }
+
+  #settled(): void {
+    this.#call = undefined
+    this.#request = undefined
+    this.#listener = undefined
   }
 
   /**
@@ -211,16 +266,6 @@ export class Attempt {
     }
     if (isLockError(err, 'LOCK_DEADLOCK')) return new LockDeadlockError(err.driver, this.key, err)
     return toBackendError(this.#driver.name, err, this.key)
-  }
-
-  /** `callback` for the driver: runs on the first call only, and not once the attempt stopped. */
-  #once(callback: () => void): () => void {
-    let called = false
-    return () => {
-      if (called || this.#reason !== undefined) return
-      called = true
-      callback()
-    }
   }
 
   /** Keeps the key slot until `cleanup` settles (see `giveBackSlot`). */

@@ -3,11 +3,14 @@ import { toBackendError } from './backend-error.js'
 import type { DriverLease, LockMode } from './driver.js'
 import { LockClosedError, LockLostError, type LockLostReason } from './errors.js'
 import type { HandleHost, HeldLockGrant, HostedLock } from './handle-host.js'
+import { LOSS_STATE, LOSS_WATCH, type LossNotifier, lossNotifierOf } from './lease-loss.js'
 import { LeaseTiming, validUntilOf } from './lease-timing.js'
 import type { LockHandle, LockState } from './lock-handle.js'
 import type { RenewalTarget, RenewOutcome } from './renewal-target.js'
 import { renewOne } from './renewer.js'
 import { checkTtl } from './validate.js'
+
+function noop(): void {}
 
 /**
  * A held lock's state inside core. Validity moves only on a confirming reply; `lost` and
@@ -36,10 +39,16 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
   #inFlight: Promise<void> | undefined
   #lastError: unknown
   #lostError: LockLostError | undefined
+  /** The final work once lost or released; never rejects. */
   #settled: Promise<void> | undefined
-  readonly #onLeaseLost = () => this.#lose('driver', this.lease.lost.reason)
-  /** Listening to `lease.lost`; see `watchLoss()`. */
+  /** The first `release()`'s work; rejects with its backend error. */
+  #releasing: Promise<void> | undefined
+  /** The lease's own loss state, when core's kit made it (no `lost` signal needed). */
+  readonly #notifier: LossNotifier | undefined
+  /** Listening to the lease's loss; see `watchLoss()`. */
   #watching = false
+  /** The `abort` listener on `lease.lost` of a lease without a notifier, while watching. */
+  #onAbort: (() => void) | undefined
 
   constructor(host: HandleHost, grant: HeldLockGrant) {
     const { key, fullKey, mode, lease, ttlMs, renews } = grant
@@ -48,6 +57,7 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
     this.mode = mode
     this.slotKey = takesSlot(mode) ? fullKey : undefined
     this.lease = lease
+    this.#notifier = lossNotifierOf(lease)
     this.owner = lease.owner
     this.fence = lease.fence
     this.renews = renews
@@ -69,16 +79,24 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
    * when someone can observe it at once: a reader of `signal`, an event listener, or an
    * acquire queued behind this handle in process. Adding and removing an AbortSignal
    * listener is the largest single cost of a short lock; without one, every synchronous
-   * check (`isValid`, `state`, ...) and the Locker's timer still read `lease.lost.aborted`.
+   * check (`isValid`, `state`, ...) still reads the lease's loss. A lease from core's kit
+   * (`LeaseBook`, `MemoryStore`) is asked directly, so its `lost` signal is never made.
    */
   watchLoss(): void {
     if (this.#watching || !this.#active()) return
-    if (this.lease.lost.aborted) {
+    if (this.#leaseLost()) {
       this.#lose('driver', this.lease.lost.reason)
       return
     }
     this.#watching = true
-    this.lease.lost.addEventListener('abort', this.#onLeaseLost, { once: true })
+    const notifier = this.#notifier
+    if (notifier !== undefined) {
+      notifier[LOSS_WATCH]((reason) => this.#lose('driver', reason))
+      return
+    }
+    const lost = this.lease.lost
+    this.#onAbort = () => this.#lose('driver', lost.reason)
+    lost.addEventListener('abort', this.#onAbort, { once: true })
   }
 
   get signal(): AbortSignal {
@@ -134,13 +152,15 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
 
   release(): Promise<void> {
     if (this.#settled !== undefined) return this.#settled
+    if (this.#releasing !== undefined) {
+      // A second release (or close) waits for the first, but never sees its error.
+      this.#settled = this.#releasing.then(noop, noop)
+      return this.#settled
+    }
     this.#state = 'released'
     this.#detach()
-    const released = this.#releaseNow()
-    this.#settled = released.then(() => undefined)
-    return released.then((error) => {
-      if (error !== undefined) throw error
-    })
+    this.#releasing = this.#releaseNow()
+    return this.#releasing
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -193,8 +213,7 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
       this.#timing.retry(nowMs, this.#ttlMs)
       this.#suspend()
     } else if (!outcome.ok) {
-      const lost = this.lease.lost
-      if (lost.aborted) this.#lose('driver', lost.reason)
+      if (this.#leaseLost()) this.#lose('driver', this.lease.lost.reason)
       else this.#lose('server')
       return
     } else {
@@ -246,7 +265,7 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
     }
   }
 
-  async #releaseNow(): Promise<Error | undefined> {
+  async #releaseNow(): Promise<void> {
     let error: Error | undefined
     try {
       if (this.#inFlight !== undefined) await this.#inFlight
@@ -257,12 +276,12 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
       this.#host.finish(this)
     }
     this.#emit('released')
-    return error
+    if (error !== undefined) throw error
   }
 
   /** What every synchronous read does: the driver's loss signal, then the clock (S7). */
   #look(): void {
-    if (this.#active() && this.lease.lost.aborted) this.#lose('driver', this.lease.lost.reason)
+    if (this.#active() && this.#leaseLost()) this.#lose('driver', this.lease.lost.reason)
     this.checkTime(this.#host.clock.now())
   }
 
@@ -273,9 +292,22 @@ export class HeldLock implements LockHandle, RenewalTarget, HostedLock {
   }
 
   #detach(): void {
-    if (this.#watching) this.lease.lost.removeEventListener('abort', this.#onLeaseLost)
-    this.#watching = false
+    if (this.#watching) {
+      this.#watching = false
+      if (this.#notifier !== undefined) this.#notifier[LOSS_WATCH](undefined)
+      else if (this.#onAbort !== undefined)
+        this.lease.lost.removeEventListener('abort', this.#onAbort)
+    }
     this.#host.renewer.delete(this)
+  }
+
+  /**
+   * Whether the driver has marked the lease lost: asked of the lease itself when core's kit
+   * made it, else read from `lease.lost` (which may make the driver build that signal).
+   */
+  #leaseLost(): boolean {
+    const notifier = this.#notifier
+    return notifier === undefined ? this.lease.lost.aborted : notifier[LOSS_STATE]()
   }
 
   #active(): boolean {

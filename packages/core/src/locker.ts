@@ -16,7 +16,14 @@ import {
 import type { HandleHost, HostedLock } from './handle-host.js'
 import { HandleView } from './handle-view.js'
 import { HeldLock } from './held-lock.js'
-import { giveBackKey, tryTakeKey, waitForKey, watchKeyWaiters } from './key-queue.js'
+import {
+  giveBackKey,
+  type KeySlots,
+  keySlotsOf,
+  tryTakeKey,
+  waitForKey,
+  watchKeyWaiters,
+} from './key-queue.js'
 import type { LockEvent } from './lock-event.js'
 import type { LockHandle } from './lock-handle.js'
 import { acquireAllKeys, type LockSet } from './lock-set.js'
@@ -31,6 +38,7 @@ import { newOwnerId } from './owner-id.js'
 import { Renewer } from './renewer.js'
 import { runAndRelease } from './run-and-release.js'
 import { Semaphore } from './semaphore.js'
+import { TimerQueue } from './timer-queue.js'
 import {
   checkKey,
   checkKeyList,
@@ -53,6 +61,9 @@ interface GrantKind {
 const EXCLUSIVE: GrantKind = { mode: 'exclusive' }
 const SHARED: GrantKind = { mode: 'shared' }
 
+/** The options of a call made without any: one frozen object, not one per call. */
+const NO_OPTIONS: AcquireOptions = Object.freeze({})
+
 /** What an election candidate advertises unless told: `<hostname>:<pid>`. */
 function defaultCandidateValue(): string {
   return `${hostname()}:${process.pid}`
@@ -68,8 +79,8 @@ const HARD_DEADLINE_GRACE_MS = 50
 /**
  * The API applications use: a thin lifecycle wrapper over any `LockDriver`. It validates
  * arguments before any backend call, queues same-key acquires in process (S5), owns every
- * deadline and abort (L3), renews held locks with one timer, maps driver errors to typed
- * ones, and leaves nothing behind after `close()` (H1).
+ * deadline and abort (L3), renews held locks, all on one timer, maps driver errors to
+ * typed ones, and leaves nothing behind after `close()` (H1).
  */
 export class Locker implements AsyncDisposable {
   /** The driver this Locker wraps. */
@@ -77,13 +88,20 @@ export class Locker implements AsyncDisposable {
   readonly #clock: Clock
   readonly #namespace: string
   readonly #ttlMs: number
+  /** The driver's `ttlResolutionMs` that `#ttlMs` was checked against. */
+  readonly #ttlResolutionMs: number
   readonly #waitMs: number
   readonly #renew: boolean
   readonly #attemptTimeoutMs: number
   readonly #closeDriver: boolean
   readonly #onEvent: ((event: LockEvent) => void) | undefined
   readonly #host: HandleHost
+  /** The Locker's one timer: acquire deadlines and the renewer's wake-ups. */
+  readonly #timers: TimerQueue
   readonly #renewer: Renewer
+  /** The driver's in-process key slots (S5), shared with other Lockers over the same driver. */
+  readonly #slots: KeySlots
+  readonly #onContended: ((target: AttemptTarget) => void) | undefined
   readonly #handles = new Set<HostedLock>()
   /** Every acquire in progress, in process or in the driver; close() stops them. */
   readonly #attempts = new Set<Attempt>()
@@ -111,12 +129,22 @@ export class Locker implements AsyncDisposable {
     this.#clock = options.clock ?? systemClock
     this.#namespace = namespace
     this.#ttlMs = ttlMs
+    this.#ttlResolutionMs = driver.capabilities.ttlResolutionMs
     this.#waitMs = waitMs
     this.#renew = options.renew ?? true
     this.#attemptTimeoutMs = attemptTimeoutMs
     this.#closeDriver = options.closeDriver ?? true
     this.#onEvent = options.onEvent
-    this.#renewer = new Renewer(this.#clock, driver, (batch) => this.#trackRenewal(batch))
+    this.#timers = new TimerQueue(this.#clock)
+    this.#renewer = new Renewer(this.#clock, driver, this.#timers, (batch) =>
+      this.#trackRenewal(batch),
+    )
+    const slots = keySlotsOf(driver)
+    this.#slots = slots
+    this.#onContended =
+      options.onEvent === undefined
+        ? undefined
+        : (target) => this.#emitContended(target.key, target.mode, target.owner)
     this.#host = {
       driver,
       clock: this.#clock,
@@ -125,13 +153,13 @@ export class Locker implements AsyncDisposable {
       emit: (event) => this.#emit(event),
       finish: (handle) => {
         this.#handles.delete(handle)
-        if (handle.slotKey !== undefined) giveBackKey(driver, handle.slotKey)
+        if (handle.slotKey !== undefined) giveBackKey(slots, handle.slotKey)
       },
     }
   }
 
   /** Waits up to `waitMs` for the key; throws `LockTimeoutError`, `LockAbortedError` or `LockClosedError`. */
-  acquire(key: string, options: AcquireOptions = {}): Promise<LockHandle> {
+  acquire(key: string, options: AcquireOptions = NO_OPTIONS): Promise<LockHandle> {
     try {
       return this.#acquire(key, options, false, this.#kindOf(options)) as Promise<LockHandle>
     } catch (err) {
@@ -142,10 +170,11 @@ export class Locker implements AsyncDisposable {
   /** One attempt: the handle, or null when someone else holds the key. */
   tryAcquire(
     key: string,
-    options: Omit<AcquireOptions, 'waitMs'> = {},
+    options: Omit<AcquireOptions, 'waitMs'> = NO_OPTIONS,
   ): Promise<LockHandle | null> {
     try {
-      return this.#acquire(key, { ...options, waitMs: 0 }, true, this.#kindOf(options))
+      // A try is one attempt whatever `options.waitMs` says (see #acquire).
+      return this.#acquire(key, options, true, this.#kindOf(options))
     } catch (err) {
       return Promise.reject(err)
     }
@@ -326,6 +355,7 @@ export class Locker implements AsyncDisposable {
     await Promise.allSettled([...this.#handles].map((handle) => handle.release()))
     while (this.#renewals.size > 0) await Promise.allSettled([...this.#renewals])
     this.#renewer.stop()
+    this.#timers.stop()
     if (!this.#closeDriver) return
     try {
       await this.driver.close()
@@ -342,23 +372,32 @@ export class Locker implements AsyncDisposable {
   ): Promise<LockHandle | null> {
     this.#assertOpen(key)
     checkKey(key)
-    const waitMs = options.waitMs ?? this.#waitMs
-    checkWait(waitMs)
+    const waitMs = isTry ? 0 : (options.waitMs ?? this.#waitMs)
+    if (waitMs !== this.#waitMs) checkWait(waitMs)
     const ttlMs = options.ttlMs ?? this.#ttlMs
-    checkTtl(ttlMs, this.driver.capabilities.ttlResolutionMs)
+    const resolutionMs = this.driver.capabilities.ttlResolutionMs
+    // The Locker's own TTL was checked at construction, against the resolution of then.
+    if (ttlMs !== this.#ttlMs || resolutionMs !== this.#ttlResolutionMs) {
+      checkTtl(ttlMs, resolutionMs)
+    }
     const fullKey = this.#fullKey(key)
     const signal = options.signal
     if (signal?.aborted) throw new LockAbortedError(key, signal.reason)
-    const target: AttemptTarget = { key, fullKey, owner: newOwnerId(), ttlMs, waitMs, ...kind }
-    return this.#attempt(new Attempt(target, this.driver, this.#clock), target, isTry, signal)
+    const target: AttemptTarget =
+      kind.limit === undefined && kind.value === undefined
+        ? { key, fullKey, owner: newOwnerId(), ttlMs, waitMs, mode: kind.mode }
+        : { key, fullKey, owner: newOwnerId(), ttlMs, waitMs, ...kind }
+    const attempt = new Attempt(target, this.driver, this.#timers, this.#onContended)
+    return this.#attempt(attempt, target, isTry, signal)
   }
 
   async #attempt(
     attempt: Attempt,
-    { key, fullKey, owner, ttlMs, waitMs, mode }: AttemptTarget,
+    target: AttemptTarget,
     isTry: boolean,
     signal: AbortSignal | undefined,
   ): Promise<LockHandle | null> {
+    const { key, fullKey, owner, waitMs, mode } = target
     const startedAtMs = this.#clock.now()
     const onAbort =
       signal === undefined
@@ -366,37 +405,52 @@ export class Locker implements AsyncDisposable {
         : () => attempt.stop(new LockAbortedError(key, signal.reason))
     if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
     this.#attempts.add(attempt)
+    const slotted = takesSlot(mode)
     let holdsSlot = false
     let contended = false
     try {
-      if (takesSlot(mode)) holdsSlot = tryTakeKey(this.driver, fullKey)
-      if (takesSlot(mode) && !holdsSlot) {
+      if (slotted) holdsSlot = tryTakeKey(this.#slots, fullKey)
+      if (slotted && !holdsSlot) {
         contended = true
         this.#emitContended(key, mode, owner)
         if (waitMs === 0) return this.#noLock(key, isTry, waitMs)
         attempt.setDeadline(startedAtMs + waitMs)
-        await waitForKey(this.driver, fullKey, attempt.signal)
+        await waitForKey(this.#slots, fullKey, attempt.signal)
         holdsSlot = true
       }
       const cutOffMs = waitMs === 0 ? this.#attemptTimeoutMs : waitMs + HARD_DEADLINE_GRACE_MS
       attempt.setDeadline(startedAtMs + cutOffMs)
       let lease: DriverLease | null = null
-      const queues = !contended && attempt.queues
-      if (!contended && !queues) {
-        lease = await attempt.callDriver(0)
-        if (lease === null) this.#emitContended(key, mode, owner)
-      }
-      const remainingMs = Math.ceil(startedAtMs + waitMs - this.#clock.now())
-      if (queues) {
-        // one call, even when the wait ran out already: then it is the single attempt
-        const onContended = () => this.#emitContended(key, mode, owner)
-        lease = await attempt.callDriver(Math.max(0, remainingMs), onContended)
-      } else if (lease === null && remainingMs > 0) {
-        lease = await attempt.callDriver(remainingMs)
+      if (!contended && attempt.queues) {
+        // One call with the whole wait, the driver reporting contention itself; one call
+        // even when the wait ran out already: then it is the single attempt.
+        const remainingMs = Math.ceil(startedAtMs + waitMs - this.#clock.now())
+        lease = await attempt.callDriver(Math.max(0, remainingMs), true)
+      } else {
+        if (!contended) {
+          lease = await attempt.callDriver(0)
+          if (lease === null) this.#emitContended(key, mode, owner)
+        }
+        if (lease === null && waitMs > 0) {
+          const remainingMs = Math.ceil(startedAtMs + waitMs - this.#clock.now())
+          if (remainingMs > 0) lease = await attempt.callDriver(remainingMs)
+        }
       }
       if (lease === null) return this.#noLock(key, isTry, waitMs)
-      const grant = { key, fullKey, mode, lease, ttlMs, renews: this.#renew }
-      const handle = new HeldLock(this.#host, grant)
+      const stopped = attempt.reason
+      if (stopped !== undefined) {
+        // Stopped between the grant and here (a caller's abort in a microtask): never exposed (S4).
+        attempt.releaseLate(lease)
+        throw stopped
+      }
+      const handle = new HeldLock(this.#host, {
+        key,
+        fullKey,
+        mode,
+        lease,
+        ttlMs: target.ttlMs,
+        renews: this.#renew,
+      })
       holdsSlot = false
       this.#handles.add(handle)
       if (this.#onEvent !== undefined) {
@@ -405,7 +459,7 @@ export class Locker implements AsyncDisposable {
         this.#emit({ type: 'acquired', key, mode, atMs, fence: lease.fence, owner, waitedMs })
       }
       handle.start()
-      if (takesSlot(mode)) watchKeyWaiters(this.driver, fullKey, () => handle.watchLoss())
+      if (slotted) watchKeyWaiters(this.#slots, fullKey, handle)
       return new HandleView(handle)
     } catch (err) {
       if (err instanceof LockTimeoutError) this.#emitTimeout(key, mode, startedAtMs)
@@ -415,7 +469,7 @@ export class Locker implements AsyncDisposable {
       if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
       this.#attempts.delete(attempt)
       if (this.#attempts.size === 0) this.#attemptsDrained?.()
-      if (holdsSlot) attempt.giveBackSlot()
+      if (holdsSlot) attempt.giveBackSlot(this.#slots)
     }
   }
 

@@ -1,16 +1,32 @@
 import { type Clock, systemClock, type TimerHandle } from './clock.js'
 import type { DriverLease, LockInfo, LockMode, RenewResult } from './driver.js'
 import { LockLimitMismatchError } from './errors.js'
+import { LOSS_STATE, LOSS_WATCH, type LossNotifier } from './lease-loss.js'
 
 /**
- * The `lost` signal of one grant, made on first read: most leases are released without
- * anyone listening, and an AbortSignal is the costliest part of a grant.
+ * The lease of one grant, with a `lost` signal made on first read: most leases are released
+ * without anyone listening, and an AbortSignal is the costliest part of a grant. Core's
+ * held lock asks it through `LossNotifier` and so never makes the signal itself.
  */
-class LossNotice {
+class StoreLease implements DriverLease, LossNotifier {
+  readonly key: string
+  readonly owner: string
+  readonly fence: bigint
+  readonly ttlMs: number
+  readonly sentAtMs: number
   #controller: AbortController | undefined
   #reason: Error | undefined
+  #onLost: ((reason: unknown) => void) | undefined
 
-  get signal(): AbortSignal {
+  constructor(key: string, owner: string, fence: bigint, ttlMs: number, sentAtMs: number) {
+    this.key = key
+    this.owner = owner
+    this.fence = fence
+    this.ttlMs = ttlMs
+    this.sentAtMs = sentAtMs
+  }
+
+  get lost(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
       if (this.#reason !== undefined) this.#controller.abort(this.#reason)
@@ -18,10 +34,22 @@ class LossNotice {
     return this.#controller.signal
   }
 
+  [LOSS_STATE](): boolean {
+    return this.#reason !== undefined
+  }
+
+  [LOSS_WATCH](onLost: ((reason: unknown) => void) | undefined): void {
+    this.#onLost = onLost
+  }
+
+  /** Aborts `lost` with `reason` (first call wins). */
   abort(reason: Error): void {
     if (this.#reason !== undefined) return
     this.#reason = reason
     this.#controller?.abort(reason)
+    const onLost = this.#onLost
+    this.#onLost = undefined
+    onLost?.(reason)
   }
 }
 
@@ -32,7 +60,7 @@ interface Holder {
   readonly mode: LockMode
   readonly value: string | undefined
   readonly client: object
-  readonly loss: LossNotice
+  readonly lease: StoreLease
   expiresAtMs: number
   timer: TimerHandle
 }
@@ -277,30 +305,20 @@ export class MemoryStore {
     const fence = (fences.get(res.key) ?? 0n) + 1n
     fences.set(res.key, fence)
     const sentAtMs = this.clock.now()
-    const loss = new LossNotice()
+    const lease = new StoreLease(res.key, ask.owner, fence, ask.ttlMs, sentAtMs)
     const holder: Holder = {
       owner: ask.owner,
       fence,
       mode: ask.mode,
       value: ask.value,
       client: ask.client,
-      loss,
+      lease,
       expiresAtMs: sentAtMs + ask.ttlMs,
       timer: this.clock.setTimeout(() => this.#drop(res, holder, 'expired'), ask.ttlMs),
     }
     res.holders.push(holder)
     if (res.kind === 'semaphore') res.limit = ask.limit
-    const key = res.key
-    return {
-      key,
-      owner: ask.owner,
-      fence,
-      ttlMs: ask.ttlMs,
-      sentAtMs,
-      get lost() {
-        return loss.signal
-      },
-    }
+    return lease
   }
 
   #drop(res: Resource, holder: Holder, reason: string, notify = true): void {
@@ -308,7 +326,7 @@ export class MemoryStore {
     this.#remove(res, holder)
     if (notify) {
       const what = res.kind === 'lock' ? 'lock' : 'semaphore permit of'
-      holder.loss.abort(new Error(`memory ${what} "${res.key}" ${reason}`))
+      holder.lease.abort(new Error(`memory ${what} "${res.key}" ${reason}`))
     }
   }
 

@@ -1,6 +1,7 @@
-import type { Clock, TimerHandle } from './clock.js'
+import type { Clock } from './clock.js'
 import type { DriverLease, LockDriver } from './driver.js'
 import type { RenewalSchedule, RenewalTarget, RenewOutcome } from './renewal-target.js'
+import type { DueEntry, TimerQueue } from './timer-queue.js'
 
 /** One `driver.renew` call whose failure becomes an outcome instead of a rejection. */
 export async function renewOne(
@@ -36,23 +37,31 @@ async function renewBatch(
 }
 
 /**
- * The one timer of a Locker. It wakes at the earliest time any handle needs attention,
- * expires or suspends handles, and renews every due handle in one batch per TTL (one
- * `renewMany` call when the driver has it), so 10,000 locks cost one timer and a few
- * round trips per interval, not one per lock.
+ * The renewal schedule of a Locker, one entry in its timer queue. It wakes at the earliest
+ * time any handle needs attention, expires or suspends handles, and renews every due
+ * handle in one batch per TTL (one `renewMany` call when the driver has it), so 10,000
+ * locks cost one timer and a few round trips per interval, not one per lock.
  */
-export class Renewer implements RenewalSchedule {
+export class Renewer implements RenewalSchedule, DueEntry {
   readonly #clock: Clock
   readonly #driver: LockDriver
+  readonly #timers: TimerQueue
   readonly #track: (work: Promise<unknown>) => void
   readonly #handles = new Set<RenewalTarget>()
-  #timer: TimerHandle | undefined
-  #armedAtMs = Number.POSITIVE_INFINITY
+  dueAtMs = Number.POSITIVE_INFINITY
+  dueIndex = -1
+  dueSeq = 0
 
   /** `track` receives each batch so that `close()` can wait for renewals in flight. */
-  constructor(clock: Clock, driver: LockDriver, track: (work: Promise<unknown>) => void) {
+  constructor(
+    clock: Clock,
+    driver: LockDriver,
+    timers: TimerQueue,
+    track: (work: Promise<unknown>) => void,
+  ) {
     this.#clock = clock
     this.#driver = driver
+    this.#timers = timers
     this.#track = track
   }
 
@@ -67,42 +76,34 @@ export class Renewer implements RenewalSchedule {
   }
 
   /**
-   * Forgets `handle`. The timer stays armed even when no handle is left: it fires once,
-   * finds nothing and stops, which is cheaper than a clear and a re-arm per acquire-release
-   * cycle. It never keeps the process alive, and `stop()` clears it.
+   * Forgets `handle`. The wake-up stays scheduled even when no handle is left: it fires
+   * once, finds nothing and stops, which is cheaper than a cancel and a re-schedule per
+   * acquire-release cycle. The timer never keeps the process alive, and `stop()` clears it.
    */
   delete(handle: RenewalTarget): void {
     this.#handles.delete(handle)
   }
 
-  /** Brings the timer forward if `handle` needs attention sooner than planned. */
+  /** Brings the wake-up forward if `handle` needs attention sooner than planned. */
   reschedule(handle: RenewalTarget): void {
     if (!this.#handles.has(handle)) return
     const atMs = handle.wakeAtMs()
-    if (atMs < this.#armedAtMs) this.#arm(atMs)
+    if (atMs < this.#armedAtMs()) this.#timers.schedule(this, atMs)
   }
 
-  /** Stops the timer and forgets every handle. */
+  /** Cancels the wake-up and forgets every handle. */
   stop(): void {
     this.#handles.clear()
-    this.#disarm()
+    this.#timers.cancel(this)
   }
 
-  #arm(atMs: number): void {
-    this.#disarm()
-    this.#armedAtMs = atMs
-    this.#timer = this.#clock.setTimeout(() => this.#tick(), atMs - this.#clock.now())
+  /** When the wake-up is scheduled for; Infinity when it is not. */
+  #armedAtMs(): number {
+    return this.dueIndex >= 0 ? this.dueAtMs : Number.POSITIVE_INFINITY
   }
 
-  #disarm(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#armedAtMs = Number.POSITIVE_INFINITY
-  }
-
-  #tick(): void {
-    this.#timer = undefined
-    this.#armedAtMs = Number.POSITIVE_INFINITY
+  /** The timer queue's call: the planned wake-up is now. */
+  onDue(): void {
     const nowMs = this.#clock.now()
     const due = new Map<number, RenewalTarget[]>()
     for (const handle of this.#handles) {
@@ -115,7 +116,7 @@ export class Renewer implements RenewalSchedule {
     for (const [ttlMs, group] of due) this.#renew(group, ttlMs)
     let nextMs = Number.POSITIVE_INFINITY
     for (const handle of this.#handles) nextMs = Math.min(nextMs, handle.wakeAtMs())
-    if (nextMs < this.#armedAtMs) this.#arm(nextMs)
+    if (nextMs < this.#armedAtMs()) this.#timers.schedule(this, nextMs)
   }
 
   #renew(group: RenewalTarget[], ttlMs: number): void {

@@ -34,7 +34,7 @@ export class Semaphore {
 
   /** One attempt: a permit, or null when `limit` holders hold the semaphore. */
   tryAcquire(options: Omit<SemaphoreAcquireOptions, 'waitMs'> = {}): Promise<LockHandle | null> {
-    return this.#call({ ...options, waitMs: 0 }, true)
+    return this.#call(options, true) // a try is one attempt: the Locker sends waitMs 0
   }
 
   /** Takes a permit, runs `fn` with it (renewed meanwhile), and releases even when `fn` throws. */

@@ -12,11 +12,13 @@ export function checkKey(key: unknown): asserts key is string {
     throw new TypeError(`lock key must be a string, got ${describe(key)}`)
   }
   // A lone surrogate has no UTF-8 form: it would become U+FFFD and collide with that key.
-  if (LONE_SURROGATE.test(key)) {
+  if (!isWellFormed(key)) {
     throw new TypeError(
       `lock key must be well-formed Unicode, got a lone surrogate in ${describe(key)}`,
     )
   }
+  // A UTF-16 code unit is at most 3 UTF-8 bytes (a surrogate pair 4 for 2 units).
+  if (key.length > 0 && key.length * 3 <= MAX_KEY_BYTES) return
   const bytes = Buffer.byteLength(key, 'utf8')
   if (bytes < 1 || bytes > MAX_KEY_BYTES) {
     throw new RangeError(
@@ -27,6 +29,7 @@ export function checkKey(key: unknown): asserts key is string {
 
 /** Throws a RangeError unless the namespaced key fits the driver's `maxKeyBytes`. */
 export function checkNamespacedKey(fullKey: string, maxKeyBytes: number, driver: string): void {
+  if (fullKey.length * 3 <= maxKeyBytes) return
   const bytes = Buffer.byteLength(fullKey, 'utf8')
   if (bytes > maxKeyBytes) {
     throw new RangeError(
@@ -91,7 +94,7 @@ export function checkValue(value: unknown): asserts value is string {
   if (typeof value !== 'string') {
     throw new TypeError(`election value must be a string, got ${describe(value)}`)
   }
-  if (LONE_SURROGATE.test(value)) {
+  if (!isWellFormed(value)) {
     throw new TypeError('election value must be well-formed Unicode, got a lone surrogate')
   }
   const bytes = Buffer.byteLength(value, 'utf8')
@@ -124,6 +127,12 @@ export function checkNamespace(namespace: unknown): asserts namespace is string 
   if (typeof namespace !== 'string') {
     throw new TypeError(`namespace must be a string, got ${describe(namespace)}`)
   }
+}
+
+/** `String.prototype.isWellFormed` (Node 20+), else the lone-surrogate test it replaces. */
+function isWellFormed(text: string): boolean {
+  const native = (text as { isWellFormed?: () => boolean }).isWellFormed
+  return native === undefined ? !LONE_SURROGATE.test(text) : native.call(text)
 }
 
 function describe(value: unknown): string {

@@ -1,4 +1,5 @@
 import type { DriverLease } from '../driver.js'
+import { LOSS_STATE, LOSS_WATCH, type LossNotifier } from '../lease-loss.js'
 
 /** What the backend granted, as a driver reports it to `LeaseBook.grant`. */
 export interface Grant {
@@ -19,9 +20,10 @@ export interface BookEntry<T> {
 
 /**
  * A `DriverLease` whose `lost` signal is made on first read: most leases are released
- * without anybody listening, and an `AbortController` per grant shows in profiles.
+ * without anybody listening, and an `AbortController` per grant shows in profiles. Core's
+ * held lock asks it through `LossNotifier` and so never makes the signal itself.
  */
-class BookLease implements DriverLease {
+class BookLease implements DriverLease, LossNotifier {
   readonly key: string
   readonly owner: string
   readonly fence: bigint
@@ -30,6 +32,7 @@ class BookLease implements DriverLease {
   #controller: AbortController | undefined
   #reason: unknown
   #lost = false
+  #onLost: ((reason: unknown) => void) | undefined
 
   constructor(key: string, owner: string, grant: Grant) {
     this.key = key
@@ -47,12 +50,23 @@ class BookLease implements DriverLease {
     return this.#controller.signal
   }
 
+  [LOSS_STATE](): boolean {
+    return this.#lost
+  }
+
+  [LOSS_WATCH](onLost: ((reason: unknown) => void) | undefined): void {
+    this.#onLost = onLost
+  }
+
   /** Aborts `lost` with `reason` (first call wins). */
   lose(reason: unknown): void {
     if (this.#lost) return
     this.#lost = true
     this.#reason = reason
     this.#controller?.abort(reason)
+    const onLost = this.#onLost
+    this.#onLost = undefined
+    onLost?.(reason)
   }
 }
 
