@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { type Cluster, Command, Redis } from 'ioredis'
+import { type Cluster, Command, type Redis } from 'ioredis'
 
 /** `numkeys` then the keys of one script call, built once per lock (see `LockKeyCache`). */
 export type ScriptKeys = readonly (string | number)[]
@@ -31,7 +31,6 @@ export class ScriptCall {
     // Command flattens its arguments one level into a new array: neither array is changed.
     const args = [keys, argv] as Array<Array<string | number>>
     const command = new ScriptCommand('evalsha', [this.#sha, ...args])
-    batchWrites(client)
     try {
       return await client.sendCommand(command)
     } catch (err) {
@@ -46,30 +45,6 @@ export class ScriptCall {
       command.settled()
     }
   }
-}
-
-/** Connections whose writes wait for the end of this tick (see `batchWrites`). */
-const corked = new WeakSet<object>()
-
-/**
- * With commands in flight on `client` (many locks at once), holds this tick's writes back
- * until its end, so the commands that replies of one read set off leave in one `writev`,
- * not one syscall each (ioredis' auto-pipelining does this too, with a pipeline object per
- * batch). With nothing in flight, the command is written at once. A Cluster routes each
- * command to a node's connection itself: not batched here.
- */
-function batchWrites(client: Redis | Cluster): void {
-  if (!(client instanceof Redis) || client.commandQueue.length === 0) return
-  const stream = client.stream
-  if (stream === undefined || !stream.writable || corked.has(stream)) return
-  corked.add(stream)
-  stream.cork()
-  process.nextTick(uncork, stream)
-}
-
-function uncork(stream: Redis['stream']): void {
-  corked.delete(stream)
-  stream.uncork()
 }
 
 /**
