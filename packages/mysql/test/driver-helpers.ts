@@ -28,6 +28,12 @@ export function sql(
   })
 }
 
+/** The connection id holding the server lock `name` (`IS_USED_LOCK`), or null when it is free. */
+export async function holderOfName(connection: Connection, name: string): Promise<number | null> {
+  const [row] = await sql(connection, 'SELECT IS_USED_LOCK(?) AS id', [name])
+  return row?.id == null ? null : Number(row.id)
+}
+
 /** Polls `condition` every 20 ms until it holds or `timeoutMs` passes. */
 export async function until(condition: () => Promise<boolean> | boolean, timeoutMs = 10_000) {
   const start = performance.now()

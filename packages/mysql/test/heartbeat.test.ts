@@ -5,7 +5,7 @@ import { driverRequest } from '@baton-lock/core/driver'
 import { startMariadb } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { lockName, MysqlDriver } from '../src/index.js'
-import { must, rawConnection, sql, until } from './driver-helpers.js'
+import { holderOfName, must, rawConnection, until } from './driver-helpers.js'
 import { type StatementInjector, startInjector } from './statement-injector.js'
 
 const run = promisify(execFile)
@@ -30,10 +30,7 @@ afterAll(async () => {
   await server?.stop()
 })
 
-async function holderOf(key: string): Promise<number | null> {
-  const [row] = await sql(admin, 'SELECT IS_USED_LOCK(?) AS id', [lockName(key)])
-  return row?.id == null ? null : Number(row.id)
-}
+const holderOf = (key: string) => holderOfName(admin, lockName(key))
 
 /** Resolves right after core's next renewal of `handle` completed (its validity moved forward). */
 async function afterRenewal(handle: LockHandle): Promise<void> {

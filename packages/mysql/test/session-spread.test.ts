@@ -2,7 +2,7 @@ import { driverRequest } from '@baton-lock/core/driver'
 import { startMariadb } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { lockName, MysqlDriver } from '../src/index.js'
-import { must, rawConnection, sql, until } from './driver-helpers.js'
+import { holderOfName, must, rawConnection, sql, until } from './driver-helpers.js'
 import { type StatementInjector, startInjector } from './statement-injector.js'
 
 // How the driver spreads statements over its sessions (mysql2 runs one statement at a
@@ -23,10 +23,7 @@ afterAll(async () => {
   await server?.stop()
 })
 
-async function holderOf(key: string): Promise<number | null> {
-  const [row] = await sql(admin, 'SELECT IS_USED_LOCK(?) AS id', [lockName(key)])
-  return row?.id == null ? null : Number(row.id)
-}
+const holderOf = (key: string) => holderOfName(admin, lockName(key))
 
 describe('MySQL lock sessions', () => {
   it('independent keys used at once spread over more than one session, at most maxTrySessions, and the extra ones close once idle', async () => {
