@@ -7,8 +7,14 @@ import {
   readersKeyOf,
   type SemaphoreKeys,
 } from './redis-key.js'
-import { ScriptCall, type ScriptKeys } from './script-call.js'
-import { ACQUIRE, RELEASE, type ScriptedClient, type ScriptedPipeline } from './scripts.js'
+import { respBulk, ScriptCall, ScriptKeys } from './script-call.js'
+import {
+  ACQUIRE,
+  RELEASE,
+  type ScriptedClient,
+  type ScriptedPipeline,
+  TRY_ACQUIRE,
+} from './scripts.js'
 
 /** Leases per renew script call; a pipeline carries all chunks in one round trip. */
 const RENEW_CHUNK = 500
@@ -28,21 +34,52 @@ export type AcquireReply =
   | { readonly granted: false; readonly pttlMs: number }
   | { readonly granted: false; readonly heldLimit: number }
 
-/** A lock's names plus its six keys as a script call takes them (`numkeys` first), made once per key. */
+/**
+ * A lock's names plus what its script calls send every time, encoded once per key: the six
+ * keys, and the namespaced key and the channel as bulk strings.
+ */
 export interface CallKeys extends LockKeys {
   readonly scriptKeys: ScriptKeys
+  /** Lock, fence and queue: the keys of TRY_ACQUIRE. */
+  readonly tryKeys: ScriptKeys
+  /** The namespaced key these names are of, and `respBulk` of it. */
+  readonly key: string
+  readonly keyArg: string
+  /** `respBulk(channel)`. */
+  readonly channelArg: string
 }
 
-/** `lockKeys` with the script keys, for a `LockKeyCache`. */
+/** `lockKeys` with its encoded script arguments, for a `LockKeyCache`. */
 export function callKeys(prefix: string, key: string): CallKeys {
   const keys = lockKeys(prefix, key)
-  return { ...keys, scriptKeys: [6, ...six(keys)] }
+  return {
+    ...keys,
+    scriptKeys: new ScriptKeys(six(keys)),
+    tryKeys: new ScriptKeys([keys.lock, keys.fence, keys.queue]),
+    key,
+    keyArg: respBulk(key),
+    channelArg: respBulk(keys.channel),
+  }
 }
 
-function scriptKeysOf(keys: LockKeys): ScriptKeys {
-  return (keys as Partial<CallKeys>).scriptKeys ?? [6, ...six(keys)]
+/** `keys` as `CallKeys`: as they are when a `LockKeyCache` made them, else encoded now. */
+function callKeysOf(keys: LockKeys, key = ''): CallKeys {
+  const call = keys as Partial<CallKeys>
+  if (call.scriptKeys !== undefined && call.key === key) return keys as CallKeys
+  return {
+    ...keys,
+    scriptKeys: call.scriptKeys ?? new ScriptKeys(six(keys)),
+    tryKeys: call.tryKeys ?? new ScriptKeys([keys.lock, keys.fence, keys.queue]),
+    key,
+    keyArg: respBulk(key),
+    channelArg: call.channelArg ?? respBulk(keys.channel),
+  }
 }
 
+const WAIT = respBulk(1)
+const NO_WAIT = respBulk(0)
+
+const TRY_CALL = new ScriptCall(TRY_ACQUIRE)
 const ACQUIRE_CALL = new ScriptCall(ACQUIRE)
 const RELEASE_CALL = new ScriptCall(RELEASE)
 
@@ -81,14 +118,37 @@ export class LockCommands {
     wait: boolean,
     value?: string,
   ): Promise<[0 | 1, number]> {
-    const argv = [owner, ttlMs, key, wait ? 1 : 0, keys.channel]
-    if (value !== undefined) argv.push(exclusiveEntry(owner, value), value)
-    return ACQUIRE_CALL.run(this.#client, scriptKeysOf(keys), argv) as Promise<[0 | 1, number]>
+    const call = callKeysOf(keys, key)
+    let resp = respBulk(owner) + respBulk(ttlMs) + call.keyArg + (wait ? WAIT : NO_WAIT)
+    resp += call.channelArg
+    if (value !== undefined) resp += respBulk(exclusiveEntry(owner, value)) + respBulk(value)
+    const args = { resp, count: value === undefined ? 5 : 7 }
+    return ACQUIRE_CALL.run(this.#client, call.scriptKeys, args) as Promise<[0 | 1, number]>
+  }
+
+  /**
+   * The mutex's try (TRY_ACQUIRE): the fence when granted, `TRY_QUEUED` when someone queues
+   * (then only `acquire` may grant it: it hands a free lock to the queue's head first), else
+   * `-3 - PTTL` of the holder (`pttlOfTry`). `value` (elections) is stored with the grant.
+   */
+  tryAcquire(
+    keys: LockKeys,
+    owner: string,
+    ttlMs: number,
+    key: string,
+    value?: string,
+  ): Promise<number> {
+    const call = callKeysOf(keys, key)
+    let resp = respBulk(owner) + respBulk(ttlMs) + call.keyArg
+    if (value !== undefined) resp += respBulk(value)
+    const args = { resp, count: value === undefined ? 3 : 4 }
+    return TRY_CALL.run(this.#client, call.tryKeys, args) as Promise<number>
   }
 
   /** Caches the scripts `ScriptCall` sends on the server, so that their first calls need no EVAL. */
   async preload(): Promise<void> {
-    await Promise.all([ACQUIRE, RELEASE].map((lua) => this.#client.script('LOAD', lua)))
+    const scripts = [TRY_ACQUIRE, ACQUIRE, RELEASE]
+    await Promise.all(scripts.map((lua) => this.#client.script('LOAD', lua)))
   }
 
   /** A shared holder: `[1, fence]` or `[0, PTTL]`, queueing with `wait` as `acquire` does. */
@@ -134,8 +194,9 @@ export class LockCommands {
 
   /** Compare-and-delete, then hand-off to the head of the queue; true when it was `owner`'s. */
   async release(keys: LockKeys, owner: string): Promise<boolean> {
-    const argv = [owner, keys.channel]
-    return (await RELEASE_CALL.run(this.#client, scriptKeysOf(keys), argv)) === 1
+    const call = callKeysOf(keys, (keys as Partial<CallKeys>).key)
+    const args = { resp: respBulk(owner), count: 1 }
+    return (await RELEASE_CALL.run(this.#client, call.scriptKeys, args)) === 1
   }
 
   /** Releases one lease of any kind; true when it was still held. */
@@ -178,7 +239,7 @@ export class LockCommands {
     const pipeline = this.#pipeline()
     for (const held of locks) {
       if (held.kind === 'exclusive') {
-        pipeline.batonRelease(...six(held.keys), held.owner, held.keys.channel)
+        pipeline.batonRelease(...six(held.keys), held.owner)
       } else if (held.kind === 'shared') {
         pipeline.batonReleaseShared(...six(held.keys), held.owner, held.keys.channel)
       } else {

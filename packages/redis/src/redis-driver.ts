@@ -25,7 +25,7 @@ import { redisCapabilities } from './redis-capabilities.js'
 import { LockKeyCache, type SemaphoreKeys, semaphoreKeys } from './redis-key.js'
 import type { RedisDriverOptions } from './redis-options.js'
 import { ReleaseListener } from './release-listener.js'
-import { defineScripts } from './scripts.js'
+import { defineScripts, pttlOfTry, TRY_QUEUED } from './scripts.js'
 import { evictionWarning, type ServerFacts } from './server-facts.js'
 import { ServerWatch } from './server-watch.js'
 
@@ -269,34 +269,50 @@ export class RedisDriver implements LockDriver {
   /** One attempt without the channel; when the lock is held, the wait (subscribed, queued). */
   async #tryThenWait(req: AcquireRequest, target: Target): Promise<DriverLease | null> {
     const deadlineMs = performance.now() + req.waitMs
-    const first = await this.#attempt(req, target, false)
+    // Someone queues: the wait's first script (ACQUIRE) hands a free lock to the head or queues.
+    const first = await this.#attempt(req, target, false, true)
     if (typeof first !== 'number') return first
     req.onContended?.()
     return this.#wait(req, target, deadlineMs, 1)
   }
 
   /**
-   * One acquire script: the lease, null (closing) or the holder's PTTL. It does not race
-   * the request's signal: core stops waiting for this call at once, and releases a grant
-   * that still arrives or calls `abandon` when the call fails (S4).
+   * One acquire script: the lease, null (closing) or the holder's PTTL (-1 when unknown).
+   * A mutex's try goes as TRY_ACQUIRE; when that finds a queue, ACQUIRE follows (a free
+   * lock goes to the queue's head, and the try gets it only after every live waiter),
+   * unless `queuedIsHeld`: the caller waits next, and its first script does that. It does
+   * not race the request's signal: core stops waiting for this call at once, and releases
+   * a grant that still arrives or calls `abandon` when the call fails (S4).
    */
   async #attempt(
     req: AcquireRequest,
     target: Target,
     wait: boolean,
+    queuedIsHeld = false,
   ): Promise<DriverLease | null | number> {
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
-    const sentAtMs = performance.now()
-    let reply: [0 | 1, number]
+    let sentAtMs = performance.now()
+    let fence: number
     this.#lifecycle.busy() // close waits for the reply, so that no grant leaks
     try {
-      reply = await this.#send(req, target, ttlMs, wait)
+      if (!wait && target.kind === 'exclusive') {
+        const { keys } = target
+        fence = await this.#commands.tryAcquire(keys, req.owner, ttlMs, req.key, req.value)
+        if (fence === TRY_QUEUED) {
+          if (queuedIsHeld) return -1
+          sentAtMs = performance.now()
+          const [granted, value] = await this.#send(req, target, ttlMs, false)
+          fence = granted === 1 ? value : -3 - value
+        }
+      } else {
+        const [granted, value] = await this.#send(req, target, ttlMs, wait)
+        fence = granted === 1 ? value : -3 - value
+      }
     } finally {
       this.#lifecycle.idle()
     }
-    const [granted, value] = reply
-    if (granted !== 1) return value
-    const grant = { fence: BigInt(value), ttlMs, sentAtMs }
+    if (fence < 0) return pttlOfTry(fence)
+    const grant = { fence: BigInt(fence), ttlMs, sentAtMs }
     const owned = { kind: target.kind, keys: target.keys, owner: req.owner } as OwnedLock
     const lease = this.#leases.grant(req, grant, { owned, expiresAtMs: sentAtMs + ttlMs })
     if (++this.#grantsSinceSweep >= SWEEP_EVERY_GRANTS) this.#sweep()

@@ -1,41 +1,76 @@
 import { createHash } from 'node:crypto'
 import { type Cluster, Command, type Redis } from 'ioredis'
 
-/** `numkeys` then the keys of one script call, built once per lock (see `LockKeyCache`). */
-export type ScriptKeys = readonly (string | number)[]
+/**
+ * `numkeys` and the keys of one script call, with their RESP encoding, made once per lock
+ * (see `LockKeyCache`): a call sends them as this text, not as arguments ioredis encodes.
+ */
+export class ScriptKeys {
+  readonly keys: readonly string[]
+  /** `$1\r\n6\r\n$76\r\n<lock>\r\n...`: numkeys and the keys as bulk strings. */
+  readonly resp: string
+  /** The keys' Redis Cluster slot (all share one hash tag), computed when a Cluster first asks. */
+  #slot: number | undefined
+
+  constructor(keys: readonly string[]) {
+    this.keys = keys
+    this.resp = respBulk(String(keys.length)) + keys.map(respBulk).join('')
+  }
+
+  get slot(): number {
+    // As ioredis computes it for any EVALSHA: from the first key (all share its slot).
+    this.#slot ??= new Command('evalsha', ['', this.keys.length, ...this.keys]).getSlot()
+    return this.#slot
+  }
+}
+
+/** One argument as a RESP bulk string: `$<bytes>\r\n<value>\r\n`. */
+export function respBulk(value: string | number): string {
+  const text = typeof value === 'string' ? value : String(value)
+  return `$${Buffer.byteLength(text)}\r\n${text}\r\n`
+}
+
+/**
+ * The arguments after the keys of one call, already RESP-encoded (`respBulk` of each, or
+ * bulk strings a caller made once per lock), and how many there are.
+ */
+export interface ScriptArgs {
+  readonly resp: string
+  readonly count: number
+}
 
 /**
  * One Lua script sent as `EVALSHA` in a `Command` built here, for the uncontended path
  * (acquire and release of the mutex). ioredis' `defineCommand` copies the arguments three
- * times per call, adds a NOSCRIPT `.catch` (one more promise per call) and a reject closure;
- * here the keys come as one array made once per lock, the arguments are copied once (by
- * `Command`), and a NOSCRIPT reply (a new connection, a restarted server, `SCRIPT FLUSH`:
- * the script did not run) is answered by one `EVAL` of the body, which caches it again.
- * The scripts and their arguments are the ones `defineScripts` defines.
+ * times per call and encodes every one of them on every call (with six 76-byte key names:
+ * about 5 µs per command, most of a cycle's client CPU over the floor); here the keys'
+ * encoding is made once per lock, the other arguments come encoded, and the command is
+ * written as that text. A NOSCRIPT reply (a new connection, a restarted server, `SCRIPT
+ * FLUSH`: the script did not run) is answered by one `EVAL` of the body, which caches it
+ * again. The scripts and their arguments are the ones `defineScripts` defines.
  */
 export class ScriptCall {
   readonly #sha: string
-  readonly #lua: string
+  /** `$7\r\nevalsha\r\n$40\r\n<sha>\r\n`, and the same for `EVAL <body>`. */
+  readonly #evalsha: string
+  readonly #eval: string
 
   constructor(lua: string) {
-    this.#lua = lua
     this.#sha = createHash('sha1').update(lua).digest('hex')
+    this.#evalsha = respBulk('evalsha') + respBulk(this.#sha)
+    this.#eval = respBulk('eval') + respBulk(lua)
   }
 
-  /** Runs the script with `keys` (`numkeys` first) and `argv`; resolves with its raw reply. */
-  async run(
-    client: Redis | Cluster,
-    keys: ScriptKeys,
-    argv: readonly (string | number)[],
-  ): Promise<unknown> {
-    // Command flattens its arguments one level into a new array: neither array is changed.
-    const args = [keys, argv] as Array<Array<string | number>>
-    const command = new ScriptCommand('evalsha', [this.#sha, ...args])
+  /** Runs the script with `keys` and the encoded `args`; resolves with its raw reply. */
+  async run(client: Redis | Cluster, keys: ScriptKeys, args: ScriptArgs): Promise<unknown> {
+    const count = `*${2 + 1 + keys.keys.length + args.count}\r\n`
+    const body = keys.resp + args.resp
+    const command = new ScriptCommand('evalsha', count + this.#evalsha + body, keys)
     try {
       return await client.sendCommand(command)
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
-      const again = new ScriptCommand('eval', [this.#lua, ...args])
+      const again = new ScriptCommand('eval', count + this.#eval + body, keys)
       try {
         return await client.sendCommand(again)
       } finally {
@@ -48,12 +83,34 @@ export class ScriptCall {
 }
 
 /**
- * A command whose client-side timeout (ioredis' `commandTimeout`, which ioredis applies
- * by calling `setTimeout(ms)` when it sends the command) is kept in `Deadlines` instead of
- * a Node timer of its own: same error, same moment.
+ * A script call written as the text `ScriptCall` made (`toWritable`), with the slot of its
+ * keys for a Cluster. Its `args` are empty (ioredis reads them only for debug logs,
+ * tracing and SELECT). Its client-side timeout (ioredis' `commandTimeout`, which ioredis
+ * applies by calling `setTimeout(ms)` when it sends the command) is kept in `Deadlines`
+ * instead of a Node timer of its own: same error, same moment.
  */
 class ScriptCommand extends Command {
+  readonly #text: string
+  readonly #keys: ScriptKeys
   #deadlines: Deadlines | undefined
+
+  constructor(name: 'evalsha' | 'eval', text: string, keys: ScriptKeys) {
+    super(name)
+    this.#text = text
+    this.#keys = keys
+  }
+
+  override toWritable(): string {
+    return this.#text
+  }
+
+  override getSlot(): number {
+    return this.#keys.slot
+  }
+
+  override getKeys(): Array<string | Buffer> {
+    return [...this.#keys.keys]
+  }
 
   override setTimeout(ms: number): void {
     if (this.#deadlines !== undefined) return // resent (a cluster redirection): the first send counts

@@ -197,16 +197,45 @@ return {0, redis.call('PTTL', KEYS[1])}
 `
 
 /**
- * KEYS: lock, fence, queue, waiters, readers, reader fences. ARGV: owner, channel.
- * Compare-and-delete, then hand the lock to the head of the queue, if any. Returns 1 (it
- * was `owner`'s) or 0. With nobody queued it returns before HAND_OFF's functions are defined.
+ * KEYS: lock, fence, queue. ARGV: owner, ttlMs, namespaced key, [value]. The mutex's try:
+ * `SET NX PX` plus the fence when nobody queues, in three commands and without the keys
+ * and arguments only a queue needs (each declared key and argument costs the server and
+ * the client on every call). Returns the fence (>= 1) when granted; 0 when someone queues
+ * (the caller then runs ACQUIRE, which hands a free lock to the queue's head, or waits);
+ * else `-3 - PTTL` of the holder (PTTL -2 and -1 answer -1 and -2). One integer, no table.
+ */
+export const TRY_ACQUIRE = `
+if redis.call('LLEN', KEYS[3]) > 0 then return 0 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local fence = redis.call('HINCRBY', KEYS[2], 'n', 1)
+  if fence == 1 then redis.call('HSET', KEYS[2], 'key', ARGV[3]) end
+  if ARGV[4] then redis.call('HSET', KEYS[2], 'vo', ARGV[1], 'v', ARGV[4]) end
+  return fence
+end
+return -3 - redis.call('PTTL', KEYS[1])
+`
+
+/** TRY_ACQUIRE's answer when someone queues. */
+export const TRY_QUEUED = 0
+
+/** The holder's PTTL that a refusing TRY_ACQUIRE answer (< 0) encodes. */
+export function pttlOfTry(reply: number): number {
+  return -3 - reply
+}
+
+/**
+ * KEYS: lock, fence, queue, waiters, readers, reader fences. ARGV: owner. Compare-and-
+ * delete, then hand the lock to the head of the queue, if any, publishing on the lock's
+ * channel (its name is the lock key's with `:released` for `:lock`: no argument to send
+ * on every release). Returns 1 (it was `owner`'s) or 0. With nobody queued it returns
+ * before HAND_OFF's functions are defined.
  */
 export const RELEASE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 if redis.call('LLEN', KEYS[3]) == 0 then return 1 end
 ${HAND_OFF}
-CHANNEL = ARGV[2]
+CHANNEL = string.sub(KEYS[1], 1, -6) .. ':released'
 hand_off(now_ms(), false, 0)
 return 1
 `
@@ -476,7 +505,7 @@ export interface BatonCommands {
   batonAcquireShared(
     ...args: [...Six, string, number, string, 0 | 1, string]
   ): Reply<[0 | 1, number]>
-  batonRelease(...args: [...Six, string, string]): Reply<0 | 1>
+  batonRelease(...args: [...Six, string]): Reply<0 | 1>
   batonReleaseShared(...args: [...Six, string, string]): Reply<0 | 1>
   batonLeave(...args: [...Six, string, string, ...string[]]): Reply<0 | 1>
   batonRenewMany(numKeys: number, ...args: Array<string | number>): Reply<Array<0 | 1>>

@@ -185,4 +185,28 @@ describe('fair queue in Redis', () => {
     expect((await waiting)?.fence).toBe(2n)
     expect(held?.fence).toBe(1n)
   })
+
+  it("a tryAcquire that finds a free lock and a live queue hands it to the head at once (not the head's backstop)", async () => {
+    const [d1, d2, d3] = [
+      await pool.connect(server.url),
+      await pool.connect(server.url),
+      await pool.connect(server.url),
+    ]
+    const key = uniqueKey('try-hands-off')
+    const held = await d1.acquire(driverRequest(key, { ttlMs: 30_000 }))
+    const waitingSince = performance.now()
+    const waiting = d2.acquire(driverRequest(key, { waitMs: 20_000, ttlMs: 30_000 }))
+    await queued(key, 1)
+    // The lock key vanishes without a release script (as if its lease ran out): nothing
+    // publishes, and the waiter sleeps until its own refresh (a third of 30 s).
+    await raw.del(lockKeys('baton', key).lock)
+    const triedAt = performance.now()
+    expect(await d3.acquire(driverRequest(key))).toBeNull()
+    const lease = await waiting
+    expect(lease?.fence).toBe(2n)
+    expect(held?.fence).toBe(1n)
+    expect(performance.now() - triedAt).toBeLessThan(2_000)
+    expect(performance.now() - waitingSince).toBeLessThan(10_000)
+    await d2.release(lease as NonNullable<typeof lease>)
+  })
 })
