@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { type Cluster, Command, type Redis } from 'ioredis'
+import { slotOf } from './slot.js'
 
 /**
  * `numkeys` and the keys of one script call, with their RESP encoding, made once per lock
@@ -17,9 +18,9 @@ export class ScriptKeys {
     this.resp = respBulk(String(keys.length)) + keys.map(respBulk).join('')
   }
 
+  /** The slot ioredis would compute from the first key (all of them share its hash tag). */
   get slot(): number {
-    // As ioredis computes it for any EVALSHA: from the first key (all share its slot).
-    this.#slot ??= new Command('evalsha', ['', this.keys.length, ...this.keys]).getSlot()
+    this.#slot ??= slotOf(this.keys[0] ?? '')
     return this.#slot
   }
 }
