@@ -51,7 +51,18 @@ export interface CallKeys extends LockKeys {
 
 /** `lockKeys` with its encoded script arguments, for a `LockKeyCache`. */
 export function callKeys(prefix: string, key: string): CallKeys {
-  const keys = lockKeys(prefix, key)
+  return encodeCalls(lockKeys(prefix, key), key)
+}
+
+/** `keys` as `CallKeys`: as they are when a `LockKeyCache` made them for `key`, else encoded now. */
+function callKeysOf(keys: LockKeys, key = ''): CallKeys {
+  const call = keys as Partial<CallKeys>
+  return call.scriptKeys !== undefined && call.key === key
+    ? (keys as CallKeys)
+    : encodeCalls(keys, key)
+}
+
+function encodeCalls(keys: LockKeys, key: string): CallKeys {
   return {
     ...keys,
     scriptKeys: new ScriptKeys(six(keys)),
@@ -59,20 +70,6 @@ export function callKeys(prefix: string, key: string): CallKeys {
     key,
     keyArg: respBulk(key),
     channelArg: respBulk(keys.channel),
-  }
-}
-
-/** `keys` as `CallKeys`: as they are when a `LockKeyCache` made them, else encoded now. */
-function callKeysOf(keys: LockKeys, key = ''): CallKeys {
-  const call = keys as Partial<CallKeys>
-  if (call.scriptKeys !== undefined && call.key === key) return keys as CallKeys
-  return {
-    ...keys,
-    scriptKeys: call.scriptKeys ?? new ScriptKeys(six(keys)),
-    tryKeys: call.tryKeys ?? new ScriptKeys([keys.lock, keys.fence, keys.queue]),
-    key,
-    keyArg: respBulk(key),
-    channelArg: call.channelArg ?? respBulk(keys.channel),
   }
 }
 

@@ -25,7 +25,7 @@ import { redisCapabilities } from './redis-capabilities.js'
 import { LockKeyCache, type SemaphoreKeys, semaphoreKeys } from './redis-key.js'
 import type { RedisDriverOptions } from './redis-options.js'
 import { ReleaseListener } from './release-listener.js'
-import { defineScripts, pttlOfTry, TRY_QUEUED } from './scripts.js'
+import { asTryReply, defineScripts, pttlOfTry, TRY_QUEUED } from './scripts.js'
 import { evictionWarning, type ServerFacts } from './server-facts.js'
 import { ServerWatch } from './server-watch.js'
 
@@ -301,12 +301,10 @@ export class RedisDriver implements LockDriver {
         if (fence === TRY_QUEUED) {
           if (queuedIsHeld) return -1
           sentAtMs = performance.now()
-          const [granted, value] = await this.#send(req, target, ttlMs, false)
-          fence = granted === 1 ? value : -3 - value
+          fence = asTryReply(await this.#send(req, target, ttlMs, false))
         }
       } else {
-        const [granted, value] = await this.#send(req, target, ttlMs, wait)
-        fence = granted === 1 ? value : -3 - value
+        fence = asTryReply(await this.#send(req, target, ttlMs, wait))
       }
     } finally {
       this.#lifecycle.idle()

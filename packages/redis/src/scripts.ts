@@ -223,6 +223,11 @@ export function pttlOfTry(reply: number): number {
   return -3 - reply
 }
 
+/** ACQUIRE's `[1, fence]` or `[0, PTTL]` as TRY_ACQUIRE would answer it (never TRY_QUEUED). */
+export function asTryReply([granted, value]: [0 | 1, number]): number {
+  return granted === 1 ? value : -3 - value
+}
+
 /**
  * KEYS: lock, fence, queue, waiters, readers, reader fences. ARGV: owner. Compare-and-
  * delete, then hand the lock to the head of the queue, if any, publishing on the lock's
