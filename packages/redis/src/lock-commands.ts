@@ -88,9 +88,19 @@ function five(k: SemaphoreKeys): [string, string, string, string, string] {
   return [k.holders, k.fence, k.queue, k.waiters, k.owners]
 }
 
-/** The queue entry of an exclusive waiter: its owner id, with `:v:<value>` for an election candidate. */
-export function exclusiveEntry(owner: string, value: string | undefined): string {
-  return value === undefined ? owner : `${owner}:v:${value}`
+/**
+ * The queue entry of an exclusive waiter: `<owner>:x:<tag>` (its grant is published on
+ * `<channel>:<tag>`, which only its driver hears), `<owner>:v:<value>` for an election
+ * candidate (published on the lock's channel), or the bare owner id without a tag.
+ */
+export function exclusiveEntry(owner: string, value: string | undefined, tag?: string): string {
+  if (value !== undefined) return `${owner}:v:${value}`
+  return tag === undefined ? owner : `${owner}:x:${tag}`
+}
+
+/** The queue entry of a shared waiter: `<owner>:s:<tag>`, or `<owner>:s` without a tag. */
+export function sharedEntry(owner: string, tag?: string): string {
+  return tag === undefined ? `${owner}:s` : `${owner}:s:${tag}`
 }
 
 /** The protocol's commands over one scripted client: facts in, facts out, raw errors thrown. */
@@ -105,7 +115,8 @@ export class LockCommands {
    * SET NX PX plus fence when nobody queues: `[1, fence]` when granted, `[0, holder PTTL]`
    * when taken (sent by `ScriptCall`, as `release`). With `wait`, a refused owner joins the fair queue (or refreshes its entry
    * there for another `ttlMs`), and an owner the lock was handed to gets `[1, fence]`.
-   * `value` (elections) is stored with the grant.
+   * `value` (elections) is stored with the grant. A waiter with `tag` queues as
+   * `exclusiveEntry(owner, value, tag)`.
    */
   acquire(
     keys: LockKeys,
@@ -114,12 +125,20 @@ export class LockCommands {
     key: string,
     wait: boolean,
     value?: string,
+    tag?: string,
   ): Promise<[0 | 1, number]> {
     const call = callKeysOf(keys, key)
     let resp = respBulk(owner) + respBulk(ttlMs) + call.keyArg + (wait ? WAIT : NO_WAIT)
     resp += call.channelArg
-    if (value !== undefined) resp += respBulk(exclusiveEntry(owner, value)) + respBulk(value)
-    const args = { resp, count: value === undefined ? 5 : 7 }
+    let count = 5
+    if (value !== undefined) {
+      resp += respBulk(exclusiveEntry(owner, value)) + respBulk(value)
+      count = 7
+    } else if (wait && tag !== undefined) {
+      resp += respBulk(exclusiveEntry(owner, undefined, tag))
+      count = 6
+    }
+    const args = { resp, count }
     return ACQUIRE_CALL.run(this.#client, call.scriptKeys, args) as Promise<[0 | 1, number]>
   }
 
@@ -148,14 +167,16 @@ export class LockCommands {
     await Promise.all(scripts.map((lua) => this.#client.script('LOAD', lua)))
   }
 
-  /** A shared holder: `[1, fence]` or `[0, PTTL]`, queueing with `wait` as `acquire` does. */
+  /** A shared holder: `[1, fence]` or `[0, PTTL]`, queueing with `wait` as `acquire` does (as `sharedEntry(owner, tag)`). */
   acquireShared(
     keys: LockKeys,
     owner: string,
     ttlMs: number,
     key: string,
     wait: boolean,
+    tag?: string,
   ): Promise<[0 | 1, number]> {
+    const entry = wait && tag !== undefined ? [sharedEntry(owner, tag)] : []
     return this.#client.batonAcquireShared(
       ...six(keys),
       owner,
@@ -163,6 +184,7 @@ export class LockCommands {
       key,
       wait ? 1 : 0,
       keys.channel,
+      ...entry,
     )
   }
 

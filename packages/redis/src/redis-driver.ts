@@ -20,6 +20,7 @@ import {
   exclusiveEntry,
   LockCommands,
   type OwnedLock,
+  sharedEntry,
 } from './lock-commands.js'
 import { redisCapabilities } from './redis-capabilities.js'
 import { LockKeyCache, type SemaphoreKeys, semaphoreKeys } from './redis-key.js'
@@ -333,7 +334,7 @@ export class RedisDriver implements LockDriver {
     triesBefore: number,
   ): Promise<DriverLease | null> {
     let tries = triesBefore
-    const ticket = this.#listener.enter(target.keys.channel, req.owner)
+    const ticket = this.#listener.enter(target.keys.channel, req.owner, target.kind !== 'semaphore')
     const ttlMs = Math.max(1, Math.floor(req.ttlMs))
     const refreshMs = Math.max(1, Math.floor(ttlMs / 3))
     // Errors after the first try (a reconnect, a restarting server) do not end the wait:
@@ -483,10 +484,12 @@ export class RedisDriver implements LockDriver {
     wait: boolean,
   ): Promise<[0 | 1, number]> {
     if (target.kind === 'exclusive') {
-      return this.#commands.acquire(target.keys, req.owner, ttlMs, req.key, wait, req.value)
+      const tag = this.#listener.tag
+      return this.#commands.acquire(target.keys, req.owner, ttlMs, req.key, wait, req.value, tag)
     }
     if (target.kind === 'shared') {
-      return this.#commands.acquireShared(target.keys, req.owner, ttlMs, req.key, wait)
+      const tag = this.#listener.tag
+      return this.#commands.acquireShared(target.keys, req.owner, ttlMs, req.key, wait, tag)
     }
     return this.#sendPermit(req, target.keys, ttlMs, wait)
   }
@@ -514,7 +517,11 @@ export class RedisDriver implements LockDriver {
   /** A waiter gives up: leaves its queue, and releases what was handed to it meanwhile. */
   #leave(req: AcquireRequest, target: Target): Promise<boolean> {
     if (target.kind === 'semaphore') return this.#commands.leaveSemaphore(target.keys, req.owner)
-    const entry = target.kind === 'shared' ? `${req.owner}:s` : exclusiveEntry(req.owner, req.value)
+    const tag = this.#listener.tag
+    const entry =
+      target.kind === 'shared'
+        ? sharedEntry(req.owner, tag)
+        : exclusiveEntry(req.owner, req.value, tag)
     return this.#commands.leave(target.keys, req.owner, entry)
   }
 

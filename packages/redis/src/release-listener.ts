@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { parseHandOff } from './scripts.js'
 
 /** This driver's waiters on one lock's channel, by owner id. */
 interface Channel {
   readonly name: string
+  /** `<name>:<tag>`, where grants to this driver's tagged waiters are published; undefined when untagged (semaphores). */
+  readonly own: string | undefined
   readonly tickets: Map<string, Ticket>
   /** Settles when the SUBSCRIBE is confirmed (or failed: the PTTL backstop still works). */
   subscribed: Promise<void>
@@ -18,16 +21,23 @@ export type Wake = 'granted' | 'recheck' | 'timer' | 'aborted'
 
 /**
  * One shared subscriber connection per driver. The fair queue itself lives in Redis; a
- * release hands the lock to the head there and publishes `<owner>:<fence>` on the lock's
- * channel, which this listener delivers to that owner's ticket only: no other waiter, in
- * this process or any other, wakes or retries. Channels are subscribed on demand and
- * unsubscribed `lingerMs` after their last waiter left; after a reconnect every ticket
- * re-checks once (a hand-off may have been missed).
+ * release hands the lock to the head there and publishes `<owner>:<fence>:<PX>` on the
+ * channel its queue entry names: `<lock channel>:<tag>` for this driver's waiters (the tag
+ * is the driver's own, random), so no other process wakes; this listener delivers it to
+ * that owner's ticket only, and nobody retries. Each lock's own channel is subscribed in the
+ * same SUBSCRIBE: versions before tags (and semaphores) publish every grant there. Channels
+ * are subscribed on demand and unsubscribed `lingerMs` after their last waiter left; after
+ * a reconnect every ticket re-checks once (a hand-off may have been missed).
  */
 export class ReleaseListener {
+  /** This driver's tag in its waiters' queue entries (8 base64url characters). */
+  readonly tag = randomBytes(6).toString('base64url')
   readonly #create: () => Redis
   readonly #lingerMs: number
+  /** By lock channel name. */
   readonly #channels = new Map<string, Channel>()
+  /** The same channels by their tagged name. */
+  readonly #own = new Map<string, Channel>()
   #subscriber: Redis | undefined
   #closed = false
 
@@ -62,20 +72,25 @@ export class ReleaseListener {
     return this.#channels.get(name)?.ready === true
   }
 
-  /** Registers `owner` as a waiter on `name`, subscribing first if it is the channel's first. */
-  enter(name: string, owner: string): Ticket {
+  /**
+   * Registers `owner` as a waiter on `name`, subscribing first if it is the channel's first
+   * (with `tagged`, to `<name>:<tag>` too: the waiter queues with this driver's tag).
+   */
+  enter(name: string, owner: string, tagged: boolean): Ticket {
     if (this.#closed) return new Ticket(Promise.resolve(), () => undefined)
     let channel = this.#channels.get(name)
     if (channel === undefined) {
       const created: Channel = {
         name,
+        own: tagged ? `${name}:${this.tag}` : undefined,
         tickets: new Map(),
         subscribed: Promise.resolve(),
         ready: false,
         linger: undefined,
       }
+      const names = created.own === undefined ? [name] : [name, created.own]
       created.subscribed = this.#connection()
-        .subscribe(name)
+        .subscribe(...names)
         .then(
           () => {
             created.ready = true
@@ -84,6 +99,7 @@ export class ReleaseListener {
         )
       channel = created
       this.#channels.set(name, channel)
+      if (created.own !== undefined) this.#own.set(created.own, channel)
     }
     clearTimeout(channel.linger)
     channel.linger = undefined
@@ -102,6 +118,7 @@ export class ReleaseListener {
       channel.tickets.clear()
     }
     this.#channels.clear()
+    this.#own.clear()
     this.#subscriber?.disconnect()
     this.#subscriber = undefined
   }
@@ -127,7 +144,7 @@ export class ReleaseListener {
 
   /** Subscribes every channel again; after a reconnect lets every waiter re-check (messages may have been missed). */
   #resubscribe(subscriber: Redis, recheck: boolean): void {
-    const names = [...this.#channels.keys()]
+    const names = [...this.#channels.keys(), ...this.#own.keys()]
     const done = names.length === 0 ? Promise.resolve() : subscriber.subscribe(...names)
     done
       .catch(() => undefined)
@@ -144,7 +161,7 @@ export class ReleaseListener {
 
   #onMessage(name: string, message: string): void {
     const handOff = parseHandOff(message)
-    const channel = this.#channels.get(name)
+    const channel = this.#channels.get(name) ?? this.#own.get(name)
     if (handOff === undefined || channel === undefined) return
     for (const [owner, ticket] of channel.tickets) {
       if (owner === handOff.owner) ticket.grant(handOff.fence)
@@ -165,7 +182,12 @@ export class ReleaseListener {
     channel.linger = undefined
     if (channel.tickets.size > 0 || this.#channels.get(channel.name) !== channel) return
     this.#channels.delete(channel.name)
-    this.#subscriber?.unsubscribe(channel.name).catch(() => undefined)
+    if (channel.own === undefined) {
+      this.#subscriber?.unsubscribe(channel.name).catch(() => undefined)
+      return
+    }
+    this.#own.delete(channel.own)
+    this.#subscriber?.unsubscribe(channel.name, channel.own).catch(() => undefined)
   }
 }
 

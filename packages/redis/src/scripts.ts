@@ -8,15 +8,20 @@ import type { ChainableCommander, Redis } from 'ioredis'
 // which each entry expires unless its waiter runs a script again (every waiter does within a
 // third of its TTL). Whenever the lock is free and a live waiter heads the queue, a script
 // hands the lock to that waiter on the server (SET owner PX <its entry's remaining time>,
-// HINCRBY fence) and PUBLISHes "<owner>:<fence>:<PX>" on the lock's channel: exactly one
-// waiter is woken, and nobody retries (the others only move their PTTL backstop to the new
-// holder's PX, in case it is a waiter that died). Entries of waiters that died are dropped when they reach the
-// head after their expiry.
+// HINCRBY fence) and PUBLISHes "<owner>:<fence>:<PX>" to that waiter's process alone: on
+// `<channel>:<tag>` when its entry names its driver's tag, else on the lock's channel. So one
+// process wakes, and nobody retries. A waiter refused while others queue sleeps at most until
+// the earliest live expiry among the other entries (`backstop`): if the lock is handed to one
+// of them that died, it lapses then, and no message says so. Entries of waiters that died are
+// dropped when they reach the head after their expiry.
 
 /**
  * Shared by the lock's scripts (KEYS: lock, fence, queue, waiters, readers, reader fences).
- * Queue entries are `<owner>` (exclusive), `<owner>:v:<value>` (exclusive with an election
- * value) and `<owner>:s` (shared). While shared holders hold the lock, the lock key holds
+ * Queue entries are `<owner>` or `<owner>:x:<tag>` (exclusive), `<owner>:v:<value>`
+ * (exclusive with an election value) and `<owner>:s` or `<owner>:s:<tag>` (shared); `<tag>`
+ * names the waiter's driver, whose process alone hears of its grant (on `<channel>:<tag>`).
+ * Versions before tags read `<owner>:x:<tag>` as exclusive and `<owner>:s:<tag>` as shared,
+ * and publish their grant on the lock's channel, where tagged waiters listen too. While shared holders hold the lock, the lock key holds
  * `*shared` with the PX of the last reader's expiry, so the mutex's SET NX fails as for any
  * holder; the readers are a sorted set scored by each one's expiry (server ms) plus a hash
  * of their fences, both expiring with the last reader.
@@ -29,8 +34,13 @@ import type { ChainableCommander, Redis } from 'ioredis'
  * `hand_off(now, self, selfTtl)`: when the lock is free, gives it to the live head of the
  * queue; when it is free or shared, admits every consecutive shared head (a writer at the
  * head waits for the readers to drain, and readers behind it wait for it: fair, R2). Each
- * grant counts the one fence counter up and PUBLISHes "<owner>:<fence>:<PX>" (not for
- * `self`, the caller). Dead heads are dropped. Returns `self`'s fence when it was granted.
+ * grant counts the one fence counter up and PUBLISHes "<owner>:<fence>:<PX>" to the grantee's
+ * channel (not for `self`, the caller). Dead heads are dropped. Returns `self`'s fence when
+ * it was granted.
+ *
+ * `backstop(now, entry)`: what a refused waiter (queue entry `entry`) is told to sleep for:
+ * the holder's PTTL, or less when another live entry expires sooner (it may be handed the
+ * lock and be dead: the lock then lapses at that expiry).
  */
 const HAND_OFF = `
 local SHARED = '*shared'
@@ -41,10 +51,11 @@ local function now_ms()
 end
 local function parse_entry(e)
   local i = string.find(e, ':', 1, true)
-  if not i then return e, 'x', false end
+  if not i then return e, 'x', false, false end
   local kind = string.sub(e, i + 1, i + 1)
-  if kind == 'v' then return string.sub(e, 1, i - 1), 'x', string.sub(e, i + 3) end
-  return string.sub(e, 1, i - 1), kind, false
+  if kind == 'v' then return string.sub(e, 1, i - 1), 'x', string.sub(e, i + 3), false end
+  local tag = string.sub(e, i + 2, i + 2) == ':' and string.sub(e, i + 3)
+  return string.sub(e, 1, i - 1), kind, false, tag
 end
 local function sync_readers()
   local last = redis.call('ZRANGE', KEYS[5], -1, -1, 'WITHSCORES')
@@ -83,7 +94,7 @@ local function hand_off(now, self, self_ttl)
   local head = redis.call('LINDEX', KEYS[3], 0)
   while head do
     local expires = tonumber(redis.call('ZSCORE', KEYS[4], head) or 0)
-    local owner, kind, value = parse_entry(head)
+    local owner, kind, value, tag = parse_entry(head)
     if expires > now and kind ~= 's' and readers + admitted > 0 then break end
     redis.call('LPOP', KEYS[3])
     redis.call('ZREM', KEYS[4], head)
@@ -100,6 +111,7 @@ local function hand_off(now, self, self_ttl)
         if value then redis.call('HSET', KEYS[2], 'vo', owner, 'v', value) end
       end
       if owner == self then mine = fence
+      elseif tag then redis.call('PUBLISH', CHANNEL .. ':' .. tag, owner .. ':' .. fence .. ':' .. ttl)
       else redis.call('PUBLISH', CHANNEL, owner .. ':' .. fence .. ':' .. ttl) end
       if kind ~= 's' then return mine end
     end
@@ -115,12 +127,24 @@ local function enqueue(entry, now, ttl)
   redis.call('PEXPIREAT', KEYS[3], last[2])
   redis.call('PEXPIREAT', KEYS[4], last[2])
 end
+local function backstop(now, entry)
+  local pttl = redis.call('PTTL', KEYS[1])
+  local first = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 2)
+  for i = 1, #first, 2 do
+    if first[i] ~= entry then
+      local ms = tonumber(first[i + 1]) - now
+      if pttl < 0 or ms < pttl then pttl = ms end
+      return pttl
+    end
+  end
+  return pttl
+end
 `
 
 /**
  * KEYS: lock, fence, queue, waiters, readers, reader fences. ARGV: owner, ttlMs, namespaced
  * key, wait (1: join or refresh the queue when not granted), channel, [queue entry, value].
- * Returns {1, fence} or {0, holder PTTL}. With no queue this is SET NX PX plus the fence, as
+ * Returns {1, fence} or {0, holder PTTL} (with `wait`: `backstop`'s sleep). With no queue this is SET NX PX plus the fence, as
  * without fairness (readers hold the lock key too, so they refuse it). A waiter the lock was
  * handed to (its message not seen yet) gets {1, fence} with the expiry reset to ttlMs.
  * The uncontended grant (and refusal without `wait`) returns before HAND_OFF's functions
@@ -155,14 +179,19 @@ if queued then
     return {1, fence}
   end
 end
-if ARGV[4] == '1' then enqueue(ARGV[6] or owner, now, ttl) end
+if ARGV[4] == '1' then
+  local entry = ARGV[6] or owner
+  enqueue(entry, now, ttl)
+  return {0, backstop(now, entry)}
+end
 return {0, redis.call('PTTL', KEYS[1])}
 `
 
 /**
- * KEYS as ACQUIRE. ARGV: owner, ttlMs, namespaced key, wait, channel. A shared holder: joins
- * the readers when the lock is free or shared and nobody queues (readers behind a queued
- * writer wait for it, R2), else queues as `<owner>:s`. Returns {1, fence} or {0, PTTL}.
+ * KEYS as ACQUIRE. ARGV: owner, ttlMs, namespaced key, wait, channel, [queue entry]. A
+ * shared holder: joins the readers when the lock is free or shared and nobody queues
+ * (readers behind a queued writer wait for it, R2), else queues as the entry (default
+ * `<owner>:s`). Returns {1, fence} or {0, PTTL} (with `wait`: `backstop`'s sleep).
  */
 const ACQUIRE_SHARED = `${HAND_OFF}
 CHANNEL = ARGV[5]
@@ -192,7 +221,11 @@ if redis.call('LLEN', KEYS[3]) == 0 then
     return {1, fence}
   end
 end
-if ARGV[4] == '1' then enqueue(owner .. ':s', now, ttl) end
+if ARGV[4] == '1' then
+  local entry = ARGV[6] or (owner .. ':s')
+  enqueue(entry, now, ttl)
+  return {0, backstop(now, entry)}
+end
 return {0, redis.call('PTTL', KEYS[1])}
 `
 
@@ -508,7 +541,7 @@ export interface BatonCommands {
     ...args: [...Six, string, number, string, 0 | 1, string, ...string[]]
   ): Reply<[0 | 1, number]>
   batonAcquireShared(
-    ...args: [...Six, string, number, string, 0 | 1, string]
+    ...args: [...Six, string, number, string, 0 | 1, string, ...string[]]
   ): Reply<[0 | 1, number]>
   batonRelease(...args: [...Six, string]): Reply<0 | 1>
   batonReleaseShared(...args: [...Six, string, string]): Reply<0 | 1>

@@ -6,6 +6,8 @@ import { lockKeys } from '@baton-lock/redis'
 import { type ServerHandle, startRedis } from '@baton-lock/test-matrix'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { LockCommands } from '../src/lock-commands.js'
+import { defineScripts } from '../src/scripts.js'
 import { DriverPool, scriptCalls } from './helpers.js'
 
 // The fair queue across processes: waiters queue in Redis, a release hands the lock to the
@@ -208,5 +210,97 @@ describe('fair queue in Redis', () => {
     expect(performance.now() - triedAt).toBeLessThan(2_000)
     expect(performance.now() - waitingSince).toBeLessThan(10_000)
     await d2.release(lease as NonNullable<typeof lease>)
+  })
+  it("publishes each grant on the grantee's own channel only: no other waiter's process hears it", async () => {
+    const [d1, d2, d3, d4] = [
+      await pool.connect(server.url),
+      await pool.connect(server.url),
+      await pool.connect(server.url),
+      await pool.connect(server.url),
+    ]
+    const key = uniqueKey('own-channel')
+    const { channel, queue } = lockKeys('baton', key)
+    const heard: Array<{ on: string; message: string }> = []
+    const listener = new Redis(server.url)
+    listener.on('pmessage', (_pattern: string, on: string, message: string) => {
+      heard.push({ on, message })
+    })
+    await listener.psubscribe(`${channel}*`)
+    const held = await d1.acquire(driverRequest(key, { ttlMs: 30_000 }))
+    const waiting = []
+    for (const [i, driver] of [d2, d3, d4].entries()) {
+      waiting.push(driver.acquire(driverRequest(key, { waitMs: 20_000, ttlMs: 30_000 })))
+      await queued(key, i + 1)
+    }
+    // Each waiter queues under its driver's tag (8 base64url characters), a tag per driver.
+    const entries = await raw.lrange(queue, 0, -1)
+    const tags = entries.map((e) => /^[^:]+:x:([A-Za-z0-9_-]{8})$/.exec(e)?.[1])
+    expect(new Set(tags).size).toBe(3)
+    expect(tags).not.toContain(undefined)
+    let lease: Awaited<ReturnType<typeof d1.acquire>> | undefined = held
+    for (const [i, driver] of [d1, d2, d3].entries()) {
+      await driver.release(lease as NonNullable<typeof lease>)
+      lease = await waiting[i]
+      expect(lease?.fence).toBe(BigInt(i + 2))
+    }
+    await d4.release(lease as NonNullable<typeof lease>)
+    await expect.poll(() => heard.length, { timeout: 5_000 }).toBe(3)
+    // Every grant went to `<channel>:<grantee's tag>`, none to the lock's channel, which
+    // every waiter of the lock (in any process) listens to.
+    expect(heard.map((h) => h.on)).toEqual(tags.map((t) => `${channel}:${t}`))
+    expect(heard.map((h) => h.message.split(':')[1])).toEqual(['2', '3', '4'])
+    listener.disconnect()
+  })
+
+  it('interoperates with versions before tags: an untagged waiter hears its grant on the lock channel, a tagged one hears a grant published there', async () => {
+    const [d1, d2] = [await pool.connect(server.url), await pool.connect(server.url)]
+    const key = uniqueKey('untagged')
+    const keys = lockKeys('baton', key)
+    const heard: Array<{ on: string; message: string }> = []
+    const listener = new Redis(server.url)
+    listener.on('pmessage', (_pattern: string, on: string, message: string) => {
+      heard.push({ on, message })
+    })
+    await listener.psubscribe(`${keys.channel}*`)
+    // An earlier version's waiter: its ACQUIRE names no queue entry, so it queues as its owner id.
+    const earlierClient = new Redis(server.url)
+    const earlier = new LockCommands(defineScripts(earlierClient))
+    const held = await d1.acquire(driverRequest(key, { ttlMs: 30_000 }))
+    expect((await earlier.acquire(keys, 'earlier-owner', 30_000, key, true))[0]).toBe(0)
+    expect(await raw.lrange(keys.queue, 0, -1)).toEqual(['earlier-owner'])
+    await d1.release(held as NonNullable<typeof held>)
+    await expect.poll(() => heard.length, { timeout: 5_000 }).toBe(1)
+    expect(heard[0]).toEqual({
+      on: keys.channel,
+      message: expect.stringMatching(/^earlier-owner:2:\d+$/),
+    })
+    expect(await raw.get(keys.lock)).toBe('earlier-owner')
+    // An earlier version's release hands the lock to a tagged waiter and publishes on the
+    // lock's channel: the waiter hears it there (its backstop is a third of 30 s away).
+    const waitingSince = performance.now()
+    const waiting = d2.acquire(driverRequest(key, { waitMs: 20_000, ttlMs: 30_000 }))
+    await queued(key, 1)
+    const [entry] = await raw.lrange(keys.queue, 0, -1)
+    const owner = entry?.split(':')[0] as string
+    await raw.eval(
+      `redis.call('DEL', KEYS[1]) redis.call('LPOP', KEYS[3]) redis.call('ZREM', KEYS[4], ARGV[2])
+       local fence = redis.call('HINCRBY', KEYS[2], 'n', 1)
+       redis.call('SET', KEYS[1], ARGV[1], 'PX', 30000)
+       redis.call('PUBLISH', ARGV[3], ARGV[1] .. ':' .. fence .. ':30000')`,
+      4,
+      keys.lock,
+      keys.fence,
+      keys.queue,
+      keys.waiters,
+      owner,
+      entry as string,
+      keys.channel,
+    )
+    const lease = await waiting
+    expect(lease?.fence).toBe(3n)
+    expect(performance.now() - waitingSince).toBeLessThan(5_000)
+    await d2.release(lease as NonNullable<typeof lease>)
+    listener.disconnect()
+    earlierClient.disconnect()
   })
 })
