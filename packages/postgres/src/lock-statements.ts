@@ -8,7 +8,10 @@ export interface LockStatements {
   readonly createSequence: string
   /** One attempt: `fence` is null when the key is taken, else the new fence. `$1` key. */
   readonly tryLock: string
-  /** Server-side wait bounded by `lock_timeout` = `$2` (e.g. '250ms', '0' for none); then the fence. `$1` key. */
+  /**
+   * Server-side wait bounded by `lock_timeout` = `$2` (e.g. '250ms', '0' for none); then the
+   * fence. A try first: `waited` is false when the key was free (no wait, no lock queue). `$1` key.
+   */
   readonly waitLock: string
   /** Releases a key this session holds; `released` is false when it did not hold it. `$1` key. */
   readonly unlock: string
@@ -16,7 +19,7 @@ export interface LockStatements {
   readonly unlockIfHeld: string
   /** Like `tryLock`, in shared mode (`pg_try_advisory_lock_shared`). `$1` key. */
   readonly tryShared: string
-  /** Like `waitLock`, in shared mode (`pg_advisory_lock_shared`). `$1` key, `$2` lock_timeout. */
+  /** Like `waitLock`, in shared mode (`pg_try_advisory_lock_shared`, `pg_advisory_lock_shared`). `$1` key, `$2` lock_timeout. */
   readonly waitShared: string
   /** Releases one shared hold of `$1`; `released` is false when this session held none. */
   readonly unlockShared: string
@@ -68,8 +71,10 @@ const IS_MARKER = 'objid::bigint >= 2147483648'
  * Builds the statements for a fence sequence named `schema.name` (quoted here, so any
  * identifier works). The grant and the fence read are one statement, so an uncontended
  * acquire is one round trip; `CASE` evaluates `nextval` only when the lock was granted.
- * The wait runs `set_config`, `pg_advisory_lock` and `nextval` in that order through
- * materialized CTEs, so it is one round trip too.
+ * The wait runs `set_config`, `pg_try_advisory_lock`, `pg_advisory_lock` (only when the try
+ * found the key taken: `CASE` evaluates one branch) and `nextval` in that order through
+ * materialized CTEs, so it is one round trip too, and says whether it waited: a driver may
+ * send it without a try in front.
  */
 export function lockStatements(schema: string, name: string): LockStatements {
   const qualified = `${quoteIdent(schema)}.${quoteIdent(name)}`
@@ -77,26 +82,24 @@ export function lockStatements(schema: string, name: string): LockStatements {
   const timeout =
     "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', $2::text, false)),"
   const fenceAfter = (cte: string) =>
-    `SELECT nextval(${regclass})::text AS fence, pg_backend_pid() AS pid FROM ${cte}`
+    `SELECT nextval(${regclass})::text AS fence, pg_backend_pid() AS pid, NOT free AS waited FROM ${cte}`
+  const tryThenWait = (tryLock: string, lock: string) => [
+    timeout,
+    `tried AS MATERIALIZED (SELECT ${tryLock}($1::bigint) AS free FROM timeout),`,
+    `locked AS MATERIALIZED (SELECT free, CASE WHEN free THEN NULL ELSE ${lock}($1::bigint) END FROM tried)`,
+    fenceAfter('locked'),
+  ]
   const values = `${quoteIdent(schema)}.${quoteIdent(`${name}_values`)}`
   const ownKey = `${OWN_LOCKS} AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`
   return Object.freeze({
     sequenceExists: `SELECT to_regclass(${regclass}) IS NOT NULL AS present`,
     createSequence: `CREATE SEQUENCE IF NOT EXISTS ${qualified} AS bigint CACHE 1 NO CYCLE`,
     tryLock: `SELECT CASE WHEN pg_try_advisory_lock($1::bigint) THEN nextval(${regclass})::text END AS fence, pg_backend_pid() AS pid`,
-    waitLock: [
-      timeout,
-      'locked AS MATERIALIZED (SELECT pg_advisory_lock($1::bigint) FROM timeout)',
-      fenceAfter('locked'),
-    ].join(' '),
+    waitLock: tryThenWait('pg_try_advisory_lock', 'pg_advisory_lock').join(' '),
     unlock: 'SELECT pg_advisory_unlock($1::bigint) AS released',
     unlockIfHeld: `SELECT pg_advisory_unlock($1::bigint) AS released FROM pg_locks WHERE ${ownKey} AND mode = 'ExclusiveLock'`,
     tryShared: `SELECT CASE WHEN pg_try_advisory_lock_shared($1::bigint) THEN nextval(${regclass})::text END AS fence, pg_backend_pid() AS pid`,
-    waitShared: [
-      timeout,
-      'locked AS MATERIALIZED (SELECT pg_advisory_lock_shared($1::bigint) FROM timeout)',
-      fenceAfter('locked'),
-    ].join(' '),
+    waitShared: tryThenWait('pg_try_advisory_lock_shared', 'pg_advisory_lock_shared').join(' '),
     unlockShared: 'SELECT pg_advisory_unlock_shared($1::bigint) AS released',
     unlockSharedIfHeld: `SELECT pg_advisory_unlock_shared($1::bigint) AS released FROM pg_locks WHERE ${ownKey} AND mode = 'ShareLock'`,
     // Each step is a MATERIALIZED CTE that reads the one before, so they run in this order.

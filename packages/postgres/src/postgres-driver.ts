@@ -4,6 +4,7 @@ import {
   type DriverLease,
   DriverLifecycle,
   LeaseBook,
+  LinkedAbort,
   type LockDriver,
   type LockInfo,
   LockLimitMismatchError,
@@ -21,6 +22,7 @@ import { POSTGRES_CAPABILITIES } from './postgres-capabilities.js'
 import { advisoryKey, semaphoreKey } from './postgres-key.js'
 import { loseSession, type PostgresLease } from './postgres-lease.js'
 import { type PostgresDriverOptions, resolvePostgresOptions } from './postgres-options.js'
+import { RecentContention } from './recent-contention.js'
 import {
   defaultHeldLockCap,
   defaultSessionCap,
@@ -47,6 +49,8 @@ export class PostgresDriver implements LockDriver {
   readonly #statements: LockStatements
   readonly #pool: SessionPool
   readonly #held = new LeaseBook<PostgresLease>()
+  /** Keys a wait of this driver found taken within the last second (see `#acquire`). */
+  readonly #contended = new RecentContention()
   readonly #heartbeat = new SessionHeartbeat(this.#held)
   readonly #lifecycle = new DriverLifecycle('postgres')
   readonly #sequence: FenceSequence
@@ -114,14 +118,35 @@ export class PostgresDriver implements LockDriver {
     const limits = this.#limits ?? (await this.#learnLimits())
     if (this.#held.size >= this.#heldCap) throw lockTableFullError(this.#held.size, limits)
     const target = lockTarget(req, this.#statements)
-    // req.signal is not read on the way to a free key: core makes it only when asked for
-    const lease = await this.#tryOnce(req, target)
-    if (lease !== null || !(req.waitMs > 0) || req.signal.aborted) return lease
-    const signal = AbortSignal.any([req.signal, this.#lifecycle.signal])
-    const session = await this.#pool.forWait(target.claim, req.ttlMs, signal)
-    if (session === undefined) return null
-    if (session === null) return this.#pollFor(req, target, deadlineMs, signal)
-    return this.#answerAbortAtOnce(this.#waitOn(session, req, target, deadlineMs, signal), signal)
+    // A key that was contended a moment ago is waited for at once on an idle session: the
+    // wait tries first on the server and says whether it waited, so a try in front would
+    // only cost a round trip. Otherwise one try on a pipelined session (core sends none of
+    // its own first: `queuedWait`), and the wait only if that finds the key taken. The
+    // way to a free key reads no req.signal: core makes it only when asked for.
+    let session: LockSession | null | undefined =
+      req.waitMs > 0 && target.mode !== 'semaphore' && this.#contended.isRecent(target.claim)
+        ? this.#pool.idleForWait(target.claim, req.ttlMs)
+        : undefined
+    const direct = session !== undefined
+    if (!direct) {
+      const lease = await this.#tryOnce(req, target)
+      if (lease !== null || !(req.waitMs > 0) || req.signal.aborted) return lease
+      if (target.mode !== 'semaphore') this.#contended.note(target.claim)
+      req.onContended?.()
+    }
+    // one listener on each signal, removed again (AbortSignal.any keeps a dependant on the
+    // driver's long-lived closing signal for every wait)
+    const stop = new LinkedAbort(req.signal, this.#lifecycle.signal)
+    try {
+      const signal = stop.signal
+      session ??= await this.#pool.forWait(target.claim, req.ttlMs, signal)
+      if (session === undefined) return null
+      if (session === null) return await this.#pollFor(req, target, deadlineMs, signal)
+      const wait = this.#waitOn(session, req, target, deadlineMs, signal, direct)
+      return await this.#answerAbortAtOnce(wait, signal)
+    } finally {
+      stop.dispose()
+    }
   }
 
   async renew(lease: DriverLease, ttlMs: number): Promise<RenewResult> {
@@ -327,6 +352,7 @@ export class PostgresDriver implements LockDriver {
     target: LockTarget,
     deadlineMs: number,
     signal: AbortSignal,
+    direct = false,
   ): Promise<DriverLease | null> {
     let lease: DriverLease | null = null
     try {
@@ -342,6 +368,15 @@ export class PostgresDriver implements LockDriver {
       const { statement, unlock } = target.wait()
       const sentAtMs = performance.now()
       const outcome = await waitOnServer(session, this.#pool, statement, deadlineMs, signal)
+      if (direct) {
+        // sent without a try: the server's answer tells whether the key was taken
+        if (outcome === null || outcome.waited) {
+          this.#contended.note(target.claim)
+          req.onContended?.()
+        } else {
+          this.#contended.forget(target.claim)
+        }
+      }
       if (outcome === null) return null
       assertSameBackend(session, outcome.pid)
       lease = this.#grant(session, req, target, outcome.fence, unlock, sentAtMs)

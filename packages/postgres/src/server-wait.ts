@@ -20,8 +20,12 @@ export interface WaitStatement {
   readonly sweepValues: unknown[]
 }
 
-/** What a finished server-side wait produced. */
-export type WaitOutcome = { readonly fence: bigint; readonly pid: number } | null
+/** What a finished server-side wait produced; `waited` is false when the key was free at once. */
+export type WaitOutcome = {
+  readonly fence: bigint
+  readonly pid: number
+  readonly waited: boolean
+} | null
 
 /**
  * Runs the blocking statement of `wait` (e.g. `pg_advisory_lock`) on `session` (which holds nothing and is marked waiting) under
@@ -54,7 +58,11 @@ export async function waitOnServer(
   try {
     const row = await session.row(rowQuery(wait.name, wait.text, wait.values(timeout)))
     if (row === undefined) throw new Error('the advisory lock wait returned no row')
-    return { fence: BigInt(row.fence as string), pid: row.pid as number }
+    return {
+      fence: BigInt(row.fence as string),
+      pid: row.pid as number,
+      waited: row.waited === true,
+    }
   } catch (err) {
     if (!isWaitEnded(err)) throw err
     await cancel
@@ -63,7 +71,7 @@ export async function waitOnServer(
   } finally {
     signal.removeEventListener('abort', onAbort)
     // a cancel still on its way must not hit the session's next statement
-    await cancel
+    if (cancel !== undefined) await cancel
     clearTimeout(guard)
   }
 }

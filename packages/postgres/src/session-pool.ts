@@ -124,6 +124,12 @@ export class SessionPool {
     }
   }
 
+  /** An open session that holds nothing and has nothing in flight, marked waiting; undefined when there is none (opens nothing). */
+  idleForWait(key: bigint, ttlMs: number): LockSession | undefined {
+    const idle = this.#pick((s) => s.claimed.size === 0 && s.inFlight === 0)
+    return idle === undefined ? undefined : this.#markWaiting(idle, key, ttlMs)
+  }
+
   /** A session that holds nothing and has nothing in flight, marked waiting; null when at `maxSessions`. */
   async forWait(
     key: bigint,
