@@ -52,6 +52,14 @@ async function plainHolder(url: string, key: string) {
   return {
     lock: () => client.query('SELECT pg_advisory_lock($1::bigint)', [k]),
     unlock: () => client.query('SELECT pg_advisory_unlock($1::bigint)', [k]),
+    /** Starts `acquire` while holding the key and lets go 150 ms later (it waits meanwhile). */
+    async handOverTo<T>(acquire: () => Promise<T>): Promise<T> {
+      await this.lock()
+      const waiting = acquire()
+      await new Promise((r) => setTimeout(r, 150))
+      await this.unlock()
+      return waiting
+    },
     end: () => client.end(),
   }
 }
@@ -70,24 +78,16 @@ describe('a waiting acquire on the wire', () => {
       const request = () =>
         driverRequest(key, { waitMs: 10_000, onContended: () => contended.push(1) })
 
-      await holder.lock()
       let before = sent()
-      let waiting = waiter.acquire(request())
-      await new Promise((r) => setTimeout(r, 150))
-      await holder.unlock()
-      let lease: DriverLease = must(await waiting)
+      let lease: DriverLease = must(await holder.handOverTo(() => waiter.acquire(request())))
       // one try, one wait
       expect(sent()).toEqual({ tries: before.tries + 1, waits: before.waits + 1 })
       expect(contended).toHaveLength(1)
       await waiter.release(lease)
 
       // contended a moment ago, its session idle: the wait goes at once, without a try
-      await holder.lock()
       before = sent()
-      waiting = waiter.acquire(request())
-      await new Promise((r) => setTimeout(r, 150))
-      await holder.unlock()
-      lease = must(await waiting)
+      lease = must(await holder.handOverTo(() => waiter.acquire(request())))
       expect(sent()).toEqual({ tries: before.tries, waits: before.waits + 1 })
       expect(contended).toHaveLength(2) // the server said it waited
       expect(await holdersInSql(client, key)).toHaveLength(1)
@@ -152,12 +152,8 @@ describe('a waiting acquire on the wire', () => {
     const { sent, restore } = countBinds()
     try {
       await (await locker.acquire(uniqueKey('warm'))).release()
-      await holder.lock()
       const before = sent()
-      const waiting = locker.acquire(key, { waitMs: 10_000 })
-      await new Promise((r) => setTimeout(r, 150))
-      await holder.unlock()
-      const handle = await waiting
+      const handle = await holder.handOverTo(() => locker.acquire(key, { waitMs: 10_000 }))
       expect(sent()).toEqual({ tries: before.tries + 1, waits: before.waits + 1 })
       expect(events.slice(-2)).toEqual(['contended', 'acquired'])
       await handle.release()
