@@ -58,7 +58,8 @@ export async function attempt(session: LockSession, target: LockTarget): Promise
 }
 
 function keyTarget(key: bigint, shared: boolean, st: LockStatements): KeyTarget {
-  const values = [key.toString()]
+  const id = key.toString()
+  const values = [id]
   const unlock = shared
     ? rowQuery('baton_unlock_shared', st.unlockShared, values)
     : rowQuery('baton_unlock', st.unlock, values)
@@ -80,7 +81,7 @@ function keyTarget(key: bigint, shared: boolean, st: LockStatements): KeyTarget 
         ? {
             name: 'baton_wait_shared',
             text: st.waitShared,
-            values: (timeout) => [values[0], timeout],
+            values: (timeout) => [id, timeout],
             sweepName: 'baton_sweep_shared',
             sweepText: st.unlockSharedIfHeld,
             sweepValues: values,
@@ -88,7 +89,7 @@ function keyTarget(key: bigint, shared: boolean, st: LockStatements): KeyTarget 
         : {
             name: 'baton_wait',
             text: st.waitLock,
-            values: (timeout) => [values[0], timeout],
+            values: (timeout) => [id, timeout],
             sweepName: 'baton_sweep',
             sweepText: st.unlockIfHeld,
             sweepValues: values,

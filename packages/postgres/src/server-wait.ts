@@ -1,5 +1,5 @@
 import { sleep } from '@baton-lock/core/driver'
-import { type LockSession, rowQuery } from './lock-session.js'
+import { type LockSession, type RowValue, rowQuery } from './lock-session.js'
 import type { SessionPool } from './session-pool.js'
 
 /** lock_timeout is an int of milliseconds on the server. */
@@ -13,7 +13,7 @@ export interface WaitStatement {
   readonly name: string
   readonly text: string
   /** Its parameters for a `lock_timeout` of `timeout` ('250ms', '0' for none). */
-  values(timeout: string): unknown[]
+  values(timeout: string): RowValue[]
   readonly sweepName: string
   /** Releases what the wait may have been granted, only where this session holds it. */
   readonly sweepText: string
