@@ -10,6 +10,8 @@ import {
 import { giveBackKey, type KeySlots } from './key-queue.js'
 import type { DueEntry, TimerQueue } from './timer-queue.js'
 
+function noop(): void {}
+
 /** What one acquire asks for: the user's key, the namespaced key and the acquisition's owner id. */
 export interface AttemptTarget {
   readonly key: string
@@ -45,6 +47,7 @@ class AttemptRequest implements AcquireRequest {
   declare readonly value?: string
   declare readonly onContended?: () => void
   declare readonly signal: AbortSignal
+  readonly onAbort: (listener: (reason: unknown) => void) => () => void
   readonly #attempt: Attempt
 
   // An own, enumerable accessor like a literal's `get signal()`, so a driver wrapper's
@@ -65,6 +68,7 @@ class AttemptRequest implements AcquireRequest {
     this.waitMs = waitMs
     this.mode = target.mode
     this.#attempt = attempt
+    this.onAbort = (listener) => attempt.onStop(listener)
     const writable = this as { limit?: number; value?: string; onContended?: () => void }
     if (target.limit !== undefined) writable.limit = target.limit
     if (target.value !== undefined) writable.value = target.value
@@ -95,6 +99,8 @@ export class Attempt implements DueEntry {
   #call: Promise<DriverLease | null> | undefined
   #request: AcquireRequest | undefined
   #contendedCalled = false
+  /** Drivers' `onAbort` listeners, called on stop; a removed one leaves an undefined slot. */
+  #stopListeners: Array<((reason: unknown) => void) | undefined> | undefined
   /** Cleanups of driver calls given up on; the key slot is kept until they settle. */
   #abandoned: Array<Promise<unknown>> | undefined
   dueAtMs = 0
@@ -154,12 +160,32 @@ export class Attempt implements DueEntry {
     this.stop(new LockTimeoutError(this.key, this.waitMs))
   }
 
+  /**
+   * Calls `listener` with the stop reason when the attempt stops (at once when it has),
+   * until the returned function is called: `AcquireRequest.onAbort`.
+   */
+  onStop(listener: (reason: unknown) => void): () => void {
+    if (this.#reason !== undefined) {
+      listener(this.#reason)
+      return noop
+    }
+    this.#stopListeners ??= []
+    const listeners = this.#stopListeners
+    const index = listeners.push(listener) - 1
+    return () => {
+      if (listeners[index] === listener) listeners[index] = undefined
+    }
+  }
+
   /** Stops the attempt; the first reason wins. */
   stop(reason: LockError): void {
     if (this.#reason !== undefined) return
     this.#reason = reason
     this.clearDeadline()
     this.#controller?.abort(reason)
+    const stopListeners = this.#stopListeners
+    this.#stopListeners = undefined
+    if (stopListeners !== undefined) for (const listener of stopListeners) listener?.(reason)
     const call = this.#call
     if (call !== undefined) {
       this.#call = undefined

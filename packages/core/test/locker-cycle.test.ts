@@ -96,7 +96,15 @@ describe('the request a driver gets', () => {
     const locker = new Locker(driver)
     const lock = await locker.acquire('k', { waitMs: 0 })
     const req = driver.acquires[0] as AcquireRequest
-    expect(Object.keys(req).sort()).toEqual(['key', 'mode', 'owner', 'signal', 'ttlMs', 'waitMs'])
+    expect(Object.keys(req).sort()).toEqual([
+      'key',
+      'mode',
+      'onAbort',
+      'owner',
+      'signal',
+      'ttlMs',
+      'waitMs',
+    ])
     expect('limit' in req || 'value' in req || 'onContended' in req).toBe(false)
     const copy = { ...req, waitMs: 5 }
     expect(copy.signal).toBeInstanceOf(AbortSignal)
@@ -128,6 +136,34 @@ describe('the request a driver gets', () => {
     const err = await failed
     expect(isLockError(err, 'LOCK_TIMEOUT')).toBe(true)
     expect(request?.signal.aborted).toBe(true)
+    expect(request?.signal.reason).toBe(err)
+    await locker.close()
+  })
+
+  it('calls onAbort listeners once with the stop reason, not after their removal, and at once when registered late', async () => {
+    const clock = new FakeClock(T0)
+    const driver = new ScriptedDriver(new MemoryDriver({ clock }))
+    let request: AcquireRequest | undefined
+    driver.acquireImpl = (req) => {
+      request = req
+      return hang()
+    }
+    const locker = new Locker(driver, { clock, ttlMs: TTL })
+    const failed = locker.tryAcquire('k').catch((err: unknown) => err)
+    await clock.advance(0)
+    const heard: unknown[] = []
+    const removed: unknown[] = []
+    const onAbort = request?.onAbort as NonNullable<AcquireRequest['onAbort']>
+    onAbort((reason) => heard.push(reason))
+    onAbort((reason) => removed.push(reason))()
+    onAbort((reason) => heard.push(reason))
+    await clock.advance(5_000) // attemptTimeoutMs
+    const err = await failed
+    expect(isLockError(err, 'LOCK_TIMEOUT')).toBe(true)
+    expect(heard).toEqual([err, err])
+    expect(removed).toEqual([])
+    onAbort((reason) => heard.push(reason))
+    expect(heard).toEqual([err, err, err])
     expect(request?.signal.reason).toBe(err)
     await locker.close()
   })

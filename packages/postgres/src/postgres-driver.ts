@@ -4,14 +4,12 @@ import {
   type DriverLease,
   DriverLifecycle,
   LeaseBook,
-  LinkedAbort,
   type LockDriver,
   type LockInfo,
   LockLimitMismatchError,
   type LockMode,
   pollForGrant,
   type RenewResult,
-  untilAborted,
 } from '@baton-lock/core/driver'
 import { FenceSequence } from './fence-sequence.js'
 import type { LockSession, Row, RowQuery } from './lock-session.js'
@@ -35,6 +33,7 @@ import { endsSession, sessionEndedError } from './session-errors.js'
 import { assertSameBackend, SessionHeartbeat } from './session-heartbeat.js'
 import { SessionPool } from './session-pool.js'
 import { isMissingTable, ValueTable } from './value-table.js'
+import { WaitStop } from './wait-stop.js'
 
 /**
  * Session advisory locks on connections the driver owns. Uncontended acquire is one
@@ -53,6 +52,8 @@ export class PostgresDriver implements LockDriver {
   readonly #contended = new RecentContention()
   readonly #heartbeat = new SessionHeartbeat(this.#held)
   readonly #lifecycle = new DriverLifecycle('postgres')
+  /** The waits in progress; close() stops them all. */
+  readonly #waits = new Set<WaitStop>()
   readonly #sequence: FenceSequence
   readonly #values: ValueTable
   /** The server's limits, read with the first acquire; undefined until then. */
@@ -75,6 +76,10 @@ export class PostgresDriver implements LockDriver {
     this.#pool = new SessionPool(this.#options.client, statements, this.#options, (s, cause) =>
       this.#sessionEnded(s, cause),
     )
+    const closing = this.#lifecycle.signal
+    closing.addEventListener('abort', () => {
+      for (const wait of [...this.#waits]) wait.stop(closing.reason)
+    })
     // connect now, so the first acquire does not pay for it (a failure shows at that acquire)
     this.#pool.warm()
   }
@@ -130,20 +135,22 @@ export class PostgresDriver implements LockDriver {
     const direct = session !== undefined
     if (!direct) {
       const lease = await this.#tryOnce(req, target)
-      if (lease !== null || !(req.waitMs > 0) || req.signal.aborted) return lease
-      if (target.mode !== 'semaphore') this.#contended.note(target.claim)
-      req.onContended?.()
+      if (lease !== null || !(req.waitMs > 0)) return lease
     }
-    // one listener on each signal, removed again (AbortSignal.any keeps a dependant on the
-    // driver's long-lived closing signal for every wait)
-    const stop = new LinkedAbort(req.signal, this.#lifecycle.signal)
+    const stop = new WaitStop(req, this.#waits, this.#lifecycle.signal)
     try {
-      const signal = stop.signal
-      session ??= await this.#pool.forWait(target.claim, req.ttlMs, signal)
+      if (!direct) {
+        if (stop.stopped) return null
+        if (target.mode !== 'semaphore') this.#contended.note(target.claim)
+        req.onContended?.()
+      }
+      session ??=
+        this.#pool.idleForWait(target.claim, req.ttlMs) ??
+        (await this.#pool.forWait(target.claim, req.ttlMs, stop.signal))
       if (session === undefined) return null
-      if (session === null) return await this.#pollFor(req, target, deadlineMs, signal)
-      const wait = this.#waitOn(session, req, target, deadlineMs, signal, direct)
-      return await this.#answerAbortAtOnce(wait, signal)
+      if (session === null) return await this.#pollFor(req, target, deadlineMs, stop.signal)
+      const wait = this.#waitOn(session, req, target, deadlineMs, stop, direct)
+      return await this.#answerAbortAtOnce(wait, stop)
     } finally {
       stop.dispose()
     }
@@ -351,14 +358,14 @@ export class PostgresDriver implements LockDriver {
     req: AcquireRequest,
     target: LockTarget,
     deadlineMs: number,
-    signal: AbortSignal,
+    stop: WaitStop,
     direct = false,
   ): Promise<DriverLease | null> {
     let lease: DriverLease | null = null
     try {
       await session.configure()
       if (target.mode === 'semaphore') {
-        const permit = await waitForPermit(session, target, deadlineMs, signal)
+        const permit = await waitForPermit(session, target, deadlineMs, stop.signal)
         if (permit === null) return null
         const { fence, unlock, sentAtMs } = permit
         lease = this.#grant(session, req, target, fence, unlock, sentAtMs)
@@ -367,7 +374,7 @@ export class PostgresDriver implements LockDriver {
       // one server-side wait up to the deadline
       const { statement, unlock } = target.wait()
       const sentAtMs = performance.now()
-      const outcome = await waitOnServer(session, this.#pool, statement, deadlineMs, signal)
+      const outcome = await waitOnServer(session, this.#pool, statement, deadlineMs, stop)
       if (direct) {
         // sent without a try: the server's answer tells whether the key was taken
         if (outcome === null || outcome.waited) {
@@ -396,9 +403,12 @@ export class PostgresDriver implements LockDriver {
    */
   async #answerAbortAtOnce(
     wait: Promise<DriverLease | null>,
-    signal: AbortSignal,
+    stop: WaitStop,
   ): Promise<DriverLease | null> {
-    const outcome = await untilAborted(wait, signal)
+    const outcome = await new Promise<DriverLease | null | typeof ABORTED>((resolve, reject) => {
+      stop.onStop(() => resolve(ABORTED))
+      wait.then(resolve, reject)
+    })
     if (outcome !== ABORTED) return outcome
     this.#lifecycle.track(wait.then((lease) => lease !== null && this.release(lease)))
     return null

@@ -1,6 +1,7 @@
 import { sleep } from '@baton-lock/core/driver'
 import { type LockSession, type RowValue, rowQuery } from './lock-session.js'
 import type { SessionPool } from './session-pool.js'
+import type { WaitStop } from './wait-stop.js'
 
 /** lock_timeout is an int of milliseconds on the server. */
 const MAX_LOCK_TIMEOUT_MS = 2_147_483_647
@@ -29,7 +30,7 @@ export type WaitOutcome = {
 
 /**
  * Runs the blocking statement of `wait` (e.g. `pg_advisory_lock`) on `session` (which holds nothing and is marked waiting) under
- * `lock_timeout` = the time left until `deadlineMs`. When `signal` aborts, the statement
+ * `lock_timeout` = the time left until `deadlineMs`. When `stop` fires, the statement
  * is cancelled server-side with `pg_cancel_backend` from another session (the session is
  * dropped if that fails). After a timeout or cancel, a grant that won the race is found in
  * `pg_locks` and released before the session is used again (S4). Resolves null when not
@@ -40,21 +41,22 @@ export async function waitOnServer(
   pool: SessionPool,
   wait: WaitStatement,
   deadlineMs: number,
-  signal: AbortSignal,
+  stop: WaitStop,
 ): Promise<WaitOutcome> {
   const remainingMs = deadlineMs - performance.now()
-  if (remainingMs <= 0 || signal.aborted) return null
+  if (remainingMs <= 0 || stop.stopped) return null
   const timeout = Number.isFinite(remainingMs)
     ? `${Math.min(MAX_LOCK_TIMEOUT_MS, Math.max(1, Math.ceil(remainingMs)))}ms`
     : '0'
   let cancel: Promise<void> | undefined
   let guard: NodeJS.Timeout | undefined
-  const onAbort = () => {
+  let ended = false
+  stop.onStop(() => {
+    if (ended) return
     cancel = cancelWait(session, pool)
     guard = setTimeout(() => session.destroy(), CANCEL_GRACE_MS)
     guard.unref()
-  }
-  signal.addEventListener('abort', onAbort, { once: true })
+  })
   try {
     const row = await session.row(rowQuery(wait.name, wait.text, wait.values(timeout)))
     if (row === undefined) throw new Error('the advisory lock wait returned no row')
@@ -69,7 +71,7 @@ export async function waitOnServer(
     await sweepLateGrant(session, wait)
     return null
   } finally {
-    signal.removeEventListener('abort', onAbort)
+    ended = true
     // a cancel still on its way must not hit the session's next statement
     if (cancel !== undefined) await cancel
     clearTimeout(guard)
