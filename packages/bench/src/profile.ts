@@ -38,6 +38,7 @@ export const FULL: Profile = {
     processes: [2, 4, 8, 16],
     warmupMs: 150,
     durationMs: 1_000,
+    passes: 2,
     countMs: 600,
   },
   // 12 rounds per backend (about 11 s a run where a driver has both modes): shorter windows
@@ -58,6 +59,7 @@ export const QUICK: Profile = {
     processes: [2, 4, 8, 16],
     warmupMs: 100,
     durationMs: 600,
+    passes: 2,
     countMs: 400,
   },
   modes: { ...MODES_SHAPE, warmupMs: 100, durationMs: 600 },
@@ -71,7 +73,14 @@ export const TINY: Profile = {
   scaleRuns: 1,
   uncontended: { warmupMs: 10, blockMs: 20, rounds: 2, maxLatencies: 200 },
   keys: { counts: [1, 4], warmupMs: 10, blockMs: 20, rounds: 1 },
-  handoff: { ...HANDOFF_SHAPE, processes: [2, 4], warmupMs: 100, durationMs: 300, countMs: 200 },
+  handoff: {
+    ...HANDOFF_SHAPE,
+    processes: [2, 4],
+    warmupMs: 100,
+    durationMs: 300,
+    passes: 1,
+    countMs: 200,
+  },
   modes: { ...MODES_SHAPE, readers: [1, 2], limits: [2], warmupMs: 100, durationMs: 300 },
   // The etcd and MySQL drivers refuse a TTL under 1 s.
   scale: { keys: 50, ttlMs: 1_500, intervals: 1, concurrency: 10 },

@@ -115,7 +115,7 @@ ${FLOORS}
   untimed pass through the counting proxy.
 - **Handoff** (${h.processes.join(', ')} processes): worker processes (\`child_process.fork\`,
   one pool reused across rounds) contend for one key for ${h.warmupMs} ms of warm-up (not
-  counted) and a measured window of ${h.durationMs} ms per round, hold about ${h.holdMs} ms
+  counted) and a measured window of ${h.durationMs} ms per round${h.passes > 1 ? `, in ${h.passes} passes of ${Math.round(h.durationMs / h.passes)} ms run in mirrored order (floor, Baton, peer, peer, Baton, floor: a drift of the machine weighs on every contender alike; each pass has its own warm-up, and the figures pool the passes)` : ''}, hold about ${h.holdMs} ms
   (\`setTimeout\`) and pause ${h.pauseMs} ms between attempts. Every wait lasts until 1 s
   after the window (at least 1 s); one that ends without the lock is a *timed-out wait*. Timestamps
   come from \`process.hrtime.bigint()\`, which on Linux reads CLOCK_MONOTONIC, one clock for

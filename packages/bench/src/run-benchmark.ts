@@ -12,7 +12,7 @@ import type { BackendTarget, ContenderSpec } from './lock-client.js'
 import { type LoadWindow, loadWindow } from './machine.js'
 import type { Profile } from './profile.js'
 import { Results } from './results.js'
-import { countHandoff, handoffScenario, runHandoff } from './scenarios/handoff.js'
+import { countHandoff, handoffScenario, runHandoffs } from './scenarios/handoff.js'
 import { runKeys } from './scenarios/keys.js'
 import { runSemaphore, runShared } from './scenarios/modes.js'
 import { runScale } from './scenarios/scale.js'
@@ -169,13 +169,31 @@ async function runScenario(
   } else if (scenario === 'handoff') {
     const options = profile.handoff
     for (const n of options.processes) {
-      for (const contender of handoffContenders(spec)) {
-        log(`handoff ${spec.name} x${n}: ${contender.name}`)
-        const group = handoffGroup(spec, n)
-        await attempt(handoffScenario(n), group, contender, () =>
-          runHandoff(spec.name, contender, target, n, options, pool, group, results),
-        )
-      }
+      const group = handoffGroup(spec, n)
+      await runHandoffs(
+        spec.name,
+        handoffContenders(spec),
+        target,
+        n,
+        options,
+        pool,
+        group,
+        results,
+        (contender, err) => {
+          log(`  failed: ${err instanceof Error ? err.message : String(err)}`)
+          results.fail(
+            {
+              scenario: handoffScenario(n),
+              backend: spec.name,
+              contender: contender.name,
+              role: contender.role,
+              group,
+            },
+            err,
+          )
+        },
+        log,
+      )
     }
     const probe = spec.probe
     if (probe !== undefined && options.countAt > 0) {

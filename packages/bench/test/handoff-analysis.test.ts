@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { analyseHandoff } from '../src/scenarios/handoff-analysis.js'
+import { analyseHandoff, mergeHandoff } from '../src/scenarios/handoff-analysis.js'
 
 const cycle = (requestedAtMs: number, acquiredAtMs: number, releasingAtMs: number) => ({
   requestedAtMs,
@@ -73,5 +73,41 @@ describe('analyseHandoff', () => {
     expect(f.inOrderPct).toBeCloseTo(50)
     expect(f.acquireMs).toHaveLength(4)
     expect(f.allGrants).toBe(4)
+  })
+})
+
+describe('mergeHandoff', () => {
+  it('pools the latencies of the passes, sums the counts and weighs shares by grants', () => {
+    const a = analyseHandoff(
+      [
+        { cycles: [cycle(0, 0, 1), cycle(1.2, 2.2, 3)], timeouts: 0 },
+        { cycles: [cycle(0.5, 1.1, 2)], timeouts: 1 },
+      ],
+      0,
+      10,
+    )
+    const b = analyseHandoff(
+      [
+        { cycles: [cycle(20, 20, 21)], timeouts: 0 },
+        { cycles: [cycle(20.2, 21.9, 22)], timeouts: 0 },
+      ],
+      20,
+      30,
+    )
+    const m = mergeHandoff([a, b])
+    expect([...m.idleMs].sort((x, y) => x - y)).toEqual(
+      [...a.idleMs, ...b.idleMs].sort((x, y) => x - y),
+    )
+    // idle: a 0.1 (1 -> 1.1), 0.2 (2 -> 2.2); b 0.9 (21 -> 21.9): median of the pool
+    expect(m.idleP50Ms).toBeCloseTo(0.2)
+    expect(m.acquireMaxMs).toBeCloseTo(1.7)
+    expect(m.grants).toBe(5)
+    expect(m.timeouts).toBe(1)
+    expect(m.cyclesPerS).toBeCloseTo((a.cyclesPerS + b.cyclesPerS) / 2)
+    // shares: a 66.7/33.3 over 3 grants, b 50/50 over 2
+    expect(m.sharesPct[0]).toBeCloseTo((200 + 100) / 5)
+    expect(m.sharesPct[1]).toBeCloseTo((100 + 100) / 5)
+    expect(mergeHandoff([a])).toBe(a)
+    expect(() => mergeHandoff([])).toThrow()
   })
 })

@@ -122,3 +122,52 @@ function arrivalOrder(
   }
   return { inOrder, contested }
 }
+
+/**
+ * The figures of one contender measured in several rounds (see `HandoffOptions.passes`),
+ * as if from one window: percentiles over the pooled latencies, counts summed, rates and
+ * shares averaged (weighted by the grants or contested grants they are taken over).
+ */
+export function mergeHandoff(rounds: readonly HandoffFigures[]): HandoffFigures {
+  const [first] = rounds
+  if (first === undefined) throw new Error('no handoff round to merge')
+  if (rounds.length === 1) return first
+  const sum = (f: (r: HandoffFigures) => number) => rounds.reduce((s, r) => s + f(r), 0)
+  const weighted = (f: (r: HandoffFigures) => number, w: (r: HandoffFigures) => number) => {
+    const counted = rounds.filter((r) => Number.isFinite(f(r)) && w(r) > 0)
+    const total = counted.reduce((s, r) => s + w(r), 0)
+    return total === 0 ? Number.NaN : counted.reduce((s, r) => s + f(r) * w(r), 0) / total
+  }
+  const idle = rounds.flatMap((r) => r.idleMs)
+  const acquire = rounds.flatMap((r) => r.acquireMs)
+  const ranks = Math.max(...rounds.map((r) => r.sharesPct.length))
+  return {
+    cyclesPerS: sum((r) => r.cyclesPerS) / rounds.length,
+    idleP50Ms: quantile(idle, 0.5),
+    idleP99Ms: quantile(idle, 0.99),
+    acquireP50Ms: quantile(acquire, 0.5),
+    acquireP99Ms: quantile(acquire, 0.99),
+    acquireMaxMs: Math.max(...rounds.map((r) => r.acquireMaxMs)),
+    selfReacquirePct: weighted(
+      (r) => r.selfReacquirePct,
+      (r) => r.grants,
+    ),
+    sharesPct: Array.from({ length: ranks }, (_, i) =>
+      weighted(
+        (r) => r.sharesPct[i] ?? 0,
+        (r) => r.grants,
+      ),
+    ),
+    overlaps: sum((r) => r.overlaps),
+    timeouts: sum((r) => r.timeouts),
+    inOrderPct: weighted(
+      (r) => r.inOrderPct,
+      (r) => r.contested,
+    ),
+    contested: sum((r) => r.contested),
+    acquireMs: acquire,
+    idleMs: idle,
+    grants: sum((r) => r.grants),
+    allGrants: sum((r) => r.allGrants),
+  }
+}

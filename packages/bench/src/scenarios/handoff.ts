@@ -5,7 +5,7 @@ import type { RoundTripProbe } from '../probes/round-trip-probe.js'
 import type { Results } from '../results.js'
 import { clockSlackMs, monotonicNs, msSince } from '../shared-clock.js'
 import { nextMessage } from '../worker-process.js'
-import { analyseHandoff, type HandoffFigures } from './handoff-analysis.js'
+import { analyseHandoff, type HandoffFigures, mergeHandoff } from './handoff-analysis.js'
 import {
   type HandoffDone,
   type HandoffStart,
@@ -26,8 +26,14 @@ export interface HandoffOptions {
    * first waits of fresh worker processes pay for JIT and lazily opened connections.
    */
   readonly warmupMs: number
-  /** Measured window of one round. */
+  /** Measured window of one contender at one process count, over all its passes. */
   readonly durationMs: number
+  /**
+   * Rounds each contender's window is split into, run in mirrored order (floor, Baton,
+   * peer, peer, Baton, floor for 2): a drift of the machine during the contenders' rounds
+   * then weighs on all of them alike. Their figures are merged (`mergeHandoff`).
+   */
+  readonly passes: number
   /** Process count of the untimed pass through the counting proxy (0: none). */
   readonly countAt: number
   /** Window of that counted pass. */
@@ -138,29 +144,65 @@ export async function contendRound(
 }
 
 /**
- * The timed round of one contender at `count` processes, recorded as rows of
- * `handoffScenario(count)` in `group` (whose floor is the reference of the ratios), plus
- * the acquire and idle distributions for the charts.
+ * The timed rounds of every contender at `count` processes: `options.passes` rounds each,
+ * in mirrored order, each `durationMs / passes` long; their merged figures are recorded as
+ * rows of `handoffScenario(count)` in `group` (whose floor is the reference of the
+ * ratios), with the acquire and idle distributions for the charts. A contender whose round
+ * fails is reported through `failed` and left out.
  */
-export async function runHandoff(
+export async function runHandoffs(
   backend: string,
-  contender: ContenderSpec,
+  contenders: readonly ContenderSpec[],
   target: BackendTarget,
   count: number,
   options: HandoffOptions,
   pool: WorkerPool,
   group: string,
   results: Pick<Results, 'add' | 'addDistribution'>,
+  failed: (contender: ContenderSpec, err: unknown) => void,
+  log: (line: string) => void = () => {},
 ): Promise<void> {
-  const f = await handoffRound(
-    backend,
-    contender,
-    target.url,
-    count,
-    options,
-    options.durationMs,
-    pool,
-  )
+  const passes = Math.max(1, Math.floor(options.passes))
+  const order: ContenderSpec[] = []
+  for (let pass = 0; pass < passes; pass++) {
+    order.push(...(pass % 2 === 0 ? contenders : [...contenders].reverse()))
+  }
+  const rounds = new Map<ContenderSpec, HandoffFigures[]>()
+  const broken = new Set<ContenderSpec>()
+  for (const contender of order) {
+    if (broken.has(contender)) continue
+    log(`handoff ${backend} x${count}: ${contender.name}`)
+    try {
+      const f = await handoffRound(
+        backend,
+        contender,
+        target.url,
+        count,
+        options,
+        options.durationMs / passes,
+        pool,
+      )
+      rounds.set(contender, [...(rounds.get(contender) ?? []), f])
+    } catch (err) {
+      broken.add(contender)
+      failed(contender, err)
+    }
+  }
+  for (const contender of contenders) {
+    const measured = rounds.get(contender)
+    if (broken.has(contender) || measured === undefined) continue
+    recordHandoff(backend, contender, count, group, mergeHandoff(measured), results)
+  }
+}
+
+function recordHandoff(
+  backend: string,
+  contender: ContenderSpec,
+  count: number,
+  group: string,
+  f: HandoffFigures,
+  results: Pick<Results, 'add' | 'addDistribution'>,
+): void {
   const scenario = handoffScenario(count)
   const base = { scenario, backend, contender: contender.name, role: contender.role, group }
   const least = f.sharesPct[f.sharesPct.length - 1] ?? Number.NaN
