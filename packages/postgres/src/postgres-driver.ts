@@ -144,6 +144,7 @@ export class PostgresDriver implements LockDriver {
         if (target.mode !== 'semaphore') this.#contended.note(target.claim)
         req.onContended?.()
       }
+      // an idle session first: `forWait` needs a signal, and `stop.signal` is made when read
       session ??=
         this.#pool.idleForWait(target.claim, req.ttlMs) ??
         (await this.#pool.forWait(target.claim, req.ttlMs, stop.signal))
