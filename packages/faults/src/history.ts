@@ -23,8 +23,18 @@ export type HistoryEvent =
   /** `validUntil` moved (a renewal confirmed), seen by the client's 10 ms sampler. */
   | { type: 'extend'; client: string; op: number; t: number; validUntil: number }
   | { type: 'read'; client: string; op: number; t: number; value: number; fence: string }
-  /** `isValid()` returned true just before a write; `validUntil` then. */
-  | { type: 'valid'; client: string; op: number; t: number; validUntil: number }
+  /**
+   * `isValid()` returned true just before a write: `checkedAt` is when it was called (older
+   * histories: `t`), `validUntil` the validity end then.
+   */
+  | {
+      type: 'valid'
+      client: string
+      op: number
+      t: number
+      checkedAt?: number
+      validUntil: number
+    }
   /** The first time the client saw `isValid()` false for this handle (before releasing it). */
   | { type: 'invalid'; client: string; op: number; t: number }
   /** The client did not write: the handle was no longer valid. */
@@ -97,6 +107,12 @@ export interface StoreEntry {
   accepted: boolean
   /** The fence of the last accepted write when this one arrived. */
   lastFence: string
+  /**
+   * The highest fence any read or accepted write had presented when this write arrived (the
+   * writer's own read included). The store accepts only a fence above `lastFence` and at least
+   * this one. Absent in logs of stores that took fences on writes only.
+   */
+  seenFence?: string
 }
 
 /** Milliseconds on the shared monotonic clock. */

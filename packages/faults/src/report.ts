@@ -55,7 +55,8 @@ export function guaranteesMarkdown(groups: readonly ReportGroup[], meta: ReportM
     '- **takeover**: p50 / max ms from the fault on the holder to a grant to another client.',
     '- **recovery**: p50 / max ms from the heal of a server or network fault to the next grant.',
     '- **rejected by fence**: writes the store refused because their fence was not above the last accepted',
-    '  one (fencing saved the store), and in parentheses those whose handle was no longer valid when sent;',
+    "  one or was below a newer holder's read (fencing saved the store), and in parentheses those whose",
+    '  handle was no longer valid when sent;',
     '  **accepted**: writes accepted.',
     '',
   ]

@@ -20,6 +20,7 @@ const entry = (
   fence: number,
   readValue: number,
   accepted: boolean,
+  seenFence = fence,
 ): StoreEntry => ({
   seq,
   client,
@@ -29,6 +30,7 @@ const entry = (
   value: readValue + 1,
   accepted,
   lastFence: '0',
+  seenFence: String(seenFence),
 })
 
 describe('S1: validity windows never overlap', () => {
@@ -135,11 +137,11 @@ describe('W1: the fenced store', () => {
     const r = checkStore(h.events, [entry(1, 'a', 1, 1, 0, true), entry(2, 'b', 1, 2, 0, true)])
     expect(r.violations.map((v) => v.message)).toEqual([expect.stringContaining('lost update')])
   })
-  test('a stale write the store accepted is flagged; one it rejected is counted as saved by fencing', () => {
+  test('a write sent after its window without a check inside it is flagged, accepted or refused', () => {
     const h = new History()
       .grant('a', 1, 0, 100, 1)
       .grant('b', 1, 101, 300, 2)
-      .write('a', 1, 150, 1, 1) // a's window ended at 100
+      .write('a', 1, 150, 1, 1) // a's window ended at 100, and a never checked
       .write('b', 1, 160, 2, 2)
     const accepted = checkStore(h.events, [
       entry(1, 'a', 1, 1, 0, true),
@@ -150,10 +152,77 @@ describe('W1: the fenced store', () => {
     ])
     const rejected = checkStore(h.events, [
       entry(1, 'b', 1, 2, 0, true),
-      entry(2, 'a', 1, 1, 0, false),
+      entry(2, 'a', 1, 1, 0, false, 2),
     ])
-    expect(rejected.violations).toEqual([])
+    expect(rejected.violations.map((v) => v.message)).toEqual([
+      expect.stringContaining('without a check inside its window'),
+    ])
     expect(rejected.summary).toMatchObject({ rejectedByFence: 1, staleRejected: 1 })
+  })
+  // a checked at 90 (valid until 100), was stopped from 91 to 400 and sent its write at 400;
+  // b was granted at 101 and reads and writes after a's write, or before it.
+  const stoppedAfterCheck = () =>
+    new History()
+      .grant('a', 1, 0, 100, 1)
+      .valid('a', 1, 90, 100, 400)
+      .grant('b', 1, 101, 600, 2)
+      .write('a', 1, 400, 1, 1)
+      .lag('a', 91, 405)
+      .write('b', 1, 450, 2, 2)
+  test('a write checked inside its window and delayed by a stop of its process: the fence decides', () => {
+    // refused (b had read first): fencing saved the store
+    const refused = checkStore(stoppedAfterCheck().events, [
+      entry(1, 'a', 1, 1, 0, false, 2),
+      entry(2, 'b', 1, 2, 0, true),
+    ])
+    expect(refused.violations).toEqual([])
+    expect(refused.summary).toMatchObject({ rejectedByFence: 1, staleRejected: 1, lateAccepted: 0 })
+    // accepted before b reached the store: b then builds on it, nothing lost
+    const early = checkStore(stoppedAfterCheck().events, [
+      entry(1, 'a', 1, 1, 0, true, 1),
+      entry(2, 'b', 1, 2, 1, true),
+    ])
+    expect(early.violations).toEqual([])
+    expect(early.summary).toMatchObject({ accepted: 2, lateAccepted: 1, finalValue: 2 })
+    // accepted although b's read had presented fence 2: the fence failed
+    const afterRead = checkStore(stoppedAfterCheck().events, [entry(1, 'a', 1, 1, 0, true, 2)])
+    expect(afterRead.violations.map((v) => v.message)).toEqual([
+      expect.stringContaining('after a newer holder reached the store'),
+    ])
+  })
+  test('a late write is excused only by a stop between its in-window check and the send', () => {
+    const store = [entry(1, 'a', 1, 1, 0, true, 1)]
+    const flagged = (h: History) => checkStore(h.events, store).violations.map((v) => v.checker)
+    // no stop recorded: 310 ms between the check and the send are not the client's own steps
+    const noLag = new History()
+      .grant('a', 1, 0, 100, 1)
+      .valid('a', 1, 90, 100)
+      .write('a', 1, 400, 1, 1)
+    expect(flagged(noLag)).toEqual(['W1'])
+    // a stop before the check, or one far shorter than the gap, does not explain it
+    expect(flagged(noLag.lag('a', 20, 60))).toEqual(['W1'])
+    const short = new History()
+      .grant('a', 1, 0, 100, 1)
+      .valid('a', 1, 90, 100)
+      .lag('a', 91, 150)
+      .write('a', 1, 400, 1, 1)
+    expect(flagged(short)).toEqual(['W1'])
+    // the check itself after the window's end (the handle was lost at 80) excuses nothing
+    const lateCheck = new History()
+      .grant('a', 1, 0, 100, 1)
+      .lost('a', 1, 80)
+      .valid('a', 1, 90, 100, 400)
+      .lag('a', 91, 405)
+      .write('a', 1, 400, 1, 1)
+    expect(flagged(lateCheck)).toEqual(['W1'])
+    // the same stop spanning the gap, and a check inside the window: excused
+    expect(flagged(stoppedAfterCheck())).toEqual([])
+    // a send within the client's own synchronous steps of the check, just past the end
+    const sync = new History()
+      .grant('a', 1, 0, 100, 1)
+      .valid('a', 1, 99.99, 100)
+      .write('a', 1, 100.2, 1, 1)
+    expect(flagged(sync)).toEqual([])
   })
 })
 

@@ -23,6 +23,11 @@ export class History {
     this.events.push({ type: 'write', client, op, t, fence: String(fence), value })
     return this
   }
+  /** An `isValid()` check that passed at `t` (logged at `t`, or at `loggedAt` after a stop). */
+  valid(client: string, op: number, t: number, validUntil: number, loggedAt = t): this {
+    this.events.push({ type: 'valid', client, op, t: loggedAt, checkedAt: t, validUntil })
+    return this
+  }
   invalid(client: string, op: number, t: number): this {
     this.events.push({ type: 'invalid', client, op, t })
     return this

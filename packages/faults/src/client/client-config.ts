@@ -24,7 +24,7 @@ export type Control = 'renew-blind' | 'constant-fence' | 'late-signal' | 'no-che
 /** Messages between a client and the harness over the fork IPC channel. */
 export type ToHarness =
   | { kind: 'event'; event: unknown }
-  | { kind: 'store'; id: number; op: 'read' }
+  | { kind: 'store'; id: number; op: 'read'; fence: string }
   | {
       kind: 'store'
       id: number

@@ -128,16 +128,19 @@ async function once(op: number): Promise<void> {
   if (signal.aborted) onLost()
   else signal.addEventListener('abort', onLost, { once: true })
   try {
-    const read = await store.read()
+    const read = await store.read(handle.fence)
     log({ type: 'read', op, value: read.value, fence: read.fence })
     await sleep(between(rand, config.holdMs))
+    // The check's time and validity are read before the check, so that a stop between the
+    // check and the log that follows cannot move either past the real validity end.
+    const checkedAt = nowMs()
+    const validUntil = checkedAt + handle.validForMs()
     const valid = control === 'no-check' ? true : handle.isValid()
     if (!valid) {
       log({ type: 'invalid', op })
       log({ type: 'skip', op })
     } else {
-      if (control !== 'no-check')
-        log({ type: 'valid', op, validUntil: nowMs() + handle.validForMs() })
+      if (control !== 'no-check') log({ type: 'valid', op, checkedAt, validUntil })
       const value = read.value + 1
       log({ type: 'write', op, fence: String(handle.fence), value })
       try {

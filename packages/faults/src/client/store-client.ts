@@ -2,9 +2,13 @@ import pg from 'pg'
 import type { ClientConfig } from './client-config.js'
 import { request } from './ipc.js'
 
-/** The client's view of the fenced store: read the counter, write it back with a fence. */
+/**
+ * The client's view of the fenced store: read the counter with the handle's fence, write it back
+ * with the same fence. The store takes the fence on both (a reader's fence refuses any lower
+ * one's later write), as a read-modify-write must present its token on every access.
+ */
 export interface StoreClient {
-  read(): Promise<{ value: number; fence: string }>
+  read(fence: bigint): Promise<{ value: number; fence: string }>
   /** True when accepted, false when the store refused the fence. */
   write(w: {
     fence: bigint
@@ -24,7 +28,7 @@ export async function openStore(config: ClientConfig): Promise<StoreClient> {
 /** The file store lives in the harness (one process owns the file); requests cross IPC. */
 function fileStore(): StoreClient {
   return {
-    read: () => request({ kind: 'store', op: 'read' }),
+    read: (fence) => request({ kind: 'store', op: 'read', fence: String(fence) }),
     write: (w) =>
       request({
         kind: 'store',
@@ -67,11 +71,11 @@ async function postgresStore(url: string): Promise<StoreClient> {
     }
   }
   return {
-    read: () =>
+    read: (fence) =>
       run(async (c) => {
-        const { rows } = await c.query(
-          'SELECT value, fence::text AS fence FROM faults_store WHERE id = 1',
-        )
+        const { rows } = await c.query('SELECT value, fence::text AS fence FROM faults_read($1)', [
+          String(fence),
+        ])
         return { value: Number(rows[0].value), fence: String(rows[0].fence) }
       }),
     write: (w) =>
