@@ -106,6 +106,7 @@ export function zookeeperContainer(): ContainerSpec {
       ZOO_4LW_COMMANDS_WHITELIST: 'srvr,ruok,mntr',
       ZOO_ADMINSERVER_ENABLED: 'false',
       ZOO_TICK_TIME: '250',
+      ZOO_CFG_EXTRA: 'forceSync=no', // the official image appends it to zoo.cfg
     },
     probe: zookeeperReady,
     url: (host, port) => `zk://${host}:${port}`,

@@ -148,6 +148,11 @@ async function startServers(
           'initLimit=40',
           'syncLimit=20',
           `dataDir=${data}`,
+          // Like the PostgreSQL (fsync=off) and MariaDB (flush at commit 0) test servers: the
+          // transaction log is written but not fsynced, so a write's reply does not wait on a
+          // disk that other tests' servers share. A kill -9 keeps what was written (the page
+          // cache outlives the process); only a host crash would lose it.
+          'forceSync=no',
           `clientPort=${port(i, 0)}`,
           `clientPortAddress=${host}`,
           `minSessionTimeout=${options.minSessionTimeoutMs ?? 500}`,

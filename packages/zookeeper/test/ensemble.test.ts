@@ -1,4 +1,3 @@
-import { connect } from 'node:net'
 import { Locker, type LockHandle } from '@baton-lock/core'
 import {
   type ClusterHandle,
@@ -7,6 +6,7 @@ import {
 } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { ZookeeperDriver } from '../src/index.js'
+import { fourLetters } from './zk-admin.js'
 
 // Three servers; workers contend for one key through every fault, and the history is
 // checked for overlapping validity windows and fence order (no retry hides a violation).
@@ -18,24 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await ensemble?.stop()
 })
-
-/** A four-letter-word command's reply (`srvr`, `stat`); empty when the server does not answer. */
-function fourLetters(member: ServerHandle, word: string): Promise<string> {
-  return new Promise((resolve) => {
-    let out = ''
-    const socket = connect({ host: member.host, port: member.port })
-    const timer = setTimeout(() => socket.destroy(), 2_000)
-    socket.once('connect', () => socket.write(word))
-    socket.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-    })
-    socket.once('error', () => {})
-    socket.once('close', () => {
-      clearTimeout(timer)
-      resolve(out)
-    })
-  })
-}
 
 async function leader(): Promise<ServerHandle> {
   const deadline = performance.now() + 60_000
