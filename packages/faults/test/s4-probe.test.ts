@@ -76,6 +76,20 @@ class LeakyBackend extends MemoryDriver {
   }
 }
 
+/** Worse (S4 negative control): what a given-up wait gets later is kept for a minute. */
+class StuckBackend extends MemoryDriver {
+  override async acquire(req: AcquireRequest): Promise<DriverLease | null> {
+    if (req.waitMs <= 0) return super.acquire(req)
+    void super
+      .acquire({ ...req, signal: new AbortController().signal, waitMs: 10_000, ttlMs: 60_000 })
+      .catch(() => undefined)
+    return Promise.race([
+      new Promise<null>((resolve) => req.signal.addEventListener('abort', () => resolve(null))),
+      sleep(req.waitMs).then(() => null),
+    ])
+  }
+}
+
 describe('S4 probe', () => {
   test('a slow release reply and a slow first connection are not counted as a leftover', async () => {
     const events = await probeS4(
@@ -100,4 +114,22 @@ describe('S4 probe', () => {
     expect(violations[0]?.message).toMatch(/tryAcquire calls/)
     expect(events.some((e) => (e.attempts ?? 0) > 1)).toBe(true)
   }, 30_000)
+
+  test('a key that stays taken is reported with what each driver and each member says of it', async () => {
+    const asked: string[] = []
+    const d = deploymentOf((store) => new StuckBackend(store ? { store } : {}))
+    d.memberViews = async (key) => {
+      asked.push(key)
+      return 'm1 (leader, zxid 0x1): held; m2 (follower, zxid 0x1): free'
+    }
+    const events = await probeS4(d, 'faults/s4-stuck')
+    expect(events.map((e) => e.freeAt)).toEqual([null, null])
+    expect(asked).toEqual(['faults/s4-stuck', 'faults/s4-stuck'])
+    expect(events[0]?.blocker).toMatch(/^holder: .*; waiter: .*; checker: .*"held":true/)
+    expect(events[0]?.blocker).toMatch(/; members: m1 \(leader, zxid 0x1\): held; m2/)
+    expect(checkS4(events).map((v) => v.message)).toEqual([
+      expect.stringMatching(/never free again after a timed-out acquire.*members: m1/),
+      expect.stringMatching(/never free again after a aborted acquire/),
+    ])
+  }, 60_000)
 })

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { MemoryDriver } from '@baton-lock/core'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type LockDriver, MemoryDriver } from '@baton-lock/core'
 import { RedlockDriver } from '@baton-lock/redis'
 import {
   type ClusterHandle,
@@ -255,6 +256,7 @@ async function clustered(
       capabilities: await capabilitiesOf(cluster.url),
       driver: () => createDriver(cluster.url),
       serverLeftovers: () => clusterLeftovers(backend, cluster),
+      ...(backend === 'zookeeper' ? { memberViews: (key) => zookeeperViews(cluster, key) } : {}),
       note: `${cluster.members.length} members on loopback`,
       stop: async () => {
         await Promise.allSettled(proxies.flat().map((p) => p.close()))
@@ -265,6 +267,44 @@ async function clustered(
     await Promise.allSettled(proxies.flat().map((p) => p.close()))
     await cluster.stop()
     throw err
+  }
+}
+
+/**
+ * Each ZooKeeper member's own answer for `key` (a driver on that member alone, and its mode
+ * and last zxid from \`srvr\`): members that agree on the zxid but not on the key's holder
+ * have diverged, which no client can cause.
+ */
+async function zookeeperViews(cluster: ClusterHandle, key: string): Promise<string> {
+  const views = await Promise.all(
+    cluster.members.map(async (member) => {
+      const srvr = await fourLetter(member.host, member.port, 'srvr').catch(() => '')
+      const mode = /Mode: (\w+)/.exec(srvr)?.[1] ?? 'not serving'
+      const zxid = /Zxid: (\w+)/.exec(srvr)?.[1] ?? '?'
+      const view = await askMember(`zk://${member.host}:${member.port}`, key)
+      return `${member.name} (${mode}, zxid ${zxid}): ${view}`
+    }),
+  )
+  return views.join('; ')
+}
+
+/** `inspect(key)` through a driver of its own on `url`, in words; never waits more than about 7 s. */
+async function askMember(url: string, key: string): Promise<string> {
+  let driver: LockDriver | undefined
+  try {
+    driver = await createDriver(url)
+    const info = await Promise.race([
+      driver.inspect?.(key),
+      sleep(5_000, 'timeout' as const, { ref: false }),
+    ])
+    if (info === 'timeout') return 'no answer in 5 s'
+    return info === null || info === undefined
+      ? 'free'
+      : `held, fence ${String(info.fence)}, ${info.holders} holder(s)`
+  } catch (err) {
+    return `failed (${err instanceof Error ? err.message : String(err)})`
+  } finally {
+    await Promise.race([driver?.close(), sleep(2_000, undefined, { ref: false })]).catch(() => {})
   }
 }
 

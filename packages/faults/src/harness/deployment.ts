@@ -52,6 +52,11 @@ export interface Deployment {
   capabilities: Capabilities
   /** Opens a driver for the harness's own probes (S4, H1). */
   driver(): Promise<LockDriver>
+  /**
+   * What each member says of `key` when asked on its own (ZooKeeper: every member answers
+   * reads from its own copy), for a report of a key that stayed taken: one line per member.
+   */
+  memberViews?(key: string): Promise<string>
   /** Server-side leftovers beyond the driver's inspect/list (sessions, leases, znodes, ...). */
   serverLeftovers(): Promise<Leftover[]>
   /** A deployment note for the report (e.g. Redis persistence). */

@@ -58,7 +58,7 @@ export async function probeS4(d: Deployment, key: string): Promise<S4[]> {
         }
         await sleep(10)
       }
-      const blocker = freeAt === null ? await blockerOf(drivers, key) : undefined
+      const blocker = freeAt === null ? await blockerOf(d, drivers, key) : undefined
       out.push({
         type: 's4',
         kind,
@@ -77,8 +77,15 @@ export async function probeS4(d: Deployment, key: string): Promise<S4[]> {
   return out
 }
 
-/** What each of the probe's drivers (holder, waiter, checker) reports for a key that stayed taken. */
-async function blockerOf(drivers: readonly LockDriver[], key: string): Promise<string> {
+/**
+ * What each of the probe's drivers (holder, waiter, checker) reports for a key that stayed
+ * taken, and where the deployment can say so, what each member reports on its own.
+ */
+async function blockerOf(
+  d: Deployment,
+  drivers: readonly LockDriver[],
+  key: string,
+): Promise<string> {
   const names = ['holder', 'waiter', 'checker']
   const seen = await Promise.all(
     drivers.map((driver, i) =>
@@ -88,7 +95,8 @@ async function blockerOf(drivers: readonly LockDriver[], key: string): Promise<s
       ),
     ),
   )
-  return seen.join('; ')
+  const members = await d.memberViews?.(key).catch((err: unknown) => `failed (${String(err)})`)
+  return members === undefined ? seen.join('; ') : `${seen.join('; ')}; members: ${members}`
 }
 
 const bigintAsText = (_: string, v: unknown) => (typeof v === 'bigint' ? String(v) : v)
