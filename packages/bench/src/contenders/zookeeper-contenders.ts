@@ -139,7 +139,7 @@ export async function startZookeeperBackend(): Promise<RunningBackend> {
     version: 'ZooKeeper (Debian zookeeper package, standalone)',
     provisioning: server.external
       ? 'external server (BATON_ZOOKEEPER_URL)'
-      : 'native zookeeper on a free loopback port',
+      : 'native zookeeper on a free loopback port, forceSync=no (as the PostgreSQL and MariaDB servers run without fsync)',
     stop: () => server.stop(),
   }
 }
