@@ -91,6 +91,11 @@ export type ProbeEvent =
        * probe driver's inspect saw it (the one naming an owner holds the blocking lock).
        */
       blocker?: string
+      /**
+       * The probe's holder waited 10 s for the key in vain: it was taken before the probe
+       * began (left by the scenario), so no acquire was given up.
+       */
+      takenBefore?: true
       boundMs: number
     }
   | { type: 'h1'; t: number; what: string; count: number; detail?: string }

@@ -3,6 +3,7 @@ import {
   type AcquireRequest,
   type DriverLease,
   type LockDriver,
+  Locker,
   MemoryDriver,
 } from '@baton-lock/core'
 import { describe, expect, test } from 'vitest'
@@ -131,5 +132,25 @@ describe('S4 probe', () => {
       expect.stringMatching(/never free again after a timed-out acquire.*members: m1/),
       expect.stringMatching(/never free again after a aborted acquire/),
     ])
+  }, 60_000)
+
+  test('a key the run left taken is reported, with its blocker, instead of ending the probe', async () => {
+    const d = deploymentOf((store) => new MemoryDriver(store ? { store } : {}))
+    const leftover = new Locker(await d.driver(), { ttlMs: TTL_MS })
+    await leftover.acquire('faults/s4-left')
+    d.memberViews = async () => 'm1 (leader, zxid 0x1): held'
+    const events = await probeS4(d, 'faults/s4-left')
+    expect(events.map((e) => [e.kind, e.takenBefore, e.freeAt])).toEqual([
+      ['timeout', true, null],
+      ['abort', true, null],
+    ])
+    const violations = checkS4(events)
+    expect(violations.map((v) => v.message)).toEqual([
+      expect.stringMatching(
+        /never free for the S4 probe: its holder waited 10 s in vain.*members: m1/,
+      ),
+      expect.stringMatching(/never free for the S4 probe/),
+    ])
+    await leftover.close()
   }, 60_000)
 })

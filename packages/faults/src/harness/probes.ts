@@ -4,6 +4,9 @@ import { type HistoryEvent, nowMs } from '../history.js'
 import type { Deployment } from './deployment.js'
 
 type S4 = Extract<HistoryEvent, { type: 's4' }>
+
+/** How long the probe's holder waits for the key (it is free unless the run left it taken). */
+const HOLDER_WAIT_MS = 10_000
 type H1 = Extract<HistoryEvent, { type: 'h1' }>
 
 /**
@@ -29,7 +32,25 @@ export async function probeS4(d: Deployment, key: string): Promise<S4[]> {
       // The checker's driver connects (and, on lease backends, gets its lease) before the window.
       const warm = await checker.acquire(`${key}:s4-checker`, { waitMs: 10_000 })
       await warm.release()
-      const held = await holderLocker.acquire(key, { waitMs: 10_000 })
+      const held = await holderLocker.acquire(key, { waitMs: HOLDER_WAIT_MS }).catch((err) => {
+        if (err instanceof LockTimeoutError) return null
+        throw err
+      })
+      if (held === null) {
+        const at = nowMs()
+        const blocker = await blockerOf(d, drivers, key)
+        out.push({
+          type: 's4',
+          kind,
+          blocker,
+          t: at,
+          releasedAt: at,
+          freeAt: null,
+          takenBefore: true,
+          boundMs,
+        })
+        continue
+      }
       const signal = kind === 'abort' ? AbortSignal.timeout(150) : undefined
       let gaveUpAt = 0
       try {
