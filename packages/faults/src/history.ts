@@ -92,10 +92,10 @@ export type ProbeEvent =
        */
       blocker?: string
       /**
-       * The probe's holder waited 10 s for the key in vain: it was taken before the probe
-       * began (left by the scenario), so no acquire was given up.
+       * Set when the probe's holder waited this long for the key in vain: it was taken before
+       * the probe began (left by the run), so no acquire was given up.
        */
-      takenBefore?: true
+      takenBeforeMs?: number
       boundMs: number
     }
   | { type: 'h1'; t: number; what: string; count: number; detail?: string }

@@ -6,8 +6,6 @@ import type { Violation } from './violation.js'
  * (a fresh tryAcquire succeeds) within the bound once the holder released: the given-up
  * attempt left nothing held.
  */
-const HOLDER_WAIT_TEXT = '10 s'
-
 export function checkS4(events: readonly HistoryEvent[]): Violation[] {
   const violations: Violation[] = []
   for (const e of events) {
@@ -16,8 +14,8 @@ export function checkS4(events: readonly HistoryEvent[]): Violation[] {
     if (ms !== null && ms <= e.boundMs) continue
     violations.push({
       checker: 'S4',
-      message: e.takenBefore
-        ? `key never free for the S4 probe: its holder waited ${HOLDER_WAIT_TEXT} in vain, so the run left it taken${e.blocker === undefined ? '' : ` (held by: ${e.blocker})`}`
+      message: e.takenBeforeMs
+        ? `key never free for the S4 probe: its holder waited ${e.takenBeforeMs} ms in vain, so the run left it taken${e.blocker === undefined ? '' : ` (held by: ${e.blocker})`}`
         : ms === null
           ? `key never free again after a ${e.kind === 'timeout' ? 'timed-out' : 'aborted'} acquire (bound ${e.boundMs} ms${e.blocker === undefined ? '' : `; held by: ${e.blocker}`})`
           : `key free ${ms.toFixed(0)} ms after release following a ${e.kind === 'timeout' ? 'timed-out' : 'aborted'} acquire (bound ${e.boundMs} ms${detailOf(e)})`,

@@ -4,10 +4,10 @@ import { type HistoryEvent, nowMs } from '../history.js'
 import type { Deployment } from './deployment.js'
 
 type S4 = Extract<HistoryEvent, { type: 's4' }>
+type H1 = Extract<HistoryEvent, { type: 'h1' }>
 
 /** How long the probe's holder waits for the key (it is free unless the run left it taken). */
 const HOLDER_WAIT_MS = 10_000
-type H1 = Extract<HistoryEvent, { type: 'h1' }>
 
 /**
  * S4 probe, with the harness's own Lockers on the deployment: a holder, then an acquire behind
@@ -46,7 +46,7 @@ export async function probeS4(d: Deployment, key: string): Promise<S4[]> {
           t: at,
           releasedAt: at,
           freeAt: null,
-          takenBefore: true,
+          takenBeforeMs: HOLDER_WAIT_MS,
           boundMs,
         })
         continue
