@@ -11,6 +11,7 @@ export type { MariadbOptions } from './mariadb.js'
 export { startMariadb } from './mariadb.js'
 export type { PostgresOptions } from './postgres.js'
 export { startPostgres } from './postgres.js'
+export { fourLetterWord } from './probes.js'
 export type {
   RedisClusterHandle,
   RedisClusterOptions,

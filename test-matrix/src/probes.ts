@@ -78,6 +78,19 @@ export function etcdReady(host: string, port: number): Promise<boolean> {
   })
 }
 
+/**
+ * A ZooKeeper four-letter word's reply (`srvr`, `stat`, `mntr`), read until the server
+ * closes; '' when it does not answer within `timeoutMs`.
+ */
+export async function fourLetterWord(
+  host: string,
+  port: number,
+  word: string,
+  timeoutMs = 2_000,
+): Promise<string> {
+  return (await exchange(host, port, word, () => false, timeoutMs)).toString()
+}
+
 /** ZooKeeper: the `srvr` four-letter word reports "Mode:" only while the server serves requests. */
 export async function zookeeperReady(host: string, port: number): Promise<boolean> {
   const reply = await exchange(host, port, 'srvr', () => false)

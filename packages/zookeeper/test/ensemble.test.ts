@@ -1,12 +1,12 @@
 import { Locker, type LockHandle } from '@baton-lock/core'
 import {
   type ClusterHandle,
+  fourLetterWord,
   type ServerHandle,
   startZookeeperEnsemble,
 } from '@baton-lock/test-matrix'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { ZookeeperDriver } from '../src/index.js'
-import { fourLetters } from './zk-admin.js'
 
 // Three servers; workers contend for one key through every fault, and the history is
 // checked for overlapping validity windows and fence order (no retry hides a violation).
@@ -23,7 +23,8 @@ async function leader(): Promise<ServerHandle> {
   const deadline = performance.now() + 60_000
   while (performance.now() < deadline) {
     for (const member of ensemble.members) {
-      if ((await fourLetters(member, 'srvr')).includes('Mode: leader')) return member
+      if ((await fourLetterWord(member.host, member.port, 'srvr')).includes('Mode: leader'))
+        return member
     }
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -35,7 +36,7 @@ async function busiest(): Promise<ServerHandle> {
   let best = ensemble.members[0] as ServerHandle
   let most = -1
   for (const member of ensemble.members) {
-    const clients = (await fourLetters(member, 'stat'))
+    const clients = (await fourLetterWord(member.host, member.port, 'stat'))
       .split('\n')
       .filter((l) => l.includes('(queued=')).length
     if (clients > most) [best, most] = [member, clients]

@@ -8,8 +8,8 @@ import { type AdminClient, adminClient, monitored } from './zk-admin.js'
 // Issue #18: one Locker holding thousands of locks on one session lost most of them,
 // because every renewal read each lock node (thousands of reads per interval queued on
 // one socket behind the acquisitions). One heartbeat per session now confirms every lock
-// whose node's watch has not fired. The server counts the requests: the hold must cost a
-// handful per renewal interval, not one per lock, so the check does not rest on timing.
+// whose node's watch has not fired. The server counts the requests: the hold must cost
+// far fewer than one per lock, so the check does not rest on timing.
 // The TTL is the ZooKeeper session timeout: a reply missing for that long ends the
 // session (correctly: the server may have expired it). 1.5 s did so once in a full test
 // run (4 workers on 2 cores); 3 s keeps the point (thousands of locks, one socket) with

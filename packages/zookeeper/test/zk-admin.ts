@@ -1,4 +1,4 @@
-import { connect } from 'node:net'
+import { fourLetterWord } from '@baton-lock/test-matrix'
 import { type ZkStat, zookeeper } from '../src/zk-client.js'
 
 /** A plain node-zookeeper-client session for tests to look at and break things. */
@@ -47,30 +47,12 @@ export async function adminClient(url: string): Promise<AdminClient> {
   }
 }
 
-/** A four-letter-word command's reply (`srvr`, `stat`); empty when the server does not answer. */
-export function fourLetters(member: { host: string; port: number }, word: string): Promise<string> {
-  return new Promise((resolve) => {
-    let out = ''
-    const socket = connect({ host: member.host, port: member.port })
-    const timer = setTimeout(() => socket.destroy(), 2_000)
-    socket.once('connect', () => socket.write(word))
-    socket.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-    })
-    socket.once('error', () => {})
-    socket.once('close', () => {
-      clearTimeout(timer)
-      resolve(out)
-    })
-  })
-}
-
 /** A number from the `mntr` four-letter word's reply (e.g. `zk_packets_received`). */
 export async function monitored(
   member: { host: string; port: number },
   name: string,
 ): Promise<number> {
-  const line = (await fourLetters(member, 'mntr'))
+  const line = (await fourLetterWord(member.host, member.port, 'mntr'))
     .split('\n')
     .find((l) => l.startsWith(`${name}\t`))
   if (line === undefined) throw new Error(`mntr did not report ${name}`)

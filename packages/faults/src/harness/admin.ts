@@ -1,5 +1,4 @@
 import { request } from 'node:http'
-import { connect } from 'node:net'
 import pg from 'pg'
 
 /** etcd's JSON gateway: POST `path` with `body` to one member. */
@@ -26,24 +25,6 @@ export function etcdJson(
     req.on('timeout', () => req.destroy(new Error('etcd status timed out')))
     req.on('error', reject)
     req.end(JSON.stringify(body))
-  })
-}
-
-/** A ZooKeeper four-letter command's reply ('' when the server does not answer). */
-export function fourLetter(host: string, port: number, command: string): Promise<string> {
-  return new Promise((resolve) => {
-    let text = ''
-    const socket = connect({ host, port })
-    const timer = setTimeout(() => socket.destroy(), 2_000)
-    socket.once('connect', () => socket.write(command))
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString()
-    })
-    socket.once('error', () => undefined)
-    socket.once('close', () => {
-      clearTimeout(timer)
-      resolve(text)
-    })
   })
 }
 

@@ -7,6 +7,7 @@ import {
   type ClusterHandle,
   type EtcdCluster,
   type FaultProxy,
+  fourLetterWord,
   harnessTmpdir,
   type ServerHandle,
   startEtcdCluster,
@@ -18,7 +19,7 @@ import {
   startZookeeperEnsemble,
 } from '@baton-lock/test-matrix'
 import { createDriver } from 'baton-lock'
-import { etcdJson, fourLetter, pgRows } from './admin.js'
+import { etcdJson, pgRows } from './admin.js'
 import type { BackendName, Deployment, Leftover } from './deployment.js'
 import { MemoryHost } from './memory-host.js'
 
@@ -229,7 +230,7 @@ async function clustered(
             const header = status.header as { member_id?: string } | undefined
             if (header?.member_id !== undefined && status.leader === header.member_id) return member
           } else if (
-            (await fourLetter(member.host, member.port, 'srvr')).includes('Mode: leader')
+            (await fourLetterWord(member.host, member.port, 'srvr')).includes('Mode: leader')
           ) {
             return member
           }
@@ -278,7 +279,7 @@ async function clustered(
 async function zookeeperViews(cluster: ClusterHandle, key: string): Promise<string> {
   const views = await Promise.all(
     cluster.members.map(async (member) => {
-      const srvr = await fourLetter(member.host, member.port, 'srvr').catch(() => '')
+      const srvr = await fourLetterWord(member.host, member.port, 'srvr').catch(() => '')
       const mode = /Mode: (\w+)/.exec(srvr)?.[1] ?? 'not serving'
       const zxid = /Zxid: (\w+)/.exec(srvr)?.[1] ?? '?'
       const view = await askMember(`zk://${member.host}:${member.port}`, key)
@@ -318,7 +319,7 @@ async function clusterLeftovers(
         const reply = await etcdJson(member.host, member.port, '/v3/lease/leases')
         return [{ what: 'etcd leases', count: ((reply.leases as unknown[]) ?? []).length }]
       }
-      const mntr = await fourLetter(member.host, member.port, 'mntr')
+      const mntr = await fourLetterWord(member.host, member.port, 'mntr')
       const ephemerals = /zk_ephemerals_count\s+(\d+)/.exec(mntr)?.[1]
       if (ephemerals === undefined) continue
       return [{ what: 'ephemeral znodes', count: Number(ephemerals) }]
