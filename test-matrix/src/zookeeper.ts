@@ -187,6 +187,13 @@ async function startServers(
               '-XX:-UsePerfData', // no hsperfdata files left in /tmp
               '-Djava.net.preferIPv4Stack=true',
               '-Dzookeeper.jmx.log4j.disable=true',
+              // A member whose election gets no answer re-sends its votes after a back-off
+              // that doubles from 200 ms up to 60 s, so a member that spent some seconds
+              // unable to reach a quorum can wait most of a minute before it tries again
+              // once it could (seen once under load: a majority that had not elected 60 s
+              // after its leader was cut off). A 2 s cap keeps retries frequent; it changes
+              // when votes are re-sent, not how they are counted.
+              '-Dzookeeper.fastleader.maxNotificationInterval=2000',
               ...(options.containerCheckIntervalMs === undefined
                 ? []
                 : [`-Dznode.container.checkIntervalMs=${options.containerCheckIntervalMs}`]),
