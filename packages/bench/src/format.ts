@@ -143,8 +143,8 @@ export function renderKeys(rows: readonly Row[], counts: readonly number[]): str
 /** The handoff table: one line per backend, process count and contender. */
 export function renderHandoff(rows: readonly Row[]): string {
   const lines = [
-    '| Backend | Processes | Contender | cycles/s | idle p50 (vs reference) | idle p99 (vs reference) | acquire p50 / p99 / max (ms) | grants in arrival order (%) | self re-acquire (%) | shares busiest / least (%) | round trips / scripts per grant | timed-out waits | overlaps |',
-    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| Backend | Processes | Contender | cycles/s | idle p50 (vs reference) | idle p99 (vs reference) | client CPU per grant, all workers (µs, vs reference) | acquire p50 / p99 / max (ms) | grants in arrival order (%) | self re-acquire (%) | shares busiest / least (%) | round trips / scripts per grant | timed-out waits | overlaps |',
+    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ]
   const handoffs = contendersOf(rows, (r) => r.scenario.startsWith('handoff, '))
   const processes = (scenario: string) => Number(/(\d+) processes/.exec(scenario)?.[1])
@@ -164,7 +164,7 @@ export function renderHandoff(rows: readonly Row[]): string {
           ? '-'
           : `${median(trips)}${scripts === undefined ? '' : ` / ${median(scripts)}`}`
       lines.push(
-        `| ${backend} | ${processes(scenario)} | ${escapeCell(contender)} | ${median(get('cycles/s'))} | ${withRatio(get('idle per handoff p50'))} | ${withRatio(get('idle per handoff p99'))} | ${median(get('acquire p50'))} / ${median(get('acquire p99'))} / ${median(get('acquire max'))} | ${median(get('grants in arrival order'))} | ${median(get('self re-acquire'))} | ${median(get('share of worker busiest'))} / ${median(get('share of worker least busy'))} | ${counted} | ${get('timed-out waits') === undefined ? '-' : formatNumber(get('timed-out waits')?.spread.max ?? Number.NaN)} | ${get('overlapping holds') === undefined ? '-' : formatNumber(get('overlapping holds')?.spread.max ?? Number.NaN)} |`,
+        `| ${backend} | ${processes(scenario)} | ${escapeCell(contender)} | ${median(get('cycles/s'))} | ${withRatio(get('idle per handoff p50'))} | ${withRatio(get('idle per handoff p99'))} | ${withRatio(get('client CPU per grant (all workers)'))} | ${median(get('acquire p50'))} / ${median(get('acquire p99'))} / ${median(get('acquire max'))} | ${median(get('grants in arrival order'))} | ${median(get('self re-acquire'))} | ${median(get('share of worker busiest'))} / ${median(get('share of worker least busy'))} | ${counted} | ${get('timed-out waits') === undefined ? '-' : formatNumber(get('timed-out waits')?.spread.max ?? Number.NaN)} | ${get('overlapping holds') === undefined ? '-' : formatNumber(get('overlapping holds')?.spread.max ?? Number.NaN)} |`,
       )
     }
   }

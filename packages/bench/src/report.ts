@@ -128,7 +128,11 @@ ${FLOORS}
   look misordered, so the reference floor shows what this machine allows). *Self
   re-acquire* = consecutive grants to the same worker. *Shares* = each worker's share of the
   grants (busiest and least busy; all in \`benchmarks.json\`). *Overlaps* counts grants seen
-  before the previous holder began releasing (must be 0). *Round trips / scripts per
+  before the previous holder began releasing (must be 0). *Client CPU per grant* = the
+  CPU time (user + system, \`process.cpuUsage()\`) of every worker process over its whole
+  loop, warm-up included, divided by every grant of the round: the holder's and the
+  waiters' work together (on a machine with fewer cores than workers and servers, this
+  CPU also delays the next grant). *Round trips / scripts per
   grant* come from a separate untimed pass at ${h.countAt} processes (${h.countMs} ms) with every
   worker connected through the counting proxy: request bursts per connection (PostgreSQL:
   \`Query\` and \`Sync\` messages), and on Redis the EVAL/EVALSHA/FCALL commands, over every

@@ -29,6 +29,29 @@ describe('analyseHandoff', () => {
     expect(f.timeouts).toBe(1)
   })
 
+  it('sums the CPU of every worker over the round (NaN if one did not measure it), and merging sums it', () => {
+    const measured = analyseHandoff(
+      [
+        { cycles: [cycle(0, 0, 1)], timeouts: 0, cpuUs: 300 },
+        { cycles: [cycle(0.5, 1.5, 2.5), cycle(3, 5, 6)], timeouts: 0, cpuUs: 450 },
+      ],
+      0,
+      10,
+    )
+    expect(measured.cpuUs).toBe(750)
+    expect(measured.allGrants).toBe(3)
+    const unmeasured = analyseHandoff(
+      [
+        { cycles: [cycle(0, 0, 1)], timeouts: 0, cpuUs: 300 },
+        { cycles: [cycle(0.5, 1.5, 2.5)], timeouts: 0 },
+      ],
+      0,
+      10,
+    )
+    expect(unmeasured.cpuUs).toBeNaN()
+    expect(mergeHandoff([measured, measured]).cpuUs).toBe(1500)
+  })
+
   it('flags a grant seen before the previous holder began to release', () => {
     const f = analyseHandoff(
       [

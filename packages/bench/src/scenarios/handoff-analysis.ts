@@ -31,6 +31,11 @@ export interface HandoffFigures {
   readonly grants: number
   /** Grants of the whole round, the window's edges included. */
   readonly allGrants: number
+  /**
+   * CPU (µs) all workers spent over the whole round (so over `allGrants`); NaN when a
+   * worker did not measure its own (loops sharing one process).
+   */
+  readonly cpuUs: number
 }
 
 type Tagged = HandoffCycle & { readonly worker: number }
@@ -47,7 +52,11 @@ type Tagged = HandoffCycle & { readonly worker: number }
  * that idle time is the workload's, not the lock's.
  */
 export function analyseHandoff(
-  perWorker: ReadonlyArray<{ readonly cycles: readonly HandoffCycle[]; readonly timeouts: number }>,
+  perWorker: ReadonlyArray<{
+    readonly cycles: readonly HandoffCycle[]
+    readonly timeouts: number
+    readonly cpuUs?: number
+  }>,
   startAtMs: number,
   endAtMs: number,
 ): HandoffFigures {
@@ -86,6 +95,7 @@ export function analyseHandoff(
     idleMs: idle,
     grants: all.length,
     allGrants: perWorker.reduce((sum, w) => sum + w.cycles.length, 0),
+    cpuUs: perWorker.reduce((sum, w) => sum + (w.cpuUs ?? Number.NaN), 0),
   }
 }
 
@@ -169,5 +179,6 @@ export function mergeHandoff(rounds: readonly HandoffFigures[]): HandoffFigures 
     idleMs: idle,
     grants: sum((r) => r.grants),
     allGrants: sum((r) => r.allGrants),
+    cpuUs: sum((r) => r.cpuUs),
   }
 }

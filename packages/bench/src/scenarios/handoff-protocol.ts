@@ -40,6 +40,12 @@ export interface HandoffDone {
   readonly cycles: readonly HandoffCycle[]
   /** Waits that ended without the lock. */
   readonly timeouts: number
+  /**
+   * CPU time (user + system, µs) of the worker's process over its whole loop, warm-up
+   * included: acquires, holds, releases and whatever the client runs meanwhile (renewal
+   * timers, heartbeats). Absent where loops share a process.
+   */
+  readonly cpuUs?: number
 }
 
 export function isReady(m: unknown): m is HandoffReady {

@@ -42,7 +42,10 @@ async function round(start: HandoffStart): Promise<void> {
   try {
     await send({ type: 'ready', nowNs: monotonicNs() })
     const go = await take<HandoffGo>('go')
-    await send({ type: 'done', ...(await contend(client, start, go)) })
+    const cpu0 = process.cpuUsage()
+    const loop = await contend(client, start, go)
+    const cpu = process.cpuUsage(cpu0)
+    await send({ type: 'done', ...loop, cpuUs: cpu.user + cpu.system })
     done = true
   } finally {
     const closing = client.close()

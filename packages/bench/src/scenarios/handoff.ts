@@ -221,6 +221,11 @@ function recordHandoff(
     ['timed-out waits', 'count', f.timeouts],
     ['grants in round (warm-up and edges included)', 'count', f.allGrants],
   ]
+  // Every process's CPU over the round against every grant of it: what a hand-off costs the
+  // clients in all, holder and waiters alike. On a machine with fewer cores than workers
+  // and servers, that CPU is also time the next grant waits for.
+  if (Number.isFinite(f.cpuUs) && f.allGrants > 0)
+    figures.push(['client CPU per grant (all workers)', 'µs', f.cpuUs / f.allGrants])
   for (const [metric, unit, value] of figures) results.add({ ...base, metric, unit, value })
   for (const [kind, values] of [
     ['acquire', f.acquireMs],
