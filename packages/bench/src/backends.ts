@@ -14,7 +14,7 @@ import {
   startEtcdBackend,
 } from './contenders/etcd-contenders.js'
 import { memoryFloor } from './contenders/memory-floor.js'
-import { mysqlFloor, mysqlServerWait } from './contenders/mysql-floor.js'
+import { mysqlFloor, mysqlServerWait, mysqlUnfenced } from './contenders/mysql-floor.js'
 import { postgresFloor, postgresServerWait } from './contenders/postgres-floor.js'
 import { advisoryLockPeer } from './contenders/postgres-peers.js'
 import { redisFloor, redisUnfenced } from './contenders/redis-floor.js'
@@ -84,6 +84,7 @@ export const BACKENDS: readonly BackendSpec[] = [
     name: 'mysql',
     start: startMysqlBackend,
     floor: mysqlFloor,
+    references: [mysqlUnfenced],
     createDriver: mysqlDriver,
     peers: [],
     handoffFloors: [mysqlServerWait],

@@ -61,8 +61,11 @@ const FLOORS = `- **What every floor pays.** Owner ids: every floor draws a rand
     *reference* row beside it.
   - PostgreSQL: \`pg_try_advisory_lock\` + \`pg_advisory_unlock\` (named prepared statements)
     on one connection; no fence (Baton reads a \`CACHE 1\` sequence per grant).
-  - MySQL/MariaDB: \`GET_LOCK(name, 0)\` + \`RELEASE_LOCK(name)\` on one connection; no fence
-    (Baton updates a durable InnoDB counter row per grant).
+  - MySQL/MariaDB (floor): one statement that takes \`GET_LOCK(name, 0)\` and, when granted,
+    bumps the name's row of an InnoDB fence table (\`INSERT ... WHERE GET_LOCK(...) = 1 ON
+    DUPLICATE KEY UPDATE fence = LAST_INSERT_ID(fence + 1)\`), then \`RELEASE_LOCK(name)\`, on
+    one connection: 2 round trips, a durable fence per grant, as the design's acquire. The
+    bare \`GET_LOCK\` + \`RELEASE_LOCK\` without a fence is shown as a *reference* row.
   - SQLite: one autocommit upsert that only overwrites an expired row + an owner-checked
     delete, on one better-sqlite3 connection with the driver's pragmas; no fence counter
     (Baton keeps one per key).
