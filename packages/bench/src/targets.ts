@@ -137,25 +137,35 @@ function handoff(rows: readonly Row[], backend: string, out: Verdict[]): void {
     measured: `p50 ${f(idle)} ms = ${x(idle.ratio)}; p99 ${f(idle99)} ms = ${x(idle99?.ratio)}`,
     verdict: judge(idle.ratio === undefined ? undefined : idle.ratio <= maxIdle),
   })
+  const referenceFloor = (metric: string) =>
+    rows.find(
+      (r) =>
+        r.scenario === h4 &&
+        r.metric === metric &&
+        r.role === 'floor' &&
+        r.backend === (own ? backend : 'postgres') &&
+        r.spread.runs > 0,
+    )
   const p99 = find(rows, h4, backend, 'acquire p99')
   const maxP99 = P99_MAX[backend] ?? 20
   if (p99 !== undefined) {
+    // The reference floor's own p99 beside Baton's: where the floor misses the bound too,
+    // the backend's hand-off latency (not Baton) is what keeps the target out of reach.
+    const floorP99 = referenceFloor('acquire p99')
+    const floorText =
+      floorP99 === undefined
+        ? ''
+        : `; reference floor ${f(floorP99)} ms${floorP99.spread.median < maxP99 ? '' : ' (misses it too)'}`
     out.push({
       target: `handoff acquire p99 (4 processes) < ${maxP99} ms`,
       backend,
-      measured: `${f(p99)} ms (worst run ${formatNumber(p99.spread.max)}, max ${f(find(rows, h4, backend, 'acquire max'))} ms)`,
+      measured: `${f(p99)} ms (worst run ${formatNumber(p99.spread.max)}, max ${f(find(rows, h4, backend, 'acquire max'))} ms)${floorText}`,
       verdict: judge(p99.spread.median < maxP99),
     })
   }
   const inOrder = find(rows, h4, backend, 'grants in arrival order')
   if (inOrder !== undefined) {
-    const reference = rows.find(
-      (r) =>
-        r.scenario === h4 &&
-        r.metric === 'grants in arrival order' &&
-        r.role === 'floor' &&
-        r.backend === (own ? backend : 'postgres'),
-    )
+    const reference = referenceFloor('grants in arrival order')
     out.push({
       target: `FIFO: >= ${FIFO_MIN}% of contested grants in arrival order (4 processes)`,
       backend,
