@@ -59,6 +59,10 @@ const FLOORS = `- **What every floor pays.** Owner ids: every floor draws a rand
     counter, then compare-and-delete (EVALSHA): 2 round trips, a fence per grant, as the
     design's acquire. The former floor, plain \`SET NX PX\` without a fence, is shown as a
     *reference* row beside it.
+  - Redis quorum (redlock, floor): the Redis floor's script on each of the 3 nodes in parallel,
+    granted on a majority with the largest of its counters as the fence, compare-and-delete
+    everywhere. The bare algorithm without a fence (plain \`SET NX PX\`, as node-redlock
+    sends) is shown as a *reference* row.
   - PostgreSQL: \`pg_try_advisory_lock\` + \`pg_advisory_unlock\` (named prepared statements)
     on one connection; no fence (Baton reads a \`CACHE 1\` sequence per grant).
   - MySQL/MariaDB (floor): one statement that takes \`GET_LOCK(name, 0)\` and, when granted,

@@ -8,8 +8,9 @@ import { redlockClient } from './redis-peers.js'
 
 // The quorum rows: Baton's RedlockDriver against node-redlock (@sesamecare-oss/redlock, the
 // maintained ioredis fork of `redlock`) and redis-semaphore's RedlockMutex, on 3 independent
-// loopback masters. The floor is the bare algorithm: SET NX PX on every node at once, granted
-// on a majority, compare-and-delete everywhere.
+// loopback masters. The floor is the algorithm with a fence per node: SET NX PX + INCR on every
+// node at once, granted on a majority, compare-and-delete everywhere; the bare algorithm
+// without a fence is a reference row.
 
 const TTL_MS = 30_000
 const NODES = 3
@@ -37,10 +38,65 @@ async function quitAll(clients: Redis[]): Promise<void> {
   await Promise.all(clients.map((c) => c.quit().catch(() => undefined)))
 }
 
-/** The hand-written quorum floor: one parallel SET NX PX round, a majority, release everywhere. Attempt-only. */
+// Per node: SET NX PX and, when granted, INCR of the key's fence counter (as the Redis floor).
+const FENCED_ACQUIRE_LUA = `if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('incr', KEYS[2]) end return false`
+
+type FencedRedis = ReleasingRedis & {
+  floorAcquire(key: string, fenceKey: string, owner: string, ttl: number): Promise<number | null>
+}
+
+/**
+ * The hand-written quorum floor, paying what the design requires of a grant (as the Redis
+ * floor does): one script per node, in parallel, that does `SET key owner NX PX ttl` and
+ * `INCR` of the node's fence counter for the key; granted on a majority, the fence the
+ * largest of the majority's counters; compare-and-delete everywhere. Attempt-only.
+ */
 export const redlockFloor: ContenderSpec = {
-  name: 'floor: SET NX PX on every node, majority, compare-and-delete everywhere',
+  name: 'floor: SET NX PX + INCR fence (script) on every node, majority, compare-and-delete everywhere',
   role: 'floor',
+  waits: false,
+  async open(target: BackendTarget): Promise<LockClient> {
+    const clients = (await connectAll(target)) as FencedRedis[]
+    for (const c of clients) {
+      c.defineCommand('floorRelease', { numberOfKeys: 1, lua: RELEASE_LUA })
+      c.defineCommand('floorAcquire', { numberOfKeys: 2, lua: FENCED_ACQUIRE_LUA })
+    }
+    const majority = Math.floor(clients.length / 2) + 1
+    const releaseAll = async (key: string, owner: string) => {
+      await Promise.allSettled(clients.map((c) => c.floorRelease(key, owner)))
+    }
+    return {
+      async acquire(key: string): Promise<Release | null> {
+        const owner = ownerId()
+        const replies = await Promise.allSettled(
+          clients.map((c) => c.floorAcquire(key, `${key}:fence`, owner, TTL_MS)),
+        )
+        let granted = 0
+        let fence = 0
+        for (const r of replies) {
+          if (r.status !== 'fulfilled' || r.value === null) continue
+          granted += 1
+          if (r.value > fence) fence = r.value
+        }
+        if (granted < majority || fence <= 0) {
+          if (granted > 0) await releaseAll(key, owner)
+          return null
+        }
+        return () => releaseAll(key, owner)
+      },
+      close: () => quitAll(clients),
+    }
+  },
+}
+
+/**
+ * The bare quorum algorithm without a fence (the floor before fences were required of it),
+ * shown beside the floor as a reference: plain `SET NX PX` on every node at once, granted on
+ * a majority, compare-and-delete everywhere. Attempt-only.
+ */
+export const redlockUnfenced: ContenderSpec = {
+  name: 'reference: SET NX PX on every node, majority, compare-and-delete everywhere, no fence',
+  role: 'reference',
   waits: false,
   async open(target: BackendTarget): Promise<LockClient> {
     const clients = (await connectAll(target)) as ReleasingRedis[]
@@ -132,6 +188,7 @@ export const redlockBackend: BackendSpec = {
   name: 'redlock',
   start: startRedlockBackend,
   floor: redlockFloor,
+  references: [redlockUnfenced],
   createDriver: redlockDriver,
   peers: [nodeRedlockPeer, redlockMutexPeer],
   crossProcess: true,
