@@ -20,7 +20,15 @@ import {
   type QuorumKeys,
   quorumKeys,
 } from './plain-layout.js'
-import { defineQuorumScripts, type QuorumClient } from './redlock-scripts.js'
+import { LockKeyCache } from './redis-key.js'
+import {
+  defineQuorumScripts,
+  type QuorumCallKeys,
+  type QuorumClient,
+  quorumAcquireOn,
+  quorumCallKeys,
+  quorumReleaseOn,
+} from './redlock-scripts.js'
 import { QuorumWakeups } from './redlock-wakeups.js'
 import { evictionWarning, readRunId, readServerFacts } from './server-facts.js'
 
@@ -63,6 +71,8 @@ export interface RedlockDriverOptions {
 /** One independent master. */
 interface QuorumNode {
   readonly client: QuorumClient
+  /** No ioredis `keyPrefix` on the client: acquire and release go as `ScriptCall`s. */
+  readonly direct: boolean
   /** `host:port`, for messages (never credentials). */
   readonly label: string
   runId: string | undefined
@@ -70,7 +80,7 @@ interface QuorumNode {
 }
 
 interface QuorumLease {
-  readonly keys: QuorumKeys
+  readonly keys: QuorumCallKeys
 }
 
 /** Thrown when fewer than a majority of the nodes answered (not a refusal: nobody can tell who holds it). */
@@ -93,6 +103,8 @@ export class RedlockDriver implements LockDriver {
   readonly #quorum: number
   readonly #ownsClients: boolean
   readonly #layout: KeyLayout
+  /** Each key's quorum keys and their encodings, for the last 1,024 keys (no SHA-256 per cycle). */
+  readonly #keys: LockKeyCache<QuorumCallKeys>
   readonly #prefix: string
   readonly #driftFactor: number
   readonly #driftMs: number
@@ -187,6 +199,10 @@ export class RedlockDriver implements LockDriver {
     }
     if (clients.length === 0) throw new TypeError('RedlockDriver needs at least one node')
     this.#layout = checkLayout(layout)
+    const keyLayout = this.#layout
+    this.#keys = new LockKeyCache(this.#prefix, (prefix, key) =>
+      quorumCallKeys(quorumKeys(keyLayout, prefix, key), key),
+    )
     this.#pollMs =
       options.pollMs !== undefined
         ? positive(options.pollMs, 'pollMs')
@@ -200,6 +216,7 @@ export class RedlockDriver implements LockDriver {
       const o = client.options
       const node: QuorumNode = {
         client: defineQuorumScripts(client),
+        direct: !o.keyPrefix,
         label: `${o.host ?? '?'}:${o.port ?? '?'}`,
         runId: undefined,
         onReady: () => this.#onReconnect(node),
@@ -251,7 +268,7 @@ export class RedlockDriver implements LockDriver {
 
   async acquire(req: AcquireRequest): Promise<DriverLease | null> {
     if (!this.#ready) await this.ready()
-    const keys = quorumKeys(this.#layout, this.#prefix, req.key)
+    const keys = this.#keys.get(req.key)
     if (req.waitMs <= 0) {
       const result = await this.#attempt(req, keys)
       return typeof result === 'number' ? null : result
@@ -278,7 +295,7 @@ export class RedlockDriver implements LockDriver {
           exec(): Promise<Array<[Error | null, unknown]> | null>
         }
         leases.forEach((lease, i) => {
-          pipeline.quorumRenew((keys[i] as QuorumKeys).lock, lease.owner, ttl)
+          pipeline.quorumRenew((keys[i] as QuorumCallKeys).lock, lease.owner, ttl)
         })
         const replies = (await pipeline.exec()) ?? []
         // A node whose connection failed answers every command with an error: it did not answer.
@@ -302,7 +319,7 @@ export class RedlockDriver implements LockDriver {
           `redlock: "${lease.key}" renewed on ${renewed} of ${this.#nodes.length} nodes in time; a majority (${this.#quorum}) is needed`,
         ),
       )
-      this.#lifecycle.track(this.#releaseEverywhere(keys[i] as QuorumKeys, lease.owner))
+      this.#lifecycle.track(this.#releaseEverywhere(keys[i] as QuorumCallKeys, lease.owner))
       return { ok: false }
     })
   }
@@ -386,7 +403,7 @@ export class RedlockDriver implements LockDriver {
 
   /** Frees whatever a failed acquire of `req` may have been granted, on every node, owner-checked. */
   async abandon(req: AcquireRequest): Promise<void> {
-    await this.#releaseEverywhere(quorumKeys(this.#layout, this.#prefix, req.key), req.owner)
+    await this.#releaseEverywhere(this.#keys.get(req.key), req.owner)
   }
 
   close(): Promise<void> {
@@ -409,12 +426,12 @@ export class RedlockDriver implements LockDriver {
    * validity budget (and their counters agree on the fence); otherwise whatever was granted
    * is released again and the result is the holder's shortest PTTL (-1 when unknown).
    */
-  async #attempt(req: AcquireRequest, keys: QuorumKeys): Promise<DriverLease | number> {
+  async #attempt(req: AcquireRequest, keys: QuorumCallKeys): Promise<DriverLease | number> {
     const ttl = Math.max(1, Math.floor(req.ttlMs))
     const startedAt = performance.now()
     const round = Promise.allSettled(
       this.#nodes.map((n) =>
-        n.client.quorumAcquire(keys.lock, keys.fence, req.owner, ttl, req.key),
+        quorumAcquireOn(n.client, n.direct, keys, req.owner, ttl, req.key),
       ),
     )
     this.#lifecycle.track(round)
@@ -463,7 +480,7 @@ export class RedlockDriver implements LockDriver {
     return known.length > 0 ? Math.min(...known) : -1
   }
 
-  async #wait(req: AcquireRequest, keys: QuorumKeys): Promise<DriverLease | null> {
+  async #wait(req: AcquireRequest, keys: QuorumCallKeys): Promise<DriverLease | null> {
     const deadlineMs = performance.now() + req.waitMs
     const wakeup = this.#wakeups.enter(keys.channel)
     const backoff = new Backoff({ minMs: 20, maxMs: 1_000 })
@@ -511,9 +528,9 @@ export class RedlockDriver implements LockDriver {
   }
 
   /** Compare-and-delete (plus PUBLISH) on every node; how many still had it. Never throws. */
-  async #releaseEverywhere(keys: QuorumKeys, owner: string): Promise<number> {
+  async #releaseEverywhere(keys: QuorumCallKeys, owner: string): Promise<number> {
     const replies = await Promise.allSettled(
-      this.#nodes.map((n) => n.client.quorumRelease(keys.lock, owner, keys.channel)),
+      this.#nodes.map((n) => quorumReleaseOn(n.client, n.direct, keys, owner)),
     )
     return replies.filter((r) => r.status === 'fulfilled' && r.value === 1).length
   }
@@ -524,8 +541,8 @@ export class RedlockDriver implements LockDriver {
     )
   }
 
-  #keysOf(lease: DriverLease): QuorumKeys {
-    return this.#leases.get(lease)?.data.keys ?? quorumKeys(this.#layout, this.#prefix, lease.key)
+  #keysOf(lease: DriverLease): QuorumCallKeys {
+    return this.#leases.get(lease)?.data.keys ?? this.#keys.get(lease.key)
   }
 
   async #initialize(): Promise<void> {

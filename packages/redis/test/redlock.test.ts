@@ -79,6 +79,45 @@ describe('redlock quorum mode', () => {
     expect(await holders(key, lease.owner)).toBe(0)
   })
 
+  it('node clients with an ioredis keyPrefix: acquire, inspect, renew and release all use the prefixed keys', async () => {
+    const clients = members.map((m) =>
+      new Redis({ host: m.host, port: m.port, keyPrefix: 'app:', lazyConnect: true }).on(
+        'error',
+        () => {},
+      ),
+    )
+    const d = new RedlockDriver({ nodes: clients, ownsClients: true, onWarning: () => {} })
+    drivers.push(d)
+    await d.ready()
+    const key = uniqueKey('prefixed')
+    const { lock } = lockKeys('baton', key)
+    const lease = await d.acquire(driverRequest(key, { ttlMs: 5_000 }))
+    if (lease === null) throw new Error('not granted')
+    const owners = await Promise.all(raw.map((r) => r.get(`app:${lock}`)))
+    expect(owners).toEqual(members.map(() => lease.owner))
+    expect(await Promise.all(raw.map((r) => r.exists(lock)))).toEqual(members.map(() => 0))
+    expect((await d.inspect(key))?.owner).toBe(lease.owner)
+    expect((await d.renew(lease, 5_000)).ok).toBe(true)
+    expect(await d.release(lease)).toBe(true)
+    expect(await Promise.all(raw.map((r) => r.exists(`app:${lock}`)))).toEqual(members.map(() => 0))
+  })
+
+  it('after SCRIPT FLUSH on the nodes, acquire and release still run (the scripts are sent again)', async () => {
+    const d = await driver()
+    const key = uniqueKey('flushed')
+    const first = await d.acquire(driverRequest(key, { ttlMs: 5_000 }))
+    if (first === null) throw new Error('not granted')
+    expect(await d.release(first)).toBe(true)
+    await Promise.all(raw.map((r) => r.script('FLUSH')))
+    const lease = await d.acquire(driverRequest(key, { ttlMs: 5_000 }))
+    if (lease === null) throw new Error('not granted after SCRIPT FLUSH')
+    expect(lease.fence).toBe(first.fence + 1n)
+    expect(await holders(key, lease.owner)).toBe(5)
+    await Promise.all(raw.map((r) => r.script('FLUSH')))
+    expect(await d.release(lease)).toBe(true)
+    expect(await holders(key, lease.owner)).toBe(0)
+  })
+
   it('a majority holder blocks, a minority holder does not; a refused attempt leaves nothing behind', async () => {
     const a = await driver()
     const key = uniqueKey('split')
