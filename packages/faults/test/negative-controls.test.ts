@@ -25,7 +25,9 @@ const cases: { control: Control; checker: CheckerName; holdMs?: [number, number]
   // holds longer than the TTL: the backend expires the lease the blind renewals never asked about
   { control: 'renew-blind', checker: 'S1', holdMs: [1_200, 1_600] },
   { control: 'constant-fence', checker: 'S3' },
-  { control: 'late-signal', checker: 'N1' },
+  // long holds too: the pause must land before the holder's check, so that it sees the lease
+  // invalid while the late signal has not aborted (a pause after the write went unexercised)
+  { control: 'late-signal', checker: 'N1', holdMs: [1_200, 1_600] },
   // long holds: the pause must land between the read and the unchecked write (with short
   // holds it sometimes landed outside, and the control went unexercised)
   { control: 'no-check', checker: 'W1', holdMs: [1_200, 1_600] },
