@@ -13,13 +13,7 @@ import {
 import { Redis, type RedisOptions } from 'ioredis'
 import { connectClient, SAFE_CLIENT_OPTIONS } from './create-client.js'
 import { parseMultiHostUrl } from './multi-host-url.js'
-import {
-  checkLayout,
-  fenceKeyPattern,
-  type KeyLayout,
-  type QuorumKeys,
-  quorumKeys,
-} from './plain-layout.js'
+import { checkLayout, fenceKeyPattern, type KeyLayout, quorumKeys } from './plain-layout.js'
 import { LockKeyCache } from './redis-key.js'
 import {
   defineQuorumScripts,
@@ -430,9 +424,7 @@ export class RedlockDriver implements LockDriver {
     const ttl = Math.max(1, Math.floor(req.ttlMs))
     const startedAt = performance.now()
     const round = Promise.allSettled(
-      this.#nodes.map((n) =>
-        quorumAcquireOn(n.client, n.direct, keys, req.owner, ttl, req.key),
-      ),
+      this.#nodes.map((n) => quorumAcquireOn(n.client, n.direct, keys, req.owner, ttl, req.key)),
     )
     this.#lifecycle.track(round)
     const replies = await round
