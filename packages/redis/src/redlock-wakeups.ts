@@ -66,19 +66,19 @@ export class QuorumWakeups {
     let left = false
     let armed = current.generation
     return {
-      subscribed: (untilMs, signal) => sleepUntil(untilMs, signal, current.subscribed),
+      subscribed: (untilMs, signal) =>
+        sleepUntil(untilMs, signal, (wake) => {
+          current.subscribed.then(wake, wake)
+          return undefined
+        }),
       arm: () => {
         armed = current.generation
       },
       sleep: (untilMs, signal) => {
         if (this.#closed || current.generation !== armed) return Promise.resolve()
-        return new Promise<void>((resolve) => {
-          const done = () => {
-            current.sleepers.delete(done)
-            resolve()
-          }
-          current.sleepers.add(done)
-          sleepUntil(untilMs, signal).then(done, done)
+        return sleepUntil(untilMs, signal, (wake) => {
+          current.sleepers.add(wake)
+          return () => current.sleepers.delete(wake)
         })
       },
       leave: () => {
@@ -131,19 +131,35 @@ export class QuorumWakeups {
   }
 }
 
-/** Resolves at `untilMs`, on abort, or when `until` settles. */
-function sleepUntil(untilMs: number, signal: AbortSignal, until?: Promise<void>): Promise<void> {
+/**
+ * Resolves at `untilMs`, on abort, or when `wakeOn`'s wake is called, whichever comes first,
+ * and then drops the others: the timer, the abort listener and (through what `wakeOn`
+ * returns) the wake's registration. A waiter woken by release messages sleeps again after
+ * each refused attempt, so a timer or listener left behind per sleep would pile up on the
+ * request's signal for as long as the holder's PTTL.
+ */
+function sleepUntil(
+  untilMs: number,
+  signal: AbortSignal,
+  wakeOn?: (wake: () => void) => (() => unknown) | undefined,
+): Promise<void> {
   const ms = Math.min(untilMs - performance.now(), 2 ** 31 - 1)
   if (ms <= 0 || signal.aborted) return Promise.resolve()
   return new Promise<void>((resolve) => {
+    let settled = false
+    let unregister: (() => unknown) | undefined
     const done = () => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
       signal.removeEventListener('abort', done)
+      unregister?.()
       resolve()
     }
     const timer = setTimeout(done, ms)
     timer.unref()
     signal.addEventListener('abort', done, { once: true })
-    until?.then(done, done)
+    unregister = wakeOn?.(done)
+    if (settled) unregister?.()
   })
 }

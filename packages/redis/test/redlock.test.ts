@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { isLockError, Locker } from '@baton-lock/core'
 import { runConformance } from '@baton-lock/core/conformance'
 import { driverRequest, uniqueKey } from '@baton-lock/core/driver'
@@ -116,6 +117,31 @@ describe('redlock quorum mode', () => {
     await Promise.all(raw.map((r) => r.script('FLUSH')))
     expect(await d.release(lease)).toBe(true)
     expect(await holders(key, lease.owner)).toBe(0)
+  })
+
+  it('a waiter woken again and again by release messages leaves no abort listener or timer behind per sleep', async () => {
+    const holder = await driver()
+    const waiter = await driver()
+    const key = uniqueKey('rewoken')
+    const { channel } = lockKeys('baton', key)
+    const held = await holder.acquire(driverRequest(key, { ttlMs: 10_000 }))
+    if (held === null) throw new Error('not granted')
+    const abort = new AbortController()
+    const waiting = waiter.acquire(
+      driverRequest(key, { ttlMs: 5_000, waitMs: 8_000, signal: abort.signal }),
+    )
+    // Each message wakes the waiter, which is refused (the holder's PTTL is about 10 s) and
+    // sleeps again: 30 sleeps within one PTTL.
+    for (let i = 0; i < 30; i++) {
+      await raw[i % raw.length]?.publish(channel, '')
+      await new Promise((r) => setTimeout(r, 15))
+    }
+    expect(getEventListeners(abort.signal, 'abort').length).toBeLessThanOrEqual(2)
+    expect(await holder.release(held)).toBe(true)
+    const lease = await waiting
+    expect(lease).not.toBeNull()
+    if (lease) expect(await waiter.release(lease)).toBe(true)
+    expect(getEventListeners(abort.signal, 'abort').length).toBe(0)
   })
 
   it('a majority holder blocks, a minority holder does not; a refused attempt leaves nothing behind', async () => {
