@@ -40,14 +40,18 @@ for (const file of files) {
   passed += report.numPassedTests ?? 0
   failed += report.numFailedTests ?? 0
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
-  suitesFailed += report.numFailedTestSuites ?? 0
+  // Not vitest's numFailedTestSuites: that counts every describe block holding a failed test
+  // too, so one failed test printed "2 test file(s) failed to run". A file failed to run when
+  // it failed with no failed test in it (an import error, a failing hook).
   for (const suite of report.testResults ?? []) {
     const file = relative(process.cwd(), suite.name ?? '?')
     const failedTests = (suite.assertionResults ?? []).filter((t) => t.status === 'failed')
     for (const t of failedTests)
       failures.push(`${file} > ${t.fullName ?? t.title}: ${firstLine(t.failureMessages?.[0])}`)
-    if (failedTests.length === 0 && suite.status === 'failed')
+    if (failedTests.length === 0 && suite.status === 'failed') {
+      suitesFailed += 1
       failures.push(`${file}: ${firstLine(suite.message)}`)
+    }
   }
 }
 
