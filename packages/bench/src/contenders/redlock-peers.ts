@@ -46,6 +46,47 @@ type FencedRedis = ReleasingRedis & {
 }
 
 /**
+ * One quorum round on `clients`: `grantOn` asks one node (resolving with the node's fence
+ * counter, or 1 without a fence, when granted, and null when refused); granted on a
+ * majority, the largest answer its fence; compare-and-delete everywhere otherwise and on
+ * release.
+ */
+function quorumClient(
+  clients: ReleasingRedis[],
+  grantOn: (client: ReleasingRedis, key: string, owner: string) => Promise<number | null>,
+): LockClient {
+  const majority = Math.floor(clients.length / 2) + 1
+  const releaseAll = async (key: string, owner: string) => {
+    await Promise.allSettled(clients.map((c) => c.floorRelease(key, owner)))
+  }
+  return {
+    async acquire(key: string): Promise<Release | null> {
+      const owner = ownerId()
+      const replies = await Promise.allSettled(clients.map((c) => grantOn(c, key, owner)))
+      let granted = 0
+      let fence = 0
+      for (const r of replies) {
+        if (r.status !== 'fulfilled' || r.value === null) continue
+        granted += 1
+        if (r.value > fence) fence = r.value
+      }
+      if (granted < majority || fence <= 0) {
+        if (granted > 0) await releaseAll(key, owner)
+        return null
+      }
+      return () => releaseAll(key, owner)
+    },
+    close: () => quitAll(clients),
+  }
+}
+
+async function connectReleasing(target: BackendTarget): Promise<ReleasingRedis[]> {
+  const clients = (await connectAll(target)) as ReleasingRedis[]
+  for (const c of clients) c.defineCommand('floorRelease', { numberOfKeys: 1, lua: RELEASE_LUA })
+  return clients
+}
+
+/**
  * The hand-written quorum floor, paying what the design requires of a grant (as the Redis
  * floor does): one script per node, in parallel, that does `SET key owner NX PX ttl` and
  * `INCR` of the node's fence counter for the key; granted on a majority, the fence the
@@ -56,36 +97,13 @@ export const redlockFloor: ContenderSpec = {
   role: 'floor',
   waits: false,
   async open(target: BackendTarget): Promise<LockClient> {
-    const clients = (await connectAll(target)) as FencedRedis[]
+    const clients = (await connectReleasing(target)) as FencedRedis[]
     for (const c of clients) {
-      c.defineCommand('floorRelease', { numberOfKeys: 1, lua: RELEASE_LUA })
       c.defineCommand('floorAcquire', { numberOfKeys: 2, lua: FENCED_ACQUIRE_LUA })
     }
-    const majority = Math.floor(clients.length / 2) + 1
-    const releaseAll = async (key: string, owner: string) => {
-      await Promise.allSettled(clients.map((c) => c.floorRelease(key, owner)))
-    }
-    return {
-      async acquire(key: string): Promise<Release | null> {
-        const owner = ownerId()
-        const replies = await Promise.allSettled(
-          clients.map((c) => c.floorAcquire(key, `${key}:fence`, owner, TTL_MS)),
-        )
-        let granted = 0
-        let fence = 0
-        for (const r of replies) {
-          if (r.status !== 'fulfilled' || r.value === null) continue
-          granted += 1
-          if (r.value > fence) fence = r.value
-        }
-        if (granted < majority || fence <= 0) {
-          if (granted > 0) await releaseAll(key, owner)
-          return null
-        }
-        return () => releaseAll(key, owner)
-      },
-      close: () => quitAll(clients),
-    }
+    return quorumClient(clients, (c, key, owner) =>
+      (c as FencedRedis).floorAcquire(key, `${key}:fence`, owner, TTL_MS),
+    )
   },
 }
 
@@ -99,27 +117,9 @@ export const redlockUnfenced: ContenderSpec = {
   role: 'reference',
   waits: false,
   async open(target: BackendTarget): Promise<LockClient> {
-    const clients = (await connectAll(target)) as ReleasingRedis[]
-    for (const c of clients) c.defineCommand('floorRelease', { numberOfKeys: 1, lua: RELEASE_LUA })
-    const majority = Math.floor(clients.length / 2) + 1
-    const releaseAll = async (key: string, owner: string) => {
-      await Promise.allSettled(clients.map((c) => c.floorRelease(key, owner)))
-    }
-    return {
-      async acquire(key: string): Promise<Release | null> {
-        const owner = ownerId()
-        const replies = await Promise.allSettled(
-          clients.map((c) => c.set(key, owner, 'PX', TTL_MS, 'NX')),
-        )
-        const granted = replies.filter((r) => r.status === 'fulfilled' && r.value === 'OK').length
-        if (granted < majority) {
-          if (granted > 0) await releaseAll(key, owner)
-          return null
-        }
-        return () => releaseAll(key, owner)
-      },
-      close: () => quitAll(clients),
-    }
+    return quorumClient(await connectReleasing(target), async (c, key, owner) =>
+      (await c.set(key, owner, 'PX', TTL_MS, 'NX')) === 'OK' ? 1 : null,
+    )
   },
 }
 
