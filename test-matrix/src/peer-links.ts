@@ -14,10 +14,14 @@ interface PeerLink {
 }
 
 /**
- * One TCP proxy per member in front of its peer port. Each accepted connection is
- * attributed to the member that dialed it (the process owning the connection's other end,
- * read from /proc), so that a member can be cut off in both directions: a connection
- * between an isolated member and a non-isolated one is destroyed.
+ * TCP proxies in front of members' peer ports, so that a member can be cut off in both
+ * directions: a connection between an isolated member and a non-isolated one is destroyed.
+ * A proxy is either one member's own way to a peer (`from` given: ZooKeeper, whose members
+ * each have their own peer list), or shared by every member dialing that peer (etcd, whose
+ * members must agree on each other's peer URLs); there each accepted connection is
+ * attributed to the member that dialed it, the process owning its other end, read from
+ * /proc. That read can miss a dialer that is closing its socket (such a connection carries
+ * nothing); a shared proxy leaves those unattributed and tries again on isolate.
  */
 export class PeerLinks {
   servers: readonly NativeServer[] = []
@@ -25,9 +29,14 @@ export class PeerLinks {
   readonly #open = new Set<PeerLink>()
   readonly #isolated = new Set<number>()
 
-  /** A proxy for member `to` forwarding to its peer port `targetPort`; resolves with its port. */
-  async listen(to: number, targetPort: number): Promise<number> {
-    const server = createServer({ noDelay: true }, (client) => this.#accept(client, to, targetPort))
+  /**
+   * A proxy for member `to` forwarding to its peer port `targetPort`, used by member `from`
+   * alone when given (by every other member if not); resolves with its port.
+   */
+  async listen(to: number, targetPort: number, from?: number): Promise<number> {
+    const server = createServer({ noDelay: true }, (client) =>
+      this.#accept(client, to, targetPort, from),
+    )
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen({ host, port: 0 }, resolve)
@@ -61,10 +70,10 @@ export class PeerLinks {
     return from !== undefined && this.#isolated.has(from) !== this.#isolated.has(to)
   }
 
-  #accept(client: Socket, to: number, targetPort: number): void {
+  #accept(client: Socket, to: number, targetPort: number, dialer?: number): void {
     client.on('error', () => {})
     const ports = [client.remotePort ?? 0, client.localPort ?? 0] as const
-    const from = this.#dialer(...ports)
+    const from = dialer ?? this.#dialer(...ports)
     if (this.#blocked(from, to)) {
       client.resetAndDestroy()
       return

@@ -42,8 +42,17 @@ export function useServer<T extends ServerHandle | ClusterHandle>(
 
 /** The tail of a handle's log under a header naming the server; used when a test fails. */
 export function formatLogs(handle: ServerHandle | ClusterHandle, lines = 200): string {
-  const text = handle.logs().split('\n').slice(-lines).join('\n')
-  return `----- ${handle.name} log (${redactUrl(handle.url)}), last ${lines} lines -----\n${text}\n----- end of ${handle.name} log -----`
+  const tail = (text: string, n: number) => text.split('\n').slice(-n).join('\n')
+  // A cluster's log is its members' logs one after another: the tail of that would be the
+  // last member's alone, while a cluster failure (an election, a rejoin) needs every one.
+  if ('members' in handle) {
+    const each = Math.max(80, Math.ceil(lines / Math.max(1, handle.members.length)))
+    const text = handle.members
+      .map((m) => `===== ${m.name} (${m.host}:${m.port}) =====\n${tail(m.logs(), each)}`)
+      .join('\n')
+    return `----- ${handle.name} log (${redactUrl(handle.url)}), last ${each} lines of each member -----\n${text}\n----- end of ${handle.name} log -----`
+  }
+  return `----- ${handle.name} log (${redactUrl(handle.url)}), last ${lines} lines -----\n${tail(handle.logs(), lines)}\n----- end of ${handle.name} log -----`
 }
 
 /**

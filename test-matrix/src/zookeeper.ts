@@ -25,9 +25,9 @@ export interface ZookeeperOptions {
   containerCheckIntervalMs?: number
   startTimeoutMs?: number
   /**
-   * Ensemble only: each server reaches the others' quorum and election ports through one
-   * proxy per port (its own zoo.cfg lists the proxies for its peers), so that `isolate(i)`
-   * can cut server i off from the others while clients still reach it.
+   * Ensemble only: each server reaches each peer's quorum and election ports through
+   * proxies of its own (its zoo.cfg lists them), so that `isolate(i)` can cut server i off
+   * from the others while clients still reach it.
    */
   peerProxies?: boolean
 }
@@ -125,17 +125,16 @@ async function startServers(
   for (let attempt = 1; ; attempt++) {
     const ports = await freePorts(size * 3)
     const port = (i: number, which: number) => ports[i * 3 + which] ?? 0
-    // With peer proxies, server i dials a peer's quorum (1) and election (2) ports through them.
-    const proxied = links
-      ? await Promise.all(
-          Array.from({ length: size }, async (_, j) => [
-            await links.listen(j, port(j, 1)),
-            await links.listen(j, port(j, 2)),
-          ]),
-        )
-      : undefined
+    // With peer proxies, server i dials peer j's quorum (1) and election (2) ports through
+    // proxies of its own (each server's zoo.cfg is its own), so each proxy knows its dialer.
+    const proxied = new Map<string, number>()
+    if (links)
+      for (let i = 0; i < size; i++)
+        for (let j = 0; j < size; j++)
+          for (const which of [1, 2] as const)
+            if (i !== j) proxied.set(`${i}:${j}:${which}`, await links.listen(j, port(j, which), i))
     const peerPort = (i: number, j: number, which: 1 | 2) =>
-      proxied === undefined || i === j ? port(j, which) : (proxied[j]?.[which - 1] ?? 0)
+      proxied.get(`${i}:${j}:${which}`) ?? port(j, which)
     const servers = await Promise.all(
       Array.from({ length: size }, async (_, i) => {
         const dir = await makeServerDir('zookeeper')

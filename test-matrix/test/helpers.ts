@@ -15,12 +15,30 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T
   }
 }
 
-/** Polls `check` until it returns true or `timeoutMs` passes. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+/**
+ * Polls `check` until it returns true or `timeoutMs` passes. `state`, when given, describes
+ * what was last seen; the timeout's message carries it, so a failure in CI says why.
+ */
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  state?: () => string,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs
+  let lastError: unknown
   for (;;) {
-    if (await check().catch(() => false)) return
-    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    if (
+      await check().catch((err: unknown) => {
+        lastError = err
+        return false
+      })
+    )
+      return
+    if (performance.now() > deadline) {
+      const seen =
+        state?.() ?? (lastError instanceof Error ? `last error: ${lastError.message}` : '')
+      throw new Error(`condition not met within ${timeoutMs} ms${seen ? `; ${seen}` : ''}`)
+    }
     await sleep(50)
   }
 }

@@ -99,15 +99,31 @@ describe('startZookeeperEnsemble(3, { peerProxies: true })', () => {
     expect([...modes].sort()).toEqual(['follower', 'follower', 'leader'])
     const index = modes.indexOf('leader')
     const others = members.filter((_, i) => i !== index)
+    // What each stage last saw, for the timeout's message.
+    let seen: (string | undefined)[] = []
+    const modesOf = async (of: readonly { port: number }[]) => {
+      seen = await Promise.all(of.map((m) => mode(m.port).catch(() => 'unreachable')))
+      return seen
+    }
+    const state = (stage: string) => () =>
+      `${stage}; modes (members ${members.map((m) => m.port).join(', ')}; leader was ${index}): ${JSON.stringify(seen)}`
     ensemble().isolate(index)
     try {
       // Without its followers the old leader stops serving (after syncLimit ticks), and the
       // majority elects a leader of its own; clients of the majority can write.
-      await eventually(async () => (await mode(members[index]?.port ?? 0)) === undefined, 30_000)
-      await eventually(async () => {
-        const now = await Promise.all(others.map((m) => mode(m.port)))
-        return now.includes('leader') && now.includes('follower')
-      }, 60_000)
+      await eventually(
+        async () => (await modesOf([members[index] ?? { port: 0 }]))[0] === undefined,
+        30_000,
+        state('the isolated leader still serves'),
+      )
+      await eventually(
+        async () => {
+          const now = await modesOf(others)
+          return now.includes('leader') && now.includes('follower')
+        },
+        60_000,
+        state('the majority has not elected'),
+      )
       const client = await zkConnect(`zk://${others.map((m) => `127.0.0.1:${m.port}`).join(',')}`)
       try {
         await withTimeout(client.create('/partition', 'majority'), 5_000)
@@ -117,10 +133,11 @@ describe('startZookeeperEnsemble(3, { peerProxies: true })', () => {
     } finally {
       ensemble().heal()
     }
-    await eventually(async () => {
-      const now = await Promise.all(members.map((m) => mode(m.port)))
-      return [...now].sort().join() === 'follower,follower,leader'
-    }, 60_000)
+    await eventually(
+      async () => [...(await modesOf(members))].sort().join() === 'follower,follower,leader',
+      60_000,
+      state('the healed member has not rejoined'),
+    )
     const rejoined = await zkConnect(members[index]?.url ?? '')
     try {
       expect(await withTimeout(rejoined.get('/partition'), 5_000)).toBe('majority')
