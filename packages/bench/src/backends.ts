@@ -169,11 +169,34 @@ export function handoffContenders(spec: BackendSpec): ContenderSpec[] {
   return [...floors, batonOf(spec), ...spec.peers.filter((p) => p.waits)]
 }
 
-/** The ratio group of a backend's handoff at `n` processes: the reference backend's floor is its 1.0x. */
-export function handoffGroup(spec: BackendSpec, n: number): string {
+/**
+ * The ratio group of a backend's handoff at `n` processes: the reference backend's floor is
+ * its 1.0x. That floor is run in the backend's own passes when the reference backend is
+ * running too (`paired`: the group is the backend's own); otherwise the group is the
+ * reference backend's, whose floor was measured in its own turn of the run.
+ */
+export function handoffGroup(spec: BackendSpec, n: number, paired = false): string {
   const reference =
-    (spec.handoffReference ?? 'own') === 'own' ? spec.name : (spec.handoffReference as string)
+    paired || (spec.handoffReference ?? 'own') === 'own'
+      ? spec.name
+      : (spec.handoffReference as string)
   return `handoff/${n}/${reference}`
+}
+
+/**
+ * The floor of `spec`'s handoff reference backend, to run in `spec`'s own passes; undefined
+ * for a backend that is its own reference or when the reference backend is not running.
+ */
+export function pairedFloorOf<T>(
+  spec: BackendSpec,
+  running: readonly { readonly spec: BackendSpec; readonly target: T }[],
+): { readonly backend: string; readonly target: T; readonly floor: ContenderSpec } | undefined {
+  const reference = spec.handoffReference ?? 'own'
+  if (reference === 'own' || reference === spec.name) return undefined
+  const other = running.find((r) => r.spec.name === reference)
+  const floor = other?.spec.handoffFloors?.find((f) => f.role === 'floor')
+  if (other === undefined || floor === undefined) return undefined
+  return { backend: reference, target: other.target, floor }
 }
 
 /**

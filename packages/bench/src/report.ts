@@ -82,7 +82,10 @@ const FLOORS = `- **What every floor pays.** Owner ids: every floor draws a rand
   ratio says so; the per-driver helpers own those floors.
 - **Handoff references.** Redis, PostgreSQL, MySQL and SQLite are judged against
   PostgreSQL's server-side wait (each worker blocks in \`pg_advisory_lock\` on its own
-  connection); MySQL's own \`GET_LOCK\` server-side wait shows as a reference row. etcd is
+  connection). For the other backends it runs in their own passes, between their
+  contenders (the row "floor: postgres ..., same passes"), so that a ratio divides figures
+  of the same minutes, not of PostgreSQL's turn minutes away; MySQL's own \`GET_LOCK\`
+  server-side wait shows as a reference row. etcd is
   judged against the best raw watch recipe (Go's Mutex on one anchored watch stream),
   ZooKeeper against the raw Curator recipe with a predecessor watch.
 - **Independent keys.** The floor at its natural best: Redis, etcd, ZooKeeper, SQLite and

@@ -6,6 +6,7 @@ import {
   batonOf,
   handoffContenders,
   handoffGroup,
+  pairedFloorOf,
   uncontendedContenders,
 } from './backends.js'
 import type { BackendTarget, ContenderSpec } from './lock-client.js'
@@ -88,6 +89,7 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkReport
             results,
             pool,
             log: (line: string) => log(`run ${run}/${runs} ${line}`),
+            live: live.map((l) => ({ spec: l.spec, target: l.running.target })),
           }
           await runScenario(scenario, spec, running.target, context)
         }
@@ -111,6 +113,8 @@ interface ScenarioContext {
   readonly results: Results
   readonly pool: WorkerPool
   readonly log: (line: string) => void
+  /** Every backend that is running, so that a handoff can run its reference's floor beside it. */
+  readonly live: readonly { readonly spec: BackendSpec; readonly target: BackendTarget }[]
 }
 
 /** Runs one scenario for every contender of one backend; a failure is recorded, not thrown. */
@@ -168,8 +172,9 @@ async function runScenario(
     )
   } else if (scenario === 'handoff') {
     const options = profile.handoff
+    const paired = pairedFloorOf(spec, context.live)
     for (const n of options.processes) {
-      const group = handoffGroup(spec, n)
+      const group = handoffGroup(spec, n, paired !== undefined)
       await runHandoffs(
         spec.name,
         handoffContenders(spec),
@@ -193,13 +198,14 @@ async function runScenario(
           )
         },
         log,
+        paired,
       )
     }
     const probe = spec.probe
     if (probe !== undefined && options.countAt > 0) {
       for (const contender of handoffContenders(spec)) {
         log(`handoff ${spec.name} x${options.countAt}, counted: ${contender.name}`)
-        const group = handoffGroup(spec, options.countAt)
+        const group = handoffGroup(spec, options.countAt, paired !== undefined)
         await attempt(handoffScenario(options.countAt), group, contender, () =>
           countHandoff(spec.name, contender, target, options, pool, group, probe, results),
         )

@@ -137,15 +137,19 @@ function handoff(rows: readonly Row[], backend: string, out: Verdict[]): void {
     measured: `p50 ${f(idle)} ms = ${x(idle.ratio)}; p99 ${f(idle99)} ms = ${x(idle99?.ratio)}`,
     verdict: judge(idle.ratio === undefined ? undefined : idle.ratio <= maxIdle),
   })
-  const referenceFloor = (metric: string) =>
+  // The floor of the backend's own rows: its own, or PostgreSQL's run in the same passes;
+  // PostgreSQL's from its own turn of the run when that one was not paired.
+  const floorRow = (metric: string, of: string) =>
     rows.find(
       (r) =>
         r.scenario === h4 &&
         r.metric === metric &&
         r.role === 'floor' &&
-        r.backend === (own ? backend : 'postgres') &&
+        r.backend === of &&
         r.spread.runs > 0,
     )
+  const referenceFloor = (metric: string) =>
+    floorRow(metric, backend) ?? (own ? undefined : floorRow(metric, 'postgres'))
   const p99 = find(rows, h4, backend, 'acquire p99')
   const maxP99 = P99_MAX[backend] ?? 20
   if (p99 !== undefined) {

@@ -57,13 +57,28 @@ describe('the hand-off acquire p99 target', () => {
   it("takes PostgreSQL's floor as the reference of a backend judged against it", () => {
     const rows = [
       ...batonHandoff('redis', 6.9),
-      row('redis', 'floor: some other floor', 'floor', 'acquire p99', 99),
+      row('redis', 'reference: own raw recipe', 'reference', 'acquire p99', 99),
       row('postgres', 'floor: pg_advisory_lock server-side wait', 'floor', 'acquire p99', 9.1),
     ]
     const verdict = p99Verdict(rows, 'redis')
     expect(verdict.verdict).toBe('met')
     expect(verdict.measured).toContain('reference floor 9.10 ms')
     expect(verdict.measured).not.toContain('misses it too')
+  })
+
+  it("prefers PostgreSQL's floor run in the backend's own passes to PostgreSQL's own turn", () => {
+    const rows = [
+      ...batonHandoff('redis', 6.9),
+      row(
+        'redis',
+        'floor: postgres pg_advisory_lock server-side wait, same passes',
+        'floor',
+        'acquire p99',
+        8.2,
+      ),
+      row('postgres', 'floor: pg_advisory_lock server-side wait', 'floor', 'acquire p99', 9.1),
+    ]
+    expect(p99Verdict(rows, 'redis').measured).toContain('reference floor 8.20 ms')
   })
 
   it('leaves the reference out when no floor ran', () => {

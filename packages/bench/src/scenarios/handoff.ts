@@ -150,6 +150,29 @@ export async function contendRound(
  * ratios), with the acquire and idle distributions for the charts. A contender whose round
  * fails is reported through `failed` and left out.
  */
+/**
+ * Another backend's floor run in the same passes as a backend's own contenders, so that a
+ * backend judged against it (`handoffReference`) is divided by a figure of the same minutes
+ * of a shared machine, not of a round minutes apart.
+ */
+export interface PairedFloor {
+  /** The backend whose contender the workers open, and where its server is. */
+  readonly backend: string
+  readonly target: BackendTarget
+  /** Its floor, as that backend names it (the workers look it up by this name). */
+  readonly floor: ContenderSpec
+}
+
+/** The table name of a paired floor: e.g. `floor: postgres pg_advisory_lock ..., same passes`. */
+export function pairedFloorName(paired: Pick<PairedFloor, 'backend' | 'floor'>): string {
+  return `floor: ${paired.backend} ${paired.floor.name.replace(/^floor: /, '')}, same passes`
+}
+
+/**
+ * Every contender of a backend at `count` processes, in `options.passes` rounds each, in
+ * mirrored order; with `paired`, that floor takes part in the passes too and is the
+ * group's floor row (recorded under `backend`, named by `pairedFloorName`).
+ */
 export async function runHandoffs(
   backend: string,
   contenders: readonly ContenderSpec[],
@@ -161,37 +184,58 @@ export async function runHandoffs(
   results: Pick<Results, 'add' | 'addDistribution'>,
   failed: (contender: ContenderSpec, err: unknown) => void,
   log: (line: string) => void = () => {},
+  paired?: PairedFloor,
 ): Promise<void> {
-  const passes = Math.max(1, Math.floor(options.passes))
-  const order: ContenderSpec[] = []
-  for (let pass = 0; pass < passes; pass++) {
-    order.push(...(pass % 2 === 0 ? contenders : [...contenders].reverse()))
+  // What the table shows, and what the workers run: the same but for a paired floor.
+  interface Entry {
+    readonly row: ContenderSpec
+    readonly runs: ContenderSpec
+    readonly backend: string
+    readonly url: string
   }
-  const rounds = new Map<ContenderSpec, HandoffFigures[]>()
-  const broken = new Set<ContenderSpec>()
-  for (const contender of order) {
-    if (broken.has(contender)) continue
-    log(`handoff ${backend} x${count}: ${contender.name}`)
+  const entries: Entry[] = [
+    ...(paired === undefined
+      ? []
+      : [
+          {
+            row: { ...paired.floor, name: pairedFloorName(paired), role: 'floor' as const },
+            runs: paired.floor,
+            backend: paired.backend,
+            url: paired.target.url,
+          },
+        ]),
+    ...contenders.map((c) => ({ row: c, runs: c, backend, url: target.url })),
+  ]
+  const passes = Math.max(1, Math.floor(options.passes))
+  const order: Entry[] = []
+  for (let pass = 0; pass < passes; pass++) {
+    order.push(...(pass % 2 === 0 ? entries : [...entries].reverse()))
+  }
+  const rounds = new Map<Entry, HandoffFigures[]>()
+  const broken = new Set<Entry>()
+  for (const entry of order) {
+    if (broken.has(entry)) continue
+    log(`handoff ${backend} x${count}: ${entry.row.name}`)
     try {
       const f = await handoffRound(
-        backend,
-        contender,
-        target.url,
+        entry.backend,
+        entry.runs,
+        entry.url,
         count,
         options,
         options.durationMs / passes,
         pool,
       )
-      rounds.set(contender, [...(rounds.get(contender) ?? []), f])
+      rounds.set(entry, [...(rounds.get(entry) ?? []), f])
     } catch (err) {
-      broken.add(contender)
-      failed(contender, err)
+      broken.add(entry)
+      failed(entry.row, err)
     }
   }
-  for (const contender of contenders) {
-    const measured = rounds.get(contender)
-    if (broken.has(contender) || measured === undefined) continue
-    recordHandoff(backend, contender, count, group, mergeHandoff(measured), results)
+  for (const entry of entries) {
+    const measured = rounds.get(entry)
+    if (broken.has(entry) || measured === undefined) continue
+    recordHandoff(backend, entry.row, count, group, mergeHandoff(measured), results)
   }
 }
 
