@@ -10,6 +10,9 @@ export const MYSQL_CAPABILITIES = defineCapabilities({
   // first one before any new try can take the name (tested across processes on MariaDB
   // 10.11); the driver sends each wait without a try in front when a session is idle
   fair: true,
+  // core sends no try before a waiting acquire: the driver tries (or, for a name contended a
+  // moment ago, waits at once: the wait tries first on the server) and reports contention
+  queuedWait: true,
   // an InnoDB row per key, committed with the grant
   fencing: 'durable',
   lossSignal: true,

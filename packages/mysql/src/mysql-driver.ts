@@ -12,6 +12,7 @@ import {
   LeaseBook,
   LinkedAbort,
   pollForGrant,
+  RecentContention,
   sleep,
   untilAborted,
 } from '@baton-lock/core/driver'
@@ -51,6 +52,8 @@ export class MysqlDriver implements LockDriver {
   readonly #book = new LeaseBook<HeldName>()
   readonly #heartbeat = new SessionHeartbeat(this.#book)
   readonly #fences: FenceTable
+  /** Names a wait found taken a moment ago: their next wait goes without a try in front. */
+  readonly #contended = new RecentContention()
   #ready: Promise<MysqlServerInfo> | undefined
   #server: MysqlServerInfo | undefined
 
@@ -107,13 +110,21 @@ export class MysqlDriver implements LockDriver {
     // signal on first read, and an uncontended try never needs it
     if (!(req.waitMs > 0)) return this.#tryOnce(req, name)
     const deadlineMs = performance.now() + req.waitMs
-    // A session that holds nothing and has nothing in flight waits on the server at once:
-    // GET_LOCK(name, seconds) answers at once when the name is free, so a separate try
-    // first would only add a round trip, and would join the server's queue later (FIFO).
-    let session = this.#fences.known ? this.#pool.idleForWait(name, req.ttlMs) : undefined
-    if (session === undefined) {
+    // Core sends no try of its own first (`queuedWait`). A name that a wait found taken a
+    // moment ago is waited for at once on an idle session: the wait tries first on the
+    // server and says whether it waited, so a try in front would only add a round trip
+    // (and join the server's queue later). Any other name gets one try (an uncontended
+    // acquire costs a try's one prepared statement), and the wait only if that fails.
+    let session =
+      this.#fences.known && this.#contended.isRecent(name)
+        ? this.#pool.idleForWait(name, req.ttlMs)
+        : undefined
+    const direct = session !== undefined
+    if (!direct) {
       const lease = await this.#tryOnce(req, name)
       if (lease !== null || req.signal.aborted) return lease
+      this.#contended.note(name)
+      req.onContended?.()
     }
     const leftMs = deadlineMs - performance.now()
     const stop = new LinkedAbort(req.signal, this.#lifecycle.signal)
@@ -137,7 +148,10 @@ export class MysqlDriver implements LockDriver {
         }
         session = waiter
       }
-      return await this.#settle(this.#waitOn(session, req, name, deadlineMs, signal), signal)
+      return await this.#settle(
+        this.#waitOn(session, req, name, deadlineMs, signal, direct),
+        signal,
+      )
     } finally {
       stop.dispose()
     }
@@ -276,12 +290,29 @@ export class MysqlDriver implements LockDriver {
     name: string,
     deadlineMs: number,
     signal: AbortSignal,
+    direct: boolean,
   ): Promise<DriverLease | null> {
     let lease: DriverLease | null = null
     try {
       // a wait goes first only once the fence table is known to exist (#fences.known)
       const sentAtMs = performance.now()
-      const fence = await waitOnServer(session, this.#pool, name, req, deadlineMs, signal)
+      const { fence, waited } = await waitOnServer(
+        session,
+        this.#pool,
+        name,
+        req,
+        deadlineMs,
+        signal,
+      )
+      if (direct) {
+        // sent without a try: the server's answer tells whether the name was taken
+        if (waited) {
+          this.#contended.note(name)
+          req.onContended?.()
+        } else {
+          this.#contended.forget(name)
+        }
+      }
       if (fence === null) return null
       lease = this.#grant(session, req, name, fence, sentAtMs)
       return lease
@@ -359,12 +390,16 @@ export class MysqlDriver implements LockDriver {
   ): Promise<DriverLease | null> {
     let slot = Math.floor(Math.random() * limit)
     let sliceMs = SLOT_WAIT_FIRST_MS
+    let contended = false
     for (;;) {
       // a try is not bound by the wait's deadline (it may have to open a session first)
       const tried = await tryPermit(this.#pool, this.#fences, req, names, limit, req.signal)
       if (tried !== null)
         return this.#grant(tried.session, req, tried.name, tried.fence, tried.sentAtMs, names.base)
       if (!(req.waitMs > 0)) return null
+      // every slot taken: contention, reported once (core sent no try of its own: `queuedWait`)
+      if (!contended) req.onContended?.()
+      contended = true
       const leftMs = deadlineMs - performance.now()
       if (leftMs <= 0 || signal.aborted) return null
       const waitMs = limit === 1 ? leftMs : Math.min(leftMs, sliceMs)

@@ -65,7 +65,15 @@ export async function waitOnSlot(
     const sentAtMs = performance.now()
     const tagged = { key: req.key, owner: limitTag(limit) }
     const deadlineMs = sentAtMs + waitMs
-    const fence = await waitOnServer(session, pool, name, tagged, deadlineMs, signal, names.base)
+    const { fence } = await waitOnServer(
+      session,
+      pool,
+      name,
+      tagged,
+      deadlineMs,
+      signal,
+      names.base,
+    )
     if (fence !== null) granted = { session, name, fence, sentAtMs }
     return granted
   } catch (err) {

@@ -1,5 +1,5 @@
 import { sleep } from '@baton-lock/core/driver'
-import { type LockSession, lastHeader } from './lock-session.js'
+import { type LockSession, lastRow } from './lock-session.js'
 import { grantedFence } from './lock-statements.js'
 import type { SessionPool } from './session-pool.js'
 
@@ -11,8 +11,16 @@ const FOREVER_S = 31_536_000
 /** After a cancel, the wait must end within this long, or the session is dropped. */
 const CANCEL_GRACE_MS = 5_000
 
-/** What a finished server-side wait produced: the fence of a grant, or null. */
-export type WaitOutcome = bigint | null
+/**
+ * What a finished server-side wait produced: the fence of a grant (null: none), and whether
+ * the name was taken when the wait began (false: granted at once by the server's try).
+ */
+export interface WaitOutcome {
+  readonly fence: bigint | null
+  readonly waited: boolean
+}
+
+const NOT_GRANTED: WaitOutcome = Object.freeze({ fence: null, waited: true })
 
 /**
  * Runs `GET_LOCK(name, seconds left)` and the fence bump (prepared server-side in front of
@@ -35,7 +43,7 @@ export async function waitOnServer(
   rowName: string = name,
 ): Promise<WaitOutcome> {
   const remainingMs = deadlineMs - performance.now()
-  if (remainingMs <= 0 || signal.aborted) return null
+  if (remainingMs <= 0 || signal.aborted) return NOT_GRANTED
   const seconds = Number.isFinite(remainingMs)
     ? Math.min(FOREVER_S, Math.max(0.001, remainingMs / 1000))
     : FOREVER_S
@@ -58,18 +66,20 @@ export async function waitOnServer(
       req.key,
       req.owner,
       name,
+      name,
       seconds.toFixed(3),
     ])
     session.waitPrepared = true
-    const fence = grantedFence(lastHeader(result))
+    // the results end with the bump's OK packet and the row of `SELECT @baton_got`
+    const fence = Array.isArray(result) ? grantedFence(result[result.length - 2]) : null
     granted = fence !== null
-    return fence
+    return { fence, waited: Number(lastRow(result)?.got) !== 1 }
   } catch (err) {
     // KILL QUERY between GET_LOCK and the fence bump (1317) or any other statement error:
     // the name may be held with no fence handed out; the sweep below frees it
     if (session.ended) throw err
     if ((err as { errno?: unknown }).errno !== ER_QUERY_INTERRUPTED) throw err
-    return null
+    return NOT_GRANTED
   } finally {
     signal.removeEventListener('abort', onAbort)
     // a cancel still on its way must not hit the session's next statement

@@ -9,6 +9,7 @@ import {
   LockLimitMismatchError,
   type LockMode,
   pollForGrant,
+  RecentContention,
   type RenewResult,
 } from '@baton-lock/core/driver'
 import { FenceSequence } from './fence-sequence.js'
@@ -20,7 +21,6 @@ import { POSTGRES_CAPABILITIES } from './postgres-capabilities.js'
 import { advisoryKey, semaphoreKey } from './postgres-key.js'
 import { loseSession, type PostgresLease } from './postgres-lease.js'
 import { type PostgresDriverOptions, resolvePostgresOptions } from './postgres-options.js'
-import { RecentContention } from './recent-contention.js'
 import {
   defaultHeldLockCap,
   defaultSessionCap,
@@ -49,7 +49,7 @@ export class PostgresDriver implements LockDriver {
   readonly #pool: SessionPool
   readonly #held = new LeaseBook<PostgresLease>()
   /** Keys a wait of this driver found taken within the last second (see `#acquire`). */
-  readonly #contended = new RecentContention()
+  readonly #contended = new RecentContention<bigint>()
   readonly #heartbeat = new SessionHeartbeat(this.#held)
   readonly #lifecycle = new DriverLifecycle('postgres')
   /** The waits in progress; close() stops them all. */

@@ -4,23 +4,26 @@ const MEMORY_MS = 1_000
 const MAX_KEYS = 1_024
 
 /**
- * The advisory keys whose last wait (in this driver) found them taken, for `MEMORY_MS`. A
- * waiting acquire of such a key sends its wait at once instead of a try first: a handoff
- * loop then costs one statement per grant, as a hand-written `pg_advisory_lock` does.
- * Only a hint: the wait itself tries first on the server, so a free key is granted alike.
+ * The keys (a driver's own form of them) whose last wait in this driver found them taken,
+ * for `MEMORY_MS`, at most `MAX_KEYS` of them. For a driver declaring
+ * `capabilities.queuedWait` whose server-side wait tries first on the server and says
+ * whether it waited (PostgreSQL, MySQL): a waiting acquire of such a key sends its wait at
+ * once instead of a try first, so a handoff loop costs one statement per grant, as a
+ * hand-written server-side wait does; any other key is tried first, so an uncontended
+ * acquire costs what a try costs. Only a hint: a free key is granted either way.
  */
-export class RecentContention {
+export class RecentContention<K = string> {
   /** Key -> monotonic ms of its last note, in note order (a Map keeps insertion order). */
-  readonly #notedAt = new Map<bigint, number>()
+  readonly #notedAt = new Map<K, number>()
 
   /** True when a wait found `key` taken within the last `MEMORY_MS`. */
-  isRecent(key: bigint): boolean {
+  isRecent(key: K): boolean {
     const at = this.#notedAt.get(key)
     return at !== undefined && performance.now() - at < MEMORY_MS
   }
 
   /** A wait found `key` taken just now. */
-  note(key: bigint): void {
+  note(key: K): void {
     this.#notedAt.delete(key)
     this.#notedAt.set(key, performance.now())
     if (this.#notedAt.size > MAX_KEYS) {
@@ -30,7 +33,7 @@ export class RecentContention {
   }
 
   /** A wait found `key` free: try first again next time. */
-  forget(key: bigint): void {
+  forget(key: K): void {
     this.#notedAt.delete(key)
   }
 }
