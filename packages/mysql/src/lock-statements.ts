@@ -16,17 +16,18 @@ export interface LockStatements {
    */
   readonly tryLock: string
   /**
-   * A blocking attempt, three statements in one round trip: `SET @baton_n = ?, @baton_k = ?,
-   * @baton_o = ?, @baton_got = CASE WHEN GET_LOCK(?, 0) = 1 THEN 1 ELSE 2 * GET_LOCK(?, ?)
-   * END` (row name, key, owner, lock name, lock name, seconds), then `EXECUTE
-   * baton_wait_bump`, the fence bump of `prepareWait` under `@baton_got >= 1`, then `SELECT
-   * @baton_got AS got`. The try in front (on the server) says whether the wait waited: `got`
-   * is 1 when the name was free at once, 2 when granted after a wait, 0 when the wait timed
-   * out, NULL when it was killed. The wait runs in a plain `SET`, not inside the `INSERT`,
-   * so a waiter never keeps a write statement, the fence table's metadata lock and an InnoDB
-   * transaction open for as long as it waits (which would hold up `FLUSH TABLES WITH READ
-   * LOCK` of a backup, and every write behind it). The bump after the wake is a statement
-   * the server parsed already; its `insertId` is the fence when granted.
+   * A blocking attempt, four statements in one round trip: `SET @baton_n = ?, @baton_k = ?,
+   * @baton_o = ?, @baton_got = GET_LOCK(?, 0)` (row name, key, owner, lock name), `SELECT
+   * @baton_got AS got`, `SET @baton_got = IF(@baton_got = 1, 1, GET_LOCK(?, ?))` (lock
+   * name, seconds), then `EXECUTE baton_wait_bump`, the fence bump of `prepareWait` under
+   * `@baton_got = 1`. The try in front, on the server, says whether the wait waited (`got`
+   * 1: the name was free); its row is sent before the wait blocks, so reading it costs the
+   * wake-up nothing. After the wait `@baton_got` is 1 when granted, 0 on timeout, NULL when
+   * killed. The wait runs in a plain `SET`, not inside the `INSERT`, so a waiter never
+   * keeps a write statement, the fence table's metadata lock and an InnoDB transaction open
+   * for as long as it waits (which would hold up `FLUSH TABLES WITH READ LOCK` of a backup,
+   * and every write behind it). The bump after the wake is a statement the server parsed
+   * already; the last result's `insertId` is the fence when granted.
    */
   readonly wait: string
   /**
@@ -64,7 +65,7 @@ export function lockStatements(table: string, database: string | undefined): Loc
     `INSERT INTO ${qualified} (name, fence, lock_key, owner, holder) ` +
     `SELECT ${name}, LAST_INSERT_ID(1), ${key}, ${owner}, CONNECTION_ID() FROM DUAL WHERE ${granted} ` +
     `ON DUPLICATE KEY UPDATE fence = LAST_INSERT_ID(fence + 1), owner = ${owner}, holder = CONNECTION_ID()`
-  const waitBump = bump('@baton_got >= 1', ['@baton_n', '@baton_k', '@baton_o'])
+  const waitBump = bump('@baton_got = 1', ['@baton_n', '@baton_k', '@baton_o'])
   return Object.freeze({
     table: qualified,
     createTable:
@@ -74,9 +75,9 @@ export function lockStatements(table: string, database: string | undefined): Loc
       'KEY baton_fence_key (lock_key(255))) ENGINE=InnoDB',
     tryLock: bump('GET_LOCK(?, 0) = 1'),
     wait:
-      'SET @baton_n = ?, @baton_k = ?, @baton_o = ?, ' +
-      '@baton_got = CASE WHEN GET_LOCK(?, 0) = 1 THEN 1 ELSE 2 * GET_LOCK(?, ?) END; ' +
-      'EXECUTE baton_wait_bump; SELECT @baton_got AS got',
+      'SET @baton_n = ?, @baton_k = ?, @baton_o = ?, @baton_got = GET_LOCK(?, 0); ' +
+      'SELECT @baton_got AS got; ' +
+      'SET @baton_got = IF(@baton_got = 1, 1, GET_LOCK(?, ?)); EXECUTE baton_wait_bump',
     // escaped as mysql2 escapes every value of a text query
     prepareWait: `PREPARE baton_wait_bump FROM ${mysql.escape(waitBump)}; `,
     unlock: 'SELECT RELEASE_LOCK(?) AS released',

@@ -1,5 +1,5 @@
 import { sleep } from '@baton-lock/core/driver'
-import { type LockSession, lastRow } from './lock-session.js'
+import { type LockSession, lastHeader, lastRow } from './lock-session.js'
 import { grantedFence } from './lock-statements.js'
 import type { SessionPool } from './session-pool.js'
 
@@ -70,8 +70,8 @@ export async function waitOnServer(
       seconds.toFixed(3),
     ])
     session.waitPrepared = true
-    // the results end with the bump's OK packet and the row of `SELECT @baton_got`
-    const fence = Array.isArray(result) ? grantedFence(result[result.length - 2]) : null
+    // the results end with the row of `SELECT @baton_got` (the try), the wait's SET and the bump's OK packet
+    const fence = grantedFence(lastHeader(result))
     granted = fence !== null
     return { fence, waited: Number(lastRow(result)?.got) !== 1 }
   } catch (err) {

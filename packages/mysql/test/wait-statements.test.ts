@@ -26,7 +26,7 @@ function countStatements() {
   let waits = 0
   const { query, execute } = LockSession.prototype
   const classify = (text: string) => {
-    if (text.includes('CASE WHEN GET_LOCK(?, 0) = 1 THEN 1 ELSE 2 * GET_LOCK(?, ?)')) waits++
+    if (text.includes('SELECT @baton_got AS got')) waits++
     else if (text.includes('WHERE GET_LOCK(?, 0) = 1')) tries++
   }
   LockSession.prototype.query = function (this: LockSession, text, values) {
