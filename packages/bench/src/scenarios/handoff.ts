@@ -144,13 +144,6 @@ export async function contendRound(
 }
 
 /**
- * The timed rounds of every contender at `count` processes: `options.passes` rounds each,
- * in mirrored order, each `durationMs / passes` long; their merged figures are recorded as
- * rows of `handoffScenario(count)` in `group` (whose floor is the reference of the
- * ratios), with the acquire and idle distributions for the charts. A contender whose round
- * fails is reported through `failed` and left out.
- */
-/**
  * Another backend's floor run in the same passes as a backend's own contenders, so that a
  * backend judged against it (`handoffReference`) is divided by a figure of the same minutes
  * of a shared machine, not of a round minutes apart.
@@ -169,9 +162,13 @@ export function pairedFloorName(paired: Pick<PairedFloor, 'backend' | 'floor'>):
 }
 
 /**
- * Every contender of a backend at `count` processes, in `options.passes` rounds each, in
- * mirrored order; with `paired`, that floor takes part in the passes too and is the
- * group's floor row (recorded under `backend`, named by `pairedFloorName`).
+ * The timed rounds of every contender at `count` processes: `options.passes` rounds each,
+ * in mirrored order, each `durationMs / passes` long; their merged figures are recorded as
+ * rows of `handoffScenario(count)` in `group` (whose floor is the reference of the
+ * ratios), with the acquire and idle distributions for the charts. A contender whose round
+ * fails is reported through `failed` and left out. With `paired`, that floor takes part in
+ * the passes too, first, and is the group's floor row (recorded under `backend`, named by
+ * `pairedFloorName`).
  */
 export async function runHandoffs(
   backend: string,
