@@ -78,6 +78,7 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkReport
       const spec = specs.find((s) => s.name === o.name) as BackendSpec
       return o.running === undefined ? [] : [{ spec, running: o.running }]
     })
+    const liveTargets = live.map((l) => ({ spec: l.spec, target: l.running.target }))
     for (let run = 1; run <= runs; run++) {
       results.beginRun(run)
       const window = loadWindow(`run ${run}`)
@@ -89,7 +90,7 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkReport
             results,
             pool,
             log: (line: string) => log(`run ${run}/${runs} ${line}`),
-            live: live.map((l) => ({ spec: l.spec, target: l.running.target })),
+            live: liveTargets,
           }
           await runScenario(scenario, spec, running.target, context)
         }
